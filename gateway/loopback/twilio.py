@@ -1,0 +1,196 @@
+"""A Twilio stand-in: the Messages resource and media URLs, answered the way Twilio does.
+
+Used by the adapter tests (the real ``twilio`` Client talks to it) and by
+``lapor-gateway run`` as the built-in provider when no real account is set up.
+With ``status_callbacks=True`` it also posts signed ``sent`` and ``delivered``
+callbacks to the ``StatusCallback`` URL of each accepted message, like Twilio.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import struct
+import threading
+import uuid
+import zlib
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from twilio.request_validator import RequestValidator
+
+from adapters.sms.segments import split_segments
+from gateway.loopback.server import LoopbackProvider, RecordedRequest, Reply
+
+API_VERSION = "2010-04-01"
+_MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
+_MEDIA = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages/(?P<msg>[^/]+)/Media/(?P<media>[^/.]+)$")
+_CONTENT = re.compile(r"^/content/(?P<media>[^/]+)$")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def _png_pixel() -> bytes:
+    """A valid 1x1 PNG, built here so the stand-in needs no binary fixture."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xd2\x2d\x2d")
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+PNG_PIXEL = _png_pixel()
+
+
+def _error(status: int, code: int, message: str) -> Reply:
+    return Reply(
+        status,
+        {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+    )
+
+
+class TwilioStandIn(LoopbackProvider):
+    """Answers ``POST /2010-04-01/Accounts/{sid}/Messages.json`` and media GETs like Twilio."""
+
+    def __init__(
+        self,
+        account_sid: str = "AC" + "0" * 32,
+        auth_token: str = "loopback-auth-token",  # noqa: S107 (the stand-in's dummy token)
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        delay: float = 0.0,
+        status_callbacks: bool = False,
+    ) -> None:
+        super().__init__(host=host, port=port, delay=delay)
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.status_callbacks = status_callbacks
+        self.sent: list[dict[str, Any]] = []  # accepted message resources, in order
+        self.media: dict[str, tuple[bytes, str]] = {}
+        self.callback_errors: list[str] = []
+
+    # -- helpers for tests and demos -------------------------------------------------
+    def add_media(self, content: bytes = PNG_PIXEL, content_type: str = "image/png") -> str:
+        """Store a media file; returns its MediaUrl as Twilio would put it in a webhook."""
+        media_sid = "ME" + uuid.uuid4().hex
+        message_sid = "MM" + uuid.uuid4().hex
+        self.media[media_sid] = (content, content_type)
+        account = f"{self.base_url}/{API_VERSION}/Accounts/{self.account_sid}"
+        return f"{account}/Messages/{message_sid}/Media/{media_sid}"
+
+    def _authorized(self, request: RecordedRequest, sid: str) -> bool:
+        header = request.headers.get("authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+        except ValueError:
+            return False
+        return user == self.account_sid == sid and password == self.auth_token
+
+    # -- the provider ---------------------------------------------------------------
+    def handle(self, request: RecordedRequest) -> Reply:
+        match = _MESSAGES.match(request.path)
+        if match and request.method == "POST":
+            if not self._authorized(request, match["sid"]):
+                return _error(401, 20003, "Authenticate")
+            return self._create_message(request)
+        match = _MEDIA.match(request.path)
+        if match and request.method == "GET":
+            if not self._authorized(request, match["sid"]):
+                return _error(401, 20003, "Authenticate")
+            if match["media"] not in self.media:
+                return _error(404, 20404, f"The requested resource {request.path} was not found")
+            # Twilio answers a media URL with a redirect to its content host.
+            return Reply(307, "", {"Location": f"{self.base_url}/content/{match['media']}"})
+        match = _CONTENT.match(request.path)
+        if match and request.method == "GET" and match["media"] in self.media:
+            content, content_type = self.media[match["media"]]
+            return Reply(200, content, {"Content-Type": content_type})
+        return _error(404, 20404, f"The requested resource {request.path} was not found")
+
+    def _create_message(self, request: RecordedRequest) -> Reply:
+        pairs = request.form_list()
+        form = dict(pairs)
+        to = form.get("To", "")
+        from_ = form.get("From", "")
+        body = form.get("Body", "")
+        media_urls = [v for k, v in pairs if k == "MediaUrl"]
+        if not to:
+            return _error(400, 21604, "A 'To' phone number is required.")
+        if not from_ and not form.get("MessagingServiceSid"):
+            return _error(400, 21603, "A 'From' phone number is required.")
+        if not body and not media_urls and not form.get("ContentSid"):
+            return _error(400, 21602, "Message body is required.")
+        number = to.removeprefix("whatsapp:")
+        if not _E164.match(number):
+            return _error(400, 21211, f"Invalid 'To' Phone Number: {to}")
+        if from_.startswith("whatsapp:") != to.startswith("whatsapp:"):
+            return _error(400, 63007, "Twilio could not find a Channel with the specified From address")
+        if len(body) > 1600:
+            return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+        sid = ("MM" if media_urls else "SM") + uuid.uuid4().hex
+        now = format_datetime(datetime.now(UTC), usegmt=False).replace("-0000", "+0000")
+        resource = {
+            "account_sid": self.account_sid,
+            "api_version": API_VERSION,
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": from_,
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "num_media": str(len(media_urls)),
+            "num_segments": str(split_segments(body).count if body else 1),
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "queued",
+            "subresource_uris": {
+                "media": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}/Media.json"
+            },
+            "to": to,
+            "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json",
+        }
+        self.sent.append(
+            {**resource, "media_urls": media_urls, "status_callback": form.get("StatusCallback")}
+        )
+        callback = form.get("StatusCallback")
+        if self.status_callbacks and callback:
+            threading.Thread(target=self._post_statuses, args=(callback, resource), daemon=True).start()
+        return Reply(201, resource)
+
+    def _post_statuses(self, url: str, resource: dict[str, Any]) -> None:
+        validator = RequestValidator(self.auth_token)
+        for status in ("sent", "delivered"):
+            params = {
+                "AccountSid": self.account_sid,
+                "ApiVersion": API_VERSION,
+                "From": resource["from"],
+                "MessageSid": resource["sid"],
+                "MessageStatus": status,
+                "SmsSid": resource["sid"],
+                "SmsStatus": status,
+                "To": resource["to"],
+            }
+            headers = {
+                "X-Twilio-Signature": validator.compute_signature(url, params),
+                "Content-Type": "application/x-www-form-urlencoded",
+            }
+            try:
+                requests.post(url, data=urlencode(params), headers=headers, timeout=5)
+            except requests.RequestException as exc:
+                self.callback_errors.append(f"{status}: {type(exc).__name__}")
