@@ -113,6 +113,15 @@ class MetaStandIn(LoopbackProvider):
         with self._state:
             self._undeliverable.add(wa_id.lstrip("+"))
 
+    def reset(self) -> None:
+        """Forget requests, queued failures, closed windows and media (between tests)."""
+        self.clear()
+        with self._state:
+            self._closed_windows.clear()
+            self._undeliverable.clear()
+            self._media.clear()
+        self.serve_any_media = True
+
     def add_media(self, media_id: str, content: bytes, mime_type: str = "image/jpeg") -> None:
         with self._state:
             self._media[media_id] = (content, mime_type)
