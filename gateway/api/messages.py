@@ -1,0 +1,73 @@
+"""GET /api/v1/messages: normalized inbound and outbound messages with delivery status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, g, request
+from sqlalchemy import select
+
+from gateway.api.auth import api_error, require_token
+from gateway.api.blueprint import api_bp
+from gateway.api.serialize import message_json, reveal_reporter
+from gateway.models import Message, Ticket
+
+ALLOWED = {"channel", "direction", "contact", "since", "limit", "before"}
+
+
+def parse_since(value: str) -> datetime:
+    """ISO-8601 timestamp; a trailing Z is accepted."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def parse_limit(value: str | None, default: int = 50, maximum: int = 500) -> int:
+    if value is None:
+        return default
+    number = int(value)
+    if not 1 <= number <= maximum:
+        raise ValueError(f"limit must be between 1 and {maximum}")
+    return number
+
+
+@api_bp.get("/messages")
+@require_token
+def list_messages() -> Any:
+    unknown = set(request.args) - ALLOWED
+    if unknown:
+        return api_error(400, "unknown_parameter", f"unknown parameter(s): {', '.join(sorted(unknown))}")
+    try:
+        limit = parse_limit(request.args.get("limit"))
+        since = parse_since(request.args["since"]) if "since" in request.args else None
+        before = int(request.args["before"]) if "before" in request.args else None
+    except ValueError as exc:
+        return api_error(400, "invalid_parameter", str(exc))
+    direction = request.args.get("direction")
+    if direction not in (None, "in", "out"):
+        return api_error(400, "invalid_parameter", "direction must be 'in' or 'out'")
+    token = g.api_token
+    query = select(Message, Ticket).outerjoin(Ticket, Message.ticket_id == Ticket.id)
+    if token.agency_id is not None:
+        query = query.where(Ticket.agency_id == token.agency_id)
+    if request.args.get("channel"):
+        query = query.where(Message.channel == request.args["channel"])
+    if direction:
+        query = query.where(Message.direction == direction)
+    if request.args.get("contact"):
+        query = query.where(Message.address == request.args["contact"])
+        if token.agency_id is not None:
+            query = query.where(Ticket.privacy == "public")
+    if since is not None:
+        query = query.where(Message.created_at >= since)
+    if before is not None:
+        query = query.where(Message.id < before)
+    query = query.order_by(Message.id.desc()).limit(limit)
+    runtime = current_app.extensions["lapor"]
+    with runtime.db.session() as session:
+        rows = session.execute(query).all()
+        items = [
+            message_json(msg, reveal=reveal_reporter(ticket, token.agency_id is not None))
+            for msg, ticket in rows
+        ]
+    next_before = items[-1]["id"] if len(items) == limit else None
+    return {"messages": items, "next": {"before": next_before} if next_before else None}

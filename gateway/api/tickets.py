@@ -1,0 +1,85 @@
+"""GET /api/v1/tickets and /api/v1/tickets/<tracking>: tickets, history and thread.
+
+An agency-scoped token sees only its agency's tickets; any other answers 404, the
+same as a ticket that does not exist, so a token cannot probe for numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g, request
+from sqlalchemy import or_, select
+
+from gateway.api.auth import api_error, require_token
+from gateway.api.blueprint import api_bp
+from gateway.api.messages import parse_limit, parse_since
+from gateway.api.serialize import event_json, message_json, reveal_reporter, ticket_json
+from gateway.models import Agency, Message, Ticket
+
+LIST_ALLOWED = {"status", "agency", "channel", "since", "q", "limit", "page"}
+STATUSES = {"unverified", "deferred", "dispatched", "in_progress", "resolved", "archived"}
+
+
+@api_bp.get("/tickets")
+@require_token
+def list_tickets() -> Any:
+    unknown = set(request.args) - LIST_ALLOWED
+    if unknown:
+        return api_error(400, "unknown_parameter", f"unknown parameter(s): {', '.join(sorted(unknown))}")
+    try:
+        limit = parse_limit(request.args.get("limit"))
+        page = int(request.args.get("page", "1"))
+        if page < 1 or page > 100_000:
+            raise ValueError("page must be between 1 and 100000")
+        since = parse_since(request.args["since"]) if "since" in request.args else None
+    except ValueError as exc:
+        return api_error(400, "invalid_parameter", str(exc))
+    status = request.args.get("status")
+    if status and status not in STATUSES:
+        return api_error(400, "invalid_parameter", f"status must be one of {', '.join(sorted(STATUSES))}")
+    token = g.api_token
+    query = select(Ticket).outerjoin(Agency, Ticket.agency_id == Agency.id)
+    if token.agency_id is not None:
+        query = query.where(Ticket.agency_id == token.agency_id)
+    if status:
+        query = query.where(Ticket.status == status)
+    if request.args.get("agency"):
+        query = query.where(Agency.code == request.args["agency"])
+    if request.args.get("channel"):
+        query = query.where(Ticket.channel == request.args["channel"])
+    if since is not None:
+        query = query.where(Ticket.created_at >= since)
+    if request.args.get("q"):
+        needle = request.args["q"].strip().lstrip("#")[:200]
+        query = query.where(or_(Ticket.tracking == needle, Ticket.description.ilike(f"%{needle}%")))
+    query = (
+        query.order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
+        .offset((page - 1) * limit)
+        .limit(limit)
+    )
+    runtime = current_app.extensions["lapor"]
+    with runtime.db.session() as session:
+        tickets = session.scalars(query).all()
+        items = [ticket_json(t, reveal=reveal_reporter(t, token.agency_id is not None)) for t in tickets]
+    return {"tickets": items, "page": page, "limit": limit}
+
+
+@api_bp.get("/tickets/<tracking>")
+@require_token
+def get_ticket(tracking: str) -> Any:
+    token = g.api_token
+    runtime = current_app.extensions["lapor"]
+    number = tracking.lstrip("#")
+    with runtime.db.session() as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.tracking == number))
+        if ticket is None or (token.agency_id is not None and ticket.agency_id != token.agency_id):
+            return api_error(404, "not_found", f"no ticket #{number}")
+        reveal = reveal_reporter(ticket, token.agency_id is not None)
+        thread = session.scalars(
+            select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id)
+        ).all()
+        body = ticket_json(ticket, reveal=reveal)
+        body["history"] = [event_json(e) for e in ticket.events if not e.internal or token.agency_id is None]
+        body["thread"] = [message_json(m, reveal=reveal) for m in thread]
+    return body

@@ -1,0 +1,280 @@
+"""The `lapor-gateway` command line (see ARCHITECTURE.md for the contract)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from config.settings import CHANNELS_ENV, load_settings
+
+
+@click.group()
+def main() -> None:
+    """lapor-gateway: SMS, WhatsApp and Telegram complaints for SP4N-LAPOR!."""
+
+
+# --------------------------------------------------------------------------- database
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (safe to run on every deploy)."""
+    from gateway.db import Database
+    from gateway.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(Database(settings.database_url))
+    click.echo("database is up to date")
+
+
+def _prepare_database(seed_demo: bool) -> None:
+    from gateway.db import Database
+    from gateway.migrate import upgrade
+    from gateway.runtime import Runtime
+
+    settings = load_settings()
+    upgrade(Database(settings.database_url))
+    runtime = Runtime(settings)
+    from gateway.demo import seed
+
+    seed(runtime, demo=seed_demo)
+
+
+# --------------------------------------------------------------------------- processes
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104 - a server listens
+@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), show_default="5000 or $PORT")
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+def web(host: str, port: int, workers: int) -> None:
+    """Serve the web app with gunicorn (deployments: see the Procfile)."""
+    args = [
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        "4",
+        "--access-logfile",
+        "-",
+        "--timeout",
+        "30",
+        "gateway.wsgi:app",
+    ]
+    os.execvp(args[0], args)  # noqa: S606 - replace this process with gunicorn
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="run the queued jobs, then exit")
+@click.option("--no-scheduler", is_flag=True, help="do not run the scheduler/reconciler thread")
+def worker(burst: bool, no_scheduler: bool) -> None:
+    """Run jobs from Redis (one process; start several for more throughput)."""
+    from gateway.worker import run_worker
+
+    run_worker(burst=burst, scheduler=not no_scheduler)
+
+
+@main.command()
+@click.option("--port", default=5000, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--no-demo", is_flag=True, help="do not seed demo data or stand-in channels")
+def run(port: int, host: str, no_demo: bool) -> None:
+    """Everything on one machine: Redis, database, web on :5000, a worker, demo data."""
+    from gateway.devserver import run_all
+
+    run_all(host=host, port=port, demo=not no_demo)
+
+
+@main.command()
+def demo() -> None:
+    """Seed demo agencies, operators and tickets into the configured database."""
+    _prepare_database(seed_demo=True)
+    click.echo("demo data is in place")
+
+
+# --------------------------------------------------------------------------- people and tokens
+@main.group()
+def operator() -> None:
+    """Operator accounts."""
+
+
+@operator.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default=None)
+@click.option(
+    "--role", type=click.Choice(["admin", "coordinator", "agency"]), default="admin", show_default=True
+)
+@click.option("--agency", default=None, help="agency code (required for role agency)")
+@click.option("--password", default=None, help="prompted for when not given")
+def operator_create(
+    email: str, name: str | None, role: str, agency: str | None, password: str | None
+) -> None:
+    """Create an operator (the first admin, typically)."""
+    from sqlalchemy import select
+
+    from gateway.models import Agency, Operator
+    from gateway.runtime import Runtime
+    from gateway.security import hash_password
+
+    if role == "agency" and not agency:
+        raise click.UsageError("--agency is required for role 'agency'")
+    if password is None:
+        password = getpass.getpass("Password: ")
+    if len(password) < 10:
+        raise click.UsageError("the password must have at least 10 characters")
+    runtime = Runtime(load_settings())
+    with runtime.db.session() as session:
+        agency_id = None
+        if agency:
+            row = session.scalar(select(Agency).where(Agency.code == agency))
+            if row is None:
+                raise click.UsageError(f"no agency with code {agency!r}")
+            agency_id = row.id
+        if session.scalar(select(Operator).where(Operator.email == email.lower())):
+            raise click.UsageError(f"an operator with email {email} exists")
+        session.add(
+            Operator(
+                email=email.lower(),
+                name=name or email.split("@")[0],
+                role=role,
+                agency_id=agency_id,
+                password_hash=hash_password(password),
+            )
+        )
+    click.echo(f"operator {email} ({role}) created")
+
+
+@main.group("api-token")
+def api_token() -> None:
+    """API bearer tokens."""
+
+
+@api_token.command("create")
+@click.argument("name")
+@click.option("--agency", default=None, help="scope the token to one agency code")
+def api_token_create(name: str, agency: str | None) -> None:
+    """Create a token and print it once; only its hash is stored."""
+    from sqlalchemy import select
+
+    from gateway.api.auth import create_token
+    from gateway.models import Agency
+    from gateway.runtime import Runtime
+
+    runtime = Runtime(load_settings())
+    with runtime.db.session() as session:
+        agency_id = None
+        if agency:
+            row = session.scalar(select(Agency).where(Agency.code == agency))
+            if row is None:
+                raise click.UsageError(f"no agency with code {agency!r}")
+            agency_id = row.id
+        _, token = create_token(session, name, agency_id)
+    click.echo(token)
+
+
+# --------------------------------------------------------------------------- channels
+@main.command()
+@click.argument("channel", type=click.Choice(["sms", "twilio", "whatsapp", "telegram"]))
+@click.argument("text", nargs=-1, required=True)
+@click.option("--from", "sender", required=True, help="the citizen's address or number")
+@click.option("--photo", default=None, help="URL of a photo to attach")
+@click.option("--location", default=None, help="LAT,LON of a shared location")
+@click.option("--url", default=None, help="gateway base URL (default PUBLIC_BASE_URL)")
+@click.option("--wait", default=10.0, show_default=True, help="seconds to wait for replies")
+def simulate(
+    channel: str,
+    text: tuple[str, ...],
+    sender: str,
+    photo: str | None,
+    location: str | None,
+    url: str | None,
+    wait: float,
+) -> None:
+    """Post a correctly signed provider webhook to a running gateway and show the replies."""
+    from gateway.simulate import simulate_message
+
+    loc = None
+    if location:
+        try:
+            lat, lon = (float(x) for x in location.split(","))
+        except ValueError:
+            raise click.BadParameter("use LAT,LON, for example -7.2575,112.7521", param_hint="--location")
+        loc = (lat, lon)
+    settings = load_settings()
+    code = simulate_message(
+        settings,
+        channel,
+        sender,
+        " ".join(text),
+        photo_url=photo,
+        location=loc,
+        base_url=url,
+        wait=wait,
+        echo=click.echo,
+    )
+    sys.exit(code)
+
+
+@main.group()
+def telegram() -> None:
+    """Telegram bot setup."""
+
+
+@telegram.command("set-webhook")
+def telegram_set_webhook() -> None:
+    """Register PUBLIC_BASE_URL/webhooks/telegram with the secret token at Telegram."""
+    from adapters.telegram import TelegramAdapter
+
+    settings = load_settings()
+    adapter = TelegramAdapter.from_env(settings.env)
+    if adapter is None:
+        raise click.UsageError("set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET first")
+    secret = settings.get("TELEGRAM_WEBHOOK_SECRET") or ""
+    ok = adapter.set_webhook(settings.public_base_url + "/webhooks/telegram", secret)  # type: ignore[attr-defined]
+    click.echo("webhook registered" if ok else "Telegram refused the webhook")
+    sys.exit(0 if ok else 1)
+
+
+# --------------------------------------------------------------------------- helpers used by `run`
+def write_channels_env(data_dir: Path, values: dict[str, str]) -> None:
+    """Record stand-in channel settings for the worker and `simulate` to read."""
+    path = data_dir / CHANNELS_ENV
+    lines = ["# written by `lapor-gateway run` for its stand-in channels; safe to delete"]
+    lines += [f"{k}={v}" for k, v in sorted(values.items())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+
+
+def new_secret() -> str:
+    return secrets.token_hex(16)
+
+
+def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[Any]:
+    return subprocess.Popen(args, env=env, start_new_session=True)
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    if proc.poll() is None:
+        proc.kill()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

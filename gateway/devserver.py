@@ -1,0 +1,149 @@
+"""`lapor-gateway run`: the whole gateway on one machine with nothing installed but Python.
+
+* Redis: REDIS_URL, or an embedded real redis-server under LAPOR_DATA_DIR/redis.
+* Database: DATABASE_URL, or SQLite under LAPOR_DATA_DIR; migrated on start.
+* Channels: each channel without credentials is pointed at a built-in loopback
+  stand-in of its provider (demo mode), so `lapor-gateway simulate` shows the
+  reply a citizen would get. Real credentials always win.
+* Processes: the web app in this process, one worker as a child process.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from werkzeug.serving import make_server
+
+from gateway.cli import spawn, stop_process, write_channels_env
+
+
+def _start_stand_ins(env: dict[str, str]) -> tuple[list[Any], dict[str, str]]:
+    """Loopback providers for every channel the deployer has not configured."""
+    from gateway.loopback.meta import MetaStandIn
+    from gateway.loopback.sms import SmsStandIn
+    from gateway.loopback.telegram import TelegramStandIn
+    from gateway.loopback.twilio import TwilioStandIn
+
+    started: list[Any] = []
+    values: dict[str, str] = {}
+    if not env.get("SMS_SIGNATURE_SECRET"):
+        key, secret = "demo-" + secrets.token_hex(4), secrets.token_hex(12)
+        sms = SmsStandIn(api_key=key, api_secret=secret).start()
+        started.append(sms)
+        values.update(
+            SMS_SIGNATURE_SECRET=secrets.token_hex(16),
+            SMS_API_BASE_URL=sms.base_url,
+            SMS_API_KEY=key,
+            SMS_API_SECRET=secret,
+            SMS_PROFILE="vonage",
+        )
+    if not env.get("TWILIO_ACCOUNT_SID"):
+        sid, token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
+        twilio = TwilioStandIn(account_sid=sid, auth_token=token).start()
+        started.append(twilio)
+        values.update(
+            TWILIO_ACCOUNT_SID=sid,
+            TWILIO_AUTH_TOKEN=token,
+            TWILIO_API_BASE_URL=twilio.base_url,
+            TWILIO_SMS_FROM="+15005550006",
+            TWILIO_WHATSAPP_FROM="whatsapp:+14155238886",
+        )
+    if not env.get("WHATSAPP_ACCESS_TOKEN"):
+        token, phone_id = (
+            "demo" + secrets.token_hex(16),
+            "1" + "".join(secrets.choice("0123456789") for _ in range(14)),
+        )
+        meta = MetaStandIn(access_token=token, phone_number_id=phone_id).start()
+        started.append(meta)
+        values.update(
+            WHATSAPP_ACCESS_TOKEN=token,
+            WHATSAPP_PHONE_NUMBER_ID=phone_id,
+            WHATSAPP_APP_SECRET=secrets.token_hex(16),
+            WHATSAPP_VERIFY_TOKEN=secrets.token_hex(8),
+            WHATSAPP_API_BASE_URL=meta.api_base_url,
+        )
+    if not env.get("TELEGRAM_BOT_TOKEN"):
+        token = f"{secrets.randbelow(10**9)}:{secrets.token_urlsafe(26)}"
+        tg = TelegramStandIn(token=token).start()
+        started.append(tg)
+        values.update(
+            TELEGRAM_BOT_TOKEN=token,
+            TELEGRAM_WEBHOOK_SECRET=secrets.token_hex(16),
+            TELEGRAM_API_BASE_URL=tg.base_url,
+        )
+    return started, values
+
+
+def run_all(host: str = "127.0.0.1", port: int = 5000, demo: bool = True) -> None:
+    from config.settings import CHANNELS_ENV
+    from gateway.embedded_redis import EmbeddedRedis
+
+    env = dict(os.environ)
+    data_dir = Path(env.get("LAPOR_DATA_DIR") or "./instance").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / CHANNELS_ENV).unlink(missing_ok=True)
+    env["LAPOR_DATA_DIR"] = str(data_dir)
+    env.setdefault("PUBLIC_BASE_URL", f"http://localhost:{port}")
+
+    redis = None
+    if not env.get("REDIS_URL"):
+        redis = EmbeddedRedis(data_dir / "redis").start()
+        env["REDIS_URL"] = redis.url
+    stand_ins: list[Any] = []
+    if demo:
+        stand_ins, channel_values = _start_stand_ins(env)
+        write_channels_env(data_dir, channel_values)
+        env.update(channel_values)
+    os.environ.update(env)
+
+    from gateway.cli import _prepare_database
+
+    _prepare_database(seed_demo=demo)
+    worker = spawn([sys.executable, "-m", "gateway.cli", "worker"], env)
+
+    from gateway.app import create_app
+
+    app = create_app()
+    server = make_server(host, port, app, threaded=True)
+    _banner(env, port, data_dir, demo)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("\nstopping...")
+    finally:
+        server.server_close()
+        stop_process(worker)
+        for stand_in in stand_ins:
+            stand_in.stop()
+        if redis is not None:
+            redis.stop()
+
+
+def _banner(env: dict[str, str], port: int, data_dir: Path, demo: bool) -> None:
+    base = f"http://localhost:{port}"
+    lines = [
+        "",
+        "lapor-gateway is running",
+        f"  public statistics   {base}/statistik",
+        f"  operator inbox      {base}/inbox/",
+        f"  API                 {base}/api/v1/openapi.json",
+        f"  health              {base}/readyz",
+        f"  data                {data_dir}",
+    ]
+    creds = data_dir / "demo-credentials.txt"
+    if demo and creds.exists():
+        lines.append(f"  demo logins         {creds}")
+    if demo:
+        lines += [
+            "",
+            "Try it as a citizen (in another terminal):",
+            '  lapor-gateway simulate sms --from 081234567890 "Jalan berlubang di depan SDN 3 Sukamaju"',
+            '  lapor-gateway simulate whatsapp --from +6281234567890 "Sampah menumpuk di pasar"',
+            '  lapor-gateway simulate telegram --from 123456 "Lampu jalan mati"',
+        ]
+    click.echo("\n".join(lines) + "\n")

@@ -1,0 +1,11 @@
+"""Background work: an outbox table in the database, carried to workers by rq.
+
+Write work with `record_job(session, kind, payload)` inside the transaction that
+creates what the job stands for; it reaches Redis only after that transaction
+commits. Register handlers with `@handler("kind")`. See docs/operations.md.
+"""
+
+from gateway.jobs.outbox import record_job
+from gateway.jobs.registry import RetryLater, handler
+
+__all__ = ["RetryLater", "handler", "record_job"]

@@ -1,0 +1,85 @@
+"""Recording jobs in the database and pushing them to Redis after the commit."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.models import Job, utcnow
+
+log = logging.getLogger(__name__)
+
+_PENDING_KEY = "lapor_pending_jobs"
+
+
+def record_job(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    run_at: datetime | None = None,
+    delay: float | None = None,
+    dedupe_key: str | None = None,
+    max_attempts: int = 8,
+) -> Job:
+    """Add a job row to ``session``; it is enqueued once the session commits.
+
+    With ``dedupe_key`` an existing job of that key is returned instead, so that
+    "forward ticket 12 to the agency" is recorded once however often it is asked.
+    """
+    if dedupe_key is not None:
+        existing = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
+        if existing is not None:
+            return existing
+    when = run_at or utcnow()
+    if delay:
+        when = when + timedelta(seconds=delay)
+    job = Job(
+        kind=kind,
+        payload=payload or {},
+        run_at=when,
+        dedupe_key=dedupe_key,
+        max_attempts=max_attempts,
+        status="pending",
+    )
+    if dedupe_key is not None:
+        try:
+            with session.begin_nested():
+                session.add(job)
+                session.flush()
+        except IntegrityError:
+            # Another transaction recorded it first: that one stands.
+            return session.scalars(select(Job).where(Job.dedupe_key == dedupe_key)).one()
+    else:
+        session.add(job)
+        session.flush()
+    if job.run_at <= utcnow() + timedelta(seconds=1):
+        # Pushed to Redis right after the commit; the reconciler re-pushes it if
+        # that push is lost (Redis down), judging by this timestamp.
+        job.enqueued_at = utcnow()
+        session.info.setdefault(_PENDING_KEY, []).append(job.id)
+    return job
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_after_commit(session: Session) -> None:
+    ids = session.info.pop(_PENDING_KEY, None)
+    if not ids:
+        return
+    # Imported here: the queue needs the running app's Redis, which models do not.
+    from gateway.jobs.queue import current_queue
+
+    queue = current_queue()
+    if queue is None:
+        return  # no Redis configured in this process: the scheduler will find them
+    queue.push_many(ids)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_on_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)

@@ -1,0 +1,122 @@
+"""The rq entrypoint: claim an outbox row, run its handler, record the outcome.
+
+Claiming is a conditional UPDATE (pending -> running), so when rq delivers the
+same id twice (a re-enqueue after a Redis restart, two schedulers racing) only
+one worker runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import traceback
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+
+from gateway.jobs.registry import HANDLERS, GiveUp, RetryLater
+from gateway.models import Job, utcnow
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+_RUNTIME: Runtime | None = None
+
+# Backoff for failed attempts, in seconds: base * 2**attempt, capped, with jitter.
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 600.0
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    """The worker sets its runtime once at start; tests set theirs."""
+    global _RUNTIME
+    _RUNTIME = runtime
+
+
+def get_runtime() -> Runtime:
+    global _RUNTIME
+    if _RUNTIME is None:
+        from gateway.runtime import Runtime
+
+        _RUNTIME = Runtime()
+        _import_handlers()
+    return _RUNTIME
+
+
+def _import_handlers() -> None:
+    """Import the modules whose @handler decorators fill the registry."""
+    import gateway.tasks  # noqa: F401
+
+
+def backoff_delay(attempt: int) -> float:
+    """Exponential backoff with full jitter, so retries of many jobs do not stampede."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempt - 1)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def execute(job_id: int) -> str:
+    """Run one outbox job. Returns a word for rq's log; never raises for job failures."""
+    runtime = get_runtime()
+    _import_handlers()
+    return run_job(runtime, job_id)
+
+
+def run_job(runtime: Runtime, job_id: int) -> str:
+    db = runtime.db
+    now = utcnow()
+    with db.session() as session:
+        claimed = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == "pending", Job.run_at <= now + timedelta(seconds=1))
+            .values(status="running", started_at=now, attempts=Job.attempts + 1)
+        ).rowcount
+        if not claimed:
+            return "skipped"
+        job = session.get(Job, job_id)
+        assert job is not None
+        kind, payload, attempts, max_attempts = job.kind, dict(job.payload), job.attempts, job.max_attempts
+    fn = HANDLERS.get(kind)
+    if fn is None:
+        _finish(runtime, job_id, "failed", f"no handler for job kind {kind!r}")
+        return "failed"
+    try:
+        fn(runtime, payload)
+    except RetryLater as retry:
+        _reschedule(runtime, job_id, retry.delay, retry.reason, refund=not retry.counts)
+        return "retry"
+    except GiveUp as exc:
+        _finish(runtime, job_id, "failed", str(exc))
+        return "failed"
+    except Exception as exc:
+        log.exception("job failed", extra={"job_id": job_id, "kind": kind})
+        reason = f"{type(exc).__name__}: {exc}"
+        if attempts >= max_attempts:
+            _finish(runtime, job_id, "failed", reason + "\n" + traceback.format_exc(limit=5))
+            return "failed"
+        _reschedule(runtime, job_id, backoff_delay(attempts), reason)
+        return "retry"
+    _finish(runtime, job_id, "done", None)
+    return "done"
+
+
+def _finish(runtime: Runtime, job_id: int, status: str, error: str | None) -> None:
+    with runtime.db.session() as session:
+        session.execute(
+            update(Job).where(Job.id == job_id).values(status=status, finished_at=utcnow(), last_error=error)
+        )
+
+
+def _reschedule(runtime: Runtime, job_id: int, delay: float, reason: str, *, refund: bool = False) -> None:
+    values: dict[str, object] = {
+        "status": "pending",
+        "run_at": utcnow() + timedelta(seconds=max(0.0, delay)),
+        "last_error": reason,
+        "enqueued_at": None,
+    }
+    if refund:
+        values["attempts"] = Job.attempts - 1
+    with runtime.db.session() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(**values))

@@ -1,0 +1,63 @@
+"""Structured JSON logs with phone numbers and tokens masked.
+
+Phone numbers never reach a log: every record's message and extra fields go
+through `mask`, which hides anything that looks like a phone number, an
+address with a scheme, or a bearer token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from typing import Any
+
+_PHONE = re.compile(r"(?<![\w])(?:\+|00)?\d[\d\s\-().]{7,}\d")
+_ADDRESS = re.compile(r"\b(tel|whatsapp|telegram|sms):[^\s,;\"']+")
+_TOKEN = re.compile(r"(?i)(bearer\s+|token[=:]\s*|api_key[=:]\s*|sig[=:]\s*)[A-Za-z0-9._\-]+")
+
+_STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+def mask(text: str) -> str:
+    """Hide phone numbers, addresses and tokens in ``text``."""
+    text = _ADDRESS.sub(lambda m: f"{m.group(1)}:***", text)
+    text = _TOKEN.sub(lambda m: f"{m.group(1)}***", text)
+    return _PHONE.sub(lambda m: m.group(0)[:3] + "***", text)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; extra fields kept, all of it masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": mask(record.getMessage()),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                payload[key] = mask(str(value)) if isinstance(value, str) else value
+        if record.exc_info:
+            payload["exception"] = mask(self.formatException(record.exc_info))
+        return json.dumps(payload, default=lambda v: mask(str(v)), ensure_ascii=False)
+
+
+_CONFIGURED = False
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Install the JSON formatter on the root logger once per process."""
+    global _CONFIGURED
+    if _CONFIGURED:
+        return
+    _CONFIGURED = True
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("werkzeug", "urllib3", "httpx", "rq.worker", "telegram", "twilio.http_client"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

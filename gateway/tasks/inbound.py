@@ -1,0 +1,331 @@
+"""The inbound job: run the conversation engine over a contact's new messages.
+
+Serialized per contact: the conversation row is locked (FOR UPDATE on
+PostgreSQL; SQLite's BEGIN IMMEDIATE serializes writers), and the job handles
+every unprocessed message of the contact in arrival order, so two jobs for the
+same contact never interleave and a message is never handled twice: it is
+marked processed in the same transaction as its effects.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from conversations.engine import step
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.base import Attachment, InboundMessage, Location
+from conversations.context import Context, TicketInfo
+from conversations.effects import (
+    AppendToTicket,
+    CreateTicket,
+    DraftExpired,
+    Reply,
+    ScheduleTimeout,
+    SetLanguage,
+    SetOptOut,
+)
+from conversations.events import MessageReceived, TimeoutFired
+from conversations.state import ConversationState
+from conversations.tracking import new_tracking_number
+from gateway.jobs import RetryLater, handler, record_job
+from gateway.models import Contact, Conversation, IncompleteDraft, Message, Ticket, utcnow
+from gateway.outbound import queue_message
+from gateway.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def message_from_row(row: Message) -> InboundMessage:
+    """Rebuild the normalized message from its row, for the engine."""
+    raw = row.raw or {}
+    location = Location(**row.location) if row.location else None
+    attachments = tuple(
+        Attachment(**{k: v for k, v in a.items() if k in Attachment.__dataclass_fields__})
+        for a in row.attachments or []
+    )
+    return InboundMessage(
+        channel=row.channel,
+        provider_message_id=row.provider_message_id or str(row.id),
+        sender=row.address,
+        text=row.text,
+        kind=row.kind,
+        recipient=row.peer,
+        sender_name=row.sender_name,
+        attachments=attachments,
+        location=location,
+        timestamp=row.provider_timestamp or row.created_at,
+        language=row.language,
+        button_payload=row.button_payload,
+        command=raw.get("command"),
+        command_args=raw.get("command_args"),
+        edited=bool(raw.get("edited")),
+        callback_id=raw.get("callback_id"),
+        raw=raw.get("payload") or {},
+    )
+
+
+def _lock_conversation(session: Session, contact_id: int) -> Conversation:
+    conv = session.scalar(select(Conversation).where(Conversation.contact_id == contact_id).with_for_update())
+    if conv is None:
+        conv = Conversation(contact_id=contact_id, state={}, intake_state="idle", version=0)
+        session.add(conv)
+        session.flush()
+    return conv
+
+
+def _unique_tracking(session: Session) -> str:
+    while True:
+        number = new_tracking_number()
+        if session.scalar(select(Ticket.id).where(Ticket.tracking == number)) is None:
+            return number
+
+
+def last_public_update(ticket: Ticket) -> str | None:
+    """The latest note the citizen may read (status notes, not internal ones)."""
+    for event in reversed(ticket.events):
+        if event.note and not event.internal:
+            return event.note
+    return None
+
+
+def _ticket_infos(session: Session, contact_id: int) -> tuple[TicketInfo, ...]:
+    tickets = session.scalars(
+        select(Ticket).where(Ticket.contact_id == contact_id).order_by(Ticket.id.desc()).limit(20)
+    ).all()
+    return tuple(
+        TicketInfo(
+            tracking=t.tracking,
+            status=t.status,
+            updated_at=t.updated_at,
+            last_update=last_public_update(t),
+            agency_name=t.agency.name if t.agency else None,
+        )
+        for t in tickets
+    )
+
+
+def build_context(runtime: Runtime, session: Session, contact: Contact, channel: str) -> Context:
+    adapter = runtime.adapter(channel)
+    return Context(
+        channel=channel,
+        menu_style=adapter.menu_style if adapter else "numbered",
+        max_text_length=adapter.max_text_length if adapter else 306,
+        now=utcnow(),
+        tickets=_ticket_infos(session, contact.id),
+        new_tracking=_unique_tracking(session),
+    )
+
+
+def _ready_segments(session: Session, row: Message, concat_timeout: float) -> list[Message] | None:
+    """All parts of ``row``'s multipart SMS when complete or timed out; None to wait."""
+    parts = session.scalars(
+        select(Message)
+        .where(
+            Message.direction == "in",
+            Message.channel == row.channel,
+            Message.address == row.address,
+            Message.segment_ref == row.segment_ref,
+            Message.processed_at.is_(None),
+        )
+        .order_by(Message.segment_number, Message.id)
+    ).all()
+    numbers = {p.segment_number for p in parts}
+    complete = len(numbers) >= (row.segment_total or 1)
+    oldest = min(p.created_at for p in parts)
+    if complete or utcnow() - oldest >= timedelta(seconds=concat_timeout):
+        return list(parts)
+    return None
+
+
+def _merged_message(parts: list[Message]) -> InboundMessage:
+    from adapters.sms.concat import merge_segments
+
+    return merge_segments([message_from_row(p) for p in parts])
+
+
+@handler("process_inbound")
+def process_inbound(runtime: Runtime, payload: dict[str, Any]) -> None:
+    contact_id = int(payload["contact_id"])
+    wait_for_segments: float | None = None
+    with runtime.db.session() as session:
+        conv = _lock_conversation(session, contact_id)
+        contact = session.get(Contact, contact_id)
+        if contact is None:
+            return
+        pending = session.scalars(
+            select(Message)
+            .where(
+                Message.contact_id == contact_id, Message.direction == "in", Message.processed_at.is_(None)
+            )
+            .order_by(Message.id)
+        ).all()
+        handled: set[int] = set()
+        for row in pending:
+            if row.id in handled:
+                continue
+            if row.segment_ref:
+                parts = _ready_segments(session, row, runtime.settings.sms_concat_timeout)
+                if parts is None:
+                    wait_for_segments = runtime.settings.sms_concat_timeout
+                    continue
+                message = _merged_message(parts)
+                group = parts
+            else:
+                message = message_from_row(row)
+                group = [row]
+            run_engine(runtime, session, conv, contact, MessageReceived(message), source=group[0])
+            now = utcnow()
+            for part in group:
+                part.processed_at = now
+                handled.add(part.id)
+        flush_waiting_notifications(session, contact_id)
+    if wait_for_segments is not None:
+        raise RetryLater("waiting for the rest of a multipart SMS", wait_for_segments / 4, counts=False)
+
+
+@handler("conversation_timeout")
+def conversation_timeout(runtime: Runtime, payload: dict[str, Any]) -> None:
+    contact_id = int(payload["contact_id"])
+    with runtime.db.session() as session:
+        conv = _lock_conversation(session, contact_id)
+        contact = session.get(Contact, contact_id)
+        if contact is None or conv.version != int(payload["version"]):
+            return  # the conversation moved on: a stale timeout does nothing
+        run_engine(
+            runtime,
+            session,
+            conv,
+            contact,
+            TimeoutFired(payload["kind"], int(payload["version"])),
+            source=None,
+        )
+
+
+def run_engine(
+    runtime: Runtime,
+    session: Session,
+    conv: Conversation,
+    contact: Contact,
+    event: Any,
+    source: Message | None,
+) -> None:
+    """One engine step and its effects, inside the caller's transaction."""
+    channel = source.channel if source is not None else (conv.channel or "sms")
+    address = source.address if source is not None else (conv.address or "")
+    state = ConversationState.from_dict(conv.state) if conv.state else ConversationState.new()
+    ctx = build_context(runtime, session, contact, channel)
+    result = step(state, event, ctx)
+    new_state = result.new_state
+    conv.state = new_state.to_dict()
+    conv.intake_state = new_state.stage
+    conv.version = new_state.version
+    conv.last_activity_at = utcnow()
+    if source is not None:
+        conv.channel, conv.address = channel, address
+    key = f"m{source.id}" if source is not None else f"t{conv.id}:{event.kind}:{event.version}"
+    apply_effects(
+        runtime, session, contact, conv, result.effects, channel, address, key, source, new_state.language
+    )
+
+
+def apply_effects(
+    runtime: Runtime,
+    session: Session,
+    contact: Contact,
+    conv: Conversation,
+    effects: list[Any],
+    channel: str,
+    address: str,
+    key: str,
+    source: Message | None,
+    language: str,
+) -> None:
+    from gateway.tickets import service as tickets
+
+    for index, effect in enumerate(effects):
+        if isinstance(effect, Reply):
+            queue_message(
+                session,
+                channel=channel,
+                address=address,
+                text=effect.text,
+                contact_id=contact.id,
+                dedupe_key=f"reply:{key}:{index}",
+                buttons=[
+                    {"payload": b.payload, "title": b.title, "description": b.description}
+                    for b in effect.buttons
+                ],
+                menu_title=effect.menu_title,
+                language=language,
+                ticket_id=source.ticket_id if source is not None else None,
+            )
+        elif isinstance(effect, CreateTicket):
+            ticket = tickets.create_ticket(
+                session,
+                runtime,
+                contact=contact,
+                tracking=effect.tracking,
+                description=effect.description,
+                category=effect.category,
+                location_text=effect.location_text,
+                latitude=effect.location.latitude if effect.location else None,
+                longitude=effect.location.longitude if effect.location else None,
+                privacy=effect.privacy,
+                privacy_chosen=getattr(effect, "privacy_chosen", True),
+                channel=channel,
+                address=address,
+                language=effect.language,
+                source="message",
+                attachments=[a.__dict__ for a in effect.attachments],
+                message_ids=list(effect.message_ids),
+            )
+            _link_messages(session, contact.id, ticket.id)
+        elif isinstance(effect, AppendToTicket):
+            ticket = session.scalar(select(Ticket).where(Ticket.tracking == effect.tracking))
+            if ticket is not None and source is not None:
+                source.ticket_id = ticket.id
+                tickets.add_citizen_message(session, runtime, ticket, source)
+        elif isinstance(effect, ScheduleTimeout):
+            record_job(
+                session,
+                "conversation_timeout",
+                {"contact_id": contact.id, "kind": effect.kind, "version": effect.version},
+                delay=effect.delay_seconds,
+                dedupe_key=f"timeout:{contact.id}:{effect.kind}:{effect.version}",
+            )
+        elif isinstance(effect, SetOptOut):
+            contact.opted_out = effect.opted_out
+        elif isinstance(effect, SetLanguage):
+            contact.language = effect.language
+        elif isinstance(effect, DraftExpired):
+            session.add(IncompleteDraft(contact_id=contact.id, channel=channel, data=dict(effect.draft)))
+
+
+def _link_messages(session: Session, contact_id: int, ticket_id: int) -> None:
+    """Attach the conversation's recent unlinked messages (the draft's thread) to the new ticket."""
+    rows = session.scalars(
+        select(Message)
+        .where(Message.contact_id == contact_id, Message.ticket_id.is_(None))
+        .order_by(Message.id.desc())
+        .limit(50)
+    ).all()
+    for row in rows:
+        row.ticket_id = ticket_id
+
+
+def flush_waiting_notifications(session: Session, contact_id: int) -> None:
+    """Updates held back by a closed WhatsApp window go out now that the citizen wrote."""
+    waiting = session.scalars(
+        select(Message).where(
+            Message.contact_id == contact_id, Message.direction == "out", Message.delivery_status == "waiting"
+        )
+    ).all()
+    for row in waiting:
+        row.delivery_status = "pending"
+        record_job(
+            session, "send_message", {"message_id": row.id}, dedupe_key=f"send:{row.id}:retry{row.attempts}"
+        )

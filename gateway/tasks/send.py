@@ -1,0 +1,223 @@
+"""The send job: hand one stored outbound message to its channel's adapter.
+
+Idempotent: only a message still ``pending`` is sent, and it is marked
+``sending`` in its own commit before the provider is called. A message found
+``sending`` means a worker died in the middle of a send; it is NOT sent again
+(the provider may already have delivered it and the citizen must not get it
+twice) but marked failed with that reason, where operators see it and can resend.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from adapters.base import Button, OutboundMessage, SendError, Template
+from gateway.inbound import apply_status_to_message
+from gateway.jobs import RetryLater, handler
+from gateway.jobs.registry import GiveUp
+from gateway.jobs.runner import backoff_delay
+from gateway.models import Contact, ContactAddress, DeliveryReceipt, Message, utcnow
+from gateway.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+WHATSAPP_WINDOW = timedelta(hours=24)
+MAX_SEND_ATTEMPTS = 6
+
+
+def _claim(runtime: Runtime, message_id: int) -> bool:
+    with runtime.db.session() as session:
+        return bool(
+            session.execute(
+                update(Message)
+                .where(Message.id == message_id, Message.delivery_status == "pending")
+                .values(delivery_status="sending", attempts=Message.attempts + 1)
+            ).rowcount
+        )
+
+
+def _fail(runtime: Runtime, message_id: int, reason: str, code: str | None = None) -> None:
+    with runtime.db.session() as session:
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(delivery_status="failed", failure_reason=reason, error_code=code, status_at=utcnow())
+        )
+
+
+def _release(runtime: Runtime, message_id: int, status: str = "pending", reason: str | None = None) -> None:
+    with runtime.db.session() as session:
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(delivery_status=status, failure_reason=reason)
+        )
+
+
+def _window_open(address_row: ContactAddress | None) -> bool:
+    if address_row is None or address_row.last_inbound_at is None:
+        return False
+    return utcnow() - address_row.last_inbound_at < WHATSAPP_WINDOW
+
+
+def _plan(
+    runtime: Runtime, message: Message, contact: Contact | None, address_row: ContactAddress | None
+) -> tuple[str, str, Template | None] | None:
+    """Channel, address and template for a message; None when it must wait for the citizen.
+
+    A notification on WhatsApp outside the 24-hour window goes as the approved
+    template when one is configured, else by SMS when the contact has a phone
+    number, else it waits for the citizen's next message.
+    """
+    purpose = (message.payload or {}).get("purpose", "reply")
+    is_whatsapp = message.address.startswith("whatsapp:")
+    if not is_whatsapp or purpose != "notification" or _window_open(address_row):
+        return message.channel, message.address, None
+    env = runtime.settings
+    template_name = (
+        env.get("WHATSAPP_TEMPLATE_NAME")
+        if message.channel == "whatsapp"
+        else env.get("TWILIO_WHATSAPP_TEMPLATE_SID")
+    )
+    if template_name:
+        lang = env.get("WHATSAPP_TEMPLATE_LANGUAGE", message.language or "id") or "id"
+        return message.channel, message.address, Template(template_name, lang, (message.text[:1000],))
+    if contact is not None:
+        with runtime.db.session() as session:
+            phones = session.scalars(
+                select(ContactAddress.address).where(
+                    ContactAddress.contact_id == contact.id, ContactAddress.address.like("tel:%")
+                )
+            ).all()
+        for phone in phones:
+            for channel in ("sms", "twilio"):
+                if runtime.adapter(channel) is not None:
+                    return channel, phone, None
+        number = message.address.split(":", 1)[1]
+        if number.startswith("+") and runtime.adapter("sms") is not None:
+            return "sms", f"tel:{number}", None
+    return None
+
+
+@handler("send_message")
+def send_message(runtime: Runtime, payload: dict[str, Any]) -> None:
+    message_id = int(payload["message_id"])
+    with runtime.db.session() as session:
+        message = session.get(Message, message_id)
+        if message is None or message.direction != "out":
+            return
+        status = message.delivery_status
+        contact = session.get(Contact, message.contact_id) if message.contact_id else None
+        address_row = session.scalar(select(ContactAddress).where(ContactAddress.address == message.address))
+    if status == "sending":
+        _fail(runtime, message_id, "interrupted while sending; not resent to avoid a duplicate")
+        return
+    if status != "pending":
+        return  # already sent, failed, or waiting: nothing to do
+    purpose = (message.payload or {}).get("purpose", "reply")
+    if contact is not None and contact.opted_out and purpose == "notification":
+        _fail(runtime, message_id, "the citizen opted out (STOP)", "opted_out")
+        return
+    if address_row is not None and address_row.unreachable:
+        _fail(
+            runtime, message_id, "the citizen blocked the channel or opted out at the provider", "unreachable"
+        )
+        return
+    plan = _plan(runtime, message, contact, address_row)
+    if plan is None:
+        _release(runtime, message_id, "waiting", "WhatsApp 24-hour window closed; sent at the next message")
+        return
+    channel, address, template = plan
+    adapter = runtime.adapter(channel)
+    if adapter is None:
+        _fail(runtime, message_id, f"channel {channel!r} is not configured", "channel_off")
+        return
+    if not _claim(runtime, message_id):
+        return
+    outbound = OutboundMessage(
+        channel=channel,
+        to=address,
+        text=message.text,
+        buttons=tuple(
+            Button(b["payload"], b["title"], b.get("description"))
+            for b in (message.payload or {}).get("buttons", [])
+        ),
+        menu_title=(message.payload or {}).get("menu_title"),
+        template=template,
+        reference=f"lapor-{message_id}",
+    )
+    try:
+        result = adapter.send(outbound)
+    except SendError as exc:
+        _handle_send_error(runtime, message, exc)
+        return
+    with runtime.db.session() as session:
+        row = session.get(Message, message_id)
+        assert row is not None
+        row.provider_message_id = result.provider_message_id
+        row.delivery_status = result.status if result.status in ("queued", "sent") else "sent"
+        row.sent_at = utcnow()
+        if channel != row.channel:
+            row.payload = dict(row.payload or {}) | {"fallback": {"channel": channel, "address": address}}
+            row.channel = channel
+        if template is not None:
+            row.payload = dict(row.payload or {}) | {"template": template.name}
+        # Receipts that beat us here (the provider answered the status webhook first).
+        for receipt in session.scalars(
+            select(DeliveryReceipt)
+            .where(
+                DeliveryReceipt.channel == channel,
+                DeliveryReceipt.provider_message_id == result.provider_message_id,
+                DeliveryReceipt.applied.is_(False),
+            )
+            .order_by(DeliveryReceipt.id)
+        ):
+            apply_status_to_message(
+                session, row, receipt.status, receipt.error_code, receipt.raw.get("error_message")
+            )
+            receipt.applied = True
+        if row.ticket_id and row.author == "operator":
+            from gateway.models import Ticket
+
+            ticket = session.get(Ticket, row.ticket_id)
+            if ticket is not None and ticket.first_response_at is None:
+                ticket.first_response_at = utcnow()
+
+
+def _handle_send_error(runtime: Runtime, message: Message, exc: SendError) -> None:
+    log.warning(
+        "send failed",
+        extra={
+            "message_id": message.id,
+            "channel": message.channel,
+            "retryable": exc.retryable,
+            "code": exc.code,
+            "reason": exc.reason,
+        },
+    )
+    if exc.window_closed:
+        with runtime.db.session() as session:
+            row = session.get(Message, message.id)
+            assert row is not None
+            row.payload = dict(row.payload or {}) | {"purpose": "notification"}
+            row.delivery_status = "pending"
+        with runtime.db.session() as session:
+            addr = session.scalar(select(ContactAddress).where(ContactAddress.address == message.address))
+            if addr is not None:
+                addr.last_inbound_at = None  # the provider says the window is closed
+        raise RetryLater("WhatsApp window closed; retrying with the fallback", 0.0)
+    if exc.unreachable:
+        with runtime.db.session() as session:
+            addr = session.scalar(select(ContactAddress).where(ContactAddress.address == message.address))
+            if addr is not None:
+                addr.unreachable = True
+    if exc.retryable and message.attempts + 1 < MAX_SEND_ATTEMPTS:
+        _release(runtime, message.id, "pending", exc.reason)
+        delay = exc.retry_after if exc.retry_after is not None else backoff_delay(message.attempts + 1)
+        raise RetryLater(exc.reason, delay, counts=False)
+    _fail(runtime, message.id, exc.reason, exc.code)
+    raise GiveUp(exc.reason)

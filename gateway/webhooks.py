@@ -1,0 +1,141 @@
+"""One generic webhook wrapper for every channel: look up, verify, parse, store, answer.
+
+Adapters only verify and parse; this module owns errors, storage and the answer,
+so every channel behaves the same way:
+
+* channel off (no credentials)  -> 404
+* wrong or missing signature    -> 403, nothing stored
+* malformed body                -> 400 with the reason
+* database unreachable          -> 503, so the provider retries
+* otherwise the messages are stored (once per provider id), their jobs recorded
+  in the same transaction, and the adapter's answer returned. Nothing slow runs here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from adapters.base import (
+    ChannelAdapter,
+    ChannelDisabled,
+    PayloadError,
+    SignatureError,
+    WebhookRequest,
+    WebhookResponse,
+)
+from gateway.inbound import store_parse_result
+from gateway.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+webhooks_bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+def _runtime() -> Runtime:
+    return current_app.extensions["lapor"]
+
+
+def _error(status: int, code: str, message: str) -> tuple[Response, int]:
+    return jsonify(error={"code": code, "message": message}), status
+
+
+def build_webhook_request(public_base_url: str) -> WebhookRequest:
+    """The framework-free request an adapter sees, with the URL the provider signed."""
+    query = request.query_string.decode("latin-1")
+    url = public_base_url + request.path + (f"?{query}" if query else "")
+    form: tuple[tuple[str, str], ...] = ()
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = tuple((k, v) for k, values in request.form.lists() for v in values)
+    return WebhookRequest(
+        method=request.method,
+        url=url,
+        path=request.path,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=request.get_data(cache=True),
+        form=form,
+        query=tuple((k, v) for k, values in request.args.lists() for v in values),
+    )
+
+
+def _to_response(answer: WebhookResponse) -> Response:
+    return Response(answer.body, status=answer.status, content_type=answer.content_type)
+
+
+def _adapter_or_404(channel: str) -> ChannelAdapter | None:
+    return _runtime().adapter(channel)
+
+
+def handle_webhook(channel: str) -> Any:
+    runtime = _runtime()
+    adapter = _adapter_or_404(channel)
+    if adapter is None:
+        return _error(404, "channel_off", f"channel {channel!r} is not configured")
+    webhook = build_webhook_request(runtime.settings.public_base_url)
+    try:
+        adapter.verify(webhook)
+    except SignatureError as exc:
+        log.info("webhook signature refused", extra={"channel": channel, "reason": str(exc)})
+        return _error(403, "bad_signature", str(exc) or "signature does not match")
+    try:
+        parsed = adapter.parse(webhook)
+    except PayloadError as exc:
+        return _error(400, "malformed", str(exc))
+    except ChannelDisabled as exc:
+        return _error(404, "channel_off", str(exc))
+    try:
+        stored = store_parse_result(runtime, channel, parsed)
+    except (OperationalError, SQLAlchemyError) as exc:
+        log.error(
+            "storage unavailable, asking provider to retry",
+            extra={"channel": channel, "error": type(exc).__name__},
+        )
+        return _error(503, "storage_unavailable", "storage is unavailable, please retry")
+    log.info(
+        "webhook accepted",
+        extra={
+            "channel": channel,
+            "messages": stored.new_messages,
+            "duplicates": stored.duplicates,
+            "statuses": len(parsed.statuses),
+            "ignored": len(parsed.ignored),
+        },
+    )
+    return _to_response(parsed.response)
+
+
+@webhooks_bp.post("/twilio")
+@webhooks_bp.post("/twilio/status")
+def twilio() -> Any:
+    return handle_webhook("twilio")
+
+
+@webhooks_bp.post("/whatsapp")
+def whatsapp() -> Any:
+    return handle_webhook("whatsapp")
+
+
+@webhooks_bp.get("/whatsapp")
+def whatsapp_handshake() -> Any:
+    adapter = _adapter_or_404("whatsapp")
+    if adapter is None:
+        return _error(404, "channel_off", "channel 'whatsapp' is not configured")
+    try:
+        return _to_response(adapter.handshake(build_webhook_request(_runtime().settings.public_base_url)))
+    except SignatureError as exc:
+        return _error(403, "bad_verify_token", str(exc) or "verify token does not match")
+
+
+@webhooks_bp.post("/telegram")
+def telegram() -> Any:
+    return handle_webhook("telegram")
+
+
+@webhooks_bp.route("/sms", methods=["GET", "POST"])
+@webhooks_bp.route("/sms/status", methods=["GET", "POST"])
+def sms() -> Any:
+    # Vonage can be set to call with GET as well as POST; both are signed the same way.
+    return handle_webhook("sms")
