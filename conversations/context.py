@@ -1,0 +1,56 @@
+"""What the gateway tells the engine about the world for one step.
+
+The engine reads no clock, database or settings of the host on its own: the time,
+the channel's limits and the contact's tickets come in here, so the same state and
+input always give the same answer, in tests as in production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True)
+class TicketInfo:
+    """One of this contact's tickets, as much as the citizen may be told about it."""
+
+    tracking: str
+    status: str  # unverified, deferred, dispatched, in_progress, resolved, archived
+    updated_at: datetime | None = None
+    last_update: str | None = None  # the last note shown to the citizen
+    agency_name: str | None = None
+
+
+def _epoch() -> datetime:
+    return datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Context:
+    """The world around one step; every field has a default so tests stay short.
+
+    ``now`` defaults to a fixed instant (not the clock) to keep the engine
+    deterministic; the gateway always passes the real time. ``new_tracking`` is a
+    tracking number the gateway reserved: the engine uses it when it files a ticket,
+    so the confirmation can carry it. The ``*_seconds``/``min_description_length``/
+    ``region_keyword`` fields override config/conversation.yaml and
+    config/agencies.yaml when set.
+    """
+
+    channel: str = "sms"
+    menu_style: str = "numbered"  # "numbered" | "keyboard" | "list"
+    max_text_length: int = 306
+    now: datetime = field(default_factory=_epoch)
+    tickets: tuple[TicketInfo, ...] = ()
+    new_tracking: str = ""
+    min_description_length: int | None = None
+    idle_reminder_seconds: int | None = None
+    idle_expiry_seconds: int | None = None
+    region_keyword: str | None = None
+
+    def ticket(self, tracking: str | None) -> TicketInfo | None:
+        for info in self.tickets:
+            if info.tracking == tracking:
+                return info
+        return None

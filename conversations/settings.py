@@ -1,0 +1,113 @@
+"""The dialogue's tunables and reference data, read from the deployer-editable config.
+
+Everything a deployer may want to change without touching code (timings, keywords,
+shorthand, place words, categories, deadlines, the region keyword) is read here, so
+that the engine stays a pure function of its inputs plus these files. Files are
+cached by the loader per modification time, so reading them on every step is cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from config.loader import load_yaml
+
+DEFAULTS: dict[str, Any] = {
+    # Characters a description needs before we stop asking for more.
+    "min_description_length": 15,
+    # Silence before the one reminder about an unfinished draft.
+    "idle_reminder_seconds": 3600,
+    # Silence (since the last message) before a draft expires.
+    "idle_expiry_seconds": 21600,
+    # Whether the citizen gets a short notice when their draft expires.
+    "notify_on_expiry": True,
+    # Days after the last message during which new messages go to the open ticket.
+    "append_window_days": 30,
+    # Whether the dialogue asks the privacy question (else anonymous by default).
+    "ask_privacy": True,
+    # Buttons per menu page, per menu style.
+    "max_buttons": {"numbered": 20, "keyboard": 20, "list": 10},
+    # Longest button title (WhatsApp list rows allow 24).
+    "button_title_max": 24,
+    # Keywords this long (or longer) tolerate one typo.
+    "typo_min_length": 4,
+    "typo_exempt": [],
+    "keywords": {},
+    "languages": {"en": ["en"], "id": ["id"]},
+    "fields": {},
+    "privacy_words": {},
+    "shorthand": {},
+    "location": {},
+}
+
+
+def conversation_settings() -> dict[str, Any]:
+    """config/conversation.yaml over the defaults above (deployer's keys win)."""
+    data = load_yaml("conversation.yaml")
+    merged = dict(DEFAULTS)
+    if isinstance(data, dict):
+        merged.update(data)
+    return merged
+
+
+@dataclass(frozen=True)
+class Category:
+    """One complaint category as the dialogue needs it."""
+
+    code: str
+    names: dict[str, str]
+    keywords: tuple[str, ...]
+    deadlines: dict[str, int]
+
+    def name(self, language: str) -> str:
+        return self.names.get(language) or self.names.get("id") or self.code
+
+
+def categories() -> tuple[Category, ...]:
+    """Categories in config order; the order is the order of the menu."""
+    data = load_yaml("categories.yaml")
+    out: list[Category] = []
+    for item in data.get("categories", []) if isinstance(data, dict) else []:
+        code = str(item.get("code", "")).strip()
+        if not code:
+            continue
+        raw_names = item.get("name") or {}
+        names = {str(k): str(v) for k, v in raw_names.items()} if isinstance(raw_names, dict) else {}
+        if not names:
+            names = {"id": str(raw_names or code)}
+        keywords = tuple(str(k).lower() for k in item.get("keywords") or ())
+        deadlines = {str(k): int(v) for k, v in (item.get("deadlines") or {}).items()}
+        out.append(Category(code=code, names=names, keywords=keywords, deadlines=deadlines))
+    return tuple(out)
+
+
+def category_by_code(code: str | None) -> Category | None:
+    for category in categories():
+        if category.code == code:
+            return category
+    return None
+
+
+def region_keyword() -> str | None:
+    """The city's SMS prefix (``KTC <isi>``) from agencies.yaml, if it has one."""
+    data = load_yaml("agencies.yaml")
+    value = data.get("region_keyword") if isinstance(data, dict) else None
+    return str(value).strip() if value else None
+
+
+def city_name() -> str:
+    data = load_yaml("agencies.yaml")
+    return str(data.get("city", "")) if isinstance(data, dict) else ""
+
+
+def deadlines(category: str | None = None) -> dict[str, int]:
+    """Working-day deadlines (verify, follow_up, ...), with a category's overrides."""
+    data = load_yaml("lifecycle.yaml")
+    base = {"verify": 3, "follow_up": 5, "close_after": 10, "reopen_window": 10}
+    if isinstance(data, dict):
+        base.update({str(k): int(v) for k, v in (data.get("deadlines") or {}).items()})
+    found = category_by_code(category)
+    if found:
+        base.update(found.deadlines)
+    return base
