@@ -1,0 +1,649 @@
+"""Telegram Bot API adapter, on python-telegram-bot 22 (``Update`` to parse, ``Bot`` to send).
+
+Telegram posts one ``Update`` per webhook call with the secret we registered in
+``X-Telegram-Bot-Api-Secret-Token``. Telegram delivers updates in order and
+retries a failed one, holding back the rest, so anything that is valid JSON with
+an ``update_id`` is answered 200 (unknown kinds are recorded as ignored); only a
+body that is not an update at all is refused with a PayloadError.
+
+The Bot API client is asynchronous while our send jobs are synchronous. Each
+adapter owns one event loop, running in a daemon thread, and one ``Bot``
+initialized once on that loop; every call is submitted to it with
+``run_coroutine_threadsafe``. That works from any thread, even one that already
+runs a loop, and keeps the HTTP connection pool alive between sends. A forked
+worker (rq's work horse) notices the new process id and builds its own loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hmac
+import json
+import mimetypes
+import os
+import re
+import threading
+import time
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, ClassVar, TypeVar
+
+import telegram
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import error as tg_error
+from telegram.request import HTTPXRequest
+
+from adapters.base import (
+    AdapterError,
+    Attachment,
+    ChannelAdapter,
+    ContactEvent,
+    InboundMessage,
+    Location,
+    OutboundMessage,
+    ParseResult,
+    PayloadError,
+    SendError,
+    SendResult,
+    SignatureError,
+    SimulatedRequest,
+    WebhookRequest,
+)
+from adapters.common import address_value, clean_text
+
+CHANNEL = "telegram"
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org"
+"""Bot API host without the ``/bot<token>`` part; a local Bot API server or a stand-in replaces it."""
+
+DEFAULT_TIMEOUT = 10.0
+"""Seconds for connect, read, write and pool waits; a send job retries on timeout."""
+
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
+"""What set_webhook subscribes to: everything the parser understands, nothing more."""
+
+MAX_TEXT = 4096  # sendMessage text, in UTF-16 code units after entity parsing
+MAX_CAPTION = 1024  # sendPhoto caption
+MAX_CALLBACK_DATA = 64  # bytes of callback_data per inline button
+
+# my_chat_member new status -> our contact event.
+MEMBER_EVENTS: dict[str, str] = {"kicked": "blocked", "member": "unblocked"}
+
+T = TypeVar("T")
+
+
+def utf16_length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units, so an emoji outside the BMP counts 2."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _split_text(text: str, limit: int, length: Callable[[str], int] = utf16_length) -> list[str]:
+    """Split ``text`` into parts of at most ``limit``, cutting at a paragraph, line or word break."""
+    if length(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    rest = text
+    while length(rest) > limit:
+        end = min(len(rest), limit)
+        while length(rest[:end]) > limit:
+            end -= 1
+        window = rest[:end]
+        cut = -1
+        for separator in ("\n\n", "\n", " "):
+            position = window.rfind(separator)
+            if position > limit // 2:
+                cut = position
+                break
+        if cut <= 0:
+            cut = end
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return [part for part in parts if part]
+
+
+def _seconds(value: int | float | dt.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+def send_error(exc: Exception) -> SendError:
+    """Map python-telegram-bot's exceptions onto our retry decisions.
+
+    Order matters: BadRequest and TimedOut are NetworkError subclasses in PTB.
+    """
+    text = str(exc)
+    if isinstance(exc, tg_error.RetryAfter):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PTB 22.2+ warns about int vs timedelta here
+            wait = _seconds(exc.retry_after)
+        return SendError(f"Telegram flood control: {text}", retryable=True, code="429", retry_after=wait)
+    if isinstance(exc, tg_error.Forbidden):
+        # Blocked by the user, user deactivated, or the bot may not start the chat.
+        return SendError(f"Telegram refused: {text}", retryable=False, code="403", unreachable=True)
+    if isinstance(exc, tg_error.InvalidToken):
+        return SendError(
+            f"Telegram rejected the bot token: {exc.__class__.__name__}", retryable=False, code="401"
+        )
+    if isinstance(exc, tg_error.BadRequest):
+        return SendError(f"Telegram bad request: {text}", retryable=False, code="400")
+    if isinstance(exc, tg_error.TimedOut):
+        return SendError(f"Telegram timed out: {text}", retryable=True, code="timeout")
+    if isinstance(exc, tg_error.ChatMigrated):
+        return SendError(f"chat migrated to {exc.new_chat_id}", retryable=False, code="migrated")
+    if isinstance(exc, tg_error.Conflict):
+        return SendError(f"Telegram conflict: {text}", retryable=False, code="409")
+    if isinstance(exc, tg_error.NetworkError):
+        # 5xx, 502 from a proxy, connection refused or reset.
+        return SendError(f"Telegram unreachable or failing: {text}", retryable=True, code="network")
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return SendError("Telegram call did not finish in time", retryable=True, code="timeout")
+    return SendError(f"Telegram error: {exc.__class__.__name__}: {text}", retryable=False)
+
+
+class TelegramAdapter(ChannelAdapter):
+    """The Telegram channel (``telegram``)."""
+
+    name: ClassVar[str] = CHANNEL
+    max_text_length: ClassVar[int] = MAX_TEXT
+    menu_style: ClassVar[str] = "keyboard"
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        webhook_secret: str | None = None,
+        api_base_url: str = DEFAULT_API_BASE_URL,
+        public_base_url: str = "http://localhost:5000",
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.bot_token = bot_token
+        self.webhook_secret = webhook_secret or None
+        self.api_base_url = api_base_url.rstrip("/")
+        self.public_base_url = public_base_url.rstrip("/")
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._bot: telegram.Bot | None = None
+        self._init_lock: asyncio.Lock | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> TelegramAdapter | None:
+        """Build from environment-style settings; None unless TELEGRAM_BOT_TOKEN is set."""
+        token = (env.get("TELEGRAM_BOT_TOKEN") or "").strip()
+        if not token:
+            return None
+        try:
+            timeout = float(env.get("TELEGRAM_TIMEOUT") or DEFAULT_TIMEOUT)
+        except ValueError:
+            timeout = DEFAULT_TIMEOUT
+        return cls(
+            bot_token=token,
+            webhook_secret=(env.get("TELEGRAM_WEBHOOK_SECRET") or "").strip() or None,
+            api_base_url=env.get("TELEGRAM_API_BASE_URL") or DEFAULT_API_BASE_URL,
+            public_base_url=env.get("PUBLIC_BASE_URL") or "http://localhost:5000",
+            timeout=timeout,
+        )
+
+    # -- webhook -------------------------------------------------------------------------
+    def verify(self, request: WebhookRequest) -> None:
+        """Refuse a POST unless it carries the secret token we gave setWebhook."""
+        if not self.webhook_secret:
+            raise SignatureError("TELEGRAM_WEBHOOK_SECRET is not set: unsigned webhooks are never accepted")
+        given = request.header("X-Telegram-Bot-Api-Secret-Token") or ""
+        if not given:
+            raise SignatureError("missing X-Telegram-Bot-Api-Secret-Token")
+        if not hmac.compare_digest(given.encode("utf-8"), self.webhook_secret.encode("utf-8")):
+            raise SignatureError("X-Telegram-Bot-Api-Secret-Token does not match")
+
+    def parse(self, request: WebhookRequest) -> ParseResult:
+        """Normalize one Update; see the module docstring for what is refused and what ignored."""
+        try:
+            data = json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PayloadError(f"body is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise PayloadError("body is not a JSON object")
+        if not isinstance(data.get("update_id"), int) or isinstance(data.get("update_id"), bool):
+            raise PayloadError("update_id is missing or not an integer")
+        result = ParseResult()
+        try:
+            # PTB 22 accepts bot=None (since 21.4): nothing here needs a Bot, and no call is made.
+            update = Update.de_json(data, None)
+        except (KeyError, TypeError, ValueError) as exc:
+            result.ignored.append(f"update {data['update_id']} could not be read: {exc.__class__.__name__}")
+            return result
+        if update.message is not None or update.edited_message is not None:
+            key = "message" if update.message is not None else "edited_message"
+            inbound = self._message(update, data, key)
+            if isinstance(inbound, str):
+                result.ignored.append(f"update {update.update_id}: {inbound}")
+            else:
+                result.messages.append(inbound)
+        elif update.callback_query is not None:
+            result.messages.append(self._callback(update, data))
+        elif update.my_chat_member is not None:
+            event = self._member(update, data)
+            if isinstance(event, str):
+                result.ignored.append(f"update {update.update_id}: {event}")
+            else:
+                result.events.append(event)
+        else:
+            kinds = sorted(k for k in data if k != "update_id")
+            result.ignored.append(f"update {update.update_id}: kind {', '.join(kinds) or 'none'} not handled")
+        return result
+
+    @staticmethod
+    def _name(user: telegram.User | None) -> str | None:
+        if user is None:
+            return None
+        full = " ".join(p for p in (user.first_name, user.last_name) if p)
+        return clean_text(full or user.username or "") or None
+
+    def _message(self, update: Update, data: Mapping[str, Any], key: str) -> InboundMessage | str:
+        message = update.message or update.edited_message
+        assert message is not None
+        chat = message.chat
+        if chat.type != "private":
+            # Complaints carry personal data: the bot talks to citizens one to one only.
+            return f"chat type {chat.type!r} is not handled"
+        raw_message = data[key]
+        edited = key == "edited_message"
+        if edited:
+            provider_id = f"e{chat.id}:{message.message_id}:{raw_message.get('edit_date', '')}"
+        else:
+            provider_id = f"{chat.id}:{message.message_id}"
+        user = message.from_user
+        fields: dict[str, Any] = {
+            "channel": CHANNEL,
+            "provider_message_id": provider_id,
+            "sender": f"telegram:{chat.id}",
+            "sender_name": self._name(user) or self._name_of_chat(chat),
+            "timestamp": message.date,
+            "language": user.language_code if user else None,
+            "edited": edited,
+            "raw": dict(data),
+        }
+        caption = clean_text(message.caption)
+        if message.text is not None:
+            text = clean_text(message.text)
+            fields["text"] = text
+            command = next(
+                (e for e in message.entities if e.type == "bot_command" and e.offset == 0),
+                None,
+            )
+            if command is not None:
+                name = text[: command.length].split("@", 1)[0]
+                args = text[command.length :].strip()
+                fields.update(kind="command", command=name, command_args=args or None)
+            else:
+                fields["kind"] = "text"
+        elif message.photo:
+            largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+            attachment = Attachment(
+                kind="image",
+                content_type="image/jpeg",
+                media_id=largest.file_id,
+                caption=caption or None,
+                size=largest.file_size,
+            )
+            fields.update(kind="image", text=caption, attachments=(attachment,))
+        elif message.venue is not None:
+            venue = message.venue
+            location = Location(
+                latitude=venue.location.latitude,
+                longitude=venue.location.longitude,
+                name=clean_text(venue.title) or None,
+                address=clean_text(venue.address) or None,
+            )
+            fields.update(kind="location", location=location, text=location.name or "")
+        elif message.location is not None:
+            location = Location(latitude=message.location.latitude, longitude=message.location.longitude)
+            fields.update(kind="location", location=location)
+        elif message.contact is not None:
+            contact = message.contact
+            label = " ".join(p for p in (contact.first_name, contact.last_name) if p)
+            fields.update(kind="contacts", text=clean_text(f"{label}: {contact.phone_number}"))
+        elif message.sticker is not None:
+            sticker = message.sticker
+            if sticker.is_video:
+                content_type = "video/webm"
+            elif sticker.is_animated:
+                content_type = "application/x-tgsticker"
+            else:
+                content_type = "image/webp"
+            attachment = Attachment(
+                kind="sticker", content_type=content_type, media_id=sticker.file_id, size=sticker.file_size
+            )
+            fields.update(kind="sticker", text=clean_text(sticker.emoji), attachments=(attachment,))
+        else:
+            media = self._media(message)
+            if media is None:
+                # A poll, a dice, a game, a service message: kept for the operator, never dropped.
+                fields.update(kind="unsupported", text=caption)
+            else:
+                kind, attachment = media
+                fields.update(
+                    kind=kind,
+                    text=caption,
+                    attachments=(
+                        Attachment(
+                            kind=kind,
+                            content_type=attachment.content_type,
+                            media_id=attachment.media_id,
+                            filename=attachment.filename,
+                            caption=caption or None,
+                            size=attachment.size,
+                        ),
+                    ),
+                )
+        return InboundMessage(**fields)
+
+    @staticmethod
+    def _name_of_chat(chat: telegram.Chat) -> str | None:
+        full = " ".join(p for p in (chat.first_name, chat.last_name) if p)
+        return clean_text(full or chat.username or "") or None
+
+    @staticmethod
+    def _media(message: telegram.Message) -> tuple[str, Attachment] | None:
+        """The file of a voice, audio, video, video note, animation or document message."""
+        candidates: list[tuple[str, Any, str | None]] = [
+            ("voice", message.voice, "audio/ogg"),
+            ("audio", message.audio, "audio/mpeg"),
+            ("video", message.video, "video/mp4"),
+            ("video", message.video_note, "video/mp4"),
+            ("video", message.animation, "video/mp4"),
+            ("document", message.document, None),
+        ]
+        for kind, item, default_type in candidates:
+            if item is None:
+                continue
+            filename = getattr(item, "file_name", None)
+            content_type = getattr(item, "mime_type", None) or default_type
+            if content_type is None and filename:
+                content_type = mimetypes.guess_type(filename)[0]
+            return kind, Attachment(
+                kind=kind,
+                content_type=content_type,
+                media_id=item.file_id,
+                filename=filename,
+                size=item.file_size,
+            )
+        return None
+
+    def _callback(self, update: Update, data: Mapping[str, Any]) -> InboundMessage:
+        query = update.callback_query
+        assert query is not None
+        user = query.from_user
+        payload = clean_text(query.data or query.game_short_name or "")
+        return InboundMessage(
+            channel=CHANNEL,
+            provider_message_id=f"cq:{query.id}",
+            # In a private chat the chat id is the user's id; the press belongs to that user.
+            sender=f"telegram:{user.id}",
+            sender_name=self._name(user),
+            kind="button",
+            text=payload,
+            button_payload=payload,
+            callback_id=query.id,
+            language=user.language_code,
+            timestamp=query.message.date if query.message is not None else None,
+            raw=dict(data),
+        )
+
+    @staticmethod
+    def _member(update: Update, data: Mapping[str, Any]) -> ContactEvent | str:
+        change = update.my_chat_member
+        assert change is not None
+        if change.chat.type != "private":
+            return f"membership change in a {change.chat.type!r} chat is not handled"
+        status = change.new_chat_member.status
+        event = MEMBER_EVENTS.get(status)
+        if event is None:
+            return f"membership status {status!r} is not handled"
+        return ContactEvent(
+            channel=CHANNEL,
+            address=f"telegram:{change.chat.id}",
+            event=event,
+            timestamp=change.date,
+            raw=dict(data),
+        )
+
+    # -- the event loop and the Bot ---------------------------------------------------------
+    def _new_bot(self) -> telegram.Bot:
+        def request(pool: int) -> HTTPXRequest:
+            return HTTPXRequest(
+                connection_pool_size=pool,
+                read_timeout=self.timeout,
+                write_timeout=self.timeout,
+                connect_timeout=self.timeout,
+                pool_timeout=self.timeout,
+                media_write_timeout=max(self.timeout, 20.0),
+            )
+
+        # PTB appends the token to both URLs: base_url + token + "/" + method.
+        return telegram.Bot(
+            self.bot_token,
+            base_url=f"{self.api_base_url}/bot",
+            base_file_url=f"{self.api_base_url}/file/bot",
+            request=request(8),
+            get_updates_request=request(1),
+        )
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is not None and self._pid == os.getpid() and not self._loop.is_closed():
+                return self._loop
+            # First use, or a forked child: the parent's loop thread does not exist here.
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="telegram-bot-loop", daemon=True)
+            thread.start()
+            self._loop, self._thread, self._pid = loop, thread, os.getpid()
+            self._bot = self._new_bot()
+            self._init_lock = None
+            return loop
+
+    async def _ready_bot(self) -> telegram.Bot:
+        """The Bot, initialized once (initialize() calls getMe, which also checks the token)."""
+        if self._init_lock is None:
+            self._init_lock = asyncio.Lock()
+        async with self._init_lock:
+            bot = self._bot
+            assert bot is not None
+            await bot.initialize()
+            return bot
+
+    def _run(self, work: Callable[[telegram.Bot], Awaitable[T]]) -> T:
+        """Run ``work(bot)`` on the adapter's loop and wait for it; PTB errors become SendError."""
+        loop = self._ensure_loop()
+
+        async def call() -> T:
+            bot = await self._ready_bot()
+            return await work(bot)
+
+        coroutine: Coroutine[Any, Any, T] = call()
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        try:
+            # PTB enforces the HTTP timeouts; this outer bound only guards against a stuck loop.
+            return future.result(timeout=self.timeout * 4 + 5)
+        except SendError:
+            raise
+        except (tg_error.TelegramError, TimeoutError) as exc:
+            future.cancel()
+            raise send_error(exc) from exc
+
+    # -- send --------------------------------------------------------------------------------
+    @staticmethod
+    def _chat_id(to: str) -> int:
+        value = address_value(to).strip()
+        if not re.fullmatch(r"-?\d{1,20}", value):
+            raise SendError("not a Telegram chat address", retryable=False)
+        return int(value)
+
+    @staticmethod
+    def _keyboard(message: OutboundMessage) -> InlineKeyboardMarkup | None:
+        if not message.buttons:
+            return None
+        rows = []
+        for button in message.buttons:
+            if len(button.payload.encode("utf-8")) > MAX_CALLBACK_DATA:
+                raise SendError(
+                    f"button payload longer than {MAX_CALLBACK_DATA} bytes: {button.payload[:20]}…",
+                    retryable=False,
+                )
+            rows.append([InlineKeyboardButton(button.title, callback_data=button.payload)])
+        return InlineKeyboardMarkup(rows)
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Send text (split over 4096), an inline keyboard under the last part, or a photo."""
+        chat_id = self._chat_id(message.to)
+        keyboard = self._keyboard(message)
+        text = message.text or ""
+
+        async def work(bot: telegram.Bot) -> list[int]:
+            ids: list[int] = []
+            remaining = text
+            if message.media_url:
+                fits = utf16_length(remaining) <= MAX_CAPTION
+                sent = await bot.send_photo(
+                    chat_id=chat_id,
+                    photo=message.media_url,
+                    caption=remaining if fits and remaining else None,
+                    reply_markup=keyboard if fits else None,
+                )
+                ids.append(sent.message_id)
+                if fits:
+                    remaining = ""
+            if remaining or (keyboard is not None and not ids):
+                parts = _split_text(remaining, MAX_TEXT) if remaining else ["\u2063"]
+                for index, part in enumerate(parts):
+                    last = index == len(parts) - 1
+                    sent = await bot.send_message(
+                        chat_id=chat_id, text=part, reply_markup=keyboard if last else None
+                    )
+                    ids.append(sent.message_id)
+            return ids
+
+        if not text and not message.media_url and keyboard is None:
+            raise SendError("nothing to send: empty text", retryable=False)
+        ids = [f"{chat_id}:{message_id}" for message_id in self._run(work)]
+        return SendResult(provider_message_id=ids[0], segments=len(ids), extra_ids=tuple(ids[1:]))
+
+    def acknowledge(self, message: InboundMessage) -> None:
+        """Answer a callback query so the citizen's client stops showing a spinner on the button."""
+        if not message.callback_id:
+            return
+        callback_id = message.callback_id
+
+        async def work(bot: telegram.Bot) -> bool:
+            return await bot.answer_callback_query(callback_id)
+
+        self._run(work)
+
+    def fetch_media(self, attachment: Attachment) -> tuple[bytes, str | None]:
+        """getFile, then download ``file_path`` from the file base URL with the bot token."""
+        if not attachment.media_id:
+            raise SendError("attachment has no file id", retryable=False)
+        file_id = attachment.media_id
+
+        async def work(bot: telegram.Bot) -> tuple[bytes, str | None]:
+            file = await bot.get_file(file_id)
+            content = bytes(await file.download_as_bytearray())
+            guessed = mimetypes.guess_type(file.file_path or "")[0]
+            return content, attachment.content_type or guessed
+
+        return self._run(work)
+
+    def set_webhook(self, url: str, secret: str) -> bool:
+        """Register ``url`` with Telegram, with our secret and the update kinds we parse."""
+
+        async def work(bot: telegram.Bot) -> bool:
+            return await bot.set_webhook(url=url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES))
+
+        return self._run(work)
+
+    # -- simulate --------------------------------------------------------------------------------
+    def simulate(
+        self,
+        sender: str,
+        text: str,
+        *,
+        photo_url: str | None = None,
+        location: tuple[float, float] | None = None,
+        message_id: str | None = None,
+    ) -> SimulatedRequest:
+        """An Update exactly like Telegram's for a text, photo or location, with the secret header."""
+        if not self.webhook_secret:
+            raise SignatureError("TELEGRAM_WEBHOOK_SECRET is not set")
+        value = address_value(sender).strip()
+        if not re.fullmatch(r"\d{1,20}", value):
+            raise AdapterError("simulate needs a Telegram chat id (telegram:12345)")
+        chat_id = int(value)
+        now = int(time.time())
+        serial = int(time.time() * 1000) % 2_000_000_000
+        if message_id is not None:
+            if not message_id.isdigit():
+                raise AdapterError("a Telegram message id is a number")
+            serial = int(message_id)
+        user = {"id": chat_id, "is_bot": False, "first_name": "Warga", "last_name": "Simulasi"}
+        message: dict[str, Any] = {
+            "message_id": serial,
+            "from": {**user, "language_code": "id"},
+            "chat": {**user, "type": "private"},
+            "date": now,
+        }
+        del message["chat"]["is_bot"]
+        if photo_url:
+            token = re.sub(r"[^A-Za-z0-9]", "", json.dumps(photo_url))[-24:] or "photo"
+            message["photo"] = [
+                {
+                    "file_id": f"AgACAgUAAxkBAAI{token}{size}",
+                    "file_unique_id": f"AQAD{token[:10]}{size}",
+                    "file_size": size * 70,
+                    "width": size,
+                    "height": size * 3 // 4,
+                }
+                for size in (90, 320, 800, 1280)
+            ]
+            if text:
+                message["caption"] = text
+        elif location is not None:
+            message["location"] = {"latitude": location[0], "longitude": location[1]}
+        else:
+            message["text"] = text
+            if text.startswith("/"):
+                command = text.split(maxsplit=1)[0]
+                message["entities"] = [{"offset": 0, "length": len(command), "type": "bot_command"}]
+        body = {"update_id": serial, "message": message}
+        raw = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return SimulatedRequest(
+            method="POST",
+            path="/webhooks/telegram",
+            headers={
+                "Content-Type": "application/json",
+                "X-Telegram-Bot-Api-Secret-Token": self.webhook_secret,
+            },
+            body=raw,
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Shut the Bot's HTTP clients down and stop the loop thread."""
+        with self._lock:
+            loop, thread, bot = self._loop, self._thread, self._bot
+            self._loop = self._thread = self._bot = None
+            owned = self._pid == os.getpid()
+        if loop is None or not owned:
+            return
+        if bot is not None:
+            # Closing must not fail a shutdown, whatever the HTTP client says.
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(bot.shutdown(), loop).result(timeout=self.timeout + 5)
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(timeout=5)
+        loop.close()
