@@ -80,6 +80,8 @@ def handle_webhook(channel: str) -> Any:
     except SignatureError as exc:
         log.info("webhook signature refused", extra={"channel": channel, "reason": str(exc)})
         return _error(403, "bad_signature", str(exc) or "signature does not match")
+    except PayloadError as exc:  # too malformed to even check the signature
+        return _error(400, "malformed", str(exc))
     try:
         parsed = adapter.parse(webhook)
     except PayloadError as exc:

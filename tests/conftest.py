@@ -99,10 +99,9 @@ def _truncate(url: str) -> None:
 @pytest.fixture(scope="session")
 def providers() -> Iterator[dict[str, Any]]:
     """One running stand-in per provider, shared by the session."""
-    from gateway.loopback.telegram import TelegramStandIn
-
     from gateway.loopback.meta import MetaStandIn
     from gateway.loopback.sms import SmsStandIn
+    from gateway.loopback.telegram import TelegramStandIn
     from gateway.loopback.twilio import TwilioStandIn
 
     started = {

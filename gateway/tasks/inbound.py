@@ -13,7 +13,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from conversations.engine import step
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +27,7 @@ from conversations.effects import (
     SetLanguage,
     SetOptOut,
 )
+from conversations.engine import step
 from conversations.events import MessageReceived, TimeoutFired
 from conversations.state import ConversationState
 from conversations.tracking import new_tracking_number
@@ -244,8 +244,6 @@ def apply_effects(
     source: Message | None,
     language: str,
 ) -> None:
-    from gateway.tickets import service as tickets
-
     for index, effect in enumerate(effects):
         if isinstance(effect, Reply):
             queue_message(
@@ -264,6 +262,8 @@ def apply_effects(
                 ticket_id=source.ticket_id if source is not None else None,
             )
         elif isinstance(effect, CreateTicket):
+            from gateway.tickets import service as tickets
+
             ticket = tickets.create_ticket(
                 session,
                 runtime,
@@ -287,6 +287,8 @@ def apply_effects(
         elif isinstance(effect, AppendToTicket):
             ticket = session.scalar(select(Ticket).where(Ticket.tracking == effect.tracking))
             if ticket is not None and source is not None:
+                from gateway.tickets import service as tickets
+
                 source.ticket_id = ticket.id
                 tickets.add_citizen_message(session, runtime, ticket, source)
         elif isinstance(effect, ScheduleTimeout):
