@@ -51,7 +51,7 @@ from adapters.base import (
     SimulatedRequest,
     WebhookRequest,
 )
-from adapters.common import address_value, clean_text
+from adapters.common import address_value, clean_text, parse_epoch
 
 CHANNEL = "telegram"
 
@@ -215,7 +215,15 @@ class TelegramAdapter(ChannelAdapter):
             # PTB 22 accepts bot=None (since 21.4): nothing here needs a Bot, and no call is made.
             update = Update.de_json(data, None)
         except (KeyError, TypeError, ValueError) as exc:
-            result.ignored.append(f"update {data['update_id']} could not be read: {exc.__class__.__name__}")
+            # A shape newer or older than our PTB (a poll without persistent_id, say): keep
+            # what we can read from the JSON itself rather than lose a citizen's message.
+            fallback = self._unreadable_message(data)
+            if fallback is not None:
+                result.messages.append(fallback)
+            else:
+                result.ignored.append(
+                    f"update {data['update_id']} could not be read: {exc.__class__.__name__}"
+                )
             return result
         if update.message is not None or update.edited_message is not None:
             key = "message" if update.message is not None else "edited_message"
@@ -248,10 +256,10 @@ class TelegramAdapter(ChannelAdapter):
         message = update.message or update.edited_message
         assert message is not None
         chat = message.chat
+        raw_message = data[key]
         if chat.type != "private":
             # Complaints carry personal data: the bot talks to citizens one to one only.
-            return f"chat type {chat.type!r} is not handled"
-        raw_message = data[key]
+            return f"chat type {raw_message['chat'].get('type')!r} is not handled"
         edited = key == "edited_message"
         if edited:
             provider_id = f"e{chat.id}:{message.message_id}:{raw_message.get('edit_date', '')}"
@@ -344,6 +352,40 @@ class TelegramAdapter(ChannelAdapter):
         return InboundMessage(**fields)
 
     @staticmethod
+    def _unreadable_message(data: Mapping[str, Any]) -> InboundMessage | None:
+        """An "unsupported" message built from the raw JSON, when PTB cannot read the update."""
+        key = "message" if isinstance(data.get("message"), dict) else "edited_message"
+        raw_message = data.get(key)
+        if not isinstance(raw_message, dict):
+            return None
+        chat = raw_message.get("chat")
+        message_id = raw_message.get("message_id")
+        if not isinstance(chat, dict) or chat.get("type") != "private" or not isinstance(message_id, int):
+            return None
+        chat_id = chat.get("id")
+        if not isinstance(chat_id, int):
+            return None
+        edited = key == "edited_message"
+        if edited:
+            provider_id = f"e{chat_id}:{message_id}:{raw_message.get('edit_date', '')}"
+        else:
+            provider_id = f"{chat_id}:{message_id}"
+        user = raw_message.get("from") if isinstance(raw_message.get("from"), dict) else {}
+        name = " ".join(str(p) for p in (user.get("first_name"), user.get("last_name")) if p)
+        return InboundMessage(
+            channel=CHANNEL,
+            provider_message_id=provider_id,
+            sender=f"telegram:{chat_id}",
+            sender_name=clean_text(name or user.get("username") or "") or None,
+            kind="unsupported",
+            text=clean_text(raw_message.get("text") or raw_message.get("caption") or ""),
+            timestamp=parse_epoch(raw_message.get("date")),
+            language=user.get("language_code"),
+            edited=edited,
+            raw=dict(data),
+        )
+
+    @staticmethod
     def _name_of_chat(chat: telegram.Chat) -> str | None:
         full = " ".join(p for p in (chat.first_name, chat.last_name) if p)
         return clean_text(full or chat.username or "") or None
@@ -400,7 +442,9 @@ class TelegramAdapter(ChannelAdapter):
         change = update.my_chat_member
         assert change is not None
         if change.chat.type != "private":
-            return f"membership change in a {change.chat.type!r} chat is not handled"
+            return (
+                f"membership change in a {data['my_chat_member']['chat'].get('type')!r} chat is not handled"
+            )
         status = change.new_chat_member.status
         event = MEMBER_EVENTS.get(status)
         if event is None:
