@@ -85,10 +85,11 @@ def _register_optional_blueprints(app: Flask) -> None:
                 continue
             raise
         init = getattr(module, "init_app", None)
+        blueprint = getattr(module, attr, None)
         if init is not None:
             init(app)
-        else:
-            app.register_blueprint(getattr(module, attr))
+        elif blueprint is not None:
+            app.register_blueprint(blueprint)
 
 
 def runtime_of(app: Flask) -> Runtime:
