@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,11 @@ def run_all(host: str = "127.0.0.1", port: int = 5000, demo: bool = True) -> Non
 
     app = create_app()
     server = make_server(host, port, app, threaded=True)
+
+    def _terminate(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # stop children and stand-ins on SIGTERM as on Ctrl-C
+
+    signal.signal(signal.SIGTERM, _terminate)
     _banner(env, port, data_dir, demo)
     try:
         server.serve_forever()
