@@ -1,0 +1,662 @@
+"""The ticket service: the only code that changes a ticket.
+
+Every change goes through a function here, inside the caller's transaction, and
+writes its audit row (a `TicketEvent`: who, from, to, note, when) and whatever
+must follow (the citizen's notification, the forward job) in that same
+transaction, so that a rollback takes them all back together. The rules of who may
+do what live in conversations/lifecycle.py; this module applies them to rows.
+
+The inbox, the API, the inbound job and the sweep all call these functions with
+an `Actor`, so the agency boundary and the privacy rules are checked in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, and_, select, true
+from sqlalchemy.orm import Session
+
+from conversations import lifecycle as lc
+from conversations.routing import RoutingDecision, detect_area, route
+from conversations.tracking import new_tracking_number, parse_tracking
+from gateway.models import Agency, AuditEntry, Contact, Message, Operator, Ticket, TicketEvent, utcnow
+from gateway.outbound import queue_message
+from gateway.tickets import policy
+from gateway.tickets.notify import max_length, notify_citizen, render_reply
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
+
+TransitionRefused = lc.TransitionRefused
+
+#: Longest operator reply or note accepted (a reply is split into SMS parts by the adapter).
+MAX_TEXT = 4096
+
+
+# --------------------------------------------------------------------------- actors
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an operator, an API token, the system (jobs, sweep) or the citizen.
+
+    ``role`` is one of conversations.lifecycle.ROLES; ``agency_id`` binds agency
+    operators and agency-scoped tokens to their agency; ``label`` is what the
+    history shows ("Budi (DPUPR)", "API: sistem-opd", "Sistem").
+    """
+
+    kind: str  # operator | api | system | citizen
+    id: int | None
+    role: str
+    agency_id: int | None = None
+    label: str | None = None
+
+    @classmethod
+    def system(cls, label: str = "Sistem") -> Actor:
+        return cls(kind="system", id=None, role=lc.SYSTEM, label=label)
+
+    @classmethod
+    def citizen(cls, contact_id: int | None, label: str = "Pelapor") -> Actor:
+        return cls(kind="citizen", id=contact_id, role=lc.CITIZEN, label=label)
+
+    @classmethod
+    def for_operator(cls, operator: Operator) -> Actor:
+        agency = operator.agency.code.upper() if operator.agency is not None else None
+        label = f"{operator.name} ({agency})" if agency else operator.name
+        return cls(
+            kind="operator", id=operator.id, role=operator.role, agency_id=operator.agency_id, label=label
+        )
+
+    @property
+    def city_wide(self) -> bool:
+        """Sees and acts on every ticket (admin, coordinator, unscoped API token, the system)."""
+        return self.role in lc.CITY_ROLES or self.role == lc.SYSTEM
+
+    @property
+    def agency_bound(self) -> bool:
+        return self.role in lc.AGENCY_BOUND_ROLES
+
+
+def can_see(actor: Actor, ticket: Ticket) -> bool:
+    """Whether ``actor`` may see ``ticket`` at all (the agency boundary).
+
+    An agency sees tickets disposed to it, not those still waiting for the
+    coordinator's verification, even when routing already suggests it.
+    """
+    if actor.city_wide:
+        return True
+    if actor.role == lc.CITIZEN:
+        return actor.id is not None and ticket.contact_id == actor.id
+    if actor.agency_bound:
+        return (
+            actor.agency_id is not None
+            and ticket.agency_id == actor.agency_id
+            and ticket.status not in lc.PRE_DISPATCH_STATUSES
+        )
+    return False
+
+
+def reveals_reporter(actor: Actor, ticket: Ticket) -> bool:
+    """Whether ``actor`` may see who reported: agencies never see anonymous or confidential reporters."""
+    if actor.city_wide:
+        return True
+    if actor.role == lc.CITIZEN:
+        return can_see(actor, ticket)
+    return ticket.privacy == "public" and can_see(actor, ticket)
+
+
+def is_public(ticket: Ticket) -> bool:
+    """Whether the ticket may appear on the public pages at all (confidential ones never do)."""
+    return ticket.privacy != "confidential"
+
+
+def visible_tickets_query(actor: Actor) -> Select[tuple[Ticket]]:
+    """``select(Ticket)`` limited to what ``actor`` may see; add filters and ordering to it."""
+    query = select(Ticket)
+    if actor.city_wide:
+        return query.where(true())
+    if actor.role == lc.CITIZEN:
+        return query.where(Ticket.contact_id == actor.id) if actor.id is not None else query.where(~true())
+    if actor.agency_bound and actor.agency_id is not None:
+        return query.where(
+            and_(Ticket.agency_id == actor.agency_id, Ticket.status.notin_(tuple(lc.PRE_DISPATCH_STATUSES)))
+        )
+    return query.where(~true())
+
+
+def find_ticket(session: Session, actor: Actor, tracking: str) -> Ticket | None:
+    """The ticket ``#tracking`` if it exists and ``actor`` may see it (else None: no probing)."""
+    number = parse_tracking(tracking) or tracking.strip().lstrip("#")
+    ticket = session.scalar(select(Ticket).where(Ticket.tracking == number))
+    if ticket is None or not can_see(actor, ticket):
+        return None
+    return ticket
+
+
+# --------------------------------------------------------------------------- helpers
+def _agency_by_code(session: Session, runtime: Runtime, code: str) -> Agency | None:
+    agency = session.scalar(select(Agency).where(Agency.code == code))
+    if agency is None and runtime.catalog.agency(code) is not None:
+        # Agencies are seeded at start (`sync_agencies`); a config edited since is caught up here.
+        from gateway.tickets.seed import sync_agencies
+
+        agency = sync_agencies(session, runtime.catalog).get(code)
+    return agency
+
+
+def coordinator_agency(session: Session, runtime: Runtime) -> Agency:
+    """The coordinator's Agency row (seeded from config when missing)."""
+    agency = _agency_by_code(session, runtime, runtime.catalog.coordinator.code)
+    if agency is None:
+        raise LookupError("the coordinator agency is not configured")
+    return agency
+
+
+def _resolve_agency(session: Session, runtime: Runtime, value: Any) -> Agency:
+    if isinstance(value, Agency):
+        agency: Agency | None = value
+    elif isinstance(value, int):
+        agency = session.get(Agency, value)
+    else:
+        agency = _agency_by_code(session, runtime, str(value).strip().lower())
+    if agency is None or not agency.active:
+        raise TransitionRefused("invalid_argument", f"unknown agency {value!r}")
+    return agency
+
+
+def _set_deadline(runtime: Runtime, ticket: Ticket, stage: str | None, start: date | None = None) -> None:
+    ticket.overdue = False
+    ticket.escalated_at = None
+    if stage is None:
+        ticket.deadline = None
+        return
+    start = start or policy.today(runtime)
+    ticket.deadline = policy.calendar(runtime).deadline(
+        start, stage, policy.deadlines(runtime, ticket.category)
+    )
+
+
+def _event(
+    session: Session,
+    ticket: Ticket,
+    actor: Actor,
+    action: str,
+    *,
+    from_status: str | None,
+    to_status: str | None,
+    note: str | None = None,
+    internal: bool = False,
+    data: Mapping[str, Any] | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket=ticket,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        actor_type=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        note=note,
+        internal=internal,
+        data=dict(data or {}),
+        created_at=utcnow(),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _touch(ticket: Ticket, actor: Actor) -> None:
+    now = utcnow()
+    ticket.last_activity_at = now
+    ticket.updated_at = now
+    if actor.kind in ("operator", "api") and ticket.first_response_at is None:
+        ticket.first_response_at = now
+
+
+def _require_text(value: str | None, what: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise TransitionRefused("missing_argument", f"{what} must not be empty")
+    if len(text) > MAX_TEXT:
+        raise TransitionRefused("invalid_argument", f"{what} is longer than {MAX_TEXT} characters")
+    return text
+
+
+def _require_operator(actor: Actor, ticket: Ticket, what: str) -> None:
+    if actor.role in (lc.CITIZEN,) or actor.role not in lc.ROLES:
+        raise TransitionRefused("forbidden", f"a {actor.role} may not {what}")
+    if not can_see(actor, ticket):
+        raise TransitionRefused("forbidden", "the ticket is not with your agency")
+
+
+def unique_tracking(session: Session) -> str:
+    while True:
+        number = new_tracking_number()
+        if session.scalar(select(Ticket.id).where(Ticket.tracking == number)) is None:
+            return number
+
+
+def route_ticket(runtime: Runtime, category: str | None, area: str | None) -> RoutingDecision:
+    catalog = runtime.catalog
+    return route(category, area, catalog.agencies, catalog.categories)
+
+
+# --------------------------------------------------------------------------- creating
+def create_ticket(
+    session: Session,
+    runtime: Runtime,
+    *,
+    contact: Contact | None,
+    description: str,
+    category: str | None,
+    location_text: str | None = None,
+    latitude: float | None = None,
+    longitude: float | None = None,
+    privacy: str | None = None,
+    privacy_chosen: bool = False,
+    channel: str | None = None,
+    address: str | None = None,
+    language: str = "id",
+    source: str = "message",
+    attachments: Iterable[Mapping[str, Any]] = (),
+    message_ids: Iterable[int] = (),
+    tracking: str | None = None,
+    actor: Actor | None = None,
+    area: str | None = None,
+    notify_received: bool | None = None,
+) -> Ticket:
+    """File a complaint: route it, start its verify deadline, audit it, tell the citizen.
+
+    ``notify_received`` defaults to False for tickets from the conversation (the
+    engine's "filed" reply already gives the tracking number) and True for tickets
+    an operator or the API files for a citizen. A ticket whose category is set to
+    auto-dispatch and whose agency is certain is disposed at once by the system.
+    """
+    actor = actor or (
+        Actor.citizen(contact.id if contact else None) if source == "message" else Actor.system()
+    )
+    catalog = runtime.catalog
+    if area is None:
+        area = detect_area(location_text, {a for agency in catalog.agencies for a in agency.areas})
+    decision = route_ticket(runtime, category, area)
+    owner = _agency_by_code(session, runtime, decision.agency_code) or coordinator_agency(session, runtime)
+    now = utcnow()
+    ticket = Ticket(
+        tracking=tracking or unique_tracking(session),
+        contact_id=contact.id if contact is not None else None,
+        status=lc.UNVERIFIED,
+        agency=owner,
+        category=category,
+        description=description,
+        location_text=location_text,
+        latitude=latitude,
+        longitude=longitude,
+        area=area,
+        privacy=lc.normalize_privacy(privacy, privacy_chosen),
+        privacy_chosen=bool(privacy_chosen and privacy in lc.PRIVACY_LEVELS),
+        channel=channel,
+        address=address,
+        language=language if language in ("id", "en") else "id",
+        source=source,
+        created_at=now,
+        updated_at=now,
+        last_activity_at=now,
+        has_unread=True,
+        data={
+            "attachments": [dict(a) for a in attachments],
+            "message_ids": list(message_ids),
+            "routing": {
+                "agency": decision.agency_code,
+                "certain": decision.certain,
+                "reason": decision.reason,
+            },
+        },
+    )
+    session.add(ticket)
+    _set_deadline(runtime, ticket, lc.deadline_stage(lc.UNVERIFIED))
+    session.flush()
+    event = _event(
+        session,
+        ticket,
+        actor,
+        "created",
+        from_status=None,
+        to_status=lc.UNVERIFIED,
+        data={"routing": dict(ticket.data["routing"]), "source": source},
+    )
+    if notify_received is None:
+        notify_received = source != "message"
+    if notify_received:
+        notify_citizen(session, runtime, ticket, event, lc.UNVERIFIED)
+    if decision.certain and decision.auto_dispatch:
+        transition(session, runtime, ticket, lc.DISPOSE, Actor.system("Disposisi otomatis"), agency=owner)
+    return ticket
+
+
+# --------------------------------------------------------------------------- transitions
+def transition(
+    session: Session, runtime: Runtime, ticket: Ticket, action: str, actor: Actor, **args: Any
+) -> TicketEvent:
+    """Apply the named ``action`` for ``actor``; raises TransitionRefused (nothing changed) when not allowed.
+
+    Arguments by action: dispose ``agency`` (code, id or row) and optional
+    ``note`` (an instruction to the agency, not shown to the citizen); defer
+    ``note`` (the question); not_our_authority ``note`` (the reason); resolve
+    ``note`` (the follow-up); archive ``reason`` (lifecycle.ARCHIVE_REASONS),
+    ``duplicate_of`` for duplicates, optional ``note``; start, reopen optional ``note``.
+    """
+    args = {k: v for k, v in args.items() if v is not None}
+    session.flush()
+    if ticket.id is not None and not runtime.db.is_sqlite:
+        # Two operators clicking at once: the second waits, then sees the first's status.
+        session.refresh(ticket, with_for_update=True)
+    if actor.role == lc.CITIZEN and not can_see(actor, ticket):
+        raise TransitionRefused("forbidden", "not your ticket")
+    before = ticket.status
+    new_status = lc.plan_transition(
+        before,
+        action,
+        actor.role,
+        args=args,
+        own_agency=actor.agency_id is not None and actor.agency_id == ticket.agency_id,
+        has_agency=ticket.dispatched_at is not None and ticket.agency_id is not None,
+        closed=ticket.closed_at is not None,
+    )
+    note = str(args["note"]).strip() if args.get("note") else None
+    data: dict[str, Any] = {}
+    internal = False
+    notify_note = note
+    event_note = note
+    now = utcnow()
+
+    if action == lc.DISPOSE:
+        agency = _resolve_agency(session, runtime, args["agency"])
+        ticket.agency = agency
+        ticket.dispatched_at = now
+        data["agency"] = agency.code
+        if note:
+            data["instruction"] = note
+        event_note = notify_note = None  # an instruction for the agency, not for the citizen
+        _set_deadline(runtime, ticket, lc.deadline_stage(new_status))
+    elif action == lc.NOT_OUR_AUTHORITY:
+        previous = ticket.agency.code if ticket.agency is not None else None
+        ticket.agency = coordinator_agency(session, runtime)
+        ticket.dispatched_at = None
+        data["returned_by"] = previous
+        refused = list((ticket.data or {}).get("refused_by") or [])
+        if previous:
+            refused.append(previous)
+        ticket.data = {**(ticket.data or {}), "refused_by": refused}
+        _set_deadline(runtime, ticket, lc.deadline_stage(new_status))
+    elif action == lc.RESOLVE:
+        ticket.resolved_at = now
+        _set_deadline(runtime, ticket, lc.deadline_stage(new_status))
+    elif action == lc.ARCHIVE:
+        reason = str(args["reason"])
+        data["reason"] = reason
+        params: dict[str, Any] = {}
+        if reason == "duplicate":
+            other = str(args["duplicate_of"]).strip().lstrip("#")
+            if parse_tracking(other) is None or other == ticket.tracking:
+                raise TransitionRefused(
+                    "invalid_argument", f"duplicate_of must be another tracking number, not {other!r}"
+                )
+            data["duplicate_of"] = params["duplicate_of"] = other
+        reason_text = policy.archive_reason_text(runtime, reason, ticket.language or "id", **params)
+        notify_note = f"{reason_text}. {note}" if note and reason != "other" else (note or reason_text)
+        event_note = note or policy.archive_reason_text(runtime, reason, "id", **params)
+        ticket.closed_at = now
+        _set_deadline(runtime, ticket, None)
+    elif action == lc.REOPEN:
+        ticket.resolved_at = None
+        ticket.closed_at = None
+        _set_deadline(runtime, ticket, lc.deadline_stage(new_status))
+    elif action == lc.CLOSE:
+        ticket.closed_at = now
+        _set_deadline(runtime, ticket, None)
+    elif action in (lc.DEFER, lc.ANSWER):
+        _set_deadline(runtime, ticket, lc.deadline_stage(new_status))
+    elif action == lc.START:
+        pass  # the follow-up deadline keeps running from the disposition
+    if action == lc.NOT_OUR_AUTHORITY:
+        internal = True  # between agencies and the coordinator
+
+    ticket.status = new_status
+    _touch(ticket, actor)
+    event = _event(
+        session,
+        ticket,
+        actor,
+        action,
+        from_status=before,
+        to_status=new_status,
+        note=event_note,
+        internal=internal,
+        data=data,
+    )
+    if action == lc.DISPOSE:
+        from gateway.tickets.forwarding import schedule_forward
+
+        schedule_forward(session, runtime, ticket, ticket.agency)
+    kind = lc.notification_kind(action, new_status)
+    if kind is not None:
+        notify_citizen(session, runtime, ticket, event, kind, notify_note)
+    return event
+
+
+def reply_window_open(runtime: Runtime, ticket: Ticket, today: date | None = None) -> bool:
+    """Whether a citizen's reply still reopens this resolved ticket (reopen_window working days)."""
+    if ticket.status != lc.RESOLVED or ticket.closed_at is not None or ticket.resolved_at is None:
+        return False
+    today = today or policy.today(runtime)
+    resolved_on = policy.today(runtime, ticket.resolved_at)
+    window = policy.deadlines(runtime, ticket.category).get("reopen_window", 10)
+    return policy.calendar(runtime).working_days_between(resolved_on, today) <= window
+
+
+def add_citizen_message(
+    session: Session, runtime: Runtime, ticket: Ticket, message: Message
+) -> TicketEvent | None:
+    """A citizen wrote about ``ticket``: link it, flag it unread, and move the ticket if their reply should.
+
+    A deferred ticket goes back to verification (the citizen answered the
+    question); a resolved ticket within its reply window is reopened.
+    """
+    message.ticket_id = ticket.id
+    ticket.has_unread = True
+    ticket.last_activity_at = utcnow()
+    citizen = Actor.citizen(ticket.contact_id)
+    if ticket.status == lc.DEFERRED:
+        return transition(session, runtime, ticket, lc.ANSWER, citizen)
+    if ticket.status == lc.RESOLVED and reply_window_open(runtime, ticket):
+        return transition(session, runtime, ticket, lc.REOPEN, citizen)
+    return None
+
+
+# --------------------------------------------------------------------------- other changes
+def operator_reply(
+    session: Session,
+    runtime: Runtime,
+    ticket: Ticket,
+    actor: Actor,
+    text: str,
+    *,
+    dedupe_key: str | None = None,
+) -> Message:
+    """Send ``text`` to the citizen on their channel, prefixed with the tracking number, and log it."""
+    _require_operator(actor, ticket, "reply to the citizen")
+    body = _require_text(text, "the reply")
+    if not ticket.channel or not ticket.address:
+        raise TransitionRefused("invalid_transition", "the ticket has no citizen address to reply to")
+    contact = session.get(Contact, ticket.contact_id) if ticket.contact_id is not None else None
+    if contact is not None and contact.opted_out:
+        raise TransitionRefused(
+            "invalid_transition", "the citizen has opted out (STOP); no message can be sent"
+        )
+    event = _event(
+        session, ticket, actor, "reply", from_status=ticket.status, to_status=ticket.status, note=body
+    )
+    message = _queue_reply(session, runtime, ticket, actor, body, dedupe_key or f"operator-reply:{event.id}")
+    event.data = {"message_id": message.id}
+    _touch(ticket, actor)
+    ticket.has_unread = False
+    return message
+
+
+def _queue_reply(
+    session: Session, runtime: Runtime, ticket: Ticket, actor: Actor, body: str, key: str
+) -> Message:
+    assert ticket.channel and ticket.address
+    return queue_message(
+        session,
+        channel=ticket.channel,
+        address=ticket.address,
+        text=render_reply(
+            ticket.tracking, body, ticket.language or "id", max_length(runtime, ticket.channel)
+        ),
+        contact_id=ticket.contact_id,
+        dedupe_key=key,
+        ticket_id=ticket.id,
+        author="operator",
+        operator_id=actor.id if actor.kind == "operator" else None,
+        purpose="notification",  # may be days later: the send job handles the WhatsApp window
+        language=ticket.language,
+    )
+
+
+def add_note(session: Session, runtime: Runtime, ticket: Ticket, actor: Actor, text: str) -> TicketEvent:
+    """An internal note: operators see it, the citizen and the public never do."""
+    _require_operator(actor, ticket, "add a note")
+    body = _require_text(text, "the note")
+    _touch(ticket, actor)
+    return _event(
+        session,
+        ticket,
+        actor,
+        "note",
+        from_status=ticket.status,
+        to_status=ticket.status,
+        note=body,
+        internal=True,
+    )
+
+
+def assign(
+    session: Session, runtime: Runtime, ticket: Ticket, actor: Actor, operator_id: int | None
+) -> TicketEvent:
+    """Give the ticket to one operator (None: to nobody). Agencies assign within their own agency."""
+    _require_operator(actor, ticket, "assign a ticket")
+    target: Operator | None = None
+    if operator_id is not None:
+        target = session.get(Operator, operator_id)
+        if target is None or not target.active:
+            raise TransitionRefused("invalid_argument", f"unknown operator {operator_id}")
+        if actor.agency_bound and target.agency_id != actor.agency_id:
+            raise TransitionRefused("forbidden", "you can assign only to operators of your agency")
+        if target.role == "agency" and target.agency_id != ticket.agency_id:
+            raise TransitionRefused("invalid_argument", "that operator belongs to another agency")
+    ticket.assigned_operator_id = target.id if target else None
+    _touch(ticket, actor)
+    return _event(
+        session,
+        ticket,
+        actor,
+        "assign",
+        from_status=ticket.status,
+        to_status=ticket.status,
+        note=target.name if target else None,
+        internal=True,
+        data={"operator_id": target.id if target else None},
+    )
+
+
+def change_category(
+    session: Session, runtime: Runtime, ticket: Ticket, actor: Actor, category: str
+) -> TicketEvent:
+    """Correct the category (coordinator); a ticket still waiting for verification is routed again."""
+    if not actor.city_wide or actor.role == lc.SYSTEM:
+        raise TransitionRefused("forbidden", f"a {actor.role} may not change a ticket's category")
+    if runtime.catalog.category(category) is None:
+        raise TransitionRefused("invalid_argument", f"unknown category {category!r}")
+    before = ticket.category
+    ticket.category = category
+    data: dict[str, Any] = {"from": before, "to": category}
+    if ticket.status in lc.PRE_DISPATCH_STATUSES:
+        decision = route_ticket(runtime, category, ticket.area)
+        owner = _agency_by_code(session, runtime, decision.agency_code) or coordinator_agency(
+            session, runtime
+        )
+        ticket.agency = owner
+        routing = {"agency": decision.agency_code, "certain": decision.certain, "reason": decision.reason}
+        ticket.data = {**(ticket.data or {}), "routing": routing}
+        data["routing"] = routing
+    _touch(ticket, actor)
+    return _event(
+        session,
+        ticket,
+        actor,
+        "category",
+        from_status=ticket.status,
+        to_status=ticket.status,
+        note=f"{before or '-'} -> {category}",
+        internal=True,
+        data=data,
+    )
+
+
+def set_privacy(
+    session: Session,
+    runtime: Runtime,
+    ticket: Ticket,
+    actor: Actor,
+    privacy: str,
+    *,
+    citizen_consent: bool = False,
+) -> TicketEvent:
+    """Change public/anonymous/confidential: the coordinator tightens, only the citizen loosens.
+
+    ``citizen_consent`` lets an admin or coordinator record a loosening the citizen
+    asked for outside the chat (a phone call); the event says so.
+    """
+    if actor.role != lc.CITIZEN and not actor.city_wide:
+        raise TransitionRefused("forbidden", f"a {actor.role} may not change a ticket's privacy")
+    if actor.role == lc.CITIZEN and not can_see(actor, ticket):
+        raise TransitionRefused("forbidden", "not your ticket")
+    before = ticket.privacy
+    after = lc.plan_privacy_change(before, privacy, actor.role, citizen_consent=citizen_consent)
+    ticket.privacy = after
+    if actor.role == lc.CITIZEN:
+        ticket.privacy_chosen = True
+    _touch(ticket, actor)
+    detail = f"{before} -> {after}" + (" (with the citizen's consent)" if citizen_consent else "")
+    session.add(
+        AuditEntry(
+            operator_id=actor.id if actor.kind == "operator" else None,
+            actor_label=actor.label,
+            action="ticket.privacy",
+            ticket_id=ticket.id,
+            detail=detail,
+        )
+    )
+    return _event(
+        session,
+        ticket,
+        actor,
+        "privacy",
+        from_status=ticket.status,
+        to_status=ticket.status,
+        note=detail,
+        internal=True,
+        data={"from": before, "to": after, "citizen_consent": citizen_consent},
+    )
+
+
+def history(ticket: Ticket, actor: Actor) -> list[TicketEvent]:
+    """The events ``actor`` may read: the citizen and agency-bound readers do not see internal ones
+    about other agencies' handling (notes stay visible to operators who can see the ticket)."""
+    if actor.role == lc.CITIZEN:
+        return [e for e in ticket.events if not e.internal]
+    return list(ticket.events)
