@@ -108,6 +108,7 @@ def extract_location(text: str) -> str | None:
     areas = {str(w).lower() for w in conf.get("areas") or ()}
     abbreviations = {str(w).lower() for w in conf.get("abbreviations") or ()}
     stop_words = {str(w).lower() for w in conf.get("stop_words") or ()}
+    not_names = stop_words | {str(w).lower() for w in conf.get("not_names") or ()}
     max_length = int(conf.get("max_length") or 100)
 
     spans = [(m.start(), m.end(), m.group(0)) for m in re.finditer(r"[^\s]+", text)]
@@ -118,12 +119,11 @@ def extract_location(text: str) -> str | None:
     start_index: int | None = None
     for i, (_, _, word) in enumerate(spans):
         w = bare(word)
-        if w in preps and i + 2 < len(spans) + 1 and i + 1 < len(spans):
-            nxt = bare(spans[i + 1][2])
-            if nxt in places and i + 2 < len(spans) and bare(spans[i + 2][2]) not in stop_words:
-                start_index = i + 1
-                break
-        if w in areas and i + 1 < len(spans) and bare(spans[i + 1][2]) not in stop_words:
+        followed_by_place = i + 2 < len(spans) and bare(spans[i + 1][2]) in places
+        if w in preps and followed_by_place and bare(spans[i + 2][2]) not in not_names:
+            start_index = i + 1
+            break
+        if w in areas and i + 1 < len(spans) and bare(spans[i + 1][2]) not in not_names:
             start_index = i
             break
     if start_index is None:

@@ -120,7 +120,11 @@ class _Turn:
         return max(40, int(self.ctx.max_text_length))
 
     def t(self, key: str, **params: Any) -> str:
-        return texts.text(key, self.lang, **params)
+        """The text for ``key``; its ``<key>_short`` variant when the full one does not fit the channel."""
+        value = texts.text(key, self.lang, **params)
+        if len(value) > self.max_len and texts.has(f"{key}_short", self.lang):
+            return texts.text(f"{key}_short", self.lang, **params)
+        return value
 
     def setting(self, name: str) -> int:
         override = getattr(self.ctx, name, None)
@@ -503,8 +507,8 @@ class _Turn:
         """Move to the first thing still missing; the summary when nothing is."""
         state = self.state
         draft = state.draft
-        if draft is None:
-            return
+        if draft is None or state.stage == EDITING:
+            return  # the edit menu is left only by choosing a field (or cancelling)
         previous = state.stage
         if draft.edit_field == "description" or len(draft.description.strip()) < self.min_description:
             state.stage = COLLECTING
@@ -689,6 +693,7 @@ class _Turn:
             draft.category_inferred = False
         elif field_name == "privacy":
             draft.privacy = None
+        self.state.stage = CONFIRMING  # leave the edit menu; advance() finds the field to ask
         self.advance()
         self.ask()
 
@@ -773,7 +778,14 @@ class _Turn:
             location = self.t("confirm.pin")
         photos = self.t("confirm.photos", count=len(draft.attachments)) if draft.attachments else ""
         privacy = self.t(f"privacy.{draft.privacy or DEFAULT_PRIVACY}.label")
-        prompt = self.t("confirm.prompt")
+        # Small channels (one SMS segment) get the compact summary, so the citizen's words keep room.
+        summary_key, prompt_key = "confirm.summary", "confirm.prompt"
+        fixed = len(self.t(summary_key, description="", location="", category="", privacy="", photos=""))
+        if self.max_len - fixed - len(self.t(prompt_key)) < 100 and texts.has(
+            "confirm.summary_short", self.lang
+        ):
+            summary_key, prompt_key = "confirm.summary_short", "confirm.prompt_short"
+        prompt = self.t(prompt_key)
         buttons: tuple[Button, ...] = ()
         if self.ctx.menu_style in ("keyboard", "list"):
             buttons = (
@@ -782,7 +794,7 @@ class _Turn:
                 Button("confirm:edit", self.button_title(self.t("confirm.button_edit"))),
             )
         body = texts.fit(
-            "confirm.summary",
+            summary_key,
             self.lang,
             self.max_len - len(prompt) - 1,
             shrink=("description", "location"),

@@ -34,7 +34,8 @@ def _sources(language: str) -> Iterable[Any]:
     langs = [language] if language == DEFAULT_LANGUAGE else [language, DEFAULT_LANGUAGE]
     for lang in langs:
         name = f"messages/{lang}.yaml"
-        for env in (None, {}):  # the deployer's copy (LAPOR_CONFIG_DIR), then the shipped file
+        envs: tuple[Mapping[str, str] | None, ...] = (None, {})
+        for env in envs:  # the deployer's copy (LAPOR_CONFIG_DIR), then the shipped file
             with contextlib.suppress(FileNotFoundError):
                 yield load_yaml(name, env=env)
 
