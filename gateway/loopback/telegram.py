@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from gateway.loopback.meta import PLACEHOLDER_PNG
 from gateway.loopback.server import LoopbackProvider, RecordedRequest, Reply
@@ -124,7 +124,7 @@ class TelegramStandIn(LoopbackProvider):
         """Parameters of every call of ``method`` received, in order."""
         found = []
         for request in list(self.requests):
-            match = _METHOD.match(request.path)
+            match = _METHOD.match(unquote(request.path))
             if match and match.group("method") == method:
                 found.append(self.params(request))
         return found
@@ -157,12 +157,14 @@ class TelegramStandIn(LoopbackProvider):
 
     # -- Bot API ------------------------------------------------------------------------------
     def handle(self, request: RecordedRequest) -> Reply:
-        file_match = _FILE.match(request.path)
+        # httpx sends the token's ":" as "%3A" in file URLs; Telegram accepts both spellings.
+        path = unquote(request.path)
+        file_match = _FILE.match(path)
         if file_match:
             if file_match.group("token") != self.token:
                 return tg_error(401, "Unauthorized")
             return self._download(file_match.group("path"))
-        match = _METHOD.match(request.path)
+        match = _METHOD.match(path)
         if not match:
             return tg_error(404, "Not Found")
         if match.group("token") != self.token:
