@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from conversations.notify import render_status_update
 from gateway.models import Contact, Message, Ticket, TicketEvent
 from gateway.outbound import queue_message
 
@@ -31,53 +32,6 @@ def max_length(runtime: Runtime, channel: str | None) -> int:
     return int(getattr(adapter, "max_text_length", 0) or DEFAULT_MAX_LEN)
 
 
-def render_status(
-    tracking: str, kind: str, note: str | None, agency_name: str | None, language: str, max_len: int
-) -> str:
-    """The update text; conversations/notify.py owns the wording."""
-    try:
-        from conversations.notify import render_status_update
-    except ImportError:  # pragma: no cover - only until conversations/notify.py lands
-        return _fallback_status(tracking, kind, note, agency_name, language, max_len)
-    return render_status_update(tracking, kind, note, agency_name, language, max_len)
-
-
-def render_reply(tracking: str, text: str, language: str, max_len: int) -> str:
-    try:
-        from conversations.notify import render_operator_reply
-    except ImportError:  # pragma: no cover - only until conversations/notify.py lands
-        from conversations import texts
-
-        return texts.fit(
-            "notify.operator_reply", language, max_len, shrink=("text",), tracking=tracking, text=text
-        )
-    return render_operator_reply(tracking, text, language, max_len)
-
-
-def _fallback_status(
-    tracking: str, kind: str, note: str | None, agency_name: str | None, language: str, max_len: int
-) -> str:
-    from conversations import texts
-    from conversations.lifecycle import label_key
-    from conversations.settings import deadlines
-
-    base = kind if texts.has(f"notify.{kind}.text", language) else "other"
-    key = f"notify.{base}.with_note" if note else f"notify.{base}.text"
-    windows = deadlines()
-    return texts.fit(
-        key,
-        language,
-        max_len,
-        shrink=("note",),
-        tracking=tracking,
-        note=note or "",
-        agency=agency_name or texts.text("notify.agency_unknown", language),
-        label=texts.text(label_key(kind), language),
-        follow_up=windows.get("follow_up", 5),
-        reopen_window=windows.get("reopen_window", 10),
-    )
-
-
 def notify_citizen(
     session: Session, runtime: Runtime, ticket: Ticket, event: TicketEvent, kind: str, note: str | None = None
 ) -> Message | None:
@@ -93,7 +47,7 @@ def notify_citizen(
         if contact is not None and contact.opted_out:
             return None
     agency_name = ticket.agency.name if ticket.agency is not None else None
-    text = render_status(
+    text = render_status_update(
         ticket.tracking, kind, note, agency_name, ticket.language or "id", max_length(runtime, ticket.channel)
     )
     return queue_message(

@@ -21,12 +21,13 @@ from sqlalchemy import Select, and_, select, true
 from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
+from conversations.notify import render_operator_reply
 from conversations.routing import RoutingDecision, detect_area, route
 from conversations.tracking import new_tracking_number, parse_tracking
 from gateway.models import Agency, AuditEntry, Contact, Message, Operator, Ticket, TicketEvent, utcnow
 from gateway.outbound import queue_message
 from gateway.tickets import policy
-from gateway.tickets.notify import max_length, notify_citizen, render_reply
+from gateway.tickets.notify import max_length, notify_citizen
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -514,7 +515,7 @@ def _queue_reply(
         session,
         channel=ticket.channel,
         address=ticket.address,
-        text=render_reply(
+        text=render_operator_reply(
             ticket.tracking, body, ticket.language or "id", max_length(runtime, ticket.channel)
         ),
         contact_id=ticket.contact_id,
