@@ -370,7 +370,7 @@ class TelegramAdapter(ChannelAdapter):
             provider_id = f"e{chat_id}:{message_id}:{raw_message.get('edit_date', '')}"
         else:
             provider_id = f"{chat_id}:{message_id}"
-        user = raw_message.get("from") if isinstance(raw_message.get("from"), dict) else {}
+        user: dict[str, Any] = raw_message["from"] if isinstance(raw_message.get("from"), dict) else {}
         name = " ".join(str(p) for p in (user.get("first_name"), user.get("last_name")) if p)
         return InboundMessage(
             channel=CHANNEL,

@@ -270,7 +270,7 @@ class WhatsAppCloudAdapter(ChannelAdapter):
         if not isinstance(value, dict):
             result.ignored.append(f"{where}: value is not an object")
             return
-        metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+        metadata = _obj(value.get("metadata"))
         phone_number_id = str(metadata.get("phone_number_id") or "")
         if phone_number_id and phone_number_id != self.phone_number_id:
             # Another number of the same business account: we must not answer from ours.
@@ -345,7 +345,7 @@ class WhatsAppCloudAdapter(ChannelAdapter):
             )
         if sender is None:
             return "message without sender (no from, from_user_id or contact)"
-        profile = (contact or {}).get("profile") or {}
+        profile = _obj((contact or {}).get("profile"))
         sender_name = clean_text(profile.get("name") or profile.get("username") or "") or None
         raw = {
             "message": message,
@@ -363,7 +363,7 @@ class WhatsAppCloudAdapter(ChannelAdapter):
             "raw": raw,
         }
         kind = str(message.get("type") or "")
-        body = message.get(kind) if isinstance(message.get(kind), dict) else {}
+        body = _obj(message.get(kind))
         if kind == "text":
             fields.update(kind="text", text=clean_text(body.get("body")))
         elif kind in MEDIA_KINDS:
@@ -405,7 +405,7 @@ class WhatsAppCloudAdapter(ChannelAdapter):
             )
         elif kind == "interactive":
             reply_type = str(body.get("type") or "")
-            reply = body.get(reply_type) if isinstance(body.get(reply_type), dict) else None
+            reply = _obj(body.get(reply_type)) or None
             if reply_type in ("button_reply", "list_reply") and reply is not None:
                 fields.update(
                     kind="button",
@@ -706,6 +706,11 @@ class WhatsAppCloudAdapter(ChannelAdapter):
             self._session = None
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one: Meta's optional parts, read safely."""
+    return value if isinstance(value, dict) else {}
+
+
 def _json_or_none(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -715,7 +720,7 @@ def _json_or_none(response: requests.Response) -> Any:
 
 def _graph_error(response: requests.Response, data: Any) -> SendError:
     """A SendError from a Graph error answer, decided by the code table (errors.py)."""
-    error = data.get("error") if isinstance(data, dict) and isinstance(data.get("error"), dict) else {}
+    error = _obj(data.get("error")) if isinstance(data, dict) else {}
     code: int | None
     try:
         code = int(error["code"]) if error.get("code") is not None else None
@@ -759,7 +764,7 @@ def _contacts_summary(cards: Any) -> str:
     for card in cards:
         if not isinstance(card, dict):
             continue
-        name = card.get("name") if isinstance(card.get("name"), dict) else {}
+        name = _obj(card.get("name"))
         label = name.get("formatted_name") or " ".join(
             p for p in (name.get("first_name"), name.get("last_name")) if p
         )
