@@ -154,11 +154,36 @@ def apply_status(session: Session, update: StatusUpdate) -> bool:
             )
         )
         return False
+    if update.status == "failed" and retry_outside_window(session, message, update.error_code):
+        return True
     apply_status_to_message(session, message, update.status, update.error_code, update.error_message)
     if update.opted_out:
         addr = session.scalar(select(ContactAddress).where(ContactAddress.address == message.address))
         if addr is not None:
             addr.unreachable = True
+    return True
+
+
+# Provider codes meaning "outside the 24-hour customer-service window": WhatsApp
+# Cloud API reports 131047 as a failed status after accepting the send; Twilio 63016.
+WINDOW_CLOSED_CODES = {"131047", "63016"}
+
+
+def retry_outside_window(session: Session, message: Message, error_code: str | None) -> bool:
+    """Resend a message the provider refused for the closed window, as a template or fallback.
+
+    Returns True when a resend was recorded. A message that already went out as
+    a template is not retried (it would fail the same way).
+    """
+    if error_code not in WINDOW_CLOSED_CODES or (message.payload or {}).get("template"):
+        return False
+    addr = session.scalar(select(ContactAddress).where(ContactAddress.address == message.address))
+    if addr is not None:
+        addr.last_inbound_at = None  # the provider says the window is closed
+    message.payload = dict(message.payload or {}) | {"purpose": "notification", "window_retry": True}
+    message.delivery_status = "pending"
+    message.failure_reason = "outside the WhatsApp 24-hour window; resending as template or by SMS"
+    record_job(session, "send_message", {"message_id": message.id}, dedupe_key=f"send:{message.id}:window")
     return True
 
 
