@@ -15,14 +15,18 @@ import re
 from typing import Any
 
 from conversations.keywords import normalize
-from conversations.settings import Category, categories, conversation_settings
+from conversations.settings import Category, categories, conversation_settings, derived
 
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 def _shorthand() -> dict[str, str]:
-    table = conversation_settings().get("shorthand") or {}
-    return {str(k).lower(): str(v).lower() for k, v in table.items()}
+    def build(settings: dict[str, Any]) -> dict[str, str]:
+        table = settings.get("shorthand") or {}
+        return {str(k).lower(): str(v).lower() for k, v in table.items()}
+
+    result: dict[str, str] = derived("shorthand", conversation_settings(), build)
+    return result
 
 
 def tokens(text: str) -> list[str]:
@@ -38,6 +42,32 @@ def _keyword_tokens(keyword: str) -> tuple[str, ...]:
     return tuple(tokens(keyword))
 
 
+def _keyword_table() -> list[tuple[int, str, tuple[str, ...]]]:
+    """(words, category, keyword words), longest first; rebuilt when a config file changes."""
+
+    def build(cats: tuple[Category, ...]) -> list[tuple[int, str, tuple[str, ...]]]:
+        table: list[tuple[int, str, tuple[str, ...]]] = []
+        for category in cats:
+            for keyword in category.keywords:
+                kw = _keyword_tokens(keyword)
+                if kw:
+                    table.append((len(kw), category.code, kw))
+        table.sort(key=lambda c: -c[0])
+        return table
+
+    # Keyed on both files: the shorthand (conversation.yaml) shapes the keywords too.
+    source = (categories(), conversation_settings())
+    hit = _KEYWORD_CACHE.get("table")
+    if hit is not None and hit[0][0] is source[0] and hit[0][1] is source[1]:
+        return hit[1]
+    table = build(source[0])
+    _KEYWORD_CACHE["table"] = (source, table)
+    return table
+
+
+_KEYWORD_CACHE: dict[str, tuple[tuple[Any, Any], list[tuple[int, str, tuple[str, ...]]]]] = {}
+
+
 def infer_category(text: str) -> str | None:
     """The category ``text`` is most clearly about, or None when no keyword matches.
 
@@ -48,13 +78,7 @@ def infer_category(text: str) -> str | None:
     words = tokens(text)
     if not words:
         return None
-    candidates: list[tuple[int, str, tuple[str, ...]]] = []
-    for category in categories():
-        for keyword in category.keywords:
-            kw = _keyword_tokens(keyword)
-            if kw:
-                candidates.append((len(kw), category.code, kw))
-    candidates.sort(key=lambda c: -c[0])
+    candidates = _keyword_table()
     used = [False] * len(words)
     scores: dict[str, int] = {}
     first_seen: dict[str, int] = {}
@@ -73,6 +97,11 @@ def infer_category(text: str) -> str | None:
 
 def category_from_answer(text: str, language: str) -> str | None:
     """A typed answer to "which category?": a code, a name, or a keyword."""
+    return category_named(text) or infer_category(text)
+
+
+def category_named(text: str) -> str | None:
+    """The category ``text`` names outright (its code, its name, the first word of its name)."""
     wanted = normalize(text)
     if not wanted:
         return None
@@ -84,7 +113,7 @@ def category_from_answer(text: str, language: str) -> str | None:
         first_words = {normalize(n).split(" ")[0] for n in category.names.values()}
         if wanted in first_words:
             return category.code
-    return infer_category(text)
+    return None
 
 
 def category_title(category: Category, language: str) -> str:

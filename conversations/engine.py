@@ -23,7 +23,13 @@ from typing import Any
 
 from adapters.base import Button, InboundMessage
 from conversations import texts
-from conversations.categorize import category_from_answer, extract_location, infer_category, without_location
+from conversations.categorize import (
+    category_from_answer,
+    category_named,
+    extract_location,
+    infer_category,
+    without_location,
+)
 from conversations.context import Context, TicketInfo
 from conversations.effects import (
     AppendToTicket,
@@ -618,6 +624,8 @@ class _Turn:
                 draft.edit_field = None
         elif stage == AWAITING_CATEGORY:
             code = category_from_answer(text, self.lang)
+            if code and not category_named(text):
+                draft.extras.append(text.strip())  # "sampah di depan rumah": more than a choice, keep it
             if code:
                 draft.category = code
                 draft.category_inferred = False

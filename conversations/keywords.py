@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from conversations.settings import conversation_settings
+from conversations.settings import conversation_settings, derived
 
 _EDGE_PUNCT = re.compile(r"^[\s\W_]+|[\s\W_]+$", re.UNICODE)
 _SPACES = re.compile(r"\s+")
@@ -57,8 +57,14 @@ def _settings() -> dict[str, Any]:
 
 
 def keyword_list(group: str) -> list[str]:
-    words = (_settings().get("keywords") or {}).get(group) or []
-    return [normalize(str(w)) for w in words]
+    settings = _settings()
+
+    def build(loaded: dict[str, Any]) -> dict[str, list[str]]:
+        table = loaded.get("keywords") or {}
+        return {str(k): [normalize(str(w)) for w in v or ()] for k, v in table.items()}
+
+    groups: dict[str, list[str]] = derived("keywords", settings, build)
+    return groups.get(group, [])
 
 
 def matches(word: str, candidates: list[str]) -> bool:
@@ -67,7 +73,9 @@ def matches(word: str, candidates: list[str]) -> bool:
         return True
     settings = _settings()
     min_len = int(settings.get("typo_min_length", 4))
-    exempt = {normalize(str(w)) for w in settings.get("typo_exempt") or ()}
+    exempt: set[str] = derived(
+        "typo_exempt", settings, lambda s: {normalize(str(w)) for w in s.get("typo_exempt") or ()}
+    )
     if word in exempt or " " in word or not word.isalpha():
         return False
     return any(

@@ -8,10 +8,45 @@ cached by the loader per modification time, so reading them on every step is che
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from config.loader import load_yaml
+from config.loader import load_yaml as _load_yaml_from_disk
+
+# How long a config file read is reused before the file is looked at again. The
+# engine consults the config dozens of times per step; a deployer's edit still
+# shows within a second.
+RELOAD_SECONDS = 1.0
+
+_files: dict[tuple[str, str | None, bool], tuple[float, Any]] = {}
+_derived: dict[str, tuple[Any, Any]] = {}
+
+
+def load_yaml(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """config.loader.load_yaml, reused for RELOAD_SECONDS per (file, LAPOR_CONFIG_DIR)."""
+    source = os.environ if env is None else env
+    key = (name, source.get("LAPOR_CONFIG_DIR"), env is None)
+    now = time.monotonic()
+    hit = _files.get(key)
+    if hit is not None and now - hit[0] < RELOAD_SECONDS:
+        return hit[1]
+    value = _load_yaml_from_disk(name, env)
+    _files[key] = (now, value)
+    return value
+
+
+def derived(name: str, source: Any, build: Callable[[Any], Any]) -> Any:
+    """``build(source)``, recomputed only when ``source`` (a loaded file) is a new object."""
+    hit = _derived.get(name)
+    if hit is not None and hit[0] is source:
+        return hit[1]
+    value = build(source)
+    _derived[name] = (source, value)
+    return value
+
 
 DEFAULTS: dict[str, Any] = {
     # Characters a description needs before we stop asking for more.
@@ -45,10 +80,15 @@ DEFAULTS: dict[str, Any] = {
 def conversation_settings() -> dict[str, Any]:
     """config/conversation.yaml over the defaults above (deployer's keys win)."""
     data = load_yaml("conversation.yaml")
-    merged = dict(DEFAULTS)
-    if isinstance(data, dict):
-        merged.update(data)
-    return merged
+
+    def build(loaded: Any) -> dict[str, Any]:
+        merged = dict(DEFAULTS)
+        if isinstance(loaded, dict):
+            merged.update(loaded)
+        return merged
+
+    result: dict[str, Any] = derived("conversation", data, build)
+    return result
 
 
 @dataclass(frozen=True)
@@ -66,7 +106,11 @@ class Category:
 
 def categories() -> tuple[Category, ...]:
     """Categories in config order; the order is the order of the menu."""
-    data = load_yaml("categories.yaml")
+    result: tuple[Category, ...] = derived("categories", load_yaml("categories.yaml"), _build_categories)
+    return result
+
+
+def _build_categories(data: Any) -> tuple[Category, ...]:
     out: list[Category] = []
     for item in data.get("categories", []) if isinstance(data, dict) else []:
         code = str(item.get("code", "")).strip()

@@ -13,7 +13,7 @@ import string
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from config.loader import load_yaml
+from conversations.settings import load_yaml
 
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
