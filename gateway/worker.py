@@ -5,11 +5,18 @@ the runtime (database pool, Redis, provider clients, event loop) is built once
 and reused. rq's signal handling gives a warm shutdown on SIGTERM (the current
 job finishes); a SIGKILL loses nothing because the outbox row is still there
 and the reconciler re-enqueues it.
+
+rq's work loop gives up ("quitting") on some Redis errors, for example when
+Redis restarts and the worker's own keys vanish under it. The worker then
+starts a fresh rq worker after a pause instead of exiting, so a Redis restart
+never needs an operator to restart the workers as well.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from typing import Any
 
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
@@ -22,6 +29,19 @@ from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
+# Seconds between attempts to start a new rq worker after the previous one quit on a Redis error.
+RESTART_PAUSE = 1.0
+
+
+class LaporWorker(SimpleWorker):
+    """SimpleWorker that remembers whether a stop (SIGTERM/SIGINT) was asked for."""
+
+    stop_event: threading.Event
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        self.stop_event.set()
+        super().request_stop(signum, frame)
+
 
 def run_worker(burst: bool = False, scheduler: bool = True, runtime: Runtime | None = None) -> None:
     configure_logging()
@@ -33,13 +53,24 @@ def run_worker(burst: bool = False, scheduler: bool = True, runtime: Runtime | N
 
     set_runtime(runtime)
     sched = Scheduler(runtime).start() if scheduler else None
+    stop = threading.Event()
     try:
-        worker = SimpleWorker(
-            [runtime.queue.queue], connection=runtime.queue.redis, serializer=JSONSerializer
-        )
         if sched is not None and burst:
             sched.run_once(force_reconcile=True)
-        worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
+        while True:
+            worker = LaporWorker(
+                [runtime.queue.queue], connection=runtime.queue.redis, serializer=JSONSerializer
+            )
+            worker.stop_event = stop
+            try:
+                worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
+            except Exception as exc:  # Redis vanished during start-up or teardown
+                log.warning("rq worker stopped on an error", extra={"error": type(exc).__name__})
+            if burst or stop.is_set():
+                break
+            log.warning("rq worker quit unexpectedly (Redis restarted?); starting a new one")
+            if stop.wait(RESTART_PAUSE):
+                break
     finally:
         if sched is not None:
             sched.stop()

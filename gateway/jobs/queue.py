@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from redis import Redis
 from rq import Queue
+from rq.exceptions import NoSuchJobError
 from rq.job import Job as RqJob
 from rq.serializers import JSONSerializer
 
@@ -19,6 +20,7 @@ RESULT_TTL = 0
 FAILURE_TTL = 3600
 # The handler's own deadline; sends time out much earlier (provider timeouts).
 JOB_TIMEOUT = 300
+LIVE_STATUSES = frozenset({"queued", "started", "deferred", "scheduled"})
 
 
 def rq_job_id(job_id: int) -> str:
@@ -61,8 +63,17 @@ class JobQueue:
             return False
 
     def exists(self, job_id: int) -> bool:
-        """Whether rq still holds this job (queued or running)."""
-        return RqJob.exists(rq_job_id(job_id), connection=self.redis)
+        """Whether rq still holds this job and will still run it (queued, scheduled or running).
+
+        A job rq gave up on (failed, stopped, canceled: its job timeout, a worker's
+        registry clean-up after a crash) counts as gone, so the reconciler pushes it again.
+        """
+        try:
+            job = RqJob.fetch(rq_job_id(job_id), connection=self.redis, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return False
+        status = job.get_status(refresh=False)
+        return status is None or str(getattr(status, "value", status)) in LIVE_STATUSES
 
     def depth(self) -> int:
         return len(self.queue)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import traceback
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -28,6 +29,50 @@ _RUNTIME: Runtime | None = None
 # Backoff for failed attempts, in seconds: base * 2**attempt, capped, with jitter.
 BACKOFF_BASE = 2.0
 BACKOFF_CAP = 600.0
+
+# While a job runs, its worker refreshes a Redis key every HEARTBEAT_INTERVAL seconds that
+# lives HEARTBEAT_TTL seconds. A "running" row without that key belongs to a dead worker
+# (SIGKILL, OOM, lost machine), so the reconciler can recover it in well under two minutes
+# instead of waiting for `job_stuck_after`.
+HEARTBEAT_INTERVAL = 1.0
+HEARTBEAT_TTL = 10.0
+_RUNNING: set[int] = set()
+_RUNNING_LOCK = threading.Lock()
+_HEARTBEAT: threading.Thread | None = None
+
+
+def heartbeat_key(job_id: int) -> str:
+    return f"lapor:job-alive:{job_id}"
+
+
+def _beat(runtime: Runtime, ids: list[int]) -> None:
+    queue = runtime.queue
+    if queue is None or not ids:
+        return
+    try:
+        with queue.redis.pipeline() as pipe:
+            for job_id in ids:
+                pipe.set(heartbeat_key(job_id), "1", px=int(HEARTBEAT_TTL * 1000))
+            pipe.execute()
+    except Exception:  # Redis down: the reconciler falls back to job_stuck_after
+        log.debug("heartbeat not written", exc_info=True)
+
+
+def _heartbeat_loop() -> None:
+    while True:
+        runtime = _RUNTIME
+        with _RUNNING_LOCK:
+            ids = list(_RUNNING)
+        if runtime is not None:
+            _beat(runtime, ids)
+        threading.Event().wait(HEARTBEAT_INTERVAL)
+
+
+def _ensure_heartbeat() -> None:
+    global _HEARTBEAT
+    if _HEARTBEAT is None or not _HEARTBEAT.is_alive():
+        _HEARTBEAT = threading.Thread(target=_heartbeat_loop, name="lapor-heartbeat", daemon=True)
+        _HEARTBEAT.start()
 
 
 def set_runtime(runtime: Runtime | None) -> None:
@@ -78,6 +123,25 @@ def run_job(runtime: Runtime, job_id: int) -> str:
         job = session.get(Job, job_id)
         assert job is not None
         kind, payload, attempts, max_attempts = job.kind, dict(job.payload), job.attempts, job.max_attempts
+    with _RUNNING_LOCK:
+        _RUNNING.add(job_id)
+    _beat(runtime, [job_id])
+    _ensure_heartbeat()
+    try:
+        return _run_claimed(runtime, job_id, kind, payload, attempts, max_attempts)
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(job_id)
+        if runtime.queue is not None:
+            try:
+                runtime.queue.redis.delete(heartbeat_key(job_id))
+            except Exception:
+                log.debug("heartbeat not removed", exc_info=True)
+
+
+def _run_claimed(
+    runtime: Runtime, job_id: int, kind: str, payload: dict[str, object], attempts: int, max_attempts: int
+) -> str:
     fn = HANDLERS.get(kind)
     if fn is None:
         _finish(runtime, job_id, "failed", f"no handler for job kind {kind!r}")

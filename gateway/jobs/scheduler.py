@@ -15,11 +15,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 
+from gateway.jobs.runner import heartbeat_key
 from gateway.models import Job, utcnow
 
 if TYPE_CHECKING:
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 LOCK_KEY = "lapor:scheduler:lock"
 # A job pushed to Redis but not seen there after this long is pushed again.
 LOST_AFTER = timedelta(seconds=15)
+# A running job without a heartbeat for this long (seconds), at two passes in a row, is abandoned.
+HEARTBEAT_GRACE = 15.0
 BATCH = 500
 
 
@@ -77,21 +80,79 @@ def enqueue_due(runtime: Runtime) -> int:
     return len(ids)
 
 
+# Running rows whose heartbeat was missing at the previous pass; recovered when still
+# missing at this one, so a Redis restart that wiped live heartbeats for an instant
+# does not make the reconciler re-run a job that is still running.
+_SUSPECTS: set[int] = set()
+
+
+def _abandoned(runtime: Runtime, rows: list[tuple[int, datetime | None]], now: datetime) -> list[int]:
+    """Running jobs whose worker is gone: no heartbeat twice in a row (or past job_stuck_after
+    when Redis cannot tell)."""
+    global _SUSPECTS
+    stuck_before = now - timedelta(seconds=runtime.settings.job_stuck_after)
+    grace_before = now - timedelta(seconds=min(runtime.settings.job_stuck_after, HEARTBEAT_GRACE))
+    alive: dict[int, bool | None] = {}
+    queue = runtime.queue
+    for job_id, _started in rows:
+        if queue is None:
+            alive[job_id] = None
+            continue
+        try:
+            alive[job_id] = bool(queue.redis.exists(heartbeat_key(job_id)))
+        except Exception:  # Redis down: fall back on the age of the row
+            alive[job_id] = None
+    missing = {
+        job_id
+        for job_id, started in rows
+        if alive[job_id] is False and (started is None or started < grace_before)
+    }
+    dead = [job_id for job_id in missing if job_id in _SUSPECTS]
+    dead += [
+        job_id
+        for job_id, started in rows
+        if alive[job_id] is None and (started is None or started < stuck_before)
+    ]
+    _SUSPECTS = missing - set(dead)
+    return dead
+
+
 def reconcile(runtime: Runtime) -> dict[str, int]:
     """Re-enqueue work the database holds but no worker will run. Idempotent."""
-    settings = runtime.settings
     now = utcnow()
-    stuck_before = now - timedelta(seconds=settings.job_stuck_after)
-    counts = {"stuck": 0, "lost": 0}
+    counts = {"stuck": 0, "lost": 0, "failed": 0}
     with runtime.db.session() as session:
-        # A worker killed mid-job leaves its row "running" forever.
-        counts["stuck"] = session.execute(
-            update(Job)
-            .where(Job.status == "running", Job.started_at < stuck_before)
-            .values(status="pending", enqueued_at=None, last_error="worker lost while running; retried")
-        ).rowcount
+        rows = [
+            (job_id, started)
+            for job_id, started in session.execute(
+                select(Job.id, Job.started_at).where(Job.status == "running").limit(BATCH)
+            )
+        ]
+    dead = _abandoned(runtime, rows, now) if rows else []
+    if dead:
+        with runtime.db.session() as session:
+            # A job that killed its worker every time (out of memory, a crash in C code)
+            # stops at max_attempts instead of taking down every worker in turn.
+            counts["failed"] = session.execute(
+                update(Job)
+                .where(Job.id.in_(dead), Job.status == "running", Job.attempts >= Job.max_attempts)
+                .values(status="failed", finished_at=now, last_error="worker lost while running, every time")
+            ).rowcount
+            counts["stuck"] = session.execute(
+                update(Job)
+                .where(Job.id.in_(dead), Job.status == "running")
+                .values(
+                    status="pending",
+                    run_at=now,
+                    enqueued_at=None,
+                    last_error="worker lost while running; retried",
+                )
+            ).rowcount
     if runtime.queue is None:
         return counts
+    lost_after = timedelta(
+        seconds=min(LOST_AFTER.total_seconds(), max(1.0, runtime.settings.reconcile_interval))
+    )
     with runtime.db.session() as session:
         candidates = list(
             session.scalars(
@@ -99,7 +160,7 @@ def reconcile(runtime: Runtime) -> dict[str, int]:
                 .where(
                     Job.status == "pending",
                     Job.run_at <= now,
-                    or_(Job.enqueued_at.is_(None), Job.enqueued_at < now - LOST_AFTER),
+                    or_(Job.enqueued_at.is_(None), Job.enqueued_at < now - lost_after),
                 )
                 .limit(BATCH)
             )
@@ -114,8 +175,8 @@ def reconcile(runtime: Runtime) -> dict[str, int]:
         if lost and runtime.queue.push_many(lost):
             session.execute(update(Job).where(Job.id.in_(lost)).values(enqueued_at=now))
             counts["lost"] = len(lost)
-    if counts["stuck"] or counts["lost"]:
-        log.warning("reconciler re-enqueued work", extra=counts)
+    if any(counts.values()):
+        log.warning("reconciler recovered work", extra=counts)
     return counts
 
 

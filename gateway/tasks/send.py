@@ -4,12 +4,19 @@ Idempotent: only a message still ``pending`` is sent, and it is marked
 ``sending`` in its own commit before the provider is called. A message found
 ``sending`` means a worker died in the middle of a send; it is NOT sent again
 (the provider may already have delivered it and the citizen must not get it
-twice) but marked failed with that reason, where operators see it and can resend.
+twice) but marked failed with code ``interrupted``, where operators see it and
+can resend. At-most-once at the provider boundary is deliberate; see
+docs/operations.md ("A worker killed while sending") for why.
+
+Retryable failures (5xx, timeouts, 429) back off with jitter; a provider's
+``Retry-After`` is honoured (never retried sooner). After
+``LAPOR_SEND_MAX_ATTEMPTS`` attempts (default 6) the message is marked failed.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +34,23 @@ log = logging.getLogger(__name__)
 
 WHATSAPP_WINDOW = timedelta(hours=24)
 MAX_SEND_ATTEMPTS = 6
+"""Provider calls per message before it is marked failed (``LAPOR_SEND_MAX_ATTEMPTS`` overrides)."""
+INTERRUPTED = "interrupted"
+
+
+def max_send_attempts(runtime: Runtime) -> int:
+    try:
+        return max(1, int(runtime.settings.get("LAPOR_SEND_MAX_ATTEMPTS") or MAX_SEND_ATTEMPTS))
+    except ValueError:
+        return MAX_SEND_ATTEMPTS
+
+
+def retry_delay(retry_after: float | None, attempt: int) -> float:
+    """Seconds before the next attempt: the provider's Retry-After plus a little jitter, never less,
+    so that many messages throttled together do not come back in the same instant."""
+    if retry_after is not None:
+        return retry_after + random.uniform(0, min(5.0, 0.2 * retry_after + 0.1))
+    return backoff_delay(attempt)
 
 
 def _claim(runtime: Runtime, message_id: int) -> bool:
@@ -114,7 +138,14 @@ def send_message(runtime: Runtime, payload: dict[str, Any]) -> None:
         contact = session.get(Contact, message.contact_id) if message.contact_id else None
         address_row = session.scalar(select(ContactAddress).where(ContactAddress.address == message.address))
     if status == "sending":
-        _fail(runtime, message_id, "interrupted while sending; not resent to avoid a duplicate")
+        _fail(
+            runtime,
+            message_id,
+            "interrupted while sending (worker stopped); the provider may have delivered it, "
+            "so it is not resent automatically",
+            INTERRUPTED,
+        )
+        log.warning("send interrupted earlier; marked failed", extra={"message_id": message_id})
         return
     if status != "pending":
         return  # already sent, failed, or waiting: nothing to do
@@ -215,9 +246,8 @@ def _handle_send_error(runtime: Runtime, message: Message, exc: SendError) -> No
             addr = session.scalar(select(ContactAddress).where(ContactAddress.address == message.address))
             if addr is not None:
                 addr.unreachable = True
-    if exc.retryable and message.attempts + 1 < MAX_SEND_ATTEMPTS:
+    if exc.retryable and message.attempts + 1 < max_send_attempts(runtime):
         _release(runtime, message.id, "pending", exc.reason)
-        delay = exc.retry_after if exc.retry_after is not None else backoff_delay(message.attempts + 1)
-        raise RetryLater(exc.reason, delay, counts=False)
+        raise RetryLater(exc.reason, retry_delay(exc.retry_after, message.attempts + 1), counts=False)
     _fail(runtime, message.id, exc.reason, exc.code)
     raise GiveUp(exc.reason)
