@@ -308,6 +308,11 @@ class _Turn:
             inner = parse(rest, self.region_keyword()) if rest else None
             if inner is not None and inner.name in ("report", "region"):
                 rest = inner.rest  # "KTC LAPOR ..." or "LAPOR KTC ..."
+            if state.draft is not None and state.stage in DRAFT_STAGES and rest.startswith("#"):
+                # A complete one-shot form replaces the unfinished draft, which operators still get.
+                if not state.draft.is_empty():
+                    self.effects.append(DraftExpired(state.draft.to_dict()))
+                self.close_draft()
             if state.draft is not None and state.stage in DRAFT_STAGES:
                 if rest.strip() or message.attachments or message.location:
                     self.on_draft_input(rest.lstrip("#").strip(), message, None)
