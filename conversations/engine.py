@@ -143,6 +143,10 @@ class _Turn:
     def reply(self, text: str, buttons: tuple[Button, ...] = (), menu_title: str | None = None) -> None:
         self.effects.append(Reply(texts.truncate(text, self.max_len), buttons, menu_title))
 
+    def emit(self, reply: Reply) -> None:
+        """Queue a prepared reply; every reply passes the channel's length limit here or in ``reply``."""
+        self.reply(reply.text, reply.buttons, reply.menu_title)
+
     def say_with_prompt(self, lead: str, fallback: str | None = None) -> None:
         """``lead`` then the current question, in one message when it fits.
 
@@ -160,7 +164,7 @@ class _Turn:
             self.reply(texts.join([lead, fallback]))
         else:
             self.reply(lead)
-            self.effects.append(prompt)
+            self.emit(prompt)
 
     def finish(self) -> Step:
         """Schedule the idle reminder when a draft is open, and return the step."""
@@ -555,7 +559,7 @@ class _Turn:
         else:
             prompt = self.prompt()
             if prompt is not None:
-                self.effects.append(prompt)
+                self.emit(prompt)
 
     def on_draft_input(self, text: str, message: InboundMessage, payload: str | None) -> None:
         state = self.state

@@ -195,7 +195,7 @@ contexts = st.builds(
     Context,
     channel=st.just("test"),
     menu_style=st.sampled_from(["numbered", "keyboard", "list"]),
-    max_text_length=st.sampled_from([160, 306, 1000, 4096]),
+    max_text_length=st.sampled_from([70, 160, 306, 1000, 4096]),
     now=st.just(START),
     tickets=st.sampled_from([(), TICKETS]),
     new_tracking=st.sampled_from(["12345671", "23456789", ""]),
