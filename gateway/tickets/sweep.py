@@ -77,7 +77,7 @@ def sweep(runtime: Runtime, today: date | None = None) -> dict[str, int]:
             )
         )
     for ticket_id in overdue_ids:
-        counts["overdue"] += _each(runtime, ticket_id, lambda s, t: _mark_overdue(s, t, today))
+        counts["overdue"] += _each(runtime, ticket_id, lambda s, t: _mark_overdue(runtime, s, t, today))
     for ticket_id in escalate_ids:
         counts["escalated"] += _each(runtime, ticket_id, lambda s, t: _escalate(runtime, s, t, today))
     for ticket_id in close_ids:
@@ -111,12 +111,19 @@ def _system_event(session: Session, ticket: Ticket, action: str, data: dict[str,
     )
 
 
-def _mark_overdue(session: Session, ticket: Ticket, today: date) -> bool:
+def _responsible(runtime: Runtime, ticket: Ticket) -> str | None:
+    """Who owes the next step: the coordinator before dispatch (even when routing named an agency)."""
+    if ticket.status in lc.PRE_DISPATCH_STATUSES:
+        return runtime.catalog.coordinator.code
+    return ticket.agency.code if ticket.agency is not None else None
+
+
+def _mark_overdue(runtime: Runtime, session: Session, ticket: Ticket, today: date) -> bool:
     """Mark it and remind whoever owns the next step (the agency, or the coordinator before dispatch)."""
     if ticket.overdue or ticket.status not in WATCHED or ticket.deadline is None or ticket.deadline >= today:
         return False
     ticket.overdue = True
-    owner = ticket.agency.code if ticket.agency is not None else None
+    owner = _responsible(runtime, ticket)
     _system_event(session, ticket, "reminder", {"deadline": ticket.deadline.isoformat(), "agency": owner})
     session.add(
         AuditEntry(
@@ -138,7 +145,7 @@ def _escalate(runtime: Runtime, session: Session, ticket: Ticket, today: date) -
         return False
     ticket.overdue = True
     ticket.escalated_at = utcnow()
-    owner = ticket.agency.code if ticket.agency is not None else None
+    owner = _responsible(runtime, ticket)
     _system_event(
         session,
         ticket,
