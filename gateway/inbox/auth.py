@@ -1,0 +1,158 @@
+"""Operator accounts in the inbox: Flask-Login, idle and absolute session expiry, role checks.
+
+The session cookie carries only the operator id and two timestamps; the operator
+row is read again on every request, so a deactivated account or a changed role
+takes effect at once rather than when the cookie expires.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from flask import abort, current_app, session
+from flask_login import LoginManager, UserMixin, current_user, logout_user
+
+from gateway.models import Agency, Operator
+
+#: Minutes without a request before an operator must log in again (shared computers at a front desk).
+DEFAULT_IDLE_MINUTES = 30
+#: Hours after login before the session ends however busy the operator is.
+DEFAULT_ABSOLUTE_HOURS = 12
+
+ROLES: tuple[str, ...] = ("admin", "coordinator", "agency")
+
+
+@dataclass
+class InboxUser(UserMixin):
+    """The logged-in operator, detached from the database session."""
+
+    id: int
+    email: str
+    name: str
+    role: str
+    agency_id: int | None
+    agency_code: str | None
+    agency_name: str | None
+    language: str
+    active: bool
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_active(self) -> bool:  # type: ignore[override]
+        return self.active
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def city_wide(self) -> bool:
+        """Admins and coordinators see every ticket; agency operators only their agency's."""
+        return self.role in ("admin", "coordinator")
+
+    @property
+    def agency_scoped(self) -> bool:
+        return not self.city_wide
+
+
+def user_from_row(row: Operator, agency: Agency | None) -> InboxUser:
+    return InboxUser(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        role=row.role,
+        agency_id=row.agency_id,
+        agency_code=agency.code if agency else None,
+        agency_name=agency.name if agency else None,
+        language=row.language or "id",
+        active=bool(row.active),
+    )
+
+
+def load_user(user_id: str) -> InboxUser | None:
+    try:
+        key = int(user_id)
+    except (TypeError, ValueError):
+        return None
+    runtime = current_app.extensions["lapor"]
+    with runtime.db.session() as db:
+        row = db.get(Operator, key)
+        if row is None or not row.active:
+            return None
+        # An agency operator without an agency would see nothing; treat the account as broken.
+        if row.role == "agency" and row.agency_id is None:
+            return None
+        agency = db.get(Agency, row.agency_id) if row.agency_id else None
+        return user_from_row(row, agency)
+
+
+def setup_login(app: Any) -> LoginManager:
+    manager = LoginManager()
+    manager.login_view = "inbox.login"
+    manager.session_protection = "basic"
+    manager.user_loader(load_user)
+    manager.init_app(app)
+
+    @manager.unauthorized_handler
+    def _unauthorized() -> Any:
+        from flask import redirect, request, url_for
+
+        if request.accept_mimetypes.best == "application/json" or request.path.endswith(".json"):
+            abort(401)
+        return redirect(
+            url_for("inbox.login", next=request.full_path if request.query_string else request.path)
+        )
+
+    return manager
+
+
+def start_session() -> None:
+    """Stamp a fresh login; called right after `login_user`."""
+    now = int(time.time())
+    session["login_at"] = now
+    session["seen_at"] = now
+    session.permanent = True
+
+
+def session_expired() -> bool:
+    """True when the idle or absolute limit has passed; touches ``seen_at`` otherwise."""
+    if not current_user.is_authenticated:
+        return False
+    now = int(time.time())
+    idle = int(current_app.config.get("INBOX_IDLE_MINUTES", DEFAULT_IDLE_MINUTES)) * 60
+    absolute = int(current_app.config.get("INBOX_ABSOLUTE_HOURS", DEFAULT_ABSOLUTE_HOURS)) * 3600
+    login_at = int(session.get("login_at", 0))
+    seen_at = int(session.get("seen_at", 0))
+    if not login_at or now - login_at > absolute or now - seen_at > idle:
+        return True
+    session["seen_at"] = now
+    return False
+
+
+def end_session() -> None:
+    logout_user()
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+
+
+def roles_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """403 unless the operator has one of ``roles`` (menus hide the links; this is the real check)."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

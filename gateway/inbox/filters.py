@@ -1,0 +1,136 @@
+"""The ticket list's filters, tabs and counts, shared by the page, its polling and the CSV export.
+
+Every query starts from the ticket service's `visible_tickets_query`, so the list,
+the tab counts and the export can never show more than the operator may see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from conversations import lifecycle as lc
+from conversations.tracking import parse_tracking
+from gateway.models import Agency, Message, Ticket
+
+#: Tickets per page.
+PAGE_SIZE = 25
+#: The tabs across the top of the list, in order; each is a condition on Ticket.
+TABS: tuple[str, ...] = ("open", *lc.STATUSES, "all", "overdue", "unassigned", "mine")
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    tab: str = "open"
+    agency: str = ""
+    channel: str = ""
+    category: str = ""
+    q: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> ListFilter:
+        tab = args.get("tab", "open")
+        try:
+            page = max(1, min(int(args.get("page", "1")), 100_000))
+        except ValueError:
+            page = 1
+        return cls(
+            tab=tab if tab in TABS else "open",
+            agency=(args.get("agency") or "").strip()[:64],
+            channel=(args.get("channel") or "").strip()[:32],
+            category=(args.get("category") or "").strip()[:64],
+            q=(args.get("q") or "").strip()[:200],
+            page=page,
+        )
+
+    def args(self, **changes: Any) -> dict[str, Any]:
+        """Query-string arguments for a link to this list with ``changes`` (empty ones dropped)."""
+        values = asdict(self) | changes
+        if "page" not in changes:
+            values["page"] = 1
+        return {k: v for k, v in values.items() if v not in ("", None) and not (k == "page" and v == 1)}
+
+
+def tab_condition(tab: str, operator_id: int) -> Any:
+    if tab == "open":
+        return Ticket.status.in_(tuple(lc.OPEN_STATUSES))
+    if tab in lc.STATUSES:
+        return Ticket.status == tab
+    if tab == "overdue":
+        return and_(Ticket.overdue.is_(True), Ticket.status.in_(tuple(lc.OPEN_STATUSES)))
+    if tab == "unassigned":
+        return and_(Ticket.assigned_operator_id.is_(None), Ticket.status.in_(tuple(lc.OPEN_STATUSES)))
+    if tab == "mine":
+        return Ticket.assigned_operator_id == operator_id
+    return Ticket.id.is_not(None)  # "all"
+
+
+def apply_filters(query: Select[Any], flt: ListFilter) -> Select[Any]:
+    """The filters other than the tab: agency, channel, category and the search text."""
+    if flt.agency:
+        query = query.where(Ticket.agency_id.in_(select(Agency.id).where(Agency.code == flt.agency)))
+    if flt.channel:
+        query = query.where(Ticket.channel == flt.channel)
+    if flt.category:
+        query = query.where(Ticket.category == flt.category)
+    if flt.q:
+        needle = flt.q.lstrip("#").strip()
+        number = parse_tracking(needle)
+        pattern = f"%{_escape_like(needle)}%"
+        text_match = or_(
+            Ticket.description.ilike(pattern, escape="\\"),
+            Ticket.location_text.ilike(pattern, escape="\\"),
+            exists().where(and_(Message.ticket_id == Ticket.id, Message.text.ilike(pattern, escape="\\"))),
+        )
+        query = query.where(or_(Ticket.tracking == (number or needle), text_match))
+    return query
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_query(base: Select[tuple[Ticket]], flt: ListFilter, operator_id: int) -> Select[tuple[Ticket]]:
+    query = apply_filters(base, flt).where(tab_condition(flt.tab, operator_id))
+    return query.order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
+
+
+def tab_counts(
+    session: Session, base: Select[tuple[Ticket]], flt: ListFilter, operator_id: int
+) -> dict[str, int]:
+    """How many tickets each tab holds under the current filters, in one query."""
+    filtered = apply_filters(base, flt).subquery()
+    columns = [
+        func.coalesce(func.sum(case((_on(tab_condition(tab, operator_id), filtered), 1), else_=0)), 0).label(
+            tab
+        )
+        for tab in TABS
+    ]
+    row = session.execute(select(*columns).select_from(filtered)).one()
+    return {tab: int(row._mapping[tab] or 0) for tab in TABS}
+
+
+def _on(condition: Any, sub: Any) -> Any:
+    """``condition`` (written against Ticket) re-pointed at the filtered subquery's columns."""
+    from sqlalchemy.sql import visitors
+
+    def swap(element: Any) -> Any:
+        table = getattr(element, "table", None)
+        if table is Ticket.__table__ and getattr(element, "key", None) in sub.c:
+            return sub.c[element.key]
+        return None
+
+    return visitors.replacement_traverse(condition, {}, swap)
+
+
+def page_of(session: Session, query: Select[tuple[Ticket]], page: int) -> tuple[list[Ticket], int]:
+    """The tickets of ``page`` and the number of pages."""
+    total = int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
+    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+    rows = list(session.scalars(query.offset((min(page, pages) - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
+    return rows, pages

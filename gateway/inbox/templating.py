@@ -1,0 +1,91 @@
+"""What the inbox templates call: texts, labels, local times, map links.
+
+Times are stored in UTC and shown in the deployment's time zone (lifecycle.yaml,
+Asia/Jakarta by default), because an operator in Makassar reading "02:00" for a
+message sent at 10:00 local time would misjudge how long a citizen has waited.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+from flask_login import current_user
+
+from gateway.inbox.i18n import LANGUAGES, current_language, has_text, translate
+
+CHANNEL_LABELS = {"sms": "SMS", "twilio": "Twilio", "whatsapp": "WhatsApp", "telegram": "Telegram"}
+
+
+def _zone() -> ZoneInfo:
+    from gateway.tickets import policy
+
+    try:
+        return ZoneInfo(policy.timezone(current_app.extensions["lapor"]))
+    except Exception:  # an unknown zone name in the deployer's config must not break every page
+        return ZoneInfo("Asia/Jakarta")
+
+
+def local_time(value: datetime | None, fmt: str = "%d-%m-%Y %H:%M") -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(_zone()).strftime(fmt)
+
+
+def local_day(value: date | None) -> str:
+    return value.strftime("%d-%m-%Y") if value else "-"
+
+
+def status_label(status: str | None) -> str:
+    return translate(f"status.{status}") if status else "-"
+
+
+def action_label(action: str) -> str:
+    key = f"action.{action}"
+    return translate(key) if has_text(key) else action.replace("_", " ")
+
+
+def channel_label(channel: str | None) -> str:
+    if not channel:
+        return translate("channel.walk_in")
+    return CHANNEL_LABELS.get(channel, channel)
+
+
+def category_name(code: str | None) -> str:
+    if not code:
+        return translate("ticket.no_category")
+    found = current_app.extensions["lapor"].catalog.category(code)
+    return found.name(current_language()) if found else code
+
+
+def map_url(latitude: float | None, longitude: float | None) -> str | None:
+    if latitude is None or longitude is None:
+        return None
+    return f"https://www.openstreetmap.org/?mlat={latitude:.6f}&mlon={longitude:.6f}#map=17/{latitude:.6f}/{longitude:.6f}"
+
+
+def number(value: int | float) -> str:
+    """Indonesian thousands separator ("1.096") in Indonesian, comma in English."""
+    text = f"{int(value):,}"
+    return text.replace(",", ".") if current_language() == "id" else text
+
+
+def install_template_helpers(app: Flask) -> None:
+    app.jinja_env.globals.update(
+        t=translate,
+        local_time=local_time,
+        local_day=local_day,
+        status_label=status_label,
+        action_label=action_label,
+        channel_label=channel_label,
+        category_name=category_name,
+        map_url=map_url,
+        fmt_number=number,
+        LANGUAGES=LANGUAGES,
+    )
+
+    @app.context_processor
+    def _inbox_context() -> dict[str, Any]:
+        return {"lang": current_language(), "user": current_user}

@@ -1,0 +1,53 @@
+"""Login throttling with Flask-Limiter, counted in Redis so every web worker shares the count.
+
+Two limits on POST /inbox/login: per client address (someone trying many
+accounts) and per submitted email (many addresses trying one account). A GET of
+the login page is never limited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
+from flask_limiter.util import get_remote_address
+
+#: Login attempts per client address.
+LOGIN_LIMIT_PER_ADDRESS = "10 per minute;100 per hour"
+#: Login attempts per account (email), from anywhere.
+LOGIN_LIMIT_PER_ACCOUNT = "5 per minute;30 per hour"
+
+
+def _account_key() -> str:
+    return "login:" + (request.form.get("email") or "").strip().lower()[:255]
+
+
+def setup_limiter(app: Flask) -> Limiter:
+    settings = app.extensions["lapor"].settings
+    storage = settings.redis_url or "memory://"
+    limiter = Limiter(
+        key_func=get_remote_address,
+        app=app,
+        storage_uri=storage,
+        default_limits=[],
+        strategy="fixed-window",
+        key_prefix="lapor-inbox",
+        headers_enabled=False,
+    )
+    per_address = settings.get("LAPOR_LOGIN_LIMIT_PER_ADDRESS", LOGIN_LIMIT_PER_ADDRESS)
+    per_account = settings.get("LAPOR_LOGIN_LIMIT_PER_ACCOUNT", LOGIN_LIMIT_PER_ACCOUNT)
+    view = app.view_functions["inbox.login"]
+    view = limiter.limit(per_account, key_func=_account_key, methods=["POST"])(view)
+    view = limiter.limit(per_address or LOGIN_LIMIT_PER_ADDRESS, methods=["POST"])(view)
+    app.view_functions["inbox.login"] = view
+    app.extensions["inbox_limiter"] = limiter
+
+    @app.errorhandler(RateLimitExceeded)
+    def _too_many(_exc: Any) -> Any:
+        if request.path.startswith(("/api/", "/webhooks/")):
+            return {"error": {"code": "too_many_requests", "message": "slow down"}}, 429
+        return render_template("inbox/error.html", code=429, key="error.throttled"), 429
+
+    return limiter

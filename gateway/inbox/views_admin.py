@@ -1,0 +1,260 @@
+"""The dashboard, the audit log and the admin pages (operators, canned responses, agencies)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from conversations import lifecycle as lc
+from gateway.inbox import inbox_bp
+from gateway.inbox.access import audit, runtime
+from gateway.inbox.auth import roles_required
+from gateway.inbox.forms import AgencyForm, CannedForm, OperatorForm
+from gateway.inbox.i18n import current_language, translate
+from gateway.models import Agency, AuditEntry, CannedResponse, Operator, Ticket
+from gateway.security import hash_password
+
+#: Days the dashboard covers when no period is chosen.
+DEFAULT_PERIOD_DAYS = 30
+#: Audit rows per page.
+AUDIT_PAGE = 100
+
+
+def _parse_day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _period() -> tuple[date, date]:
+    from gateway.tickets import policy
+
+    today = policy.today(runtime())
+    until = _parse_day(request.args.get("until")) or today
+    since = _parse_day(request.args.get("since")) or until - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    if since > until:
+        since, until = until, since
+    return since, until
+
+
+def _utc_bounds(since: date, until: date) -> tuple[datetime, datetime]:
+    from gateway.tickets import policy
+
+    zone = ZoneInfo(policy.timezone(runtime()))
+    start = datetime.combine(since, time.min, zone)
+    end = datetime.combine(until + timedelta(days=1), time.min, zone)
+    return start, end
+
+
+def _overdue_by(
+    db: Any, column: Any, start: datetime, end: datetime, agency_id: int | None
+) -> dict[Any, int]:
+    query = (
+        select(column, func.count(Ticket.id))
+        .where(Ticket.overdue.is_(True), Ticket.status.in_(tuple(lc.OPEN_STATUSES)))
+        .where(Ticket.created_at >= start, Ticket.created_at < end)
+        .group_by(column)
+    )
+    if agency_id is not None:
+        query = query.where(Ticket.agency_id == agency_id)
+    return {key: int(count) for key, count in db.execute(query)}
+
+
+@inbox_bp.get("/dashboard")
+@login_required
+def dashboard() -> Any:
+    """The figures a city reports, for the chosen period; an agency operator sees their agency's."""
+    from gateway.stats import stats_for
+
+    since, until = _period()
+    start, end = _utc_bounds(since, until)
+    agency_id = current_user.agency_id if current_user.agency_scoped else None
+    with runtime().db.session() as db:
+        figures = stats_for(
+            runtime(), db, since=start, until=end, agency_id=agency_id, language=current_language()
+        )
+        codes = {a.id: a.code for a in db.scalars(select(Agency))}
+        by_agency_id = _overdue_by(db, Ticket.agency_id, start, end, agency_id)
+        overdue_agency = {codes.get(k): v for k, v in by_agency_id.items()}
+        overdue_channel = _overdue_by(db, Ticket.channel, start, end, agency_id)
+    for row in figures["agencies"]:
+        row["overdue"] = overdue_agency.get(row["code"], 0)
+    for row in figures["channels"]:
+        row["overdue"] = overdue_channel.get(row["code"], 0)
+    figures["overdue"] = sum(overdue_channel.values())
+    largest = max([r["total"] for r in figures["agencies"] + figures["channels"]] + [1])
+    return render_template("inbox/dashboard.html", f=figures, since=since, until=until, largest=largest)
+
+
+# --------------------------------------------------------------------------- audit log
+@inbox_bp.get("/admin/audit")
+@login_required
+@roles_required("admin")
+def audit_log() -> Any:
+    operator = request.args.get("operator", "").strip()
+    action_prefix = request.args.get("action", "").strip()[:64]
+    tracking = request.args.get("tracking", "").strip().lstrip("#")[:16]
+    since = _parse_day(request.args.get("since"))
+    until = _parse_day(request.args.get("until"))
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    query = (
+        select(AuditEntry, Operator.name, Ticket.tracking)
+        .outerjoin(Operator, AuditEntry.operator_id == Operator.id)
+        .outerjoin(Ticket, AuditEntry.ticket_id == Ticket.id)
+    )
+    if operator.isdigit():
+        query = query.where(AuditEntry.operator_id == int(operator))
+    if action_prefix:
+        query = query.where(AuditEntry.action.startswith(action_prefix, autoescape=True))
+    if tracking:
+        query = query.where(Ticket.tracking == tracking)
+    if since or until:
+        start, end = _utc_bounds(since or date(2000, 1, 1), until or date(2999, 12, 31))
+        query = query.where(AuditEntry.created_at >= start, AuditEntry.created_at < end)
+    query = query.order_by(AuditEntry.id.desc()).offset((page - 1) * AUDIT_PAGE).limit(AUDIT_PAGE + 1)
+    with runtime().db.session() as db:
+        rows = db.execute(query).all()
+        operators = list(db.scalars(select(Operator).order_by(Operator.name)))
+    return render_template(
+        "inbox/audit.html",
+        rows=rows[:AUDIT_PAGE],
+        more=len(rows) > AUDIT_PAGE,
+        page=page,
+        operators=operators,
+        args=request.args,
+        prev_args={**request.args.to_dict(), "page": page - 1},
+        next_args={**request.args.to_dict(), "page": page + 1},
+    )
+
+
+# --------------------------------------------------------------------------- operators
+@inbox_bp.route("/admin/operators", methods=["GET", "POST"])
+@login_required
+@roles_required("admin")
+def operators() -> Any:
+    form = OperatorForm()
+    with runtime().db.session() as db:
+        agencies = list(db.scalars(select(Agency).order_by(Agency.name)))
+        form.agency.choices = [("", "-")] + [(str(a.id), a.name) for a in agencies]
+        form.role.choices = [(r, translate(f"role.{r}")) for r in ("agency", "coordinator", "admin")]
+        if form.validate_on_submit():
+            row = Operator(
+                email=form.email.data.strip().lower(),
+                name=form.name.data.strip(),
+                password_hash=hash_password(form.password.data),
+                role=form.role.data,
+                agency_id=int(form.agency.data) if form.agency.data else None,
+                language=form.language.data,
+            )
+            try:
+                with db.begin_nested():
+                    db.add(row)
+                    db.flush()
+            except IntegrityError:
+                form.email.errors = [*form.email.errors, translate("admin.email_taken")]
+            else:
+                audit(db, "admin.operator_create", detail=f"{row.email} ({row.role})")
+                flash(translate("flash.saved"), "ok")
+                return redirect(url_for("inbox.operators"))
+        rows = list(db.scalars(select(Operator).order_by(Operator.role, Operator.name)))
+        names = {a.id: a.name for a in agencies}
+        status = 400 if request.method == "POST" else 200
+        return render_template("inbox/operators.html", form=form, rows=rows, names=names), status
+
+
+@inbox_bp.post("/admin/operators/<int:operator_id>/active")
+@login_required
+@roles_required("admin")
+def operator_active(operator_id: int) -> Any:
+    with runtime().db.session() as db:
+        row = db.get(Operator, operator_id)
+        if row is None:
+            abort(404)
+        if row.id == current_user.id:
+            flash(translate("admin.not_yourself"), "error")
+            return redirect(url_for("inbox.operators"))
+        row.active = not row.active
+        audit(db, "admin.operator_active", detail=f"{row.email} active={row.active}")
+    flash(translate("flash.saved"), "ok")
+    return redirect(url_for("inbox.operators"))
+
+
+# --------------------------------------------------------------------------- canned responses
+@inbox_bp.route("/admin/canned", methods=["GET", "POST"])
+@login_required
+@roles_required("admin")
+def canned() -> Any:
+    form = CannedForm()
+    with runtime().db.session() as db:
+        if form.validate_on_submit():
+            code = form.code.data.strip().lower()
+            row = db.scalar(select(CannedResponse).where(CannedResponse.code == code))
+            if row is None:
+                row = CannedResponse(code=code)
+                db.add(row)
+            row.title, row.text, row.language = (
+                form.title.data.strip(),
+                form.text.data.strip(),
+                form.language.data,
+            )
+            audit(db, "admin.canned_save", detail=code)
+            flash(translate("flash.saved"), "ok")
+            return redirect(url_for("inbox.canned"))
+        rows = list(db.scalars(select(CannedResponse).order_by(CannedResponse.code)))
+        status = 400 if request.method == "POST" else 200
+        return render_template("inbox/canned.html", form=form, rows=rows), status
+
+
+@inbox_bp.post("/admin/canned/<int:canned_id>/delete")
+@login_required
+@roles_required("admin")
+def canned_delete(canned_id: int) -> Any:
+    with runtime().db.session() as db:
+        row = db.get(CannedResponse, canned_id)
+        if row is None:
+            abort(404)
+        audit(db, "admin.canned_delete", detail=row.code)
+        db.delete(row)
+    flash(translate("flash.saved"), "ok")
+    return redirect(url_for("inbox.canned"))
+
+
+# --------------------------------------------------------------------------- agencies
+@inbox_bp.route("/admin/agencies", methods=["GET", "POST"])
+@login_required
+@roles_required("admin")
+def agencies() -> Any:
+    """Names and whether an agency takes new dispositions; codes and routing stay in config/agencies.yaml."""
+    with runtime().db.session() as db:
+        if request.method == "POST":
+            row = db.get(Agency, int(request.form.get("agency_id", "0") or 0))
+            if row is None:
+                abort(404)
+            form = AgencyForm()
+            if form.validate_on_submit():
+                if row.is_coordinator and not form.active.data:
+                    flash(translate("admin.coordinator_stays"), "error")
+                else:
+                    row.name, row.active = form.name.data.strip(), bool(form.active.data)
+                    audit(db, "admin.agency_save", detail=f"{row.code} active={row.active}")
+                    flash(translate("flash.saved"), "ok")
+            else:
+                for errors in form.errors.values():
+                    for error in errors:
+                        flash(str(error), "error")
+            return redirect(url_for("inbox.agencies"))
+        rows = list(db.scalars(select(Agency).order_by(Agency.is_coordinator.desc(), Agency.name)))
+        counts = dict(
+            db.execute(select(Operator.agency_id, func.count(Operator.id)).group_by(Operator.agency_id)).all()
+        )
+        return render_template("inbox/agencies.html", rows=rows, counts=counts, form=AgencyForm())

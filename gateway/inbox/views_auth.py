@@ -1,0 +1,96 @@
+"""Login, logout and the language switch."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user
+from sqlalchemy import func, select
+
+from gateway.inbox import inbox_bp
+from gateway.inbox.access import runtime
+from gateway.inbox.auth import end_session, start_session, user_from_row
+from gateway.inbox.forms import LoginForm
+from gateway.inbox.i18n import LANGUAGES, translate
+from gateway.models import Agency, AuditEntry, Operator, utcnow
+from gateway.security import hash_password, needs_rehash, verify_password
+
+#: Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
+_DUMMY_HASH = hash_password("not-a-real-password-used-for-timing-only")
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths under /inbox; anything else (another host, //evil) goes to the list."""
+    if not target:
+        return url_for("inbox.tickets")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/inbox") or target.startswith("//"):
+        return url_for("inbox.tickets")
+    return target
+
+
+@inbox_bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("inbox.tickets"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        email = form.email.data.strip().lower()
+        with runtime().db.session() as db:
+            row = db.scalar(select(Operator).where(func.lower(Operator.email) == email))
+            ok = verify_password(row.password_hash if row else _DUMMY_HASH, form.password.data)
+            if row is not None and ok and row.active and not (row.role == "agency" and row.agency_id is None):
+                if needs_rehash(row.password_hash):
+                    row.password_hash = hash_password(form.password.data)
+                row.last_login_at = utcnow()
+                agency = db.get(Agency, row.agency_id) if row.agency_id else None
+                user = user_from_row(row, agency)
+                db.add(AuditEntry(operator_id=row.id, actor_label=row.email, action="login"))
+            else:
+                user = None
+                db.add(
+                    AuditEntry(
+                        operator_id=row.id if row else None, actor_label=email[:255], action="login.failed"
+                    )
+                )
+        if user is not None:
+            language = session.get("lang")
+            session.clear()  # a fresh session id after login: no fixation
+            if language:
+                session["lang"] = language
+            login_user(user)
+            start_session()
+            return redirect(_safe_next(request.args.get("next")))
+        error = translate("login.failed")
+    elif request.method == "POST":
+        error = translate("login.failed")
+    status = 401 if request.method == "POST" else 200
+    expired = request.args.get("expired") == "1"
+    return render_template("inbox/login.html", form=form, error=error, expired=expired), status
+
+
+@inbox_bp.post("/logout")
+@login_required
+def logout() -> Any:
+    end_session()
+    flash(translate("login.logged_out"), "info")
+    return redirect(url_for("inbox.login"))
+
+
+@inbox_bp.post("/language")
+def language() -> Any:
+    """Switch the interface language for this session (and save it for a logged-in operator)."""
+    chosen = request.form.get("lang", "id")
+    if chosen not in LANGUAGES:
+        chosen = "id"
+    session["lang"] = chosen
+    if current_user.is_authenticated:
+        with runtime().db.session() as db:
+            row = db.get(Operator, current_user.id)
+            if row is not None:
+                row.language = chosen
+    back = request.form.get("next") or request.referrer
+    return redirect(_safe_next(urlsplit(back).path if back else None) if back else url_for("inbox.login"))

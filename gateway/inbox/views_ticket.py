@@ -1,0 +1,451 @@
+"""One ticket: its thread, its actions, its photos, and filing a walk-in or phone complaint.
+
+Every change goes through the ticket service (gateway/tickets/service.py), which
+owns the lifecycle rules and refuses what the operator may not do; this module
+only turns forms into service calls, shows the answer, and audits the action.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import abort, flash, redirect, render_template, request, send_from_directory, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from werkzeug.utils import secure_filename
+
+from adapters.common import normalize_phone
+from conversations import lifecycle as lc
+from gateway.inbox import inbox_bp
+from gateway.inbox.access import actor, audit, reveals_reporter, runtime, ticket_or_404
+from gateway.inbox.auth import roles_required
+from gateway.inbox.forms import (
+    ActionForm,
+    AssignForm,
+    CategoryForm,
+    NoteForm,
+    PrivacyForm,
+    ReplyForm,
+    WalkInForm,
+)
+from gateway.inbox.i18n import current_language, translate
+from gateway.inbox.views_list import reporter_label
+from gateway.models import Agency, CannedResponse, Message, Operator, Ticket, TicketEvent, utcnow
+from gateway.tickets import policy, service
+
+#: Events already shown another way in the timeline (a reply appears as its outbound message).
+HIDDEN_EVENTS = frozenset({"reply"})
+
+
+@dataclass
+class TimelineItem:
+    at: datetime
+    kind: str  # message | event
+    message: Message | None = None
+    event: TicketEvent | None = None
+
+
+def _thread_messages(db: Session, ticket: Ticket) -> list[Message]:
+    ids = [int(i) for i in (ticket.data or {}).get("message_ids") or [] if str(i).isdigit()]
+    condition = Message.ticket_id == ticket.id
+    if ids:
+        condition = or_(condition, Message.id.in_(ids))
+    return list(db.scalars(select(Message).where(condition).order_by(Message.created_at, Message.id)))
+
+
+def timeline(db: Session, ticket: Ticket) -> list[TimelineItem]:
+    """Messages from every channel and the ticket's history, in the order they happened."""
+    items = [TimelineItem(m.created_at, "message", message=m) for m in _thread_messages(db, ticket)]
+    items += [
+        TimelineItem(e.created_at, "event", event=e)
+        for e in service.history(ticket, actor())
+        if e.action not in HIDDEN_EVENTS
+    ]
+    items.sort(key=lambda item: (item.at, 0 if item.kind == "message" else 1))
+    return items
+
+
+def _is_my_turn(ticket: Ticket) -> bool:
+    """Whether the viewer is who should read new citizen messages (clears the "new" mark)."""
+    if current_user.agency_scoped:
+        return ticket.agency_id == current_user.agency_id
+    return ticket.status in lc.PRE_DISPATCH_STATUSES or ticket.agency is None or ticket.agency.is_coordinator
+
+
+def _forms(db: Session, ticket: Ticket) -> dict[str, Any]:
+    act = actor()
+    action_form = ActionForm()
+    agencies = list(db.scalars(select(Agency).where(Agency.active.is_(True)).order_by(Agency.name)))
+    action_form.agency.choices = [(a.code, a.name) for a in agencies if not a.is_coordinator]
+    if ticket.agency is not None and not ticket.agency.is_coordinator:
+        action_form.agency.data = ticket.agency.code
+    action_form.reason.choices = [(r, translate(f"archive_reason.{r}")) for r in lc.ARCHIVE_REASONS]
+    operators_q = select(Operator).where(Operator.active.is_(True)).order_by(Operator.name)
+    if current_user.agency_scoped:
+        operators_q = operators_q.where(Operator.agency_id == current_user.agency_id)
+    elif ticket.agency_id is not None:
+        operators_q = operators_q.where(
+            or_(Operator.agency_id == ticket.agency_id, Operator.role.in_(("admin", "coordinator")))
+        )
+    assign_form = AssignForm()
+    assign_form.operator_id.choices = [("", translate("ticket.nobody"))] + [
+        (str(o.id), o.name) for o in db.scalars(operators_q)
+    ]
+    assign_form.operator_id.data = str(ticket.assigned_operator_id or "")
+    category_form = CategoryForm()
+    category_form.category.choices = [
+        (c.code, c.name(current_language())) for c in runtime().catalog.categories
+    ]
+    category_form.category.data = ticket.category
+    privacy_form = PrivacyForm()
+    privacy_form.privacy.choices = [(p, translate(f"privacy.{p}")) for p in lc.PRIVACY_LEVELS]
+    privacy_form.privacy.data = ticket.privacy
+    canned = list(db.scalars(select(CannedResponse).order_by(CannedResponse.code)))
+    return {
+        "reply_form": ReplyForm(),
+        "note_form": NoteForm(),
+        "action_form": action_form,
+        "assign_form": assign_form,
+        "category_form": category_form,
+        "privacy_form": privacy_form,
+        "actions": lc.allowed_actions(
+            ticket.status,
+            act.role,
+            own_agency=act.agency_id is not None and act.agency_id == ticket.agency_id,
+            closed=ticket.closed_at is not None,
+        ),
+        "canned": canned,
+        "reply_nonce": uuid.uuid4().hex,
+    }
+
+
+def _deadline_info(ticket: Ticket) -> dict[str, Any]:
+    today = policy.today(runtime())
+    late = bool(
+        ticket.overdue
+        or (ticket.deadline is not None and ticket.deadline < today and ticket.status in lc.OPEN_STATUSES)
+    )
+    return {"deadline": ticket.deadline, "late": late, "today": today}
+
+
+@inbox_bp.get("/t/<tracking>")
+@login_required
+def thread(tracking: str) -> Any:
+    with runtime().db.session() as db:
+        ticket = ticket_or_404(db, tracking)
+        if ticket.privacy == "confidential":
+            audit(db, "ticket.view", ticket, "confidential")
+        if ticket.has_unread and _is_my_turn(ticket):
+            ticket.has_unread = False
+        reveal = reveals_reporter(ticket)
+        assignee = db.get(Operator, ticket.assigned_operator_id) if ticket.assigned_operator_id else None
+        return render_template(
+            "inbox/thread.html",
+            ticket=ticket,
+            items=timeline(db, ticket),
+            reveal=reveal,
+            reporter=reporter_label(ticket, reveal),
+            assignee=assignee,
+            **_deadline_info(ticket),
+            **_forms(db, ticket),
+        )
+
+
+@inbox_bp.get("/t/<tracking>/timeline")
+@login_required
+def thread_timeline(tracking: str) -> Any:
+    """The timeline alone, for polling: new messages and delivery statuses appear without a reload."""
+    with runtime().db.session() as db:
+        ticket = ticket_or_404(db, tracking)
+        reveal = reveals_reporter(ticket)
+        return render_template(
+            "inbox/_timeline.html",
+            ticket=ticket,
+            items=timeline(db, ticket),
+            reveal=reveal,
+            reporter=reporter_label(ticket, reveal),
+        )
+
+
+def _back(tracking: str) -> Any:
+    return redirect(url_for("inbox.thread", tracking=tracking) + "#actions")
+
+
+def _refused(exc: service.TransitionRefused) -> None:
+    flash(translate(f"refused.{exc.code}", detail=exc.message), "error")
+
+
+def _form_errors(form: Any) -> None:
+    for field, errors in form.errors.items():
+        label = translate(f"field.{field}")
+        for error in errors:
+            flash(f"{label}: {error}", "error")
+
+
+def _expand_canned(db: Session, text: str, language: str) -> str:
+    """``/code`` at the start of a reply becomes that canned response (in the ticket's language if any)."""
+    stripped = text.strip()
+    if not stripped.startswith("/"):
+        return text
+    code, _, rest = stripped[1:].partition(" ")
+    rows = list(db.scalars(select(CannedResponse).where(CannedResponse.code == code.lower())))
+    if not rows:
+        return text
+    chosen = next((r for r in rows if r.language == language), rows[0])
+    return chosen.text + (f"\n{rest.strip()}" if rest.strip() else "")
+
+
+@inbox_bp.post("/t/<tracking>/reply")
+@login_required
+def reply(tracking: str) -> Any:
+    form = ReplyForm()
+    with runtime().db.session() as db:
+        ticket = ticket_or_404(db, tracking)
+        if not form.validate_on_submit():
+            _form_errors(form)
+            return _back(ticket.tracking)
+        nonce = (request.form.get("nonce") or "").strip()[:64] or uuid.uuid4().hex
+        text = _expand_canned(db, form.text.data, ticket.language or "id")
+        try:
+            message = service.operator_reply(
+                db, runtime(), ticket, actor(), text, dedupe_key=f"inbox-reply:{ticket.id}:{nonce}"
+            )
+        except service.TransitionRefused as exc:
+            _refused(exc)
+            return _back(ticket.tracking)
+        audit(db, "ticket.reply", ticket, f"message {message.id}")
+        flash(translate("flash.reply_queued"), "ok")
+        return _back(ticket.tracking)
+
+
+@inbox_bp.post("/t/<tracking>/note")
+@login_required
+def note(tracking: str) -> Any:
+    form = NoteForm()
+    with runtime().db.session() as db:
+        ticket = ticket_or_404(db, tracking)
+        if not form.validate_on_submit():
+            _form_errors(form)
+            return _back(ticket.tracking)
+        try:
+            service.add_note(db, runtime(), ticket, actor(), form.text.data)
+        except service.TransitionRefused as exc:
+            _refused(exc)
+            return _back(ticket.tracking)
+        audit(db, "ticket.note", ticket)
+        flash(translate("flash.note_added"), "ok")
+        return _back(ticket.tracking)
+
+
+@inbox_bp.post("/t/<tracking>/action")
+@login_required
+def action(tracking: str) -> Any:
+    form = ActionForm()
+    with runtime().db.session() as db:
+        ticket = ticket_or_404(db, tracking)
+        if not form.validate_on_submit():
+            _form_errors(form)
+            return _back(ticket.tracking)
+        name = form.action.data
+        args: dict[str, Any] = {"note": (form.note.data or "").strip() or None}
+        if name == lc.DISPOSE:
+            args["agency"] = form.agency.data or None
+        if name == lc.ARCHIVE:
+            args["reason"] = form.reason.data or None
+            args["duplicate_of"] = (form.duplicate_of.data or "").strip() or None
+        try:
+            with db.begin_nested():
+                service.transition(db, runtime(), ticket, name, actor(), **args)
+        except service.TransitionRefused as exc:
+            _refused(exc)
+            return _back(ticket.tracking)
+        audit(db, f"ticket.{name}", ticket, args.get("note"))
+        flash(translate("flash.action_done", action=translate(f"action.{name}")), "ok")
+        if not service.can_see(actor(), ticket):
+            # "Bukan wewenang" hands the ticket back: the agency no longer sees it.
+            return redirect(url_for("inbox.tickets"))
+        return _back(ticket.tracking)
+
+
+@inbox_bp.post("/t/<tracking>/assign")
+@login_required
+def assign(tracking: str) -> Any:
+    raw = request.form.get("operator_id", "")
+    with runtime().db.session() as db:
+        ticket = ticket_or_404(db, tracking)
+        form = AssignForm()
+        form.operator_id.choices = [(raw, raw)]
+        if not form.validate_on_submit() or (raw and not raw.isdigit()):
+            _form_errors(form)
+            return _back(ticket.tracking)
+        try:
+            service.assign(db, runtime(), ticket, actor(), int(raw) if raw else None)
+        except service.TransitionRefused as exc:
+            _refused(exc)
+            return _back(ticket.tracking)
+        audit(db, "ticket.assign", ticket, raw or "-")
+        flash(translate("flash.assigned"), "ok")
+        return _back(ticket.tracking)
+
+
+@inbox_bp.post("/t/<tracking>/category")
+@login_required
+def category(tracking: str) -> Any:
+    form = CategoryForm()
+    with runtime().db.session() as db:
+        ticket = ticket_or_404(db, tracking)
+        form.category.choices = [(c.code, c.code) for c in runtime().catalog.categories]
+        if not form.validate_on_submit():
+            _form_errors(form)
+            return _back(ticket.tracking)
+        try:
+            service.change_category(db, runtime(), ticket, actor(), form.category.data)
+        except service.TransitionRefused as exc:
+            _refused(exc)
+            return _back(ticket.tracking)
+        audit(db, "ticket.category", ticket, form.category.data)
+        flash(translate("flash.category_changed"), "ok")
+        return _back(ticket.tracking)
+
+
+@inbox_bp.post("/t/<tracking>/privacy")
+@login_required
+def privacy(tracking: str) -> Any:
+    form = PrivacyForm()
+    with runtime().db.session() as db:
+        ticket = ticket_or_404(db, tracking)
+        form.privacy.choices = [(p, p) for p in lc.PRIVACY_LEVELS]
+        if not form.validate_on_submit():
+            _form_errors(form)
+            return _back(ticket.tracking)
+        try:
+            # The service writes its own audit entry for privacy changes.
+            service.set_privacy(
+                db,
+                runtime(),
+                ticket,
+                actor(),
+                form.privacy.data,
+                citizen_consent=bool(form.citizen_consent.data),
+            )
+        except service.TransitionRefused as exc:
+            _refused(exc)
+            return _back(ticket.tracking)
+        flash(translate("flash.privacy_changed"), "ok")
+        return _back(ticket.tracking)
+
+
+@inbox_bp.get("/media/<int:message_id>/<int:index>")
+@login_required
+def media(message_id: int, index: int) -> Any:
+    """A stored photo of a message, only for an operator who may see the message's ticket."""
+    with runtime().db.session() as db:
+        message = db.get(Message, message_id)
+        if message is None:
+            abort(404)
+        ticket = db.get(Ticket, message.ticket_id) if message.ticket_id else None
+        if ticket is None:
+            ticket = (
+                db.scalar(
+                    select(Ticket).where(Ticket.contact_id == message.contact_id).order_by(Ticket.id.desc())
+                )
+                if message.contact_id
+                else None
+            )
+            if ticket is None or message.id not in ((ticket.data or {}).get("message_ids") or []):
+                abort(404)
+        if not service.can_see(actor(), ticket):
+            abort(404)
+        attachments = message.attachments or []
+        if index < 0 or index >= len(attachments):
+            abort(404)
+        stored = attachments[index].get("stored_path")
+        if not stored or secure_filename(stored) != stored:
+            abort(404)
+    response = send_from_directory(runtime().settings.media_dir, stored, max_age=3600)
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+# --------------------------------------------------------------------------- walk-in and phone complaints
+def _update_channels() -> list[tuple[str, str]]:
+    enabled = set(runtime().enabled_channels())
+    options = [("none", translate("walkin.updates_none"))]
+    if enabled & {"sms", "twilio"}:
+        options.append(("sms", "SMS"))
+    if enabled & {"whatsapp", "twilio"}:
+        options.append(("whatsapp", "WhatsApp"))
+    return options
+
+
+def _address_for(updates: str, phone: str) -> tuple[str, str] | None:
+    """(channel, address) the updates go to: SMS via the aggregator first, WhatsApp via Cloud API first."""
+    number = normalize_phone(phone)
+    if number is None or updates == "none":
+        return None
+    enabled = set(runtime().enabled_channels())
+    if updates == "sms":
+        channel = "sms" if "sms" in enabled else "twilio"
+        return channel, f"tel:{number}"
+    channel = "whatsapp" if "whatsapp" in enabled else "twilio"
+    return channel, f"whatsapp:{number}"
+
+
+@inbox_bp.route("/new", methods=["GET", "POST"])
+@login_required
+@roles_required("admin", "coordinator", "agency")
+def walk_in() -> Any:
+    """File a complaint made in person or by phone; it then behaves like any other ticket."""
+    form = WalkInForm()
+    form.updates.choices = _update_channels()
+    form.category.choices = [(c.code, c.name(current_language())) for c in runtime().catalog.categories]
+    form.privacy.choices = [(p, translate(f"privacy.{p}")) for p in lc.PRIVACY_LEVELS]
+    if request.method == "GET":
+        form.privacy.data = lc.DEFAULT_PRIVACY
+        form.language.data = current_language()
+    if form.validate_on_submit():
+        from gateway.inbound import find_or_create_contact
+
+        target = _address_for(form.updates.data, form.phone.data or "")
+        with runtime().db.session() as db:
+            contact = None
+            if target is not None:
+                contact, _address = find_or_create_contact(
+                    db, target[1], target[0], (form.name.data or "").strip() or None, form.language.data
+                )
+            act = actor()
+            ticket = service.create_ticket(
+                db,
+                runtime(),
+                contact=contact,
+                description=form.description.data.strip(),
+                category=form.category.data,
+                location_text=(form.location.data or "").strip() or None,
+                privacy=form.privacy.data,
+                privacy_chosen=True,
+                channel=target[0] if target else None,
+                address=target[1] if target else None,
+                language=form.language.data or "id",
+                source="operator",
+                actor=act,
+            )
+            ticket.consent_recorded = bool(target is not None and form.consent.data)
+            ticket.data = {
+                **(ticket.data or {}),
+                "filed_by": act.label,
+                "consent": {"given": ticket.consent_recorded, "at": utcnow().isoformat(), "by": act.label},
+            }
+            audit(db, "ticket.walk_in", ticket, form.updates.data)
+            tracking = ticket.tracking
+            visible = service.can_see(act, ticket)
+        flash(translate("flash.walk_in_filed", tracking=tracking), "ok")
+        if visible:
+            return redirect(url_for("inbox.thread", tracking=tracking))
+        return redirect(url_for("inbox.tickets"))
+    if request.method == "POST":
+        _form_errors(form)
+    return render_template("inbox/walk_in.html", form=form), 400 if request.method == "POST" else 200
