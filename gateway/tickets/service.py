@@ -497,6 +497,10 @@ def operator_reply(
         raise TransitionRefused(
             "invalid_transition", "the citizen has opted out (STOP); no message can be sent"
         )
+    if dedupe_key is not None:
+        repeated = session.scalar(select(Message).where(Message.dedupe_key == dedupe_key))
+        if repeated is not None:
+            return repeated  # the same request again (a retried API call): stored and sent once
     event = _event(
         session, ticket, actor, "reply", from_status=ticket.status, to_status=ticket.status, note=body
     )

@@ -133,3 +133,4 @@ def test_reply_is_queued_once_per_idempotency_key(
         ticket = load(session, tracking)
         rows = session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all()
         assert [m.text for m in rows] == [first.json["text"]]
+        assert [e.action for e in ticket.events].count("reply") == 1
