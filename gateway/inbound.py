@@ -6,6 +6,7 @@ contact, and the job that will process it, all in one transaction.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 from adapters.base import DELIVERY_RANK, ContactEvent, InboundMessage, ParseResult, StatusUpdate
 from gateway.jobs import record_job
 from gateway.models import Contact, ContactAddress, DeliveryReceipt, Message, utcnow
+from gateway.outbound import queue_message
+from gateway.ratelimit import over_limit, throttle_reply_key, throttle_text
 from gateway.runtime import Runtime
 
 
@@ -27,16 +30,40 @@ class StoreOutcome:
     message_ids: tuple[int, ...] = ()
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def clean_text(value: str | None) -> str | None:
+    """Text safe for every database and every screen.
+
+    NUL bytes (PostgreSQL refuses them in text, which would turn a provider's
+    retry into an endless 503 loop), other C0 control characters and lone
+    surrogates (invalid UTF-8 smuggled in as JSON escapes) are removed; line
+    breaks and tabs stay. Markup and formulas are kept as typed: pages escape
+    them when rendering, exports neutralise them (see `gateway.privacy_requests`).
+    """
+    if value is None:
+        return None
+    if _CONTROL.search(value):
+        value = _CONTROL.sub("", value)
+    if _SURROGATE.search(value):
+        value = _SURROGATE.sub("\ufffd", value)
+    return value
+
+
 def _json_safe(value: Any) -> Any:
-    """Raw payloads as JSON: datetimes to ISO text, tuples to lists, bytes decoded."""
+    """Raw payloads as JSON: datetimes to ISO text, tuples to lists, bytes decoded, text cleaned."""
+    if isinstance(value, str):
+        return clean_text(value)
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {clean_text(str(k)): _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_json_safe(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
+        return clean_text(value.decode("utf-8", errors="replace"))
     return value
 
 
@@ -79,12 +106,12 @@ def message_row(msg: InboundMessage, contact_id: int) -> Message:
         address=msg.sender,
         peer=msg.recipient,
         kind=msg.kind,
-        text=msg.text,
-        sender_name=msg.sender_name,
+        text=clean_text(msg.text) or "",
+        sender_name=clean_text(msg.sender_name),
         attachments=[_json_safe(asdict(a)) for a in msg.attachments],
         location=_json_safe(asdict(msg.location)) if msg.location else None,
         language=msg.language,
-        button_payload=msg.button_payload,
+        button_payload=clean_text(msg.button_payload),
         raw=_json_safe(
             {
                 "payload": dict(msg.raw),
@@ -103,8 +130,12 @@ def message_row(msg: InboundMessage, contact_id: int) -> Message:
     )
 
 
-def store_message(session: Session, msg: InboundMessage) -> Message | None:
-    """Store one inbound message and record its processing job; None if already stored."""
+def store_message(session: Session, msg: InboundMessage, rate_per_minute: int = 0) -> Message | None:
+    """Store one inbound message and record its processing job; None if already stored.
+
+    A sender over ``rate_per_minute`` has the message stored (marked ``throttled``
+    and processed, so the bot does not answer it) and gets one polite reply.
+    """
     exists = session.scalar(
         select(Message.id).where(
             Message.channel == msg.channel, Message.provider_message_id == msg.provider_message_id
@@ -117,13 +148,29 @@ def store_message(session: Session, msg: InboundMessage) -> Message | None:
     address.channel = msg.channel
     if address.unreachable:
         address.unreachable = False  # they wrote to us, so they can be reached again
+    throttled = over_limit(session, contact.id, rate_per_minute)
     row = message_row(msg, contact.id)
+    if throttled:
+        row.raw = dict(row.raw) | {"throttled": True}
+        row.processed_at = utcnow()
     try:
         with session.begin_nested():
             session.add(row)
             session.flush()
     except IntegrityError:
         return None  # the same provider message stored concurrently by another request
+    if throttled:
+        queue_message(
+            session,
+            channel=msg.channel,
+            address=msg.sender,
+            text=throttle_text(contact.language),
+            contact_id=contact.id,
+            dedupe_key=throttle_reply_key(contact),
+            author="system",
+            language=contact.language,
+        )
+        return row
     record_job(session, "process_inbound", {"contact_id": contact.id, "message_id": row.id})
     if msg.attachments:
         record_job(session, "fetch_media", {"message_id": row.id}, dedupe_key=f"media:{row.id}")
@@ -216,7 +263,7 @@ def store_parse_result(runtime: Runtime, channel: str, parsed: ParseResult) -> S
     ids: list[int] = []
     with runtime.db.session() as session:
         for msg in parsed.messages:
-            row = store_message(session, msg)
+            row = store_message(session, msg, runtime.settings.sender_rate_per_minute)
             if row is None:
                 outcome.duplicates += 1
             else:

@@ -5,7 +5,9 @@ so every channel behaves the same way:
 
 * channel off (no credentials)  -> 404
 * wrong or missing signature    -> 403, nothing stored
-* malformed body                -> 400 with the reason
+* malformed body                -> 400 with the reason (JSON nested deeper than
+                                   MAX_JSON_DEPTH included: refused before any parser sees it)
+* body over LAPOR_MAX_BODY_BYTES -> 413 (Flask's MAX_CONTENT_LENGTH)
 * database unreachable          -> 503, so the provider retries
 * otherwise the messages are stored (once per provider id), their jobs recorded
   in the same transaction, and the adapter's answer returned. Nothing slow runs here.
@@ -33,6 +35,37 @@ from gateway.runtime import Runtime
 log = logging.getLogger(__name__)
 
 webhooks_bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+# No provider nests its payload deeper than about ten levels; a body far deeper is an
+# attack on the parser (Python's json recurses, and a RecursionError would be a 500).
+MAX_JSON_DEPTH = 64
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``body`` opens more than ``limit`` nested arrays/objects (strings skipped).
+
+    A linear scan without parsing, so the check itself cannot be made to recurse.
+    """
+    depth = 0
+    in_string = False
+    escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
 
 
 def _runtime() -> Runtime:
@@ -82,12 +115,19 @@ def handle_webhook(channel: str) -> Any:
         return _error(403, "bad_signature", str(exc) or "signature does not match")
     except PayloadError as exc:  # too malformed to even check the signature
         return _error(400, "malformed", str(exc))
+    if json_too_deep(webhook.body):
+        return _error(400, "malformed", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         parsed = adapter.parse(webhook)
     except PayloadError as exc:
         return _error(400, "malformed", str(exc))
     except ChannelDisabled as exc:
         return _error(404, "channel_off", str(exc))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        # An adapter bug on a shape it did not foresee: a 500 would make the provider retry
+        # the same body forever, so it is refused like any malformed body, and logged.
+        log.exception("adapter could not parse a verified body", extra={"channel": channel})
+        return _error(400, "malformed", f"unreadable payload ({type(exc).__name__})")
     try:
         stored = store_parse_result(runtime, channel, parsed)
     except (OperationalError, SQLAlchemyError) as exc:

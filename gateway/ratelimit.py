@@ -1,0 +1,62 @@
+"""Per-sender rate limit on inbound messages: throttle the bot, keep every message.
+
+A citizen (or a script using their number) who writes more than
+``LAPOR_SENDER_RATE_PER_MINUTE`` messages within a minute gets ONE polite reply
+per hour (config/ratelimit.yaml) and no bot answers for the rest; every message is
+still stored, with its raw payload, and marked ``throttled`` so operators see it.
+Nothing is dropped silently.
+
+The count comes from the database (the messages just stored), not from the HTTP
+client: providers call from shared IP ranges, so Flask-Limiter's per-request key
+does not identify a sender, and a count in the same transaction holds across any
+number of web processes without Redis (which may be down: see docs/operations.md).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from config.loader import load_yaml
+from gateway.models import Contact, Message, utcnow
+
+WINDOW = timedelta(minutes=1)
+
+_DEFAULT_TEXT = {
+    "id": "Pesan Anda terlalu banyak. Mohon tunggu beberapa menit.",
+    "en": "Please wait a few minutes.",
+}
+
+
+def recent_inbound(session: Session, contact_id: int) -> int:
+    """Inbound messages of this contact stored within the last minute."""
+    since = utcnow() - WINDOW
+    return int(
+        session.scalar(
+            select(func.count(Message.id)).where(
+                Message.contact_id == contact_id, Message.direction == "in", Message.created_at >= since
+            )
+        )
+        or 0
+    )
+
+
+def over_limit(session: Session, contact_id: int, per_minute: int) -> bool:
+    """True when storing one more message would exceed ``per_minute`` (0 = no limit)."""
+    return per_minute > 0 and recent_inbound(session, contact_id) >= per_minute
+
+
+def throttle_text(language: str | None) -> str:
+    try:
+        texts = (load_yaml("ratelimit.yaml") or {}).get("throttled") or {}
+    except FileNotFoundError:
+        texts = {}
+    lang = "en" if (language or "").startswith("en") else "id"
+    return str(texts.get(lang) or _DEFAULT_TEXT[lang])
+
+
+def throttle_reply_key(contact: Contact) -> str:
+    """One polite reply per contact per hour, however many messages keep coming."""
+    return f"throttle:{contact.id}:{utcnow().strftime('%Y%m%d%H')}"
