@@ -247,6 +247,49 @@ def telegram_set_webhook() -> None:
     sys.exit(0 if ok else 1)
 
 
+# --------------------------------------------------------------------------- citizens' data requests
+@main.group()
+def contact() -> None:
+    """A citizen's data requests (UU 27/2022): export and erase, both audited."""
+
+
+@contact.command("export")
+@click.argument("address")
+def contact_export(address: str) -> None:
+    """Print everything stored about the citizen behind ADDRESS (e.g. tel:+62812...) as JSON."""
+    import json
+
+    from gateway.privacy_requests import export_contact
+    from gateway.runtime import Runtime
+
+    runtime = Runtime(load_settings())
+    with runtime.db.session() as session:
+        data = export_contact(session, address, actor=f"cli:{getpass.getuser()}")
+    runtime.close()
+    if data is None:
+        raise click.ClickException("no contact has this address")
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@contact.command("erase")
+@click.argument("address")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def contact_erase(address: str, yes: bool) -> None:
+    """Remove the personal data of the citizen behind ADDRESS; their complaints stay, unlinked."""
+    from gateway.privacy_requests import erase_contact
+    from gateway.runtime import Runtime
+
+    if not yes:
+        click.confirm("Erase this citizen's personal data? This cannot be undone", abort=True)
+    runtime = Runtime(load_settings())
+    with runtime.db.session() as session:
+        cleared = erase_contact(session, address, actor=f"cli:{getpass.getuser()}")
+    runtime.close()
+    if cleared is None:
+        raise click.ClickException("no contact has this address")
+    click.echo(f"erased; {cleared} messages cleared")
+
+
 # --------------------------------------------------------------------------- helpers used by `run`
 def write_channels_env(data_dir: Path, values: dict[str, str]) -> None:
     """Record stand-in channel settings for the worker and `simulate` to read."""

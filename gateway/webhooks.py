@@ -30,6 +30,7 @@ from adapters.base import (
     WebhookResponse,
 )
 from gateway.inbound import store_parse_result
+from gateway.metrics import record_webhook
 from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,20 @@ def _adapter_or_404(channel: str) -> ChannelAdapter | None:
 
 
 def handle_webhook(channel: str) -> Any:
+    response = _handle_webhook(channel)
+    status = response[1] if isinstance(response, tuple) else response.status_code
+    body = response[0] if isinstance(response, tuple) else None
+    result = "accepted" if status < 400 else str(status)
+    if body is not None:
+        try:
+            result = body.get_json()["error"]["code"]
+        except Exception:
+            result = str(status)
+    record_webhook(channel, result)
+    return response
+
+
+def _handle_webhook(channel: str) -> Any:
     runtime = _runtime()
     adapter = _adapter_or_404(channel)
     if adapter is None:

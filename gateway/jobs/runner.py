@@ -14,7 +14,7 @@ import traceback
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from gateway.jobs.registry import HANDLERS, GiveUp, RetryLater
 from gateway.models import Job, utcnow
@@ -167,6 +167,12 @@ def _run_claimed(
 
 
 def _finish(runtime: Runtime, job_id: int, status: str, error: str | None) -> None:
+    if status == "failed":
+        from gateway.metrics import record_job_failure
+
+        with runtime.db.session() as session:
+            kind = session.scalar(select(Job.kind).where(Job.id == job_id)) or "unknown"
+        record_job_failure(kind)
     with runtime.db.session() as session:
         session.execute(
             update(Job).where(Job.id == job_id).values(status=status, finished_at=utcnow(), last_error=error)

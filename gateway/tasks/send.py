@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from gateway.inbound import apply_status_to_message
 from gateway.jobs import RetryLater, handler
 from gateway.jobs.registry import GiveUp
 from gateway.jobs.runner import backoff_delay
+from gateway.metrics import record_send
 from gateway.models import Contact, ContactAddress, DeliveryReceipt, Message, utcnow
 from gateway.runtime import Runtime
 
@@ -181,11 +183,14 @@ def send_message(runtime: Runtime, payload: dict[str, Any]) -> None:
         template=template,
         reference=f"lapor-{message_id}",
     )
+    started = time.monotonic()
     try:
         result = adapter.send(outbound)
     except SendError as exc:
+        record_send(channel, "retry" if exc.retryable else "refused", time.monotonic() - started)
         _handle_send_error(runtime, message, exc)
         return
+    record_send(channel, "sent", time.monotonic() - started)
     with runtime.db.session() as session:
         row = session.get(Message, message_id)
         assert row is not None

@@ -1,0 +1,138 @@
+"""Prometheus metrics at ``GET /metrics``.
+
+Events are counted where they happen (webhooks by channel and result, job
+failures, send latency); states (queue depth, tickets by status, overdue
+tickets, failed deliveries) are read from Redis and the database at scrape
+time, so every process reports the same truth and nothing drifts.
+
+Under gunicorn, set ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory, cleared
+at deploy) and the counters of all worker processes are summed through
+prometheus-client's multiprocess mode; without it the default registry is used.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, current_app
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+log = logging.getLogger(__name__)
+
+metrics_bp = Blueprint("metrics", __name__)
+
+WEBHOOKS = Counter(
+    "lapor_webhooks_total",
+    "Webhook requests by channel and result (accepted, duplicate, bad_signature, malformed, "
+    "storage_unavailable, channel_off)",
+    ["channel", "result"],
+)
+JOB_FAILURES = Counter("lapor_job_failures_total", "Jobs marked failed after their last attempt", ["kind"])
+JOB_RETRIES = Counter("lapor_job_retries_total", "Job attempts that will be retried", ["kind"])
+SEND_SECONDS = Histogram(
+    "lapor_send_seconds",
+    "Time a provider took to accept (or refuse) one message",
+    ["channel", "outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+
+
+def record_webhook(channel: str, result: str) -> None:
+    """Count one webhook request; never lets a metrics problem fail the request."""
+    try:
+        WEBHOOKS.labels(channel=channel, result=result).inc()
+    except Exception:  # pragma: no cover - a broken multiprocess dir must not break webhooks
+        log.debug("metric not recorded", exc_info=True)
+
+
+def record_job_failure(kind: str) -> None:
+    try:
+        JOB_FAILURES.labels(kind=kind).inc()
+    except Exception:  # pragma: no cover
+        log.debug("metric not recorded", exc_info=True)
+
+
+def record_send(channel: str, outcome: str, seconds: float) -> None:
+    try:
+        SEND_SECONDS.labels(channel=channel, outcome=outcome).observe(seconds)
+    except Exception:  # pragma: no cover
+        log.debug("metric not recorded", exc_info=True)
+
+
+class StateCollector(Collector):
+    """Gauges read at scrape time from Redis and the database."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from gateway.models import Job, Message, Ticket
+
+        up = GaugeMetricFamily("lapor_dependency_up", "1 when the dependency answers", labels=["dependency"])
+        depth = GaugeMetricFamily("lapor_queue_depth", "Jobs waiting in Redis")
+        queue = self.runtime.queue
+        if queue is not None:
+            try:
+                depth.add_metric([], queue.depth())
+                up.add_metric(["redis"], 1)
+            except Exception:
+                up.add_metric(["redis"], 0)
+        yield depth
+        tickets = GaugeMetricFamily("lapor_tickets", "Tickets by status", labels=["status"])
+        overdue = GaugeMetricFamily("lapor_tickets_overdue", "Open tickets past their deadline")
+        jobs = GaugeMetricFamily("lapor_jobs", "Outbox jobs by status", labels=["status"])
+        failed = GaugeMetricFamily("lapor_messages_failed", "Outbound messages whose delivery failed")
+        try:
+            with self.runtime.db.session() as session:
+                for status, n in session.execute(
+                    select(Ticket.status, func.count(Ticket.id)).group_by(Ticket.status)
+                ):
+                    tickets.add_metric([status], n)
+                overdue.add_metric(
+                    [], session.scalar(select(func.count(Ticket.id)).where(Ticket.overdue.is_(True))) or 0
+                )
+                for status, n in session.execute(select(Job.status, func.count(Job.id)).group_by(Job.status)):
+                    jobs.add_metric([status], n)
+                failed.add_metric(
+                    [],
+                    session.scalar(
+                        select(func.count(Message.id)).where(
+                            Message.direction == "out", Message.delivery_status == "failed"
+                        )
+                    )
+                    or 0,
+                )
+            up.add_metric(["database"], 1)
+        except Exception:
+            up.add_metric(["database"], 0)
+        yield from (tickets, overdue, jobs, failed, up)
+
+
+def _event_registry() -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+    return REGISTRY
+
+
+@metrics_bp.get("/metrics")
+def metrics() -> Response:
+    state = CollectorRegistry(auto_describe=False)
+    state.register(StateCollector(current_app.extensions["lapor"]))
+    body = generate_latest(_event_registry()) + generate_latest(state)
+    return Response(body, content_type=CONTENT_TYPE_LATEST)
