@@ -8,7 +8,7 @@ from gateway.api.auth import api_error, require_token
 from gateway.api.blueprint import api_bp
 
 # Resource modules register their routes on api_bp when imported.
-from gateway.api import messages, tickets  # noqa: F401  isort: skip
+from gateway.api import messages, openapi, reference, stats, tickets  # noqa: F401  isort: skip
 
 for _name in ("gateway.api.ticket_actions",):
     try:

@@ -14,6 +14,7 @@ from gateway.api.serialize import message_json, reveal_reporter
 from gateway.models import Message, Ticket
 
 ALLOWED = {"channel", "direction", "contact", "since", "limit", "before"}
+MAX_ID = 2**63 - 1  # the largest id a database integer column holds
 
 
 def parse_since(value: str) -> datetime:
@@ -40,6 +41,8 @@ def list_messages() -> Any:
         limit = parse_limit(request.args.get("limit"))
         since = parse_since(request.args["since"]) if "since" in request.args else None
         before = int(request.args["before"]) if "before" in request.args else None
+        if before is not None and not 0 <= before <= MAX_ID:
+            raise ValueError(f"before must be between 0 and {MAX_ID}")
     except ValueError as exc:
         return api_error(400, "invalid_parameter", str(exc))
     direction = request.args.get("direction")

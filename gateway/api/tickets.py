@@ -35,8 +35,10 @@ def list_tickets() -> Any:
         since = parse_since(request.args["since"]) if "since" in request.args else None
     except ValueError as exc:
         return api_error(400, "invalid_parameter", str(exc))
+    if len(request.args.get("q", "")) > 200:
+        return api_error(400, "invalid_parameter", "q is longer than 200 characters")
     status = request.args.get("status")
-    if status and status not in STATUSES:
+    if status is not None and status not in STATUSES:
         return api_error(400, "invalid_parameter", f"status must be one of {', '.join(sorted(STATUSES))}")
     token = g.api_token
     query = select(Ticket).outerjoin(Agency, Ticket.agency_id == Agency.id)
