@@ -66,6 +66,13 @@ def record_job_failure(kind: str) -> None:
         log.debug("metric not recorded", exc_info=True)
 
 
+def record_job_retry(kind: str) -> None:
+    try:
+        JOB_RETRIES.labels(kind=kind).inc()
+    except Exception:  # pragma: no cover
+        log.debug("metric not recorded", exc_info=True)
+
+
 def record_send(channel: str, outcome: str, seconds: float) -> None:
     try:
         SEND_SECONDS.labels(channel=channel, outcome=outcome).observe(seconds)

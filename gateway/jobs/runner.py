@@ -149,6 +149,7 @@ def _run_claimed(
     try:
         fn(runtime, payload)
     except RetryLater as retry:
+        _count_retry(kind)
         _reschedule(runtime, job_id, retry.delay, retry.reason, refund=not retry.counts)
         return "retry"
     except GiveUp as exc:
@@ -160,10 +161,17 @@ def _run_claimed(
         if attempts >= max_attempts:
             _finish(runtime, job_id, "failed", reason + "\n" + traceback.format_exc(limit=5))
             return "failed"
+        _count_retry(kind)
         _reschedule(runtime, job_id, backoff_delay(attempts), reason)
         return "retry"
     _finish(runtime, job_id, "done", None)
     return "done"
+
+
+def _count_retry(kind: str) -> None:
+    from gateway.metrics import record_job_retry
+
+    record_job_retry(kind)
 
 
 def _finish(runtime: Runtime, job_id: int, status: str, error: str | None) -> None:

@@ -114,7 +114,7 @@ def test_nul_and_surrogates_from_telegram_are_stored(client: Any, runtime: Any) 
 
 def test_script_in_text_is_rendered_escaped_by_the_templates(app: Any) -> None:
     """Every HTML page goes through Jinja with autoescape on."""
-    with app.app_context():
+    with app.test_request_context():
         from flask import render_template_string
 
         html = render_template_string("<p>{{ text }}</p>", text=NASTY_TEXT)
