@@ -371,9 +371,10 @@ def forward_ticket(runtime: Runtime, payload: dict[str, Any]) -> None:
         ticket = session.get(Ticket, ticket_id)
         assert ticket is not None
         for forward_id, (delivery, delivered, external_id, error) in results.items():
-            row = session.get(TicketForward, forward_id)
-            if row is None or row.status != "pending":
+            found = session.get(TicketForward, forward_id)
+            if found is None or found.status != "pending":
                 continue
+            row = found
             if delivered:
                 row.status, row.delivered_at, row.external_id, row.last_error = (
                     "delivered",

@@ -113,7 +113,7 @@ def is_public(ticket: Ticket) -> bool:
     return ticket.privacy != "confidential"
 
 
-def visible_tickets_query(actor: Actor) -> Select[tuple[Ticket]]:
+def visible_tickets_query(actor: Actor) -> Select[Any]:
     """``select(Ticket)`` limited to what ``actor`` may see; add filters and ordering to it."""
     query = select(Ticket)
     if actor.city_wide:
@@ -263,7 +263,7 @@ def create_ticket(
     language: str = "id",
     source: str = "message",
     attachments: Iterable[Mapping[str, Any]] = (),
-    message_ids: Iterable[int] = (),
+    message_ids: Iterable[int | str] = (),
     tracking: str | None = None,
     actor: Actor | None = None,
     area: str | None = None,
@@ -660,8 +660,14 @@ def set_privacy(
 
 
 def history(ticket: Ticket, actor: Actor) -> list[TicketEvent]:
-    """The events ``actor`` may read: the citizen and agency-bound readers do not see internal ones
-    about other agencies' handling (notes stay visible to operators who can see the ticket)."""
+    """The events ``actor`` may read: the citizen never sees internal ones (notes, reminders, routing)."""
     if actor.role == lc.CITIZEN:
         return [e for e in ticket.events if not e.internal]
     return list(ticket.events)
+
+
+def is_overdue(runtime: Runtime, ticket: Ticket, today: date | None = None) -> bool:
+    """Whether the ticket is past its deadline right now (the sweep sets ``overdue`` every few minutes)."""
+    if ticket.deadline is None or ticket.status not in (lc.UNVERIFIED, lc.DISPATCHED, lc.IN_PROGRESS):
+        return False
+    return ticket.deadline < (today or policy.today(runtime))

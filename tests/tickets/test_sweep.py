@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from gateway.jobs.scheduler import PERIODIC
 from gateway.models import AuditEntry, Message
 from gateway.tickets import policy
-from gateway.tickets.service import Actor, add_citizen_message, transition
+from gateway.tickets.service import Actor, add_citizen_message, is_overdue, transition
 from gateway.tickets.sweep import sweep
 from tests.tickets.conftest import TicketFactory, load
 
@@ -29,6 +29,9 @@ def test_overdue_then_reminded_once_then_escalated(
     assert deadline == next_day(runtime, policy.today(runtime), 5)
     assert sweep(runtime, today=deadline) == {"overdue": 0, "escalated": 0, "closed": 0}
     late = next_day(runtime, deadline)
+    with runtime.db.session() as session:
+        ticket = load(session, tracking)
+        assert not is_overdue(runtime, ticket, deadline) and is_overdue(runtime, ticket, late)
     assert sweep(runtime, today=late)["overdue"] == 1
     assert sweep(runtime, today=late)["overdue"] == 0  # already marked: no second reminder
     with runtime.db.session() as session:
