@@ -1,0 +1,56 @@
+"""Personal data is removed from public texts in the shapes citizens actually write it."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.redact import PLACEHOLDERS, initials, redact
+
+CASES = [
+    ("phone with dashes", "HP 0812-3456-7890 ya", "0812", PLACEHOLDERS["phone"]),
+    ("phone international", "hubungi +62 812 3456 7890", "812", PLACEHOLDERS["phone"]),
+    ("phone without plus", "WA 6281298765432", "6281298765432", PLACEHOLDERS["phone"]),
+    ("phone glued", "telp:081234567890.", "081234567890", PLACEHOLDERS["phone"]),
+    ("valid NIK", "NIK 3171010101900001 saya", "3171010101900001", PLACEHOLDERS["nik"]),
+    ("NIK with spaces", "NIK 3171 0101 0190 0001", "0190", PLACEHOLDERS["nik"]),
+    ("invalid NIK still removed", "no 9999999999999999", "9999999999999999", PLACEHOLDERS["phone"]),
+    ("email", "kirim ke budi.s+lapor@mail.co.id", "budi.s", PLACEHOLDERS["email"]),
+    ("nama saya lower case", "nama saya budi santoso, warga RT 3", "budi", PLACEHOLDERS["name"]),
+    ("saya Name", "Saya Budi mau lapor", "Budi", PLACEHOLDERS["name"]),
+    ("saya bernama", "perkenalkan saya bernama Siti Aminah dari RW 2", "Aminah", PLACEHOLDERS["name"]),
+    ("nama colon", "nama: Andi Wijaya. jalan rusak", "Wijaya", PLACEHOLDERS["name"]),
+]
+
+
+@pytest.mark.parametrize(("label", "text", "gone", "placeholder"), CASES, ids=[c[0] for c in CASES])
+def test_personal_data_is_removed(label: str, text: str, gone: str, placeholder: str) -> None:
+    out = redact(text)
+    assert gone not in out
+    assert placeholder in out
+
+
+def test_ordinary_words_after_saya_are_kept() -> None:
+    text = "saya mau lapor jalan rusak, Saya Warga RT 03 sudah menunggu 3 bulan"
+    assert redact(text) == text
+
+
+def test_nama_jalan_is_not_a_name() -> None:
+    text = "Nama jalannya Jl. Melati, lubang 2 meter"
+    assert redact(text) == text
+
+
+def test_known_names_are_removed_whole_and_in_parts() -> None:
+    out = redact("Pak Joko dan Bu Widodo, keluarga Joko Widodo", names=["Joko Widodo"])
+    assert "Joko" not in out and "Widodo" not in out
+    assert out.count(PLACEHOLDERS["name"]) == 3
+
+
+def test_short_numbers_stay() -> None:
+    text = "lubang 2 meter di RT 03/RW 05 sejak 2024, jam 07.30"
+    assert redact(text) == text
+
+
+def test_initials() -> None:
+    assert initials("budi santoso") == "B. S."
+    assert initials(None) is None
+    assert initials("   ") is None
