@@ -130,7 +130,7 @@ class OperatorForm(FlaskForm):
         validators=[DataRequired(REQUIRED), Length(min=12, max=512, message=Lazy("form.password"))]
     )
     role = SelectField(choices=[("agency", "agency"), ("coordinator", "coordinator"), ("admin", "admin")])
-    agency = SelectField(validators=[Optional()])
+    agency = SelectField()  # no Optional(): it would skip validate_agency when empty
     language = SelectField(choices=[("id", "Bahasa Indonesia"), ("en", "English")])
 
     def validate_agency(self, field: SelectField) -> None:

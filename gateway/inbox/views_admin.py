@@ -67,6 +67,35 @@ def _overdue_by(
     return {key: int(count) for key, count in db.execute(query)}
 
 
+def _hide_pre_dispatch(
+    db: Any, figures: dict[str, Any], start: datetime, end: datetime, agency_id: int
+) -> None:
+    """Take out tickets routed to the agency but not yet disposed to it: the agency does not see those.
+
+    gateway/stats.py counts by ``agency_id``, which routing sets before the
+    coordinator verifies; an agency operator's figures must match their list.
+    """
+    query = (
+        select(Ticket.channel, Ticket.category, Ticket.status, func.count(Ticket.id))
+        .where(Ticket.agency_id == agency_id, Ticket.status.in_(tuple(lc.PRE_DISPATCH_STATUSES)))
+        .where(Ticket.created_at >= start, Ticket.created_at < end)
+        .group_by(Ticket.channel, Ticket.category, Ticket.status)
+    )
+    for channel, category, status, count in db.execute(query):
+        n = int(count)
+        figures["total"] -= n
+        figures["open"] -= n
+        figures["by_status"][status] = figures["by_status"].get(status, 0) - n
+        for key, code in (("agencies", None), ("channels", channel), ("categories", category)):
+            for row in figures[key]:
+                if key == "agencies" or row["code"] == code:
+                    row["total"] -= n
+                    row["open"] -= n
+                    row["by_status"][status] = row["by_status"].get(status, 0) - n
+    for key in ("agencies", "channels", "categories"):
+        figures[key] = [row for row in figures[key] if row["total"] > 0]
+
+
 @inbox_bp.get("/dashboard")
 @login_required
 def dashboard() -> Any:
@@ -84,6 +113,8 @@ def dashboard() -> Any:
         by_agency_id = _overdue_by(db, Ticket.agency_id, start, end, agency_id)
         overdue_agency = {codes.get(k): v for k, v in by_agency_id.items()}
         overdue_channel = _overdue_by(db, Ticket.channel, start, end, agency_id)
+        if agency_id is not None:
+            _hide_pre_dispatch(db, figures, start, end, agency_id)
     for row in figures["agencies"]:
         row["overdue"] = overdue_agency.get(row["code"], 0)
     for row in figures["channels"]:
