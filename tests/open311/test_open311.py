@@ -81,7 +81,7 @@ def test_create_and_read_back(runtime: Any, client: Any, api_key: str, drain: An
         assert ticket.agency.code == "dpupr" and ticket.privacy == "anonymous"
         assert ticket.channel == "sms" and ticket.address == "tel:+6281234567890"
         events = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).all()
-        assert [e.action for e in events][0] == "created"
+        assert events[0].action == "created"
         notice = session.scalars(select(Message).where(Message.direction == "out")).all()
         assert any(request_id in m.text and m.channel == "sms" for m in notice)
     drain()
