@@ -52,6 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-messages", type=int, default=800, help="cap of messages in a highest-rate phase")
     p.add_argument("--rate", default="50,100", help="fixed rates in messages/s, comma-separated")
     p.add_argument("--workers", type=int, default=2, help="rq worker processes (gateway and floor)")
+    p.add_argument("--send-threads", type=int, default=8, help="send threads per gateway worker")
     p.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
     p.add_argument("--concurrency", type=int, default=32, help="senders in the highest-rate phases")
     p.add_argument("--provider-delay", type=float, default=0.2, help="seconds the providers take to answer")
@@ -370,7 +371,11 @@ def run_floors(args: argparse.Namespace, stack: Stack, adapters: dict[str, Any],
 
 def start_workers(args: argparse.Namespace, stack: Stack, tag: str) -> list[Any]:
     return [
-        spawn([sys.executable, "-m", "gateway.cli", "worker"], stack.env, stack.dir / f"worker-{tag}-{i}.log")
+        spawn(
+            [sys.executable, "-m", "gateway.cli", "worker", "--send-threads", str(args.send_threads)],
+            stack.env,
+            stack.dir / f"worker-{tag}-{i}.log",
+        )
         for i in range(args.workers)
     ]
 
@@ -569,6 +574,7 @@ def main(argv: list[str] | None = None) -> int:
             "web_workers": args.web_workers,
             "web_threads": 4,
             "workers": args.workers,
+            "send_threads": args.send_threads,
             "provider_delay_ms": round(args.provider_delay * 1000),
             "rates": args.rate,
             "duration_s": args.duration,

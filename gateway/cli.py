@@ -79,11 +79,18 @@ def web(host: str, port: int, workers: int) -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="run the queued jobs, then exit")
 @click.option("--no-scheduler", is_flag=True, help="do not run the scheduler/reconciler thread")
-def worker(burst: bool, no_scheduler: bool) -> None:
+@click.option(
+    "--send-threads",
+    type=click.IntRange(1, 64),
+    default=lambda: int(os.environ.get("LAPOR_SEND_THREADS", "1")),
+    show_default="1 or $LAPOR_SEND_THREADS",
+    help="threads sending replies to providers concurrently (each send waits for its provider)",
+)
+def worker(burst: bool, no_scheduler: bool, send_threads: int) -> None:
     """Run jobs from Redis (one process; start several for more throughput)."""
     from gateway.worker import run_worker
 
-    run_worker(burst=burst, scheduler=not no_scheduler)
+    run_worker(burst=burst, scheduler=not no_scheduler, send_threads=send_threads)
 
 
 @main.command()

@@ -6,6 +6,10 @@ and reused. rq's signal handling gives a warm shutdown on SIGTERM (the current
 job finishes); a SIGKILL loses nothing because the outbox row is still there
 and the reconciler re-enqueues it.
 
+With ``send_threads`` above 1, `send_message` jobs run on that many threads of this
+process (see `gateway.jobs.runner.ConcurrentJobs`): a reply waiting for its provider no
+longer holds the whole worker. A warm shutdown waits for the sends in flight.
+
 rq's work loop gives up ("quitting") on some Redis errors, for example when
 Redis restarts and the worker's own keys vanish under it. The worker then
 starts a fresh rq worker after a pause instead of exiting, so a Redis restart
@@ -22,12 +26,15 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from config.settings import load_settings
-from gateway.jobs.runner import set_runtime
+from gateway.jobs.runner import ConcurrentJobs, set_concurrent, set_runtime
 from gateway.jobs.scheduler import Scheduler
 from gateway.logging_setup import configure_logging
 from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# Job kinds that run on the send threads: they wait on a provider, not on the CPU.
+CONCURRENT_KINDS = frozenset({"send_message"})
 
 # Seconds between attempts to start a new rq worker after the previous one quit on a Redis error.
 RESTART_PAUSE = 1.0
@@ -43,7 +50,9 @@ class LaporWorker(SimpleWorker):
         super().request_stop(signum, frame)
 
 
-def run_worker(burst: bool = False, scheduler: bool = True, runtime: Runtime | None = None) -> None:
+def run_worker(
+    burst: bool = False, scheduler: bool = True, runtime: Runtime | None = None, send_threads: int = 1
+) -> None:
     configure_logging()
     runtime = runtime or Runtime(load_settings())
     if runtime.queue is None:
@@ -52,6 +61,8 @@ def run_worker(burst: bool = False, scheduler: bool = True, runtime: Runtime | N
     import gateway.tasks  # noqa: F401  (registers job handlers)
 
     set_runtime(runtime)
+    pool = ConcurrentJobs(CONCURRENT_KINDS, send_threads) if send_threads > 1 else None
+    set_concurrent(pool)
     sched = Scheduler(runtime).start() if scheduler else None
     stop = threading.Event()
     try:
@@ -66,12 +77,20 @@ def run_worker(burst: bool = False, scheduler: bool = True, runtime: Runtime | N
                 worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
             except Exception as exc:  # Redis vanished during start-up or teardown
                 log.warning("rq worker stopped on an error", extra={"error": type(exc).__name__})
+            if burst and pool is not None and not stop.is_set():
+                # Sends still in flight may lead to more work: drain, then look again.
+                pool.drain()
+                if runtime.queue.depth():
+                    continue
             if burst or stop.is_set():
                 break
             log.warning("rq worker quit unexpectedly (Redis restarted?); starting a new one")
             if stop.wait(RESTART_PAUSE):
                 break
     finally:
+        if pool is not None:
+            pool.shutdown()
+            set_concurrent(None)
         if sched is not None:
             sched.stop()
         runtime.close()

@@ -11,6 +11,8 @@ import logging
 import random
 import threading
 import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -75,6 +77,53 @@ def _ensure_heartbeat() -> None:
         _HEARTBEAT.start()
 
 
+class ConcurrentJobs:
+    """A bounded pool of threads for job kinds that mostly wait on the network (sends).
+
+    A send holds its worker for the provider's whole answer time (200 ms and more), so one
+    job at a time caps a worker at a few replies per second whatever the CPU does. rq still
+    delivers jobs one at a time; `run_job` claims the row as usual and hands the handler to
+    this pool, and the job's row stays ``running`` (with its heartbeat) until the handler has
+    finished there, so a SIGKILL mid-send is recovered exactly as before. When every thread
+    is busy, `submit` blocks rq's loop: no more jobs are taken than can run.
+    """
+
+    def __init__(self, kinds: frozenset[str], threads: int) -> None:
+        self.kinds = kinds
+        self.threads = threads
+        self._slots = threading.BoundedSemaphore(threads)
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="lapor-job")
+
+    def submit(self, fn: Callable[[], object]) -> None:
+        self._slots.acquire()
+        try:
+            future = self._executor.submit(fn)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _f: self._slots.release())
+
+    def drain(self) -> None:
+        """Wait until no handed-off job is running (a burst worker does before it exits)."""
+        for _ in range(self.threads):
+            self._slots.acquire()
+        for _ in range(self.threads):
+            self._slots.release()
+
+    def shutdown(self) -> None:
+        """Wait for the jobs in flight: a warm shutdown (SIGTERM) lets each finish and record its end."""
+        self._executor.shutdown(wait=True)
+
+
+_CONCURRENT: ConcurrentJobs | None = None
+
+
+def set_concurrent(pool: ConcurrentJobs | None) -> None:
+    """The worker sets this when started with more than one send thread."""
+    global _CONCURRENT
+    _CONCURRENT = pool
+
+
 def set_runtime(runtime: Runtime | None) -> None:
     """The worker sets its runtime once at start; tests set theirs."""
     global _RUNTIME
@@ -127,16 +176,38 @@ def run_job(runtime: Runtime, job_id: int) -> str:
         _RUNNING.add(job_id)
     _beat(runtime, [job_id])
     _ensure_heartbeat()
+    pool = _CONCURRENT
+    if pool is not None and kind in pool.kinds:
+
+        def run_in_pool() -> None:
+            try:
+                _run_claimed(runtime, job_id, kind, payload, attempts, max_attempts)
+            except Exception:  # the database failed while recording the outcome
+                log.exception("job outcome not recorded", extra={"job_id": job_id, "kind": kind})
+            finally:
+                _release_claim(runtime, job_id)
+
+        try:
+            pool.submit(run_in_pool)
+        except BaseException:
+            _release_claim(runtime, job_id)
+            raise
+        return "handed to a send thread"
     try:
         return _run_claimed(runtime, job_id, kind, payload, attempts, max_attempts)
     finally:
-        with _RUNNING_LOCK:
-            _RUNNING.discard(job_id)
-        if runtime.queue is not None:
-            try:
-                runtime.queue.redis.delete(heartbeat_key(job_id))
-            except Exception:
-                log.debug("heartbeat not removed", exc_info=True)
+        _release_claim(runtime, job_id)
+
+
+def _release_claim(runtime: Runtime, job_id: int) -> None:
+    """Stop the heartbeat of a job that ended (or could not start)."""
+    with _RUNNING_LOCK:
+        _RUNNING.discard(job_id)
+    if runtime.queue is not None:
+        try:
+            runtime.queue.redis.delete(heartbeat_key(job_id))
+        except Exception:
+            log.debug("heartbeat not removed", exc_info=True)
 
 
 def _run_claimed(
