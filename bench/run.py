@@ -197,7 +197,7 @@ class Probe:
     def counts(self) -> dict[str, int]:
         from gateway.models import Job, Message
 
-        with self.db.session() as s:
+        with self.db.session(write=False) as s:
             return {
                 "inbound": int(s.scalar(select(func.count()).where(Message.direction == "in")) or 0),
                 "processed": int(
@@ -233,7 +233,7 @@ class Probe:
         from gateway.models import Message
 
         cutoff = datetime.fromtimestamp(since, UTC)
-        with self.db.session() as s:
+        with self.db.session(write=False) as s:
             rows = s.scalars(
                 select(Message.processed_at).where(Message.direction == "in", Message.processed_at >= cutoff)
             ).all()
@@ -244,7 +244,7 @@ class Probe:
         from gateway.models import Job
 
         cutoff = datetime.fromtimestamp(since, UTC)
-        with self.db.session() as s:
+        with self.db.session(write=False) as s:
             rows = s.scalars(
                 select(Job.finished_at).where(
                     Job.kind.in_(("process_inbound", "send_message")),

@@ -249,7 +249,7 @@ def _finish(runtime: Runtime, job_id: int, status: str, error: str | None) -> No
     if status == "failed":
         from gateway.metrics import record_job_failure
 
-        with runtime.db.session() as session:
+        with runtime.db.session(write=False) as session:
             kind = session.scalar(select(Job.kind).where(Job.id == job_id)) or "unknown"
         record_job_failure(kind)
     with runtime.db.session() as session:

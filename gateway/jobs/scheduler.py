@@ -121,7 +121,7 @@ def reconcile(runtime: Runtime) -> dict[str, int]:
     """Re-enqueue work the database holds but no worker will run. Idempotent."""
     now = utcnow()
     counts = {"stuck": 0, "lost": 0, "failed": 0}
-    with runtime.db.session() as session:
+    with runtime.db.session(write=False) as session:
         rows = [
             (job_id, started)
             for job_id, started in session.execute(

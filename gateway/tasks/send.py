@@ -113,7 +113,7 @@ def _plan(
         lang = env.get("WHATSAPP_TEMPLATE_LANGUAGE", message.language or "id") or "id"
         return message.channel, message.address, Template(template_name, lang, (message.text[:1000],))
     if contact is not None:
-        with runtime.db.session() as session:
+        with runtime.db.session(write=False) as session:
             phones = session.scalars(
                 select(ContactAddress.address).where(
                     ContactAddress.contact_id == contact.id, ContactAddress.address.like("tel:%")
@@ -132,7 +132,7 @@ def _plan(
 @handler("send_message")
 def send_message(runtime: Runtime, payload: dict[str, Any]) -> None:
     message_id = int(payload["message_id"])
-    with runtime.db.session() as session:
+    with runtime.db.session(write=False) as session:
         message = session.get(Message, message_id)
         if message is None or message.direction != "out":
             return
