@@ -26,6 +26,7 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
 from config.settings import load_settings
+from gateway.jobs.outbox import set_local_dispatch
 from gateway.jobs.runner import ConcurrentJobs, set_concurrent, set_runtime
 from gateway.jobs.scheduler import Scheduler
 from gateway.logging_setup import configure_logging
@@ -63,6 +64,10 @@ def run_worker(
     set_runtime(runtime)
     pool = ConcurrentJobs(CONCURRENT_KINDS, send_threads) if send_threads > 1 else None
     set_concurrent(pool)
+    if pool is not None:
+        # Replies recorded by this worker's own jobs go straight to its send threads.
+        local_pool, local_runtime = pool, runtime
+        set_local_dispatch(CONCURRENT_KINDS, lambda ids: local_pool.run_local(local_runtime, ids))
     sched = Scheduler(runtime).start() if scheduler else None
     stop = threading.Event()
     try:
@@ -89,6 +94,7 @@ def run_worker(
                 break
     finally:
         if pool is not None:
+            set_local_dispatch(frozenset(), None)
             pool.shutdown()
             set_concurrent(None)
         if sched is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,20 @@ from gateway.models import Job, utcnow
 log = logging.getLogger(__name__)
 
 _PENDING_KEY = "lapor_pending_jobs"
+_LOCAL_KEY = "lapor_local_jobs"
+
+# A worker with send threads runs the sends its own jobs record itself, without the round
+# trip through Redis (rq's bookkeeping costs more CPU than a small job). The row is the
+# same outbox row and is marked enqueued, so if this process dies before running it the
+# reconciler finds it missing from Redis and pushes it; the claim makes it run once.
+_LOCAL_KINDS: frozenset[str] = frozenset()
+_LOCAL_DISPATCH: Callable[[list[int]], None] | None = None
+
+
+def set_local_dispatch(kinds: frozenset[str], dispatch: Callable[[list[int]], None] | None) -> None:
+    """Run jobs of ``kinds`` recorded in this process through ``dispatch`` after the commit."""
+    global _LOCAL_KINDS, _LOCAL_DISPATCH
+    _LOCAL_KINDS, _LOCAL_DISPATCH = (kinds, dispatch) if dispatch is not None else (frozenset(), None)
 
 
 def record_job(
@@ -62,13 +77,23 @@ def record_job(
         # Pushed to Redis right after the commit; the reconciler re-pushes it if
         # that push is lost (Redis down), judging by this timestamp.
         job.enqueued_at = utcnow()
-        session.info.setdefault(_PENDING_KEY, []).append(job.id)
+        key = _LOCAL_KEY if kind in _LOCAL_KINDS else _PENDING_KEY
+        session.info.setdefault(key, []).append(job.id)
     return job
 
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session: Session) -> None:
-    ids = session.info.pop(_PENDING_KEY, None)
+    ids = session.info.pop(_PENDING_KEY, None) or []
+    local = session.info.pop(_LOCAL_KEY, None)
+    if local:
+        dispatch = _LOCAL_DISPATCH
+        try:
+            if dispatch is None:
+                raise RuntimeError("local dispatch was switched off")
+            dispatch(local)
+        except Exception:  # shutting down: Redis carries them instead
+            ids = ids + local
     if not ids:
         return
     # Imported here: the queue needs the running app's Redis, which models do not.
@@ -83,3 +108,4 @@ def _enqueue_after_commit(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_on_rollback(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
+    session.info.pop(_LOCAL_KEY, None)

@@ -12,7 +12,7 @@ import random
 import threading
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -93,8 +93,26 @@ class ConcurrentJobs:
         self.threads = threads
         self._slots = threading.BoundedSemaphore(threads)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="lapor-job")
+        self._outstanding = 0
+        self._idle = threading.Condition()
 
-    def submit(self, fn: Callable[[], object]) -> None:
+    def _track(self, future: Future[None]) -> None:
+        with self._idle:
+            self._outstanding += 1
+
+        def done(_f: Future[None]) -> None:
+            with self._idle:
+                self._outstanding -= 1
+                self._idle.notify_all()
+
+        future.add_done_callback(done)
+
+    def run_local(self, runtime: Runtime, job_ids: list[int]) -> None:
+        """Run jobs this process recorded itself (see `gateway.jobs.outbox.set_local_dispatch`)."""
+        for job_id in job_ids:
+            self._track(self._executor.submit(_run_local, runtime, job_id))
+
+    def submit(self, fn: Callable[[], None]) -> None:
         self._slots.acquire()
         try:
             future = self._executor.submit(fn)
@@ -102,17 +120,27 @@ class ConcurrentJobs:
             self._slots.release()
             raise
         future.add_done_callback(lambda _f: self._slots.release())
+        self._track(future)
 
     def drain(self) -> None:
-        """Wait until no handed-off job is running (a burst worker does before it exits)."""
-        for _ in range(self.threads):
-            self._slots.acquire()
-        for _ in range(self.threads):
-            self._slots.release()
+        """Wait until no handed-off job is queued or running (a burst worker does before it exits)."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._outstanding == 0)
 
     def shutdown(self) -> None:
-        """Wait for the jobs in flight: a warm shutdown (SIGTERM) lets each finish and record its end."""
-        self._executor.shutdown(wait=True)
+        """Wait for the jobs in flight: a warm shutdown (SIGTERM) lets each finish and record its end.
+
+        Jobs still waiting for a thread are dropped here; their rows stay pending and the
+        reconciler pushes them to another worker.
+        """
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_local(runtime: Runtime, job_id: int) -> None:
+    try:
+        run_job(runtime, job_id, hand_off=False)
+    except Exception:  # the database failed: the row is still pending or running, the reconciler sees it
+        log.exception("local job failed to run", extra={"job_id": job_id})
 
 
 _CONCURRENT: ConcurrentJobs | None = None
@@ -158,7 +186,7 @@ def execute(job_id: int) -> str:
     return run_job(runtime, job_id)
 
 
-def run_job(runtime: Runtime, job_id: int) -> str:
+def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
     db = runtime.db
     now = utcnow()
     with db.session() as session:
@@ -177,7 +205,7 @@ def run_job(runtime: Runtime, job_id: int) -> str:
     _beat(runtime, [job_id])
     _ensure_heartbeat()
     pool = _CONCURRENT
-    if pool is not None and kind in pool.kinds:
+    if hand_off and pool is not None and kind in pool.kinds:
 
         def run_in_pool() -> None:
             try:
