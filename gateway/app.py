@@ -68,6 +68,15 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
 
+    @app.before_request
+    def _refuse_nul_in_query() -> None:
+        # PostgreSQL cannot store or compare text with NUL bytes; a query parameter
+        # carrying one is malformed input (400), never a database error (500).
+        from flask import abort, request
+
+        if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+            abort(400, description="query parameters must not contain NUL bytes")
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         from flask import request

@@ -14,7 +14,7 @@ from gateway.api.serialize import message_json, reveal_reporter
 from gateway.models import Message, Ticket
 
 ALLOWED = {"channel", "direction", "contact", "since", "limit", "before"}
-MAX_ID = 2**63 - 1  # the largest id a database integer column holds
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds (ids are 32-bit on PostgreSQL)
 
 
 def parse_since(value: str) -> datetime:

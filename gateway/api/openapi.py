@@ -219,7 +219,17 @@ SCHEMAS["TicketDetail"] = {
 }
 
 
+# Query text may not carry NUL bytes: PostgreSQL cannot compare them, so the app refuses them (400).
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _no_nul(schema: dict[str, Any]) -> dict[str, Any]:
+    plain_text = not {"pattern", "enum", "format"} & set(schema)
+    return schema | {"pattern": NO_NUL} if schema.get("type") == "string" and plain_text else schema
+
+
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    schema = _no_nul(schema)
     return {"name": name, "in": "query", "description": description, "schema": schema}
 
 
@@ -277,7 +287,7 @@ def _message_list_params() -> list[dict[str, Any]]:
         "before": _query(
             "before",
             "messages with a smaller id (paging)",
-            {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+            {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
         ),
     }
     return [known[name] for name in sorted(messages.ALLOWED)]
@@ -450,6 +460,10 @@ def build_spec(app: Flask) -> dict[str, Any]:
             raise UndocumentedEndpoint(f"{rule.endpoint} ({rule.rule}) has no OpenAPI description")
         methods = {m.lower() for m in (rule.methods or set())} - {"head", "options"}
         operations = {m: op for m, op in operations.items() if m in methods}
+        for operation in operations.values():
+            for param in operation.get("parameters", []):
+                if param.get("in") == "query" and "schema" in param:
+                    param["schema"] = _no_nul(param["schema"])
         path = _RULE_ARG.sub(r"{\1}", rule.rule[len(prefix) :])
         spec.path(path=path, operations=operations)
     return spec.to_dict()
