@@ -45,6 +45,21 @@ class Citizen:
         assert all(r.delivery_status in ("sent", "delivered", "queued") for r in new)
         return "\n".join(r.text for r in new)
 
+    def says_nothing_and_reads(self) -> str:
+        """Run the worker and return what was sent to this citizen since the last look."""
+        self.drain()
+        with self.runtime.db.session() as session:
+            replies = session.scalars(
+                select(Message).where(Message.direction == "out").order_by(Message.id)
+            ).all()
+        new = replies[self.seen :]
+        self.seen = len(replies)
+        assert new, "no update reached the citizen"
+        assert all(r.delivery_status == "sent" for r in new), [
+            (r.delivery_status, r.failure_reason) for r in new
+        ]
+        return "\n".join(r.text for r in new)
+
 
 @pytest.mark.parametrize(("channel", "sender"), CHANNELS, ids=[c for c, _ in CHANNELS])
 def test_file_and_check_a_complaint_in_indonesian(
@@ -88,3 +103,34 @@ def test_file_a_complaint_in_english_on_telegram(client: Any, runtime: Any, drai
     assert "working days" in text.lower()
     status = citizen.says(f"STATUS {match.group(1)}")
     assert "Not yet verified" in status
+
+
+def test_status_changes_reach_the_citizen_on_their_channel(
+    client: Any, runtime: Any, drain: Any, providers: dict[str, Any]
+) -> None:
+    from gateway.api.auth import create_token
+
+    citizen = Citizen(client, runtime, drain, "whatsapp", "+6281234567010")
+    citizen.says("Sampah menumpuk di pasar Sukamaju sudah seminggu")
+    text = ""
+    for answer in ("Pasar Sukamaju, Jl. Pasar 1", "ANONIM", "YA"):
+        text = citizen.says(answer)
+        if "#" in text:
+            break
+    tracking = re.search(r"#(\d{8})", text).group(1)  # type: ignore[union-attr]
+    with runtime.db.session() as session:
+        _, token = create_token(session, "city-system")
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"/api/v1/tickets/{tracking}/status"
+    steps = [
+        ({"status": "dispatched", "agency": "dlh"}, "Dinas Lingkungan Hidup"),
+        ({"status": "in_progress"}, "diproses"),
+        ({"status": "resolved", "note": "Sampah sudah diangkut"}, "Sampah sudah diangkut"),
+    ]
+    for body, expected in steps:
+        res = client.post(url, json=body, headers=headers)
+        assert res.status_code == 200, res.get_json()
+        update = citizen.says_nothing_and_reads()
+        assert expected.lower() in update.lower(), update
+    texts = [m["text"]["body"] for m in providers["whatsapp"].sent_messages() if m.get("type") == "text"]
+    assert any("Sampah sudah diangkut" in t for t in texts)
