@@ -6,8 +6,11 @@ whichever provider carried them.
 
 from __future__ import annotations
 
+import email.utils
 import re
+import time
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import phonenumbers
@@ -86,3 +89,50 @@ def parse_epoch(value: str | int | float | None) -> datetime | None:
         return datetime.fromtimestamp(float(value), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return None
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (a number or an HTTP date); None when absent or odd."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def split_text(text: str, limit: int, length: Callable[[str], int] = len) -> list[str]:
+    """Split ``text`` into parts of at most ``limit`` (as measured by ``length``).
+
+    Cuts at a paragraph break, else a line break, else a space, so that a long
+    answer from an operator still reads well on a phone; a word longer than the
+    limit is cut hard. ``length`` lets Telegram count UTF-16 code units.
+    """
+    if length(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    rest = text
+    while length(rest) > limit:
+        # The longest prefix that fits (code points may count double in UTF-16).
+        end = min(len(rest), limit)
+        while length(rest[:end]) > limit:
+            end -= 1
+        window = rest[:end]
+        cut = -1
+        for separator in ("\n\n", "\n", " "):
+            position = window.rfind(separator)
+            if position > limit // 2:
+                cut = position
+                break
+        if cut <= 0:
+            cut = end
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return [part for part in parts if part]

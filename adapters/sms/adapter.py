@@ -14,7 +14,6 @@ aggregator's own logs where the deployer will look.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import time
 import uuid
@@ -42,7 +41,14 @@ from adapters.base import (
     WebhookRequest,
     WebhookResponse,
 )
-from adapters.common import address_value, clean_text, normalize_phone, parse_epoch, phone_address
+from adapters.common import (
+    address_value,
+    clean_text,
+    normalize_phone,
+    parse_epoch,
+    phone_address,
+    retry_after_seconds,
+)
 from adapters.sms.segments import GSM7, UCS2, SegmentPlan, capacity, fit_segments, is_gsm7
 from adapters.sms.signature import (
     INFOBIP_HEADER,
@@ -144,21 +150,6 @@ VONAGE_SEND_TABLE: dict[str, SendRule] = {
 
 # Infobip status names (group REJECTED) that mean the number cannot be reached.
 INFOBIP_UNREACHABLE = {"REJECTED_DND", "REJECTED_DESTINATION", "REJECTED_INVALID_DESTINATION"}
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _as_str(value: Any) -> str:
@@ -485,14 +476,14 @@ class SmsAdapter(ChannelAdapter):
                 "the aggregator throttles us",
                 retryable=True,
                 code="429",
-                retry_after=_retry_after(response.headers.get("Retry-After")),
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             )
         if status >= 500:
             raise SendError(
                 f"aggregator server error {status}",
                 retryable=True,
                 code=str(status),
-                retry_after=_retry_after(response.headers.get("Retry-After")),
+                retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             )
         if status >= 400:
             raise SendError(

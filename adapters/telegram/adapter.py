@@ -51,7 +51,7 @@ from adapters.base import (
     SimulatedRequest,
     WebhookRequest,
 )
-from adapters.common import address_value, clean_text, parse_epoch
+from adapters.common import address_value, clean_text, parse_epoch, split_text
 
 CHANNEL = "telegram"
 
@@ -77,32 +77,6 @@ T = TypeVar("T")
 def utf16_length(text: str) -> int:
     """Length as Telegram counts it: UTF-16 code units, so an emoji outside the BMP counts 2."""
     return len(text.encode("utf-16-le")) // 2
-
-
-def _split_text(text: str, limit: int, length: Callable[[str], int] = utf16_length) -> list[str]:
-    """Split ``text`` into parts of at most ``limit``, cutting at a paragraph, line or word break."""
-    if length(text) <= limit:
-        return [text]
-    parts: list[str] = []
-    rest = text
-    while length(rest) > limit:
-        end = min(len(rest), limit)
-        while length(rest[:end]) > limit:
-            end -= 1
-        window = rest[:end]
-        cut = -1
-        for separator in ("\n\n", "\n", " "):
-            position = window.rfind(separator)
-            if position > limit // 2:
-                cut = position
-                break
-        if cut <= 0:
-            cut = end
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return [part for part in parts if part]
 
 
 def _seconds(value: int | float | dt.timedelta) -> float:
@@ -563,7 +537,7 @@ class TelegramAdapter(ChannelAdapter):
                 if fits:
                     remaining = ""
             if remaining or (keyboard is not None and not ids):
-                parts = _split_text(remaining, MAX_TEXT) if remaining else ["\u2063"]
+                parts = split_text(remaining, MAX_TEXT, utf16_length) if remaining else ["\u2063"]
                 for index, part in enumerate(parts):
                     last = index == len(parts) - 1
                     sent = await bot.send_message(

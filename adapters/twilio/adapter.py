@@ -10,11 +10,9 @@ to a loopback stand-in with the real library.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import mimetypes
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -44,7 +42,7 @@ from adapters.base import (
     WebhookRequest,
     WebhookResponse,
 )
-from adapters.common import address_value, clean_text, normalize_phone, phone_address
+from adapters.common import address_value, clean_text, normalize_phone, phone_address, retry_after_seconds
 
 DEFAULT_API_BASE_URL = "https://api.twilio.com"
 DEFAULT_PUBLIC_BASE_URL = "http://localhost:5000"
@@ -116,21 +114,6 @@ def _kind_of(content_type: str | None) -> str:
     if major in ("image", "audio", "video"):
         return major
     return "document"
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 class _MultiForm(dict[str, list[str]]):
@@ -441,7 +424,7 @@ class TwilioAdapter(ChannelAdapter):
         except (TypeError, ValueError):
             code = None
         headers = {k.lower(): v for k, v in self._http.last_headers().items()}
-        retry_after = _retry_after(headers.get("retry-after"))
+        retry_after = retry_after_seconds(headers.get("retry-after"))
         rule = ERROR_TABLE.get(code) if code is not None else None
         if rule is None:
             if status == 429:
@@ -485,7 +468,7 @@ class TwilioAdapter(ChannelAdapter):
                         f"media download failed ({response.status_code})",
                         retryable=True,
                         code=str(response.status_code),
-                        retry_after=_retry_after(response.headers.get("Retry-After")),
+                        retry_after=retry_after_seconds(response.headers.get("Retry-After")),
                     )
                 if response.status_code >= 400:
                     raise SendError(

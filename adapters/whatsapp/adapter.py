@@ -23,9 +23,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import requests
@@ -48,7 +46,14 @@ from adapters.base import (
     WebhookRequest,
     WebhookResponse,
 )
-from adapters.common import address_value, clean_text, normalize_phone, parse_epoch
+from adapters.common import (
+    address_value,
+    clean_text,
+    normalize_phone,
+    parse_epoch,
+    retry_after_seconds,
+    split_text,
+)
 from adapters.whatsapp.errors import rule_for
 
 CHANNEL = "whatsapp"
@@ -90,57 +95,10 @@ MEDIA_KINDS = ("image", "audio", "video", "document", "sticker")
 _BSUID = re.compile(r"^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$")
 
 
-def _split_text(text: str, limit: int, length: Callable[[str], int] = len) -> list[str]:
-    """Split ``text`` into parts of at most ``limit`` (as measured by ``length``).
-
-    Cuts at a paragraph break, else a line break, else a space, so that a long
-    answer from an operator still reads well on a phone; a word longer than the
-    limit is cut hard.
-    """
-    if length(text) <= limit:
-        return [text]
-    parts: list[str] = []
-    rest = text
-    while length(rest) > limit:
-        # The longest prefix that fits (code points may count double in UTF-16).
-        end = min(len(rest), limit)
-        while length(rest[:end]) > limit:
-            end -= 1
-        window = rest[:end]
-        cut = -1
-        for separator in ("\n\n", "\n", " "):
-            position = window.rfind(separator)
-            if position > limit // 2:
-                cut = position
-                break
-        if cut <= 0:
-            cut = end
-        parts.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        parts.append(rest)
-    return [part for part in parts if part]
-
-
 def _clip(text: str, limit: int) -> str:
     """Shorten a label to ``limit`` characters with an ellipsis, because Meta refuses longer ones."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (a number or an HTTP date); None when absent or odd."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 class WhatsAppCloudAdapter(ChannelAdapter):
@@ -512,10 +470,10 @@ class WhatsAppCloudAdapter(ChannelAdapter):
                 payloads.append({"type": "image", "image": image})
                 text = "" if caption else text
             if text or (message.buttons and not payloads):
-                parts = _split_text(text, MAX_TEXT) if text else [""]
+                parts = split_text(text, MAX_TEXT) if text else [""]
                 if message.buttons:
                     last = parts.pop()
-                    tail = _split_text(last, MAX_INTERACTIVE_BODY) if last else [""]
+                    tail = split_text(last, MAX_INTERACTIVE_BODY) if last else [""]
                     parts.extend(tail[:-1])
                     payloads.extend(self._text_payload(part) for part in parts)
                     payloads.append(self._interactive_payload(tail[-1], message))
@@ -739,7 +697,7 @@ def _graph_error(response: requests.Response, data: Any) -> SendError:
         )
         if piece
     )
-    retry_after = _retry_after(response.headers.get("Retry-After")) if rule.retryable else None
+    retry_after = retry_after_seconds(response.headers.get("Retry-After")) if rule.retryable else None
     return SendError(
         reason,
         retryable=rule.retryable,
