@@ -190,16 +190,16 @@ def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
     db = runtime.db
     now = utcnow()
     with db.session() as session:
+        # One statement claims the row and reads what the job needs (RETURNING: SQLite 3.35+, PostgreSQL).
         claimed = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.status == "pending", Job.run_at <= now + timedelta(seconds=1))
             .values(status="running", started_at=now, attempts=Job.attempts + 1)
-        ).rowcount
-        if not claimed:
+            .returning(Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+        ).first()
+        if claimed is None:
             return "skipped"
-        job = session.get(Job, job_id)
-        assert job is not None
-        kind, payload, attempts, max_attempts = job.kind, dict(job.payload), job.attempts, job.max_attempts
+        kind, payload, attempts, max_attempts = claimed[0], dict(claimed[1] or {}), claimed[2], claimed[3]
     with _RUNNING_LOCK:
         _RUNNING.add(job_id)
     _beat(runtime, [job_id])
