@@ -53,7 +53,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate", default="50,100", help="fixed rates in messages/s, comma-separated")
     p.add_argument("--workers", type=int, default=2, help="rq worker processes (gateway and floor)")
     p.add_argument("--send-threads", type=int, default=8, help="send threads per gateway worker")
-    p.add_argument("--worker-nice", type=int, default=10, help="`lapor-gateway worker --nice` value")
     p.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
     p.add_argument("--concurrency", type=int, default=32, help="senders in the highest-rate phases")
     p.add_argument("--provider-delay", type=float, default=0.2, help="seconds the providers take to answer")
@@ -373,16 +372,7 @@ def run_floors(args: argparse.Namespace, stack: Stack, adapters: dict[str, Any],
 def start_workers(args: argparse.Namespace, stack: Stack, tag: str) -> list[Any]:
     return [
         spawn(
-            [
-                sys.executable,
-                "-m",
-                "gateway.cli",
-                "worker",
-                "--send-threads",
-                str(args.send_threads),
-                "--nice",
-                str(args.worker_nice),
-            ],
+            [sys.executable, "-m", "gateway.cli", "worker", "--send-threads", str(args.send_threads)],
             stack.env,
             stack.dir / f"worker-{tag}-{i}.log",
         )
@@ -585,7 +575,6 @@ def main(argv: list[str] | None = None) -> int:
             "web_threads": 4,
             "workers": args.workers,
             "send_threads": args.send_threads,
-            "worker_nice": args.worker_nice,
             "provider_delay_ms": round(args.provider_delay * 1000),
             "rates": args.rate,
             "duration_s": args.duration,

@@ -86,20 +86,9 @@ def web(host: str, port: int, workers: int) -> None:
     show_default="1 or $LAPOR_SEND_THREADS",
     help="threads sending replies to providers concurrently (each send waits for its provider)",
 )
-@click.option(
-    "--nice",
-    type=click.IntRange(0, 19),
-    default=lambda: int(os.environ.get("LAPOR_WORKER_NICE", "0")),
-    show_default="0 or $LAPOR_WORKER_NICE",
-    help="lower this worker's CPU priority, so that on a shared machine webhook acks come first",
-)
-def worker(burst: bool, no_scheduler: bool, send_threads: int, nice: int) -> None:
+def worker(burst: bool, no_scheduler: bool, send_threads: int) -> None:
     """Run jobs from Redis (one process; start several for more throughput)."""
     from gateway.worker import run_worker
-
-    if nice:
-        # Providers time out and retry a slow ack; a reply a second later costs nothing.
-        os.nice(nice)
 
     run_worker(burst=burst, scheduler=not no_scheduler, send_threads=send_threads)
 
