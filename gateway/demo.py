@@ -69,3 +69,80 @@ def seed(runtime: Runtime, demo: bool) -> None:
     path = runtime.settings.data_dir / "demo-credentials.txt"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     path.chmod(0o600)
+    seed_demo_tickets(runtime)
+
+
+# (description, category, place, steps): steps are (action, agency or note) pairs run in order.
+DEMO_TICKETS: list[tuple[str, str, str, list[tuple[str, dict[str, str]]]]] = [
+    (
+        "Jalan berlubang besar di depan SDN 3, bahaya untuk motor",
+        "jalan",
+        "Jl. Merdeka 10",
+        [("dispose", {"agency": "dpupr"}), ("start", {}), ("resolve", {"note": "Lubang sudah ditambal."})],
+    ),
+    (
+        "Sampah menumpuk di TPS pasar sudah seminggu",
+        "sampah",
+        "Pasar Sukamaju",
+        [("dispose", {"agency": "dlh"}), ("start", {})],
+    ),
+    (
+        "Lampu jalan mati sepanjang gang, gelap dan rawan",
+        "penerangan",
+        "Gg. Kenanga, Kel. Sukamaju",
+        [("dispose", {"agency": "dpupr"})],
+    ),
+    (
+        "Air PDAM keruh dan berbau sejak kemarin",
+        "air",
+        "Perum Griya Asri blok C",
+        [
+            ("dispose", {"agency": "pdam"}),
+            ("start", {}),
+            ("resolve", {"note": "Pipa dibersihkan, air jernih."}),
+        ],
+    ),
+    ("Antrean KTP elektronik sangat lama, blangko kosong", "kependudukan", "Kantor Kecamatan Sukamaju", []),
+    (
+        "Parkir liar menutup trotoar depan minimarket",
+        "parkir",
+        "Jl. Sudirman 45",
+        [("defer", {"note": "Mohon kirim foto dan jam kejadian."})],
+    ),
+]
+
+
+def seed_demo_tickets(runtime: Runtime) -> None:
+    """A few tickets in various states, so the inbox and the public page show something."""
+    from gateway.models import Contact, ContactAddress, Ticket
+    from gateway.tickets.service import Actor, create_ticket, transition
+
+    with runtime.db.session() as session:
+        if session.scalar(select(func.count(Ticket.id))):
+            return
+        coordinator = session.scalar(select(Operator).where(Operator.role == "coordinator"))
+        actor = Actor.for_operator(coordinator) if coordinator else Actor.system()
+        for index, (text, category, place, steps) in enumerate(DEMO_TICKETS):
+            address = f"tel:+62812000000{index:02d}"
+            # Opted out, so no update is ever sent to these made-up numbers, even
+            # when `demo` runs against a real aggregator.
+            contact = Contact(display_name=f"Warga Demo {index + 1}", opted_out=True)
+            session.add(contact)
+            session.flush()
+            session.add(ContactAddress(contact_id=contact.id, address=address, channel="sms"))
+            ticket = create_ticket(
+                session,
+                runtime,
+                contact=contact,
+                description=text,
+                category=category,
+                location_text=place,
+                privacy="anonymous",
+                channel="sms",
+                address=address,
+                language="id",
+                source="operator",
+                actor=actor,
+            )
+            for action, args in steps:
+                transition(session, runtime, ticket, action, actor, **args)
