@@ -109,6 +109,11 @@ class ConcurrentJobs:
 
     def run_local(self, runtime: Runtime, job_ids: list[int]) -> None:
         """Run jobs this process recorded itself (see `gateway.jobs.outbox.set_local_dispatch`)."""
+        # Queued jobs get the heartbeat of running ones, so the reconciler does not take them
+        # for lost while they wait here for a thread, yet recovers them if this process dies.
+        with _RUNNING_LOCK:
+            _RUNNING.update(job_ids)
+        _ensure_heartbeat()
         for job_id in job_ids:
             self._track(self._executor.submit(_run_local, runtime, job_id))
 
@@ -141,6 +146,9 @@ def _run_local(runtime: Runtime, job_id: int) -> None:
         run_job(runtime, job_id, hand_off=False)
     except Exception:  # the database failed: the row is still pending or running, the reconciler sees it
         log.exception("local job failed to run", extra={"job_id": job_id})
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(job_id)  # also when the claim found it taken (run elsewhere)
 
 
 _CONCURRENT: ConcurrentJobs | None = None

@@ -168,7 +168,8 @@ def reconcile(runtime: Runtime) -> dict[str, int]:
         lost = []
         for job_id in candidates:
             try:
-                if not runtime.queue.exists(job_id):
+                # A heartbeat means a worker holds it in its own send queue (see ConcurrentJobs).
+                if not runtime.queue.exists(job_id) and not runtime.queue.redis.exists(heartbeat_key(job_id)):
                     lost.append(job_id)
             except Exception:  # Redis down: try again next pass
                 return counts
