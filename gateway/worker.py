@@ -22,11 +22,13 @@ import logging
 import threading
 from typing import Any
 
-from rq import SimpleWorker
+from redis import Redis
+from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from config.settings import load_settings
 from gateway.jobs.outbox import set_local_dispatch
+from gateway.jobs.queue import QUEUE_NAME
 from gateway.jobs.runner import ConcurrentJobs, set_concurrent, set_runtime
 from gateway.jobs.scheduler import Scheduler
 from gateway.logging_setup import configure_logging
@@ -74,14 +76,21 @@ def run_worker(
         if sched is not None and burst:
             sched.run_once(force_reconcile=True)
         while True:
-            worker = LaporWorker(
-                [runtime.queue.queue], connection=runtime.queue.redis, serializer=JSONSerializer
+            # rq's loop gets a connection of its own: rq gives it a socket timeout longer than its
+            # blocking dequeue. On the shared one (5 s, for quick pushes) an idle queue timed out and
+            # rq backed off 1, 2, 4 ... 60 s before listening again.
+            connection = Redis.from_url(
+                runtime.queue.redis_url, socket_connect_timeout=2, health_check_interval=30
             )
+            queue = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
+            worker = LaporWorker([queue], connection=connection, serializer=JSONSerializer)
             worker.stop_event = stop
             try:
                 worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
             except Exception as exc:  # Redis vanished during start-up or teardown
                 log.warning("rq worker stopped on an error", extra={"error": type(exc).__name__})
+            finally:
+                connection.close()
             if burst and pool is not None and not stop.is_set():
                 # Sends still in flight may lead to more work: drain, then look again.
                 pool.drain()
