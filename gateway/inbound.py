@@ -11,12 +11,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.base import DELIVERY_RANK, ContactEvent, InboundMessage, ParseResult, StatusUpdate
+from gateway.db import _READ_ONLY as READ_ONLY_OPTION
 from gateway.jobs import record_job
+from gateway.jobs.outbox import record_job_fast
 from gateway.models import Contact, ContactAddress, DeliveryReceipt, Message, utcnow
 from gateway.outbound import queue_message
 from gateway.ratelimit import over_limit, throttle_reply_key, throttle_text
@@ -96,23 +99,23 @@ def find_or_create_contact(
     return contact, row
 
 
-def message_row(msg: InboundMessage, contact_id: int) -> Message:
-    """A normalized inbound message as a database row."""
-    return Message(
-        direction="in",
-        channel=msg.channel,
-        provider_message_id=msg.provider_message_id,
-        contact_id=contact_id,
-        address=msg.sender,
-        peer=msg.recipient,
-        kind=msg.kind,
-        text=clean_text(msg.text) or "",
-        sender_name=clean_text(msg.sender_name),
-        attachments=[_json_safe(asdict(a)) for a in msg.attachments],
-        location=_json_safe(asdict(msg.location)) if msg.location else None,
-        language=msg.language,
-        button_payload=clean_text(msg.button_payload),
-        raw=_json_safe(
+def message_values(msg: InboundMessage, contact_id: int) -> dict[str, Any]:
+    """A normalized inbound message as the column values of its row."""
+    return {
+        "direction": "in",
+        "channel": msg.channel,
+        "provider_message_id": msg.provider_message_id,
+        "contact_id": contact_id,
+        "address": msg.sender,
+        "peer": msg.recipient,
+        "kind": msg.kind,
+        "text": clean_text(msg.text) or "",
+        "sender_name": clean_text(msg.sender_name),
+        "attachments": [_json_safe(asdict(a)) for a in msg.attachments],
+        "location": _json_safe(asdict(msg.location)) if msg.location else None,
+        "language": msg.language,
+        "button_payload": clean_text(msg.button_payload),
+        "raw": _json_safe(
             {
                 "payload": dict(msg.raw),
                 "command": msg.command,
@@ -121,60 +124,131 @@ def message_row(msg: InboundMessage, contact_id: int) -> Message:
                 "callback_id": msg.callback_id,
             }
         ),
-        author="citizen",
-        segment_ref=msg.segment.reference if msg.segment else None,
-        segment_total=msg.segment.total if msg.segment else None,
-        segment_number=msg.segment.number if msg.segment else None,
-        provider_timestamp=msg.timestamp,
-        delivery_status="received",
-    )
+        "author": "citizen",
+        "segment_ref": msg.segment.reference if msg.segment else None,
+        "segment_total": msg.segment.total if msg.segment else None,
+        "segment_number": msg.segment.number if msg.segment else None,
+        "provider_timestamp": msg.timestamp,
+        "delivery_status": "received",
+    }
 
 
-def store_message(session: Session, msg: InboundMessage, rate_per_minute: int = 0) -> Message | None:
-    """Store one inbound message and record its processing job; None if already stored.
+def message_row(msg: InboundMessage, contact_id: int) -> Message:
+    """A normalized inbound message as a database row."""
+    return Message(**message_values(msg, contact_id))
+
+
+def _build_statements(dialect: Any) -> dict[str, Any]:
+    """The ack path's statements, built once per dialect.
+
+    Core statements on the tables, executed with parameters: building an ORM
+    insert of thirty values per message cost more CPU than running it.
+    """
+    messages, addresses, contacts = Message.__table__, ContactAddress.__table__, Contact.__table__
+    return {
+        # INSERT ... ON CONFLICT DO NOTHING RETURNING id: no savepoint and no flush; a
+        # copy inserted concurrently (another request, another process) returns no row.
+        "message": dialect.insert(messages)
+        .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
+        .returning(messages.c.id),
+        "address": dialect.insert(addresses)
+        .on_conflict_do_nothing(index_elements=["address"])
+        .returning(addresses.c.id),
+        "contact": contacts.insert().returning(contacts.c.id),
+        "lookup": select(addresses.c.id, addresses.c.contact_id, contacts.c.display_name, contacts.c.language)
+        .join(contacts, contacts.c.id == addresses.c.contact_id)
+        .where(addresses.c.address == bindparam("b_address")),
+        "touch": update(addresses)
+        .where(addresses.c.id == bindparam("b_id"))
+        .values(last_inbound_at=bindparam("b_now"), channel=bindparam("b_channel"), unreachable=False),
+        "name": update(contacts)
+        .where(contacts.c.id == bindparam("b_id"))
+        .values(display_name=bindparam("b_name")),
+        "drop_contact": delete(contacts).where(contacts.c.id == bindparam("b_id")),
+        "stored": select(messages.c.channel, messages.c.provider_message_id).where(
+            messages.c.provider_message_id.in_(bindparam("b_ids", expanding=True)),
+            messages.c.channel.in_(bindparam("b_channels", expanding=True)),
+        ),
+    }
+
+
+_STATEMENTS: dict[str, dict[str, Any]] = {}
+
+
+def _statements(dialect_name: str) -> dict[str, Any]:
+    found = _STATEMENTS.get(dialect_name)
+    if found is None:
+        found = _STATEMENTS[dialect_name] = _build_statements(
+            sqlite if dialect_name == "sqlite" else postgresql
+        )
+    return found
+
+
+def _contact_for_inbound(session: Session, msg: InboundMessage) -> tuple[int, str]:
+    """(contact id, language) of the sender, created on first contact, marked reachable.
+
+    Core statements only (one SELECT and one UPDATE for a known sender): the ack
+    path runs this once per message while holding the write lock.
+    """
+    sql = _statements(session.get_bind().dialect.name)
+    now = utcnow()
+    found = session.execute(sql["lookup"], {"b_address": msg.sender}).first()
+    if found is None:
+        language = "en" if (msg.language or "").startswith("en") else "id"
+        contact_id = session.execute(
+            sql["contact"], {"display_name": msg.sender_name, "language": language}
+        ).scalar_one()
+        address_id = session.execute(
+            sql["address"],
+            {"contact_id": contact_id, "address": msg.sender, "channel": msg.channel, "last_inbound_at": now},
+        ).scalar()
+        if address_id is not None:
+            return int(contact_id), language
+        # Created concurrently by another request: use theirs.
+        session.execute(sql["drop_contact"], {"b_id": contact_id})
+        found = session.execute(sql["lookup"], {"b_address": msg.sender}).one()
+    address_id, contact_id, display_name, language = found
+    session.execute(sql["touch"], {"b_id": address_id, "b_now": now, "b_channel": msg.channel})
+    if msg.sender_name and not display_name:
+        session.execute(sql["name"], {"b_id": contact_id, "b_name": msg.sender_name})
+    return int(contact_id), str(language)
+
+
+def store_message(session: Session, msg: InboundMessage, rate_per_minute: int = 0) -> int | None:
+    """Store one inbound message and record its processing job; its id, or None if already stored.
 
     A sender over ``rate_per_minute`` has the message stored (marked ``throttled``
     and processed, so the bot does not answer it) and gets one polite reply.
+    The message is inserted with ``ON CONFLICT DO NOTHING`` on (channel, provider
+    id), so a copy stored by a concurrent request makes this one a duplicate.
     """
-    exists = session.scalar(
-        select(Message.id).where(
-            Message.channel == msg.channel, Message.provider_message_id == msg.provider_message_id
-        )
-    )
-    if exists is not None:
-        return None
-    contact, address = find_or_create_contact(session, msg.sender, msg.channel, msg.sender_name, msg.language)
-    address.last_inbound_at = utcnow()
-    address.channel = msg.channel
-    if address.unreachable:
-        address.unreachable = False  # they wrote to us, so they can be reached again
-    throttled = over_limit(session, contact.id, rate_per_minute)
-    row = message_row(msg, contact.id)
+    contact_id, language = _contact_for_inbound(session, msg)
+    throttled = over_limit(session, contact_id, rate_per_minute)
+    values = message_values(msg, contact_id)
     if throttled:
-        row.raw = dict(row.raw) | {"throttled": True}
-        row.processed_at = utcnow()
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
+        values["raw"] = dict(values["raw"]) | {"throttled": True}
+        values["processed_at"] = utcnow()
+    message_id = session.execute(_statements(session.get_bind().dialect.name)["message"], values).scalar()
+    if message_id is None:
         return None  # the same provider message stored concurrently by another request
     if throttled:
+        contact = session.get(Contact, contact_id)
+        assert contact is not None
         queue_message(
             session,
             channel=msg.channel,
             address=msg.sender,
-            text=throttle_text(contact.language),
-            contact_id=contact.id,
+            text=throttle_text(language),
+            contact_id=contact_id,
             dedupe_key=throttle_reply_key(contact),
             author="system",
-            language=contact.language,
+            language=language,
         )
-        return row
-    record_job(session, "process_inbound", {"contact_id": contact.id, "message_id": row.id})
+        return int(message_id)
+    record_job_fast(session, "process_inbound", {"contact_id": contact_id, "message_id": message_id})
     if msg.attachments:
-        record_job(session, "fetch_media", {"message_id": row.id}, dedupe_key=f"media:{row.id}")
-    return row
+        record_job(session, "fetch_media", {"message_id": message_id}, dedupe_key=f"media:{message_id}")
+    return int(message_id)
 
 
 def apply_status(session: Session, update: StatusUpdate) -> bool:
@@ -257,20 +331,42 @@ def apply_contact_event(session: Session, event: ContactEvent) -> None:
         row.unreachable = event.event == "blocked"
 
 
+def _already_stored(runtime: Runtime, messages: list[InboundMessage]) -> set[tuple[str, str]]:
+    """(channel, provider id) of ``messages`` already in the database, read without the write lock.
+
+    Providers retry often (a slow ack, a redelivery days later); answering those
+    from a read-only connection keeps them off SQLite's single writer. A copy stored
+    between this read and the write is still caught by the unique constraint.
+    """
+    keys = {(m.channel, m.provider_message_id) for m in messages}
+    engine = runtime.db.engine
+    params = {"b_ids": sorted({k[1] for k in keys}), "b_channels": sorted({k[0] for k in keys})}
+    # Read-only: on SQLite a deferred BEGIN, so no write lock is taken or waited for.
+    with engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as conn:
+        rows = conn.execute(_statements(engine.dialect.name)["stored"], params).all()
+    return {(channel, provider_id) for channel, provider_id in rows} & keys
+
+
 def store_parse_result(runtime: Runtime, channel: str, parsed: ParseResult) -> StoreOutcome:
-    """Store a whole webhook body in one transaction."""
+    """Store a whole webhook body in one transaction (none at all for a body of duplicates)."""
     outcome = StoreOutcome()
     ids: list[int] = []
+    messages = list(parsed.messages)
+    stored = _already_stored(runtime, messages) if messages else set()
+    fresh = [m for m in messages if (m.channel, m.provider_message_id) not in stored]
+    outcome.duplicates = len(messages) - len(fresh)
+    if not fresh and not parsed.statuses and not parsed.events:
+        return outcome
     with runtime.db.session() as session:
-        for msg in parsed.messages:
-            row = store_message(session, msg, runtime.settings.sender_rate_per_minute)
-            if row is None:
+        for msg in fresh:
+            message_id = store_message(session, msg, runtime.settings.sender_rate_per_minute)
+            if message_id is None:
                 outcome.duplicates += 1
             else:
                 outcome.new_messages += 1
-                ids.append(row.id)
-        for update in parsed.statuses:
-            apply_status(session, update)
+                ids.append(message_id)
+        for update_ in parsed.statuses:
+            apply_status(session, update_)
         for event in parsed.events:
             apply_contact_event(session, event)
     outcome.message_ids = tuple(ids)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from config.loader import load_yaml
@@ -30,17 +30,17 @@ _DEFAULT_TEXT = {
 }
 
 
+# Built once and run with parameters: the webhook ack counts once per message.
+_RECENT = select(func.count(Message.__table__.c.id)).where(
+    Message.__table__.c.contact_id == bindparam("b_contact"),
+    Message.__table__.c.direction == "in",
+    Message.__table__.c.created_at >= bindparam("b_since"),
+)
+
+
 def recent_inbound(session: Session, contact_id: int) -> int:
     """Inbound messages of this contact stored within the last minute."""
-    since = utcnow() - WINDOW
-    return int(
-        session.scalar(
-            select(func.count(Message.id)).where(
-                Message.contact_id == contact_id, Message.direction == "in", Message.created_at >= since
-            )
-        )
-        or 0
-    )
+    return int(session.scalar(_RECENT, {"b_contact": contact_id, "b_since": utcnow() - WINDOW}) or 0)
 
 
 def over_limit(session: Session, contact_id: int, per_minute: int) -> bool:
