@@ -44,6 +44,7 @@ from adapters.base import (
 from adapters.common import (
     address_value,
     clean_text,
+    environment_has_http_settings,
     normalize_phone,
     parse_epoch,
     phone_address,
@@ -230,6 +231,8 @@ class SmsAdapter(ChannelAdapter):
         self.public_base_url = public_base_url.rstrip("/")
         self.timeout = timeout
         self._session = requests.Session()
+        # Nothing for requests to read from the environment: skip re-reading it on every send.
+        self._session.trust_env = environment_has_http_settings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SmsAdapter | None:

@@ -42,7 +42,14 @@ from adapters.base import (
     WebhookRequest,
     WebhookResponse,
 )
-from adapters.common import address_value, clean_text, normalize_phone, phone_address, retry_after_seconds
+from adapters.common import (
+    address_value,
+    clean_text,
+    environment_has_http_settings,
+    normalize_phone,
+    phone_address,
+    retry_after_seconds,
+)
 
 DEFAULT_API_BASE_URL = "https://api.twilio.com"
 DEFAULT_PUBLIC_BASE_URL = "http://localhost:5000"
@@ -145,6 +152,9 @@ class _BaseUrlHttpClient(TwilioHttpClient):
 
     def __init__(self, base_url: str, timeout: float) -> None:
         super().__init__(timeout=timeout)
+        if self.session is not None:
+            # Nothing for requests to read from the environment: skip re-reading it on every send.
+            self.session.trust_env = environment_has_http_settings()
         self._base = urlsplit(base_url.rstrip("/"))
         self._local = threading.local()
 
@@ -208,6 +218,7 @@ class TwilioAdapter(ChannelAdapter):
         self._http = _BaseUrlHttpClient(self.api_base_url, timeout)
         self._client: Client | None = None
         self._media = requests.Session()
+        self._media.trust_env = environment_has_http_settings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TwilioAdapter | None:
