@@ -380,25 +380,17 @@ def start_workers(args: argparse.Namespace, stack: Stack, tag: str) -> list[Any]
     ]
 
 
+def spawn_web(stack: Stack, args: argparse.Namespace) -> Any:
+    """The gateway's web process as deployed (`lapor-gateway web`, gunicorn) on the stack's port."""
+    command = [sys.executable, "-m", "gateway.cli", "web", "--host", "127.0.0.1"]
+    command += ["--port", str(stack.web_port), "--workers", str(args.web_workers)]
+    return spawn(command, stack.env, stack.dir / "web.log")
+
+
 def run_gateway(
     args: argparse.Namespace, stack: Stack, adapters: dict[str, Any], sampler: MemorySampler, log: Any
 ) -> dict[str, Any]:
-    web = spawn(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "web",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(stack.web_port),
-            "--workers",
-            str(args.web_workers),
-        ],
-        stack.env,
-        stack.dir / "web.log",
-    )
+    web = spawn_web(stack, args)
     base = f"http://127.0.0.1:{stack.web_port}"
     probe = Probe(stack.database_url)
     workers: list[Any] = []
@@ -501,22 +493,7 @@ def run_soak(
     args.rate, args.duration = str(args.soak_rate), args.soak_duration
     try:
         log(f"soak: conversations at {args.soak_rate:g} msg/s for {args.soak_duration:g}s")
-        web = spawn(
-            [
-                sys.executable,
-                "-m",
-                "gateway.cli",
-                "web",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(stack.web_port),
-                "--workers",
-                str(args.web_workers),
-            ],
-            stack.env,
-            stack.dir / "web.log",
-        )
+        web = spawn_web(stack, args)
         base = f"http://127.0.0.1:{stack.web_port}"
         workers = start_workers(args, stack, "soak")
         probe = Probe(stack.database_url)

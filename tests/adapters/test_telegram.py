@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from adapters import adapter_class
-from adapters.base import InboundMessage, ParseResult, PayloadError, SignatureError, WebhookRequest
+from adapters.base import ParseResult, PayloadError, SignatureError, WebhookRequest
 from adapters.telegram import TelegramAdapter
+from tests.adapters.expect import check_message
 
 DATA = Path(__file__).parent / "testdata" / "telegram"
 SECRET = "tg-webhook-secret_123"
@@ -257,22 +258,6 @@ CASES = [
     Case("not_an_object.json", raises=PayloadError),
     Case("malformed.json", raises=PayloadError),
 ]
-
-
-def check_message(message: InboundMessage, expected: dict[str, Any]) -> None:
-    for key, value in expected.items():
-        if key == "attachment":
-            assert len(message.attachments) == 1
-            for attr, attr_value in value.items():
-                assert getattr(message.attachments[0], attr) == attr_value, attr
-        elif key == "location":
-            assert message.location is not None
-            for attr, attr_value in value.items():
-                assert getattr(message.location, attr) == attr_value, attr
-        elif key == "text_length":
-            assert len(message.text) == value
-        else:
-            assert getattr(message, key) == value, key
 
 
 def parse_file(name: str) -> ParseResult:
