@@ -28,6 +28,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n\n")[0])
     p.add_argument("--messages", type=int, default=400)
     p.add_argument("--cprofile", choices=("ack", "worker"), help="print the top functions of that part")
+    p.add_argument("--pyinstrument", choices=("ack", "worker"), help="print a pyinstrument call tree instead")
     p.add_argument("--top", type=int, default=35)
     p.add_argument("--send-threads", type=int, default=1, help="as `lapor-gateway worker --send-threads`")
     return p.parse_args(argv)
@@ -50,10 +51,20 @@ class StatementCounter:
 
 def _measure(label: str, fn: Any, profile: bool) -> tuple[float, Any]:
     prof = cProfile.Profile() if profile else None
+    tree = None
+    if ARGS.pyinstrument == label:
+        from pyinstrument import Profiler
+
+        tree = Profiler(interval=0.0005)
     cpu = time.process_time()
     if prof is not None:
         prof.enable()
+    if tree is not None:
+        tree.start()
     result = fn()
+    if tree is not None:
+        tree.stop()
+        print(tree.output_text(unicode=False, color=False, show_all=False))
     if prof is not None:
         prof.disable()
     spent = time.process_time() - cpu
@@ -111,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         ack_sql = statements.take()
         depth = runtime.queue.depth() if runtime.queue else 0
         set_runtime(runtime)
+        by_kind = _account_cpu_by_kind()
 
         def work() -> None:
             run_worker(burst=True, scheduler=False, runtime=_Unclosed(runtime), send_threads=args.send_threads)
@@ -135,10 +147,41 @@ def main(argv: list[str] | None = None) -> int:
             f"({processed} processed, {sent} replies sent, jobs {jobs}); wall {wall:.1f} s"
         )
         print(f"  SQL/message: {_per(worker_sql, n)}")
+        inside = sum(by_kind.values())
+        parts = ", ".join(f"{k} {1000 * v / n:.2f}" for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1]))
+        print(f"  handlers incl. their job's claim and end (ms CPU/message): {parts}")
+        print(f"  rest (rq, claims of batches, heartbeats): {1000 * (worker_cpu - inside) / n:.2f}")
     finally:
         runtime.close()
         stack.close()
     return 0
+
+
+def _account_cpu_by_kind() -> dict[str, float]:
+    """Thread CPU seconds spent per job kind, whatever thread runs it (the runner's own entry points
+    are wrapped; measurement only, nothing they do changes)."""
+    import threading
+
+    from gateway.jobs import runner
+
+    spent: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def wrap(fn: Any, kind_at: int) -> Any:
+        def timed(*a: Any, **kw: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                with lock:
+                    kind = str(a[kind_at])
+                    spent[kind] = spent.get(kind, 0.0) + time.thread_time() - start
+
+        return timed
+
+    runner._run_transactional = wrap(runner._run_transactional, 1)  # type: ignore[attr-defined]
+    runner._run_claimed = wrap(runner._run_claimed, 2)  # type: ignore[attr-defined]
+    return spent
 
 
 def _per(counts: Counter[str], n: int) -> str:

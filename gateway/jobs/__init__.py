@@ -2,10 +2,12 @@
 
 Write work with `record_job(session, kind, payload)` inside the transaction that
 creates what the job stands for; it reaches Redis only after that transaction
-commits. Register handlers with `@handler("kind")`. See docs/operations.md.
+commits. Register handlers with `@handler("kind")`, or `@transactional_handler("kind")` for
+work that only touches the database (it then commits together with the job's end).
+See docs/operations.md.
 """
 
 from gateway.jobs.outbox import record_job
-from gateway.jobs.registry import RetryLater, handler
+from gateway.jobs.registry import RetryLater, handler, transactional_handler
 
-__all__ = ["RetryLater", "handler", "record_job"]
+__all__ = ["RetryLater", "handler", "record_job", "transactional_handler"]

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, event, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway.models import Job, utcnow
@@ -41,45 +41,65 @@ def record_job(
     delay: float | None = None,
     dedupe_key: str | None = None,
     max_attempts: int = 8,
-) -> Job:
-    """Add a job row to ``session``; it is enqueued once the session commits.
+) -> int:
+    """Add a job row in ``session``'s transaction and return its id; it is enqueued once the
+    session commits.
 
     With ``dedupe_key`` an existing job of that key is returned instead, so that
-    "forward ticket 12 to the agency" is recorded once however often it is asked.
+    "forward ticket 12 to the agency" is recorded once however often it is asked. One Core
+    statement either way (``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id``):
+    no ORM object, flush or savepoint, which the worker paid for on every reply.
     """
-    if dedupe_key is not None:
-        existing = session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
-        if existing is not None:
-            return existing
-    when = run_at or utcnow()
+    now = utcnow()
+    when = run_at or now
     if delay:
         when = when + timedelta(seconds=delay)
-    job = Job(
-        kind=kind,
-        payload=payload or {},
-        run_at=when,
-        dedupe_key=dedupe_key,
-        max_attempts=max_attempts,
-        status="pending",
-    )
-    if dedupe_key is not None:
-        try:
-            with session.begin_nested():
-                session.add(job)
-                session.flush()
-        except IntegrityError:
-            # Another transaction recorded it first: that one stands.
-            return session.scalars(select(Job).where(Job.dedupe_key == dedupe_key)).one()
+    due_now = when <= now + timedelta(seconds=1)
+    values = {
+        "kind": kind,
+        "payload": payload or {},
+        "run_at": when,
+        "dedupe_key": dedupe_key,
+        "max_attempts": max_attempts,
+        "status": "pending",
+        # Pushed to Redis right after the commit; the reconciler re-pushes it if that push is
+        # lost (Redis down), judging by this timestamp.
+        "enqueued_at": now if due_now else None,
+    }
+    statements = _statements(session)
+    if dedupe_key is None:
+        job_id = int(session.execute(statements["insert"], values).scalar_one())
     else:
-        session.add(job)
-        session.flush()
-    if job.run_at <= utcnow() + timedelta(seconds=1):
-        # Pushed to Redis right after the commit; the reconciler re-pushes it if
-        # that push is lost (Redis down), judging by this timestamp.
-        job.enqueued_at = utcnow()
+        inserted = session.execute(statements["insert_once"], values).scalar_one_or_none()
+        if inserted is None:
+            # Recorded before (or by a concurrent transaction): that one stands.
+            return int(session.execute(statements["by_key"], {"key": dedupe_key}).scalar_one())
+        job_id = int(inserted)
+    if due_now:
         key = _LOCAL_KEY if kind in _LOCAL_KINDS else _PENDING_KEY
-        session.info.setdefault(key, []).append(job.id)
-    return job
+        session.info.setdefault(key, []).append(job_id)
+    return job_id
+
+
+_STATEMENTS: dict[str, dict[str, Any]] = {}
+
+
+def _statements(session: Session) -> dict[str, Any]:
+    """Built once per dialect: the plain insert, the insert that yields to an existing
+    dedupe key, and the lookup of that existing row."""
+    name = session.get_bind().dialect.name
+    found = _STATEMENTS.get(name)
+    if found is None:
+        jobs = Job.__table__
+        dialect_insert = sqlite.insert if name == "sqlite" else postgresql.insert
+        found = _STATEMENTS[name] = {
+            "insert": insert(jobs).returning(jobs.c.id),
+            "insert_once": dialect_insert(jobs)
+            .on_conflict_do_nothing(index_elements=[jobs.c.dedupe_key])
+            .returning(jobs.c.id),
+            "by_key": select(jobs.c.id).where(jobs.c.dedupe_key == bindparam("key")),
+        }
+    return found
 
 
 # Built once: a Core insert on the table, executed with parameters.

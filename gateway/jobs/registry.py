@@ -12,6 +12,36 @@ from typing import Any
 HandlerFn = Callable[[Any, dict[str, Any]], None]
 HANDLERS: dict[str, HandlerFn] = {}
 
+# A transactional handler is ``fn(runtime, session, payload) -> RetryLater | None``: it does
+# all its work in the session the runner gives it, and the runner marks the job done (or
+# reschedules it, when it returns a RetryLater) in that same transaction. One commit per
+# job instead of three (claim, work, finish), and nothing half-done if the worker dies.
+# Only for handlers that talk to nothing but the database (no provider call).
+TransactionalFn = Callable[[Any, Any, dict[str, Any]], "RetryLater | None"]
+TRANSACTIONAL: dict[str, TransactionalFn] = {}
+
+
+# A staged handler talks to a provider between two transactions: ``begin(runtime, session,
+# payload)`` runs in the transaction that claims the job and returns what ``act(runtime,
+# state)`` needs (None: nothing to do, the job is done); ``act`` runs outside any transaction
+# (the provider call); ``end(runtime, session, state, outcome)`` runs in the transaction that
+# marks the job done. Two commits per job instead of five for a send, and the claim is
+# committed before the provider is called, so a worker killed mid-call never repeats it.
+class StagedHandler:
+    def begin(self, runtime: Any, session: Any, payload: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def act(self, runtime: Any, state: Any) -> Any:
+        raise NotImplementedError
+
+    def end(self, runtime: Any, session: Any, state: Any, outcome: Any) -> None:
+        raise NotImplementedError
+
+
+STAGED: dict[str, StagedHandler] = {}
+# Up to this many due jobs of the kind are claimed together by one worker (see the runner).
+BATCH_SIZES: dict[str, int] = {}
+
 
 class RetryLater(Exception):
     """Raise from a handler to run it again after ``delay`` seconds.
@@ -35,9 +65,38 @@ def handler(kind: str) -> Callable[[HandlerFn], HandlerFn]:
     """Register ``fn`` as the handler of job ``kind``."""
 
     def register(fn: HandlerFn) -> HandlerFn:
-        if kind in HANDLERS and HANDLERS[kind] is not fn:
+        if kind in TRANSACTIONAL or kind in STAGED or (kind in HANDLERS and HANDLERS[kind] is not fn):
             raise ValueError(f"job kind {kind!r} registered twice")
         HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def staged_handler(kind: str) -> Callable[[type[StagedHandler]], type[StagedHandler]]:
+    """Register a `StagedHandler` class (instantiated once) for job ``kind``."""
+
+    def register(cls: type[StagedHandler]) -> type[StagedHandler]:
+        if kind in HANDLERS or kind in TRANSACTIONAL or kind in STAGED:
+            raise ValueError(f"job kind {kind!r} registered twice")
+        STAGED[kind] = cls()
+        return cls
+
+    return register
+
+
+def transactional_handler(kind: str, *, batch: int = 1) -> Callable[[TransactionalFn], TransactionalFn]:
+    """Register a transactional handler of job ``kind`` (see `TRANSACTIONAL`).
+
+    ``batch`` above 1 lets a worker that runs one job of this kind claim up to that many
+    due jobs of it at once, so a backlog costs one rq round trip per batch, not per job.
+    """
+
+    def register(fn: TransactionalFn) -> TransactionalFn:
+        if kind in HANDLERS or kind in STAGED or (kind in TRANSACTIONAL and TRANSACTIONAL[kind] is not fn):
+            raise ValueError(f"job kind {kind!r} registered twice")
+        TRANSACTIONAL[kind] = fn
+        BATCH_SIZES[kind] = max(1, batch)
         return fn
 
     return register

@@ -13,12 +13,20 @@ import threading
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from gateway.jobs.registry import HANDLERS, GiveUp, RetryLater
+from gateway.jobs.registry import (
+    BATCH_SIZES,
+    HANDLERS,
+    STAGED,
+    TRANSACTIONAL,
+    GiveUp,
+    RetryLater,
+    StagedHandler,
+)
 from gateway.models import Job, utcnow
 
 if TYPE_CHECKING:
@@ -194,24 +202,112 @@ def execute(job_id: int) -> str:
     return run_job(runtime, job_id)
 
 
+Claimed = tuple[int, dict[str, object], int, int]  # id, payload, attempts, max_attempts
+
+
+def _claim_statement(job_id: int, now: datetime) -> Any:
+    # One statement claims the row and reads what the job needs (RETURNING: SQLite 3.35+, PostgreSQL).
+    return (
+        update(Job)
+        .where(Job.id == job_id, Job.status == "pending", Job.run_at <= now + timedelta(seconds=1))
+        .values(status="running", started_at=now, attempts=Job.attempts + 1)
+        .returning(Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+    )
+
+
+def _claim_more_statement(kind: str, job_id: int, now: datetime, limit: int) -> Any:
+    """Due jobs of ``kind`` besides ``job_id``, oldest first; rows another worker is claiming
+    right now are skipped on PostgreSQL (SKIP LOCKED), and the status is checked again on the
+    row itself, so a job is never claimed twice."""
+    due = (
+        select(Job.id)
+        .where(
+            Job.kind == kind,
+            Job.status == "pending",
+            Job.run_at <= now + timedelta(seconds=1),
+            Job.id != job_id,
+        )
+        .order_by(Job.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(Job)
+        .where(Job.id.in_(due.scalar_subquery()), Job.status == "pending")
+        .values(status="running", started_at=now, attempts=Job.attempts + 1)
+        .returning(Job.id, Job.payload, Job.attempts, Job.max_attempts)
+    )
+
+
+def _forget_in_rq(runtime: Runtime, job_ids: list[int]) -> None:
+    """Take jobs this worker claimed in a batch out of Redis, so no worker spends an rq round
+    trip on them only to find them claimed. Best effort: a copy still in Redis is skipped at
+    its claim, and a worker that pops an id whose hash is gone moves on (rq skips it)."""
+    queue = runtime.queue
+    if queue is None or not job_ids:
+        return
+    from rq import Queue
+    from rq.job import Job as RqJob
+
+    from gateway.jobs.queue import QUEUE_NAME, rq_job_id
+
+    queue_key = Queue.redis_queue_namespace_prefix + QUEUE_NAME
+    try:
+        with queue.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                rq_id = rq_job_id(job_id)
+                pipe.lrem(queue_key, 1, rq_id)
+                pipe.delete(RqJob.redis_job_namespace_prefix + rq_id)
+            pipe.execute()
+    except Exception:  # Redis down: the copies are skipped when they come up
+        log.debug("batch-claimed jobs not removed from Redis", exc_info=True)
+
+
 def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
-    db = runtime.db
+    """Claim job ``job_id`` and run it; for a batched kind, also claim and run other due jobs of it.
+
+    Heartbeats: the claimed ids join `_RUNNING`, which the heartbeat thread refreshes every
+    second; the reconciler only suspects a running row older than its grace period (15 s),
+    so no heartbeat needs writing per job here.
+    """
     now = utcnow()
-    with db.session() as session:
-        # One statement claims the row and reads what the job needs (RETURNING: SQLite 3.35+, PostgreSQL).
-        claimed = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == "pending", Job.run_at <= now + timedelta(seconds=1))
-            .values(status="running", started_at=now, attempts=Job.attempts + 1)
-            .returning(Job.kind, Job.payload, Job.attempts, Job.max_attempts)
-        ).first()
+    state: Any = None
+    begin_error: BaseException | None = None
+    with runtime.db.session() as session:
+        claimed = session.execute(_claim_statement(job_id, now)).first()
         if claimed is None:
             return "skipped"
-        kind, payload, attempts, max_attempts = claimed[0], dict(claimed[1] or {}), claimed[2], claimed[3]
+        kind = str(claimed[0])
+        batch: list[Claimed] = [(job_id, dict(claimed[1] or {}), int(claimed[2]), int(claimed[3]))]
+        size = BATCH_SIZES.get(kind, 1)
+        if size > 1:
+            batch += [
+                (int(r[0]), dict(r[1] or {}), int(r[2]), int(r[3]))
+                for r in session.execute(_claim_more_statement(kind, job_id, now, size - 1))
+            ]
+        stage = STAGED.get(kind)
+        if stage is not None:
+            state, begin_error = _begin_stage(runtime, session, stage, job_id, batch[0][1])
+    if stage is not None:
+        return _run_staged(runtime, job_id, kind, stage, state, begin_error, batch[0], hand_off)
+    ids = [job[0] for job in batch]
     with _RUNNING_LOCK:
-        _RUNNING.add(job_id)
-    _beat(runtime, [job_id])
+        _RUNNING.update(ids)
     _ensure_heartbeat()
+    if len(ids) > 1:
+        _forget_in_rq(runtime, ids[1:])
+    if kind in TRANSACTIONAL:
+        outcomes: list[str] = []
+        try:
+            for claimed_job in batch:
+                try:
+                    outcomes.append(_run_transactional(runtime, kind, *claimed_job))
+                finally:
+                    _release_claim(claimed_job[0])
+        finally:
+            _release_claims(ids)
+        return outcomes[0] if len(outcomes) == 1 else f"batch of {len(outcomes)}: " + ", ".join(outcomes)
+    _, payload, attempts, max_attempts = batch[0]
     pool = _CONCURRENT
     if hand_off and pool is not None and kind in pool.kinds:
 
@@ -221,29 +317,167 @@ def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
             except Exception:  # the database failed while recording the outcome
                 log.exception("job outcome not recorded", extra={"job_id": job_id, "kind": kind})
             finally:
-                _release_claim(runtime, job_id)
+                _release_claim(job_id)
 
         try:
             pool.submit(run_in_pool)
         except BaseException:
-            _release_claim(runtime, job_id)
+            _release_claim(job_id)
             raise
         return "handed to a send thread"
     try:
         return _run_claimed(runtime, job_id, kind, payload, attempts, max_attempts)
     finally:
-        _release_claim(runtime, job_id)
+        _release_claim(job_id)
 
 
-def _release_claim(runtime: Runtime, job_id: int) -> None:
-    """Stop the heartbeat of a job that ended (or could not start)."""
+_NOTHING_TO_DO = object()
+
+
+def _begin_stage(
+    runtime: Runtime, session: Any, stage: StagedHandler, job_id: int, payload: dict[str, object]
+) -> tuple[Any, BaseException | None]:
+    """A staged handler's first step, in the claim's transaction. A savepoint keeps the claim
+    when it fails, so the failure is recorded against this attempt like any other."""
+    try:
+        with session.begin_nested():
+            state = stage.begin(runtime, session, payload)
+            if state is None:
+                session.execute(_finish_statement(job_id, "done", None))
+                return _NOTHING_TO_DO, None
+            return state, None
+    except Exception as exc:
+        return None, exc
+
+
+def _run_staged(
+    runtime: Runtime,
+    job_id: int,
+    kind: str,
+    stage: StagedHandler,
+    state: Any,
+    begin_error: BaseException | None,
+    claimed: Claimed,
+    hand_off: bool,
+) -> str:
+    _, _payload, attempts, max_attempts = claimed
+    if begin_error is None and state is _NOTHING_TO_DO:
+        return "done"
+
+    def body() -> None:
+        if begin_error is not None:
+            raise begin_error
+        outcome = stage.act(runtime, state)
+        with runtime.db.session() as session:
+            stage.end(runtime, session, state, outcome)
+            session.execute(_finish_statement(job_id, "done", None))
+
+    with _RUNNING_LOCK:
+        _RUNNING.add(job_id)
+    _ensure_heartbeat()
+    pool = _CONCURRENT
+    if hand_off and begin_error is None and pool is not None and kind in pool.kinds:
+
+        def run_in_pool() -> None:
+            try:
+                _guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
+            except Exception:  # the database failed while recording the outcome
+                log.exception("job outcome not recorded", extra={"job_id": job_id, "kind": kind})
+            finally:
+                _release_claim(job_id)
+
+        try:
+            pool.submit(run_in_pool)
+        except BaseException:
+            _release_claim(job_id)
+            raise
+        return "handed to a send thread"
+    try:
+        return _guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
+    finally:
+        _release_claim(job_id)
+
+
+def _guarded(
+    runtime: Runtime,
+    job_id: int,
+    kind: str,
+    attempts: int,
+    max_attempts: int,
+    body: Callable[[], None],
+    *,
+    finished: bool = False,
+) -> str:
+    """Run ``body`` and record what became of the job: retry, failed, or (unless ``body``
+    recorded it itself: ``finished``) done."""
+    try:
+        body()
+    except RetryLater as retry:
+        _count_retry(kind)
+        _reschedule(runtime, job_id, retry.delay, retry.reason, refund=not retry.counts)
+        return "retry"
+    except GiveUp as exc:
+        _finish(runtime, job_id, "failed", str(exc))
+        return "failed"
+    except Exception as exc:
+        return _failed_attempt(runtime, job_id, kind, exc, attempts, max_attempts)
+    if not finished:
+        _finish(runtime, job_id, "done", None)
+    return "done"
+
+
+def _run_transactional(
+    runtime: Runtime, kind: str, job_id: int, payload: dict[str, object], attempts: int, max_attempts: int
+) -> str:
+    """The handler's work and the job's end in one transaction; failures as in `_run_claimed`."""
+    fn = TRANSACTIONAL[kind]
+    try:
+        with runtime.db.session() as session:
+            later = fn(runtime, session, payload)
+            if later is None:
+                session.execute(_finish_statement(job_id, "done", None))
+            else:
+                session.execute(
+                    _reschedule_statement(job_id, later.delay, later.reason, refund=not later.counts)
+                )
+    except RetryLater as retry:
+        _count_retry(kind)
+        _reschedule(runtime, job_id, retry.delay, retry.reason, refund=not retry.counts)
+        return "retry"
+    except GiveUp as exc:
+        _finish(runtime, job_id, "failed", str(exc))
+        return "failed"
+    except Exception as exc:
+        return _failed_attempt(runtime, job_id, kind, exc, attempts, max_attempts)
+    if later is not None:
+        _count_retry(kind)
+        return "retry"
+    return "done"
+
+
+def _failed_attempt(
+    runtime: Runtime, job_id: int, kind: str, exc: Exception, attempts: int, max_attempts: int
+) -> str:
+    log.exception("job failed", extra={"job_id": job_id, "kind": kind})
+    reason = f"{type(exc).__name__}: {exc}"
+    if attempts >= max_attempts:
+        _finish(runtime, job_id, "failed", reason + "\n" + traceback.format_exc(limit=5))
+        return "failed"
+    _count_retry(kind)
+    _reschedule(runtime, job_id, backoff_delay(attempts), reason)
+    return "retry"
+
+
+def _release_claim(job_id: int) -> None:
+    """Stop the heartbeat of a job that ended (or could not start). Its key expires by itself;
+    the reconciler only looks for heartbeats of rows still running."""
     with _RUNNING_LOCK:
         _RUNNING.discard(job_id)
-    if runtime.queue is not None:
-        try:
-            runtime.queue.redis.delete(heartbeat_key(job_id))
-        except Exception:
-            log.debug("heartbeat not removed", exc_info=True)
+
+
+def _release_claims(job_ids: list[int]) -> None:
+    with _RUNNING_LOCK:
+        _RUNNING.difference_update(job_ids)
 
 
 def _run_claimed(
@@ -253,26 +487,7 @@ def _run_claimed(
     if fn is None:
         _finish(runtime, job_id, "failed", f"no handler for job kind {kind!r}")
         return "failed"
-    try:
-        fn(runtime, payload)
-    except RetryLater as retry:
-        _count_retry(kind)
-        _reschedule(runtime, job_id, retry.delay, retry.reason, refund=not retry.counts)
-        return "retry"
-    except GiveUp as exc:
-        _finish(runtime, job_id, "failed", str(exc))
-        return "failed"
-    except Exception as exc:
-        log.exception("job failed", extra={"job_id": job_id, "kind": kind})
-        reason = f"{type(exc).__name__}: {exc}"
-        if attempts >= max_attempts:
-            _finish(runtime, job_id, "failed", reason + "\n" + traceback.format_exc(limit=5))
-            return "failed"
-        _count_retry(kind)
-        _reschedule(runtime, job_id, backoff_delay(attempts), reason)
-        return "retry"
-    _finish(runtime, job_id, "done", None)
-    return "done"
+    return _guarded(runtime, job_id, kind, attempts, max_attempts, lambda: fn(runtime, payload))
 
 
 def _count_retry(kind: str) -> None:
@@ -289,12 +504,14 @@ def _finish(runtime: Runtime, job_id: int, status: str, error: str | None) -> No
             kind = session.scalar(select(Job.kind).where(Job.id == job_id)) or "unknown"
         record_job_failure(kind)
     with runtime.db.session() as session:
-        session.execute(
-            update(Job).where(Job.id == job_id).values(status=status, finished_at=utcnow(), last_error=error)
-        )
+        session.execute(_finish_statement(job_id, status, error))
 
 
-def _reschedule(runtime: Runtime, job_id: int, delay: float, reason: str, *, refund: bool = False) -> None:
+def _finish_statement(job_id: int, status: str, error: str | None) -> Any:
+    return update(Job).where(Job.id == job_id).values(status=status, finished_at=utcnow(), last_error=error)
+
+
+def _reschedule_statement(job_id: int, delay: float, reason: str, *, refund: bool = False) -> Any:
     values: dict[str, object] = {
         "status": "pending",
         "run_at": utcnow() + timedelta(seconds=max(0.0, delay)),
@@ -303,5 +520,9 @@ def _reschedule(runtime: Runtime, job_id: int, delay: float, reason: str, *, ref
     }
     if refund:
         values["attempts"] = Job.attempts - 1
+    return update(Job).where(Job.id == job_id).values(**values)
+
+
+def _reschedule(runtime: Runtime, job_id: int, delay: float, reason: str, *, refund: bool = False) -> None:
     with runtime.db.session() as session:
-        session.execute(update(Job).where(Job.id == job_id).values(**values))
+        session.execute(_reschedule_statement(job_id, delay, reason, refund=refund))

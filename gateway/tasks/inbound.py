@@ -31,9 +31,9 @@ from conversations.engine import step
 from conversations.events import MessageReceived, TimeoutFired
 from conversations.state import ConversationState
 from conversations.tracking import new_tracking_number
-from gateway.jobs import RetryLater, handler, record_job
+from gateway.jobs import RetryLater, record_job, transactional_handler
 from gateway.models import Contact, Conversation, IncompleteDraft, Message, Ticket, utcnow
-from gateway.outbound import queue_message
+from gateway.outbound import queue_message_id
 from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -147,62 +147,64 @@ def _merged_message(parts: list[Message]) -> InboundMessage:
     return merge_segments([message_from_row(p) for p in parts])
 
 
-@handler("process_inbound")
-def process_inbound(runtime: Runtime, payload: dict[str, Any]) -> None:
+# Jobs of a backlog one worker claims and runs together (each still in its own transaction):
+# one rq round trip for the batch instead of one per message.
+INBOUND_BATCH = 20
+
+
+@transactional_handler("process_inbound", batch=INBOUND_BATCH)
+def process_inbound(runtime: Runtime, session: Session, payload: dict[str, Any]) -> RetryLater | None:
     contact_id = int(payload["contact_id"])
     wait_for_segments: float | None = None
-    with runtime.db.session() as session:
-        conv = _lock_conversation(session, contact_id)
-        contact = session.get(Contact, contact_id)
-        if contact is None:
-            return
-        pending = session.scalars(
-            select(Message)
-            .where(
-                Message.contact_id == contact_id, Message.direction == "in", Message.processed_at.is_(None)
-            )
-            .order_by(Message.id)
-        ).all()
-        handled: set[int] = set()
-        for row in pending:
-            if row.id in handled:
+    conv = _lock_conversation(session, contact_id)
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        return None
+    pending = session.scalars(
+        select(Message)
+        .where(Message.contact_id == contact_id, Message.direction == "in", Message.processed_at.is_(None))
+        .order_by(Message.id)
+    ).all()
+    handled: set[int] = set()
+    for row in pending:
+        if row.id in handled:
+            continue
+        if row.segment_ref:
+            parts = _ready_segments(session, row, runtime.settings.sms_concat_timeout)
+            if parts is None:
+                wait_for_segments = runtime.settings.sms_concat_timeout
                 continue
-            if row.segment_ref:
-                parts = _ready_segments(session, row, runtime.settings.sms_concat_timeout)
-                if parts is None:
-                    wait_for_segments = runtime.settings.sms_concat_timeout
-                    continue
-                message = _merged_message(parts)
-                group = parts
-            else:
-                message = message_from_row(row)
-                group = [row]
-            run_engine(runtime, session, conv, contact, MessageReceived(message), source=group[0])
-            now = utcnow()
-            for part in group:
-                part.processed_at = now
-                handled.add(part.id)
-        flush_waiting_notifications(session, contact_id)
+            message = _merged_message(parts)
+            group = parts
+        else:
+            message = message_from_row(row)
+            group = [row]
+        run_engine(runtime, session, conv, contact, MessageReceived(message), source=group[0])
+        now = utcnow()
+        for part in group:
+            part.processed_at = now
+            handled.add(part.id)
+    flush_waiting_notifications(session, contact_id)
     if wait_for_segments is not None:
-        raise RetryLater("waiting for the rest of a multipart SMS", wait_for_segments / 4, counts=False)
+        return RetryLater("waiting for the rest of a multipart SMS", wait_for_segments / 4, counts=False)
+    return None
 
 
-@handler("conversation_timeout")
-def conversation_timeout(runtime: Runtime, payload: dict[str, Any]) -> None:
+@transactional_handler("conversation_timeout")
+def conversation_timeout(runtime: Runtime, session: Session, payload: dict[str, Any]) -> None:
     contact_id = int(payload["contact_id"])
-    with runtime.db.session() as session:
-        conv = _lock_conversation(session, contact_id)
-        contact = session.get(Contact, contact_id)
-        if contact is None or conv.version != int(payload["version"]):
-            return  # the conversation moved on: a stale timeout does nothing
-        run_engine(
-            runtime,
-            session,
-            conv,
-            contact,
-            TimeoutFired(payload["kind"], int(payload["version"])),
-            source=None,
-        )
+    conv = _lock_conversation(session, contact_id)
+    contact = session.get(Contact, contact_id)
+    if contact is None or conv.version != int(payload["version"]):
+        return  # the conversation moved on: a stale timeout does nothing
+    run_engine(
+        runtime,
+        session,
+        conv,
+        contact,
+        TimeoutFired(payload["kind"], int(payload["version"])),
+        source=None,
+    )
 
 
 def run_engine(
@@ -246,7 +248,7 @@ def apply_effects(
 ) -> None:
     for index, effect in enumerate(effects):
         if isinstance(effect, Reply):
-            queue_message(
+            queue_message_id(
                 session,
                 channel=channel,
                 address=address,

@@ -18,15 +18,17 @@ from __future__ import annotations
 import logging
 import random
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from adapters.base import Button, OutboundMessage, SendError, Template
+from adapters.base import Button, OutboundMessage, SendError, SendResult, Template
 from gateway.inbound import apply_status_to_message
-from gateway.jobs import RetryLater, handler
-from gateway.jobs.registry import GiveUp
+from gateway.jobs import RetryLater
+from gateway.jobs.registry import GiveUp, StagedHandler, staged_handler
 from gateway.jobs.runner import backoff_delay
 from gateway.metrics import record_send
 from gateway.models import Contact, ContactAddress, DeliveryReceipt, Message, utcnow
@@ -55,17 +57,6 @@ def retry_delay(retry_after: float | None, attempt: int) -> float:
     return backoff_delay(attempt)
 
 
-def _claim(runtime: Runtime, message_id: int) -> bool:
-    with runtime.db.session() as session:
-        return bool(
-            session.execute(
-                update(Message)
-                .where(Message.id == message_id, Message.delivery_status == "pending")
-                .values(delivery_status="sending", attempts=Message.attempts + 1)
-            ).rowcount
-        )
-
-
 def _fail(runtime: Runtime, message_id: int, reason: str, code: str | None = None) -> None:
     with runtime.db.session() as session:
         session.execute(
@@ -91,7 +82,11 @@ def _window_open(address_row: ContactAddress | None) -> bool:
 
 
 def _plan(
-    runtime: Runtime, message: Message, contact: Contact | None, address_row: ContactAddress | None
+    runtime: Runtime,
+    session: Session,
+    message: Message,
+    contact: Contact | None,
+    address_row: ContactAddress | None,
 ) -> tuple[str, str, Template | None] | None:
     """Channel, address and template for a message; None when it must wait for the citizen.
 
@@ -113,12 +108,11 @@ def _plan(
         lang = env.get("WHATSAPP_TEMPLATE_LANGUAGE", message.language or "id") or "id"
         return message.channel, message.address, Template(template_name, lang, (message.text[:1000],))
     if contact is not None:
-        with runtime.db.session(write=False) as session:
-            phones = session.scalars(
-                select(ContactAddress.address).where(
-                    ContactAddress.contact_id == contact.id, ContactAddress.address.like("tel:%")
-                )
-            ).all()
+        phones = session.scalars(
+            select(ContactAddress.address).where(
+                ContactAddress.contact_id == contact.id, ContactAddress.address.like("tel:%")
+            )
+        ).all()
         for phone in phones:
             for channel in ("sms", "twilio"):
                 if runtime.adapter(channel) is not None:
@@ -129,71 +123,118 @@ def _plan(
     return None
 
 
-@handler("send_message")
-def send_message(runtime: Runtime, payload: dict[str, Any]) -> None:
-    message_id = int(payload["message_id"])
-    with runtime.db.session(write=False) as session:
+@dataclass(frozen=True)
+class _Send:
+    """What the provider call needs, read and claimed in the job's first transaction."""
+
+    message_id: int
+    channel: str
+    address: str
+    template: Template | None
+    outbound: OutboundMessage
+    attempts: int  # provider calls before this one
+    row_address: str
+
+
+def _mark_failed(session: Session, message_id: int, reason: str, code: str | None = None) -> None:
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(delivery_status="failed", failure_reason=reason, error_code=code, status_at=utcnow())
+    )
+
+
+@staged_handler("send_message")
+class SendMessage(StagedHandler):
+    """Read, decide and claim (one commit); call the provider; record the result (one commit)."""
+
+    def begin(self, runtime: Runtime, session: Session, payload: dict[str, Any]) -> _Send | None:
+        message_id = int(payload["message_id"])
         message = session.get(Message, message_id)
         if message is None or message.direction != "out":
-            return
+            return None
         status = message.delivery_status
+        if status == "sending":
+            _mark_failed(
+                session,
+                message_id,
+                "interrupted while sending (worker stopped); the provider may have delivered it, "
+                "so it is not resent automatically",
+                INTERRUPTED,
+            )
+            log.warning("send interrupted earlier; marked failed", extra={"message_id": message_id})
+            return None
+        if status != "pending":
+            return None  # already sent, failed, or waiting: nothing to do
         contact = session.get(Contact, message.contact_id) if message.contact_id else None
         address_row = session.scalar(select(ContactAddress).where(ContactAddress.address == message.address))
-    if status == "sending":
-        _fail(
-            runtime,
-            message_id,
-            "interrupted while sending (worker stopped); the provider may have delivered it, "
-            "so it is not resent automatically",
-            INTERRUPTED,
+        purpose = (message.payload or {}).get("purpose", "reply")
+        if contact is not None and contact.opted_out and purpose == "notification":
+            _mark_failed(session, message_id, "the citizen opted out (STOP)", "opted_out")
+            return None
+        if address_row is not None and address_row.unreachable:
+            _mark_failed(
+                session,
+                message_id,
+                "the citizen blocked the channel or opted out at the provider",
+                "unreachable",
+            )
+            return None
+        plan = _plan(runtime, session, message, contact, address_row)
+        if plan is None:
+            session.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(
+                    delivery_status="waiting",
+                    failure_reason="WhatsApp 24-hour window closed; sent at the next message",
+                )
+            )
+            return None
+        channel, address, template = plan
+        if runtime.adapter(channel) is None:
+            _mark_failed(session, message_id, f"channel {channel!r} is not configured", "channel_off")
+            return None
+        # Conditional: of two workers that read it pending, one claims it.
+        claimed = session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.delivery_status == "pending")
+            .values(delivery_status="sending", attempts=Message.attempts + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not claimed:
+            return None
+        extra = message.payload or {}
+        outbound = OutboundMessage(
+            channel=channel,
+            to=address,
+            text=message.text,
+            buttons=tuple(
+                Button(b["payload"], b["title"], b.get("description")) for b in extra.get("buttons", [])
+            ),
+            menu_title=extra.get("menu_title"),
+            template=template,
+            reference=f"lapor-{message_id}",
         )
-        log.warning("send interrupted earlier; marked failed", extra={"message_id": message_id})
-        return
-    if status != "pending":
-        return  # already sent, failed, or waiting: nothing to do
-    purpose = (message.payload or {}).get("purpose", "reply")
-    if contact is not None and contact.opted_out and purpose == "notification":
-        _fail(runtime, message_id, "the citizen opted out (STOP)", "opted_out")
-        return
-    if address_row is not None and address_row.unreachable:
-        _fail(
-            runtime, message_id, "the citizen blocked the channel or opted out at the provider", "unreachable"
-        )
-        return
-    plan = _plan(runtime, message, contact, address_row)
-    if plan is None:
-        _release(runtime, message_id, "waiting", "WhatsApp 24-hour window closed; sent at the next message")
-        return
-    channel, address, template = plan
-    adapter = runtime.adapter(channel)
-    if adapter is None:
-        _fail(runtime, message_id, f"channel {channel!r} is not configured", "channel_off")
-        return
-    if not _claim(runtime, message_id):
-        return
-    outbound = OutboundMessage(
-        channel=channel,
-        to=address,
-        text=message.text,
-        buttons=tuple(
-            Button(b["payload"], b["title"], b.get("description"))
-            for b in (message.payload or {}).get("buttons", [])
-        ),
-        menu_title=(message.payload or {}).get("menu_title"),
-        template=template,
-        reference=f"lapor-{message_id}",
-    )
-    started = time.monotonic()
-    try:
-        result = adapter.send(outbound)
-    except SendError as exc:
-        record_send(channel, "retry" if exc.retryable else "refused", time.monotonic() - started)
-        _handle_send_error(runtime, message, exc)
-        return
-    record_send(channel, "sent", time.monotonic() - started)
-    with runtime.db.session() as session:
-        row = session.get(Message, message_id)
+        return _Send(message_id, channel, address, template, outbound, message.attempts, message.address)
+
+    def act(self, runtime: Runtime, state: _Send) -> SendResult:
+        adapter = runtime.adapter(state.channel)
+        assert adapter is not None
+        started = time.monotonic()
+        try:
+            result = adapter.send(state.outbound)
+        except SendError as exc:
+            record_send(state.channel, "retry" if exc.retryable else "refused", time.monotonic() - started)
+            _handle_send_error(runtime, state, exc)
+            raise  # _handle_send_error raises RetryLater or GiveUp; this is for the type checker
+        record_send(state.channel, "sent", time.monotonic() - started)
+        return result
+
+    def end(self, runtime: Runtime, session: Session, state: _Send, result: SendResult) -> None:
+        row = session.get(Message, state.message_id)
         assert row is not None
+        channel, address, template = state.channel, state.address, state.template
         row.provider_message_id = result.provider_message_id
         row.delivery_status = result.status if result.status in ("queued", "sent") else "sent"
         row.sent_at = utcnow()
@@ -224,11 +265,11 @@ def send_message(runtime: Runtime, payload: dict[str, Any]) -> None:
                 ticket.first_response_at = utcnow()
 
 
-def _handle_send_error(runtime: Runtime, message: Message, exc: SendError) -> None:
+def _handle_send_error(runtime: Runtime, message: _Send, exc: SendError) -> None:
     log.warning(
         "send failed",
         extra={
-            "message_id": message.id,
+            "message_id": message.message_id,
             "channel": message.channel,
             "retryable": exc.retryable,
             "code": exc.code,
@@ -237,22 +278,22 @@ def _handle_send_error(runtime: Runtime, message: Message, exc: SendError) -> No
     )
     if exc.window_closed:
         with runtime.db.session() as session:
-            row = session.get(Message, message.id)
+            row = session.get(Message, message.message_id)
             assert row is not None
             row.payload = dict(row.payload or {}) | {"purpose": "notification"}
             row.delivery_status = "pending"
         with runtime.db.session() as session:
-            addr = session.scalar(select(ContactAddress).where(ContactAddress.address == message.address))
+            addr = session.scalar(select(ContactAddress).where(ContactAddress.address == message.row_address))
             if addr is not None:
                 addr.last_inbound_at = None  # the provider says the window is closed
         raise RetryLater("WhatsApp window closed; retrying with the fallback", 0.0)
     if exc.unreachable:
         with runtime.db.session() as session:
-            addr = session.scalar(select(ContactAddress).where(ContactAddress.address == message.address))
+            addr = session.scalar(select(ContactAddress).where(ContactAddress.address == message.row_address))
             if addr is not None:
                 addr.unreachable = True
     if exc.retryable and message.attempts + 1 < max_send_attempts(runtime):
-        _release(runtime, message.id, "pending", exc.reason)
+        _release(runtime, message.message_id, "pending", exc.reason)
         raise RetryLater(exc.reason, retry_delay(exc.retry_after, message.attempts + 1), counts=False)
-    _fail(runtime, message.id, exc.reason, exc.code)
+    _fail(runtime, message.message_id, exc.reason, exc.code)
     raise GiveUp(exc.reason)
