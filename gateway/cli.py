@@ -16,6 +16,10 @@ import click
 
 from config.settings import CHANNELS_ENV, load_settings
 
+# Replies waiting on providers at once per worker (see gateway.worker); the worker's one CPU
+# thread runs everything else.
+DEFAULT_SEND_THREADS = 8
+
 
 @click.group()
 def main() -> None:
@@ -82,8 +86,8 @@ def web(host: str, port: int, workers: int) -> None:
 @click.option(
     "--send-threads",
     type=click.IntRange(1, 64),
-    default=lambda: int(os.environ.get("LAPOR_SEND_THREADS", "1")),
-    show_default="1 or $LAPOR_SEND_THREADS",
+    default=lambda: int(os.environ.get("LAPOR_SEND_THREADS", str(DEFAULT_SEND_THREADS))),
+    show_default=f"{DEFAULT_SEND_THREADS} or $LAPOR_SEND_THREADS",
     help="threads sending replies to providers concurrently (each send waits for its provider)",
 )
 def worker(burst: bool, no_scheduler: bool, send_threads: int) -> None:

@@ -60,20 +60,28 @@ def test_sigkill_mid_send_loses_nothing_and_sends_nothing_twice(
     )
 
     assert count_messages(fault_runtime, Message.direction == "in") == len(senders)
-    for sender in senders:
-        assert sends_to(sms, _digits(sender)) == 1, sender
     with fault_runtime.db.session() as session:
         replies = session.scalars(select(Message).where(Message.direction == "out")).all()
-        assert len(replies) == len(senders)
-        statuses = sorted(r.delivery_status for r in replies)
-        # The send cut off by the kill reached the provider; it is not sent again but shown to
-        # operators as interrupted (the gateway cannot know whether the citizen got it).
-        interrupted = [r for r in replies if r.delivery_status == "failed"]
-        assert len(interrupted) == 1, statuses
-        for row in interrupted:
-            assert row.error_code == "interrupted"
-            assert "interrupted" in (row.failure_reason or "")
-        assert all(s in ("sent", "failed") for s in statuses), statuses
+    assert len(replies) == len(senders)
+    statuses = sorted(r.delivery_status for r in replies)
+    assert all(s in ("sent", "failed") for s in statuses), statuses
+    # The worker sends on several threads, so the kill can cut off every send in flight. Each
+    # cut-off send may have reached the provider; it is not sent again but shown to operators
+    # as interrupted (the gateway cannot know whether the citizen got it). Every other reply
+    # went out exactly once, after the restart if not before.
+    interrupted = [r for r in replies if r.delivery_status == "failed"]
+    assert interrupted, statuses  # the kill landed while sends were in flight
+    for row in interrupted:
+        assert row.error_code == "interrupted"
+        assert "interrupted" in (row.failure_reason or "")
+    by_address = {r.address: r for r in replies}
+    for sender in senders:
+        row = next(r for a, r in by_address.items() if a.endswith(_digits(sender)))
+        sent = sends_to(sms, _digits(sender))
+        if row.delivery_status == "sent":
+            assert sent == 1, (sender, sent)
+        else:
+            assert sent <= 1, (sender, sent)  # never twice
 
 
 def test_sigterm_finishes_the_current_job_then_exits(
