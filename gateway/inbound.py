@@ -6,6 +6,7 @@ contact, and the job that will process it, all in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -13,16 +14,16 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.base import DELIVERY_RANK, ContactEvent, InboundMessage, ParseResult, StatusUpdate
-from gateway.db import _READ_ONLY as READ_ONLY_OPTION
 from gateway.jobs import record_job
 from gateway.jobs.outbox import record_job_fast
 from gateway.models import Contact, ContactAddress, DeliveryReceipt, Message, utcnow
 from gateway.outbound import queue_message
-from gateway.ratelimit import over_limit, throttle_reply_key, throttle_text
+from gateway.ratelimit import recent_inbound_count, recent_since, throttle_reply_key, throttle_text
 from gateway.runtime import Runtime
 
 
@@ -35,6 +36,9 @@ class StoreOutcome:
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Either of the two above: one scan answers "nothing to clean" for almost every string of a
+# raw payload (a WhatsApp body has dozens), where two scans were needed before.
+_UNCLEAN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def clean_text(value: str | None) -> str | None:
@@ -46,8 +50,8 @@ def clean_text(value: str | None) -> str | None:
     breaks and tabs stay. Markup and formulas are kept as typed: pages escape
     them when rendering, exports neutralise them (see `gateway.privacy_requests`).
     """
-    if value is None:
-        return None
+    if value is None or not _UNCLEAN.search(value):
+        return value
     if _CONTROL.search(value):
         value = _CONTROL.sub("", value)
     if _SURROGATE.search(value):
@@ -145,6 +149,9 @@ def _build_statements(dialect: Any) -> dict[str, Any]:
     insert of thirty values per message cost more CPU than running it.
     """
     messages, addresses, contacts = Message.__table__, ContactAddress.__table__, Contact.__table__
+    lookup = select(
+        addresses.c.id, addresses.c.contact_id, contacts.c.display_name, contacts.c.language
+    ).join(contacts, contacts.c.id == addresses.c.contact_id)
     return {
         # INSERT ... ON CONFLICT DO NOTHING RETURNING id: no savepoint and no flush; a
         # copy inserted concurrently (another request, another process) returns no row.
@@ -155,9 +162,12 @@ def _build_statements(dialect: Any) -> dict[str, Any]:
         .on_conflict_do_nothing(index_elements=["address"])
         .returning(addresses.c.id),
         "contact": contacts.insert().returning(contacts.c.id),
-        "lookup": select(addresses.c.id, addresses.c.contact_id, contacts.c.display_name, contacts.c.language)
-        .join(contacts, contacts.c.id == addresses.c.contact_id)
-        .where(addresses.c.address == bindparam("b_address")),
+        "lookup": lookup.where(addresses.c.address == bindparam("b_address")),
+        # The same, plus the sender's inbound messages of the last minute (the rate limit):
+        # one statement where a known sender needed two.
+        "lookup_counted": lookup.add_columns(recent_inbound_count(addresses.c.contact_id)).where(
+            addresses.c.address == bindparam("b_address")
+        ),
         "touch": update(addresses)
         .where(addresses.c.id == bindparam("b_id"))
         .values(last_inbound_at=bindparam("b_now"), channel=bindparam("b_channel"), unreachable=False),
@@ -165,10 +175,6 @@ def _build_statements(dialect: Any) -> dict[str, Any]:
         .where(contacts.c.id == bindparam("b_id"))
         .values(display_name=bindparam("b_name")),
         "drop_contact": delete(contacts).where(contacts.c.id == bindparam("b_id")),
-        "stored": select(messages.c.channel, messages.c.provider_message_id).where(
-            messages.c.provider_message_id.in_(bindparam("b_ids", expanding=True)),
-            messages.c.channel.in_(bindparam("b_channels", expanding=True)),
-        ),
     }
 
 
@@ -184,34 +190,41 @@ def _statements(dialect_name: str) -> dict[str, Any]:
     return found
 
 
-def _contact_for_inbound(session: Session, msg: InboundMessage) -> tuple[int, str]:
-    """(contact id, language) of the sender, created on first contact, marked reachable.
+def _contact_for_inbound(
+    conn: Connection, sql: dict[str, Any], msg: InboundMessage, counted: bool
+) -> tuple[int, str, int]:
+    """(contact id, language, inbound messages of the last minute) of the sender, created on
+    first contact, marked reachable.
 
-    Core statements only (one SELECT and one UPDATE for a known sender): the ack
-    path runs this once per message while holding the write lock.
+    Core statements only (one SELECT and one UPDATE for a known sender), run on the session's
+    connection: the ack path runs this once per message while holding the write lock. The
+    count is read only when ``counted`` (a rate limit is set), in the same SELECT; a contact
+    created here has no messages yet (a deleted contact's messages lose their contact id).
     """
-    sql = _statements(session.get_bind().dialect.name)
     now = utcnow()
-    found = session.execute(sql["lookup"], {"b_address": msg.sender}).first()
+    lookup = sql["lookup_counted"] if counted else sql["lookup"]
+    params = {"b_address": msg.sender, "b_since": recent_since()} if counted else {"b_address": msg.sender}
+    found = conn.execute(lookup, params).first()
     if found is None:
         language = "en" if (msg.language or "").startswith("en") else "id"
-        contact_id = session.execute(
+        contact_id = conn.execute(
             sql["contact"], {"display_name": msg.sender_name, "language": language}
         ).scalar_one()
-        address_id = session.execute(
+        address_id = conn.execute(
             sql["address"],
             {"contact_id": contact_id, "address": msg.sender, "channel": msg.channel, "last_inbound_at": now},
         ).scalar()
         if address_id is not None:
-            return int(contact_id), language
+            return int(contact_id), language, 0
         # Created concurrently by another request: use theirs.
-        session.execute(sql["drop_contact"], {"b_id": contact_id})
-        found = session.execute(sql["lookup"], {"b_address": msg.sender}).one()
-    address_id, contact_id, display_name, language = found
-    session.execute(sql["touch"], {"b_id": address_id, "b_now": now, "b_channel": msg.channel})
+        conn.execute(sql["drop_contact"], {"b_id": contact_id})
+        found = conn.execute(lookup, params).one()
+    address_id, contact_id, display_name, language = found[:4]
+    recent = int(found[4] or 0) if counted else 0
+    conn.execute(sql["touch"], {"b_id": address_id, "b_now": now, "b_channel": msg.channel})
     if msg.sender_name and not display_name:
-        session.execute(sql["name"], {"b_id": contact_id, "b_name": msg.sender_name})
-    return int(contact_id), str(language)
+        conn.execute(sql["name"], {"b_id": contact_id, "b_name": msg.sender_name})
+    return int(contact_id), str(language), recent
 
 
 def store_message(session: Session, msg: InboundMessage, rate_per_minute: int = 0) -> int | None:
@@ -222,13 +235,18 @@ def store_message(session: Session, msg: InboundMessage, rate_per_minute: int = 
     The message is inserted with ``ON CONFLICT DO NOTHING`` on (channel, provider
     id), so a copy stored by a concurrent request makes this one a duplicate.
     """
-    contact_id, language = _contact_for_inbound(session, msg)
-    throttled = over_limit(session, contact_id, rate_per_minute)
+    # The Core statements below go to the connection directly, past the session's
+    # autoflush: whatever the ORM holds (an earlier message's throttle reply) goes first.
+    session.flush()
+    conn = session.connection()
+    sql = _statements(conn.dialect.name)
+    contact_id, language, recent = _contact_for_inbound(conn, sql, msg, counted=rate_per_minute > 0)
+    throttled = rate_per_minute > 0 and recent >= rate_per_minute
     values = message_values(msg, contact_id)
     if throttled:
         values["raw"] = dict(values["raw"]) | {"throttled": True}
         values["processed_at"] = utcnow()
-    message_id = session.execute(_statements(session.get_bind().dialect.name)["message"], values).scalar()
+    message_id = conn.execute(sql["message"], values).scalar()
     if message_id is None:
         return None  # the same provider message stored concurrently by another request
     if throttled:
@@ -331,6 +349,55 @@ def apply_contact_event(session: Session, event: ContactEvent) -> None:
         row.unreachable = event.event == "blocked"
 
 
+_STORED_SQL: dict[tuple[str, int, int], str] = {}
+
+
+def _stored_sql(paramstyle: str, ids: int, channels: int) -> str:
+    """``SELECT channel, provider_message_id ... IN (...)`` in the driver's own placeholders."""
+    key = (paramstyle, ids, channels)
+    found = _STORED_SQL.get(key)
+    if found is None:
+        mark = "?" if paramstyle == "qmark" else "%s"
+        table, c = Message.__table__, Message.__table__.c
+        found = _STORED_SQL[key] = (
+            f"SELECT {c.channel.name}, {c.provider_message_id.name} FROM {table.name} "  # noqa: S608 - our names
+            f"WHERE {c.provider_message_id.name} IN ({', '.join([mark] * ids)}) "
+            f"AND {c.channel.name} IN ({', '.join([mark] * channels)})"
+        )
+    return found
+
+
+def _read_rows(engine: Engine, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """Rows of one read on a pooled DBAPI connection, errors raised as SQLAlchemy's.
+
+    Below SQLAlchemy's Connection: the duplicate check runs on every webhook, and a
+    Connection with its transaction and result machinery cost ten times the query. On
+    SQLite the pooled connection is in autocommit (see `gateway.db`), so the SELECT is its
+    own read transaction and takes no write lock; on PostgreSQL the pool rolls back on
+    return. A failure is raised as `sqlalchemy.exc.DBAPIError` (OperationalError when the
+    database is unreachable) like any other statement of the ack, so the webhook answers 503.
+    """
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+    try:
+        raw = engine.raw_connection()
+    except dbapi_error as exc:
+        raise DBAPIError.instance(statement, params, exc, dbapi_error, dialect=engine.dialect) from exc
+    cursor = None
+    try:
+        cursor = raw.cursor()
+        cursor.execute(statement, params)
+        return list(cursor.fetchall())
+    except dbapi_error as exc:
+        if engine.dialect.is_disconnect(exc, raw.dbapi_connection, cursor):
+            raw.invalidate(exc)
+        raise DBAPIError.instance(statement, params, exc, dbapi_error, dialect=engine.dialect) from exc
+    finally:
+        if cursor is not None:
+            with contextlib.suppress(dbapi_error):  # an invalidated connection's cursor
+                cursor.close()
+        raw.close()
+
+
 def _already_stored(runtime: Runtime, messages: list[InboundMessage]) -> set[tuple[str, str]]:
     """(channel, provider id) of ``messages`` already in the database, read without the write lock.
 
@@ -339,11 +406,12 @@ def _already_stored(runtime: Runtime, messages: list[InboundMessage]) -> set[tup
     between this read and the write is still caught by the unique constraint.
     """
     keys = {(m.channel, m.provider_message_id) for m in messages}
+    ids = sorted({k[1] for k in keys})
+    channels = sorted({k[0] for k in keys})
     engine = runtime.db.engine
-    params = {"b_ids": sorted({k[1] for k in keys}), "b_channels": sorted({k[0] for k in keys})}
-    # Read-only: on SQLite a deferred BEGIN, so no write lock is taken or waited for.
-    with engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as conn:
-        rows = conn.execute(_statements(engine.dialect.name)["stored"], params).all()
+    rows = _read_rows(
+        engine, _stored_sql(engine.dialect.paramstyle, len(ids), len(channels)), (*ids, *channels)
+    )
     return {(channel, provider_id) for channel, provider_id in rows} & keys
 
 

@@ -14,9 +14,10 @@ number of web processes without Redis (which may be down: see docs/operations.md
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from config.loader import load_yaml
@@ -38,9 +39,32 @@ _RECENT = select(func.count(Message.__table__.c.id)).where(
 )
 
 
+def recent_since() -> datetime:
+    """The start of the window: messages stored after it count."""
+    return utcnow() - WINDOW
+
+
 def recent_inbound(session: Session, contact_id: int) -> int:
     """Inbound messages of this contact stored within the last minute."""
-    return int(session.scalar(_RECENT, {"b_contact": contact_id, "b_since": utcnow() - WINDOW}) or 0)
+    return int(session.scalar(_RECENT, {"b_contact": contact_id, "b_since": recent_since()}) or 0)
+
+
+def recent_inbound_count(contact_id: ColumnElement[Any]) -> ScalarSelect[Any]:
+    """`recent_inbound` as a subquery on ``contact_id``, bound to ``b_since`` (`recent_since`).
+
+    For a statement that reads the sender anyway (the webhook ack's sender lookup), so the
+    count costs no statement of its own.
+    """
+    messages = Message.__table__.c
+    return (
+        select(func.count(messages.id))
+        .where(
+            messages.contact_id == contact_id,
+            messages.direction == "in",
+            messages.created_at >= bindparam("b_since"),
+        )
+        .scalar_subquery()
+    )
 
 
 def over_limit(session: Session, contact_id: int, per_minute: int) -> bool:

@@ -1,0 +1,88 @@
+"""The ack's cheaper paths keep the behaviour of the plain ones.
+
+* the duplicate check reads on a bare pooled DBAPI connection: same answers, and a
+  database error is still a SQLAlchemy error (503 upstream);
+* the per-sender rate count rides on the sender lookup: a body of many messages from one
+  sender is counted message by message inside its own transaction, as before;
+* no rate limit (0) reads no count at all and throttles nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
+
+from adapters.base import InboundMessage, ParseResult
+from gateway.inbound import _already_stored, _read_rows, store_parse_result
+from gateway.models import Contact, Job, Message
+
+SENDER = "tel:+6281234500077"
+
+
+def _msg(message_id: str, channel: str = "sms", sender: str = SENDER) -> InboundMessage:
+    return InboundMessage(
+        channel=channel,
+        provider_message_id=message_id,
+        sender=sender,
+        recipient="1708",
+        text="Jalan berlubang",
+    )
+
+
+def _throttled(runtime: Any) -> int:
+    with runtime.db.session(write=False) as session:
+        rows = session.scalars(select(Message.raw).where(Message.direction == "in")).all()
+    return sum(1 for raw in rows if (raw or {}).get("throttled"))
+
+
+def test_already_stored_answers_by_channel_and_provider_id(runtime: Any) -> None:
+    store_parse_result(runtime, "sms", ParseResult(messages=(_msg("a-1"), _msg("a-2"))))
+    asked = [_msg("a-1"), _msg("a-2"), _msg("a-3"), _msg("a-1", channel="twilio")]
+    assert _already_stored(runtime, asked) == {("sms", "a-1"), ("sms", "a-2")}
+    assert _already_stored(runtime, [_msg("nope")]) == set()
+
+
+def test_a_failed_read_is_raised_as_a_sqlalchemy_error(runtime: Any) -> None:
+    with pytest.raises(DBAPIError):
+        _read_rows(runtime.db.engine, "SELECT no_such_column FROM messages", ())
+    # The connection went back to the pool in a usable state.
+    assert _already_stored(runtime, [_msg("x")]) == set()
+
+
+def test_many_messages_of_one_new_sender_in_one_body_are_counted_one_by_one(settings: Any) -> None:
+    from gateway.runtime import Runtime
+
+    runtime = Runtime(replace(settings, sender_rate_per_minute=3))
+    try:
+        body = ParseResult(messages=tuple(_msg(f"burst-{i}") for i in range(5)))
+        outcome = store_parse_result(runtime, "sms", body)
+        assert outcome.new_messages == 5
+        # The first three fit in the minute, the next two are kept but throttled.
+        assert _throttled(runtime) == 2
+        with runtime.db.session(write=False) as session:
+            assert session.scalar(select(func.count(Contact.id))) == 1
+            jobs = session.scalars(select(Job.kind)).all()
+        assert jobs.count("process_inbound") == 3
+        # A known sender over the limit in a later request: throttled from the lookup's count.
+        store_parse_result(runtime, "sms", ParseResult(messages=(_msg("later-1"),)))
+        assert _throttled(runtime) == 3
+    finally:
+        runtime.close()
+
+
+def test_no_rate_limit_throttles_nothing(settings: Any) -> None:
+    from gateway.runtime import Runtime
+
+    runtime = Runtime(replace(settings, sender_rate_per_minute=0))
+    try:
+        for i in range(4):
+            store_parse_result(runtime, "sms", ParseResult(messages=(_msg(f"free-{i}"), _msg(f"free-{i}b"))))
+        assert _throttled(runtime) == 0
+        with runtime.db.session(write=False) as session:
+            assert session.scalar(select(func.count(Message.id)).where(Message.direction == "in")) == 8
+    finally:
+        runtime.close()
