@@ -28,7 +28,13 @@ TRANSACTIONAL: dict[str, TransactionalFn] = {}
 # marks the job done. Two commits per job instead of five for a send, and the claim is
 # committed before the provider is called, so a worker killed mid-call never repeats it.
 class StagedHandler:
-    def begin(self, runtime: Any, session: Any, payload: dict[str, Any]) -> Any:
+    def read(self, runtime: Any, session: Any, payload: dict[str, Any]) -> Any:
+        """Optional first look, in a read-only transaction before the claim: on SQLite it takes no
+        write lock, so reading and deciding do not hold up the other writers. ``begin`` gets
+        the result and must re-check, with conditional writes, what may have changed since."""
+        return None
+
+    def begin(self, runtime: Any, session: Any, payload: dict[str, Any], seen: Any) -> Any:
         raise NotImplementedError
 
     def act(self, runtime: Any, state: Any) -> Any:

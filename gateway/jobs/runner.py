@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from gateway.jobs.registry import (
     BATCH_SIZES,
@@ -203,6 +203,7 @@ def execute(job_id: int) -> str:
 
 
 Claimed = tuple[int, dict[str, object], int, int]  # id, payload, attempts, max_attempts
+_LOOK = select(Job.kind, Job.status, Job.payload).where(Job.id == bindparam("id"))
 
 
 def _claim_statement(job_id: int, now: datetime) -> Any:
@@ -270,9 +271,22 @@ def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
     second; the reconciler only suspects a running row older than its grace period (15 s),
     so no heartbeat needs writing per job here.
     """
-    now = utcnow()
     state: Any = None
     begin_error: BaseException | None = None
+    seen: Any = None
+    # A first look without the write lock: a job already taken costs no write transaction, and a
+    # staged handler reads and decides here, leaving only conditional writes for the claim.
+    with runtime.db.session(write=False) as session:
+        row = session.execute(_LOOK, {"id": job_id}).first()
+        if row is None or row[1] != "pending":
+            return "skipped"
+        stage = STAGED.get(str(row[0]))
+        if stage is not None:
+            try:
+                seen = stage.read(runtime, session, dict(row[2] or {}))
+            except Exception as exc:
+                begin_error = exc
+    now = utcnow()
     with runtime.db.session() as session:
         claimed = session.execute(_claim_statement(job_id, now)).first()
         if claimed is None:
@@ -286,8 +300,8 @@ def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
                 for r in session.execute(_claim_more_statement(kind, job_id, now, size - 1))
             ]
         stage = STAGED.get(kind)
-        if stage is not None:
-            state, begin_error = _begin_stage(runtime, session, stage, job_id, batch[0][1])
+        if stage is not None and begin_error is None:
+            state, begin_error = _begin_stage(runtime, session, stage, job_id, batch[0][1], seen)
     if stage is not None:
         return _run_staged(runtime, job_id, kind, stage, state, begin_error, batch[0], hand_off)
     ids = [job[0] for job in batch]
@@ -335,13 +349,13 @@ _NOTHING_TO_DO = object()
 
 
 def _begin_stage(
-    runtime: Runtime, session: Any, stage: StagedHandler, job_id: int, payload: dict[str, object]
+    runtime: Runtime, session: Any, stage: StagedHandler, job_id: int, payload: dict[str, object], seen: Any
 ) -> tuple[Any, BaseException | None]:
     """A staged handler's first step, in the claim's transaction. A savepoint keeps the claim
     when it fails, so the failure is recorded against this attempt like any other."""
     try:
         with session.begin_nested():
-            state = stage.begin(runtime, session, payload)
+            state = stage.begin(runtime, session, payload, seen)
             if state is None:
                 session.execute(_finish_statement(job_id, "done", None))
                 return _NOTHING_TO_DO, None

@@ -136,74 +136,60 @@ class _Send:
     row_address: str
 
 
-def _mark_failed(session: Session, message_id: int, reason: str, code: str | None = None) -> None:
-    session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(delivery_status="failed", failure_reason=reason, error_code=code, status_at=utcnow())
-    )
+@dataclass(frozen=True)
+class _Decision:
+    """What the read-only look decided: send (``send`` set), or set the status (``status``)."""
+
+    seen_status: str
+    send: _Send | None = None
+    status: str | None = None
+    reason: str | None = None
+    code: str | None = None
 
 
 @staged_handler("send_message")
 class SendMessage(StagedHandler):
-    """Read, decide and claim (one commit); call the provider; record the result (one commit)."""
+    """Read and decide (no write lock); claim (one commit); call the provider; record the result
+    (one commit)."""
 
-    def begin(self, runtime: Runtime, session: Session, payload: dict[str, Any]) -> _Send | None:
+    def read(self, runtime: Runtime, session: Session, payload: dict[str, Any]) -> _Decision | None:
         message_id = int(payload["message_id"])
         message = session.get(Message, message_id)
         if message is None or message.direction != "out":
             return None
-        status = message.delivery_status
+        status = message.delivery_status or ""
         if status == "sending":
-            _mark_failed(
-                session,
-                message_id,
-                "interrupted while sending (worker stopped); the provider may have delivered it, "
+            return _Decision(
+                status,
+                status="failed",
+                reason="interrupted while sending (worker stopped); the provider may have delivered it, "
                 "so it is not resent automatically",
-                INTERRUPTED,
+                code=INTERRUPTED,
             )
-            log.warning("send interrupted earlier; marked failed", extra={"message_id": message_id})
-            return None
         if status != "pending":
             return None  # already sent, failed, or waiting: nothing to do
         contact = session.get(Contact, message.contact_id) if message.contact_id else None
         address_row = session.scalar(select(ContactAddress).where(ContactAddress.address == message.address))
         purpose = (message.payload or {}).get("purpose", "reply")
         if contact is not None and contact.opted_out and purpose == "notification":
-            _mark_failed(session, message_id, "the citizen opted out (STOP)", "opted_out")
-            return None
+            return _Decision(status, status="failed", reason="the citizen opted out (STOP)", code="opted_out")
         if address_row is not None and address_row.unreachable:
-            _mark_failed(
-                session,
-                message_id,
-                "the citizen blocked the channel or opted out at the provider",
-                "unreachable",
+            return _Decision(
+                status,
+                status="failed",
+                reason="the citizen blocked the channel or opted out at the provider",
+                code="unreachable",
             )
-            return None
         plan = _plan(runtime, session, message, contact, address_row)
         if plan is None:
-            session.execute(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(
-                    delivery_status="waiting",
-                    failure_reason="WhatsApp 24-hour window closed; sent at the next message",
-                )
+            return _Decision(
+                status, status="waiting", reason="WhatsApp 24-hour window closed; sent at the next message"
             )
-            return None
         channel, address, template = plan
         if runtime.adapter(channel) is None:
-            _mark_failed(session, message_id, f"channel {channel!r} is not configured", "channel_off")
-            return None
-        # Conditional: of two workers that read it pending, one claims it.
-        claimed = session.execute(
-            update(Message)
-            .where(Message.id == message_id, Message.delivery_status == "pending")
-            .values(delivery_status="sending", attempts=Message.attempts + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if not claimed:
-            return None
+            return _Decision(
+                status, status="failed", reason=f"channel {channel!r} is not configured", code="channel_off"
+            )
         extra = message.payload or {}
         outbound = OutboundMessage(
             channel=channel,
@@ -216,7 +202,35 @@ class SendMessage(StagedHandler):
             template=template,
             reference=f"lapor-{message_id}",
         )
-        return _Send(message_id, channel, address, template, outbound, message.attempts, message.address)
+        send = _Send(message_id, channel, address, template, outbound, message.attempts, message.address)
+        return _Decision(status, send=send)
+
+    def begin(
+        self, runtime: Runtime, session: Session, payload: dict[str, Any], seen: _Decision | None
+    ) -> _Send | None:
+        """Apply the decision if the message is still as it was seen; the conditional update also
+        makes sure that of two workers only one claims it."""
+        if seen is None:
+            return None
+        message_id = int(payload["message_id"])
+        unchanged = (Message.id == message_id, Message.delivery_status == seen.seen_status)
+        if seen.send is None:
+            values: dict[str, Any] = {"delivery_status": seen.status, "failure_reason": seen.reason}
+            if seen.status == "failed":
+                values |= {"error_code": seen.code, "status_at": utcnow()}
+            session.execute(update(Message).where(*unchanged).values(**values))
+            if seen.code == INTERRUPTED:
+                log.warning("send interrupted earlier; marked failed", extra={"message_id": message_id})
+            return None
+        claimed = session.execute(
+            update(Message)
+            .where(*unchanged)
+            .values(delivery_status="sending", attempts=Message.attempts + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not claimed:
+            return None
+        return seen.send
 
     def act(self, runtime: Runtime, state: _Send) -> SendResult:
         adapter = runtime.adapter(state.channel)
