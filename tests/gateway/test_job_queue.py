@@ -1,7 +1,8 @@
 """`JobQueue.push_many` writes rq's records itself: they must be exactly what rq writes and run.
 
 The comparison is against the installed rq, so an rq upgrade that changes its job
-layout fails here instead of leaving jobs that workers cannot read.
+layout fails here instead of leaving jobs that workers cannot read. Both ways of
+writing are checked: the Lua script and the MULTI/EXEC used where scripts are refused.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+import pytest
+from redis.exceptions import ResponseError
 from rq import Queue, SimpleWorker
 from rq.job import Job as RqJob
 from rq.serializers import JSONSerializer
@@ -32,6 +35,13 @@ _TIMESTAMPS = {b"created_at", b"enqueued_at"}
 
 def _hash(runtime: Any, job_id: int) -> dict[bytes, bytes]:
     return runtime.queue.redis.hgetall(f"rq:job:{rq_job_id(job_id)}")
+
+
+@pytest.fixture(params=["script", "transaction"])
+def runtime(request: pytest.FixtureRequest, runtime: Any) -> Any:
+    """The test runtime, its queue writing one way or the other."""
+    runtime.queue.scripting = request.param == "script"
+    return runtime
 
 
 def test_push_many_writes_the_same_job_hash_as_rq(runtime: Any) -> None:
@@ -67,10 +77,12 @@ def test_push_many_writes_the_same_job_hash_as_rq(runtime: Any) -> None:
 
 def test_pushed_jobs_load_in_rq_and_count_as_live(runtime: Any) -> None:
     assert runtime.queue.push_many([7, 8, 9]) is True
-    assert runtime.queue.depth() == 3
+    assert runtime.queue.push_many(range(10, 310)) is True  # a reconciler-sized batch
+    assert runtime.queue.depth() == 303
     assert runtime.queue.redis.lrange(f"rq:queue:{QUEUE_NAME}", 0, -1) == [
-        rq_job_id(n).encode() for n in (7, 8, 9)
+        rq_job_id(n).encode() for n in (7, 8, 9, *range(10, 310))
     ]
+    assert _hash(runtime, 309)[b"description"] == f"{ENTRYPOINT}(309)".encode()
     job = RqJob.fetch(rq_job_id(8), connection=runtime.queue.redis, serializer=JSONSerializer)
     assert job.func_name == ENTRYPOINT
     assert list(job.args) == [8] and job.kwargs == {}
@@ -79,7 +91,7 @@ def test_pushed_jobs_load_in_rq_and_count_as_live(runtime: Any) -> None:
     assert job.get_status(refresh=False) == "queued"
     assert job.enqueued_at is not None and job.created_at is not None
     assert runtime.queue.exists(8) is True
-    assert runtime.queue.exists(10) is False
+    assert runtime.queue.exists(6) is False
 
 
 def test_a_pushed_job_runs_in_a_real_rq_worker(runtime: Any) -> None:
@@ -111,3 +123,25 @@ def test_push_many_reports_failure_instead_of_raising(runtime: Any) -> None:
     dead = JobQueue("redis://127.0.0.1:1/0")
     assert dead.push_many([1, 2]) is False
     assert dead.push_many([]) is True
+
+
+def test_a_redis_refusing_scripts_gets_the_same_records_by_transaction(
+    runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(**_kwargs: Any) -> None:
+        raise ResponseError("NOPERM this user has no permissions to run the 'evalsha' command")
+
+    runtime.queue.scripting = True
+    monkeypatch.setattr(runtime.queue, "_push_script", refuse)
+    assert runtime.queue.push_many([5]) is True
+    assert runtime.queue.scripting is False  # not asked again
+    assert runtime.queue.exists(5) is True
+    assert runtime.queue.push_many([6]) is True
+    assert runtime.queue.depth() == 2
+
+
+def test_the_script_is_loaded_again_after_redis_forgot_it(runtime: Any) -> None:
+    assert runtime.queue.push_many([1]) is True
+    runtime.queue.redis.script_flush()  # as after a Redis restart
+    assert runtime.queue.push_many([2]) is True
+    assert runtime.queue.depth() == 2
