@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import phonenumbers
+import requests
+from requests.adapters import HTTPAdapter
 
 DEFAULT_REGION = "ID"
 
@@ -143,6 +145,26 @@ def split_text(text: str, limit: int, length: Callable[[str], int] = len) -> lis
 _HTTP_ENV_KEYS = frozenset(
     {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "requests_ca_bundle", "curl_ca_bundle", "netrc"}
 )
+
+
+# Connections kept per provider host: a worker runs up to this many sends at once (its send
+# threads), and a connection that does not fit the pool is closed after each call.
+HTTP_POOL_SIZE = 64
+
+
+def http_session() -> requests.Session:
+    """A requests session for a provider's API: connections pooled for many concurrent sends,
+    and the environment read only when it has something to say (see below)."""
+    session = requests.Session()
+    session.trust_env = environment_has_http_settings()
+    mount_pool(session)
+    return session
+
+
+def mount_pool(session: requests.Session) -> None:
+    """Give ``session`` connection pools sized for `HTTP_POOL_SIZE` concurrent sends."""
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, HTTPAdapter(pool_connections=4, pool_maxsize=HTTP_POOL_SIZE))
 
 
 def environment_has_http_settings() -> bool:

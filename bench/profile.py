@@ -125,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         by_kind = _account_cpu_by_kind()
 
         def work() -> None:
-            run_worker(burst=True, scheduler=False, runtime=_Unclosed(runtime), send_threads=args.send_threads)
+            run_worker(
+                burst=True, scheduler=False, runtime=_Unclosed(runtime), send_threads=args.send_threads
+            )
 
         wall = time.monotonic()
         worker_cpu, _ = _measure("worker", work, args.cprofile == "worker")
@@ -133,13 +135,19 @@ def main(argv: list[str] | None = None) -> int:
         worker_sql = statements.take()
         with runtime.db.session(write=False) as session:
             processed = session.scalar(
-                select(func.count(Message.id)).where(Message.direction == "in", Message.processed_at.isnot(None))
+                select(func.count(Message.id)).where(
+                    Message.direction == "in", Message.processed_at.isnot(None)
+                )
             )
             sent = session.scalar(
-                select(func.count(Message.id)).where(Message.direction == "out", Message.delivery_status == "sent")
+                select(func.count(Message.id)).where(
+                    Message.direction == "out", Message.delivery_status == "sent"
+                )
             )
             jobs = dict(session.execute(select(Job.kind, func.count(Job.id)).group_by(Job.kind)).all())
-        print(f"database: {stack.database_url.split(':', 1)[0]}; {n} new citizens, 5 variants of the 4 channels")
+        print(
+            f"database: {stack.database_url.split(':', 1)[0]}; {n} new citizens, 5 variants of the 4 channels"
+        )
         print(f"ack: {1000 * ack_cpu / n:.2f} ms CPU/message; non-2xx {len(bad)}; rq depth after {depth}")
         print(f"  SQL/message: {_per(ack_sql, n)}")
         print(
@@ -148,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"  SQL/message: {_per(worker_sql, n)}")
         inside = sum(by_kind.values())
-        parts = ", ".join(f"{k} {1000 * v / n:.2f}" for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1]))
+        parts = ", ".join(
+            f"{k} {1000 * v / n:.2f}" for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])
+        )
         print(f"  handlers incl. their job's claim and end (ms CPU/message): {parts}")
         print(f"  rest (rq, claims of batches, heartbeats): {1000 * (worker_cpu - inside) / n:.2f}")
     finally:
@@ -179,6 +189,28 @@ def _account_cpu_by_kind() -> dict[str, float]:
 
         return timed
 
+    from gateway.jobs.registry import STAGED
+
+    def wrap_stage(kind: str, step: str) -> None:
+        stage = STAGED[kind]
+        fn = getattr(stage, step)
+
+        def timed(*a: Any, **kw: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                with lock:
+                    key = f"{kind}.{step}"
+                    spent[key] = spent.get(key, 0.0) + time.thread_time() - start
+
+        setattr(stage, step, timed)
+
+    import gateway.tasks  # noqa: F401  (fills the registry)
+
+    for kind in list(STAGED):
+        for step in ("begin", "act", "end"):
+            wrap_stage(kind, step)
     runner._run_transactional = wrap(runner._run_transactional, 1)  # type: ignore[attr-defined]
     runner._run_claimed = wrap(runner._run_claimed, 2)  # type: ignore[attr-defined]
     return spent

@@ -40,6 +40,7 @@ from bench.driver import Driver, PhaseStats
 from bench.floors import FLOOR_QUEUE
 from bench.procs import MemorySampler, spawn, stop, wait_http
 from bench.providers import ProviderProcess, channel_env
+from gateway.cli import DEFAULT_SEND_THREADS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = 4000  # latencies kept per phase for the chart
@@ -52,7 +53,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-messages", type=int, default=800, help="cap of messages in a highest-rate phase")
     p.add_argument("--rate", default="50,100", help="fixed rates in messages/s, comma-separated")
     p.add_argument("--workers", type=int, default=2, help="rq worker processes (gateway and floor)")
-    p.add_argument("--send-threads", type=int, default=8, help="send threads per gateway worker")
+    p.add_argument(
+        "--send-threads", type=int, default=None, help="send threads per worker (default: its own)"
+    )
     p.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
     p.add_argument("--concurrency", type=int, default=32, help="senders in the highest-rate phases")
     p.add_argument("--provider-delay", type=float, default=0.2, help="seconds the providers take to answer")
@@ -372,7 +375,8 @@ def run_floors(args: argparse.Namespace, stack: Stack, adapters: dict[str, Any],
 def start_workers(args: argparse.Namespace, stack: Stack, tag: str) -> list[Any]:
     return [
         spawn(
-            [sys.executable, "-m", "gateway.cli", "worker", "--send-threads", str(args.send_threads)],
+            [sys.executable, "-m", "gateway.cli", "worker"]
+            + ([] if args.send_threads is None else ["--send-threads", str(args.send_threads)]),
             stack.env,
             stack.dir / f"worker-{tag}-{i}.log",
         )
@@ -551,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
             "web_workers": args.web_workers,
             "web_threads": 4,
             "workers": args.workers,
-            "send_threads": args.send_threads,
+            "send_threads": args.send_threads or DEFAULT_SEND_THREADS,
             "provider_delay_ms": round(args.provider_delay * 1000),
             "rates": args.rate,
             "duration_s": args.duration,

@@ -18,7 +18,7 @@ from config.settings import CHANNELS_ENV, load_settings
 
 # Replies waiting on providers at once per worker (see gateway.worker); the worker's one CPU
 # thread runs everything else.
-DEFAULT_SEND_THREADS = 8
+DEFAULT_SEND_THREADS = 32
 
 
 @click.group()

@@ -54,7 +54,7 @@ class LaporWorker(SimpleWorker):
 
 
 def run_worker(
-    burst: bool = False, scheduler: bool = True, runtime: Runtime | None = None, send_threads: int = 8
+    burst: bool = False, scheduler: bool = True, runtime: Runtime | None = None, send_threads: int = 32
 ) -> None:
     configure_logging()
     runtime = runtime or Runtime(load_settings())

@@ -44,7 +44,7 @@ from adapters.base import (
 from adapters.common import (
     address_value,
     clean_text,
-    environment_has_http_settings,
+    http_session,
     normalize_phone,
     parse_epoch,
     phone_address,
@@ -230,9 +230,7 @@ class SmsAdapter(ChannelAdapter):
         self.signature_max_age = signature_max_age
         self.public_base_url = public_base_url.rstrip("/")
         self.timeout = timeout
-        self._session = requests.Session()
-        # Nothing for requests to read from the environment: skip re-reading it on every send.
-        self._session.trust_env = environment_has_http_settings()
+        self._session = http_session()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SmsAdapter | None:

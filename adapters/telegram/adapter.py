@@ -51,7 +51,7 @@ from adapters.base import (
     SimulatedRequest,
     WebhookRequest,
 )
-from adapters.common import address_value, clean_text, parse_epoch, split_text
+from adapters.common import HTTP_POOL_SIZE, address_value, clean_text, parse_epoch, split_text
 
 CHANNEL = "telegram"
 
@@ -448,7 +448,7 @@ class TelegramAdapter(ChannelAdapter):
             self.bot_token,
             base_url=f"{self.api_base_url}/bot",
             base_file_url=f"{self.api_base_url}/file/bot",
-            request=request(8),
+            request=request(HTTP_POOL_SIZE),
             get_updates_request=request(1),
         )
 

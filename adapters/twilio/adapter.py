@@ -46,6 +46,7 @@ from adapters.common import (
     address_value,
     clean_text,
     environment_has_http_settings,
+    mount_pool,
     normalize_phone,
     phone_address,
     retry_after_seconds,
@@ -155,6 +156,7 @@ class _BaseUrlHttpClient(TwilioHttpClient):
         if self.session is not None:
             # Nothing for requests to read from the environment: skip re-reading it on every send.
             self.session.trust_env = environment_has_http_settings()
+            mount_pool(self.session)
         self._base = urlsplit(base_url.rstrip("/"))
         self._local = threading.local()
 

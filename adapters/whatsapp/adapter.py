@@ -49,7 +49,7 @@ from adapters.base import (
 from adapters.common import (
     address_value,
     clean_text,
-    environment_has_http_settings,
+    http_session,
     normalize_phone,
     parse_epoch,
     retry_after_seconds,
@@ -425,9 +425,7 @@ class WhatsAppCloudAdapter(ChannelAdapter):
     def session(self) -> requests.Session:
         """One HTTP session per adapter, so that connections to Graph are reused between sends."""
         if self._session is None:
-            session = requests.Session()
-            # Nothing for requests to read from the environment: skip re-reading it on every send.
-            session.trust_env = environment_has_http_settings()
+            session = http_session()
             session.headers.update(
                 {
                     "Authorization": f"Bearer {self.access_token}",
