@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Request, abort, jsonify, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -14,6 +15,41 @@ from gateway.logging_setup import configure_logging
 from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+# Provider webhooks: signed by the provider, never carrying a browser session or a form
+# of ours. Per-request machinery meant for browsers is skipped under this prefix.
+WEBHOOK_PREFIX = "/webhooks/"
+
+_SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    # Scripts and styles only from this site: an injected <script> in a citizen's text
+    # cannot run even where a template forgot to escape.
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
+        "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    ),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+_HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+class SessionlessWebhooks(SecureCookieSessionInterface):
+    """Flask's cookie sessions, except on webhooks, which get the null session.
+
+    Opening a session builds a signing serializer and reads the cookie on every
+    request; a provider's webhook has no cookie and nothing on its path touches the
+    session, so that was work for nothing on the busiest route (and saving is skipped
+    for the null session too).
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(WEBHOOK_PREFIX):
+            return None  # Flask falls back to make_null_session
+        return super().open_session(app, request)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None, **config: Any) -> Flask:
@@ -35,6 +71,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         TESTING=settings.testing,
     )
     app.config.update(config)
+    app.session_interface = SessionlessWebhooks()
     app.extensions["lapor"] = runtime
     if settings.proxy_count:
         n = settings.proxy_count
@@ -49,39 +86,38 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(api_bp)
     _register_optional_blueprints(app)
+    _exempt_webhooks_from_login_throttle(app)
+
+    # Built once: (name, lowercased name, value) of every header each response gets unless
+    # the view set its own.
+    security_headers = _SECURITY_HEADERS + (
+        (_HSTS,) if settings.public_base_url.startswith("https://") else ()
+    )
+    security_headers_lower = tuple((name, name.lower(), value) for name, value in security_headers)
 
     @app.after_request
     def _security_headers(response: Any) -> Any:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        # Scripts and styles only from this site: an injected <script> in a citizen's text
-        # cannot run even where a template forgot to escape.
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; "
-            "object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
-        )
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if settings.public_base_url.startswith("https://"):
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        headers = response.headers
+        present = {key.lower() for key in headers.keys()}  # noqa: SIM118 - Headers, not a dict
+        for name, lower, value in security_headers_lower:
+            if lower not in present:
+                headers.add(name, value)
         return response
 
     @app.before_request
     def _refuse_nul_in_query() -> None:
         # PostgreSQL cannot store or compare text with NUL bytes; a query parameter
-        # carrying one is malformed input (400), never a database error (500).
-        from flask import abort, request
-
+        # carrying one is malformed input (400), never a database error (500). A NUL can
+        # only arrive raw or as %00: without either, there is nothing to parse here.
+        query = request.query_string
+        if b"\x00" not in query and b"%00" not in query:
+            return
         if any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
             abort(400, description="query parameters must not contain NUL bytes")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
-        from flask import request
-
-        if request.path.startswith(("/api/", "/webhooks/")):
+        if request.path.startswith(("/api/", WEBHOOK_PREFIX)):
             body = {
                 "error": {"code": (exc.name or "error").lower().replace(" ", "_"), "message": exc.description}
             }
@@ -114,6 +150,18 @@ def _register_optional_blueprints(app: Flask) -> None:
             init(app)
         elif blueprint is not None:
             app.register_blueprint(blueprint)
+
+
+def _exempt_webhooks_from_login_throttle(app: Flask) -> None:
+    """Keep the inbox's login limiter (Flask-Limiter) out of webhook requests.
+
+    It has no limit on webhooks (providers call from shared addresses; senders are
+    limited per contact, see `gateway.ratelimit`), yet resolved its limits on every
+    request. A request filter is its documented way to say "nothing to check here".
+    """
+    limiter = app.extensions.get("inbox_limiter")
+    if limiter is not None:
+        limiter.request_filter(lambda: request.path.startswith(WEBHOOK_PREFIX))
 
 
 def runtime_of(app: Flask) -> Runtime:
