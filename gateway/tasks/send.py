@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from adapters.base import Button, OutboundMessage, SendError, SendResult, Template
@@ -123,6 +123,17 @@ def _plan(
     return None
 
 
+_EARLY_RECEIPT = (
+    select(DeliveryReceipt.id)
+    .where(
+        DeliveryReceipt.channel == bindparam("channel"),
+        DeliveryReceipt.provider_message_id == bindparam("pid"),
+        DeliveryReceipt.applied.is_(False),
+    )
+    .limit(1)
+)
+
+
 @dataclass(frozen=True)
 class _Send:
     """What the provider call needs, read and claimed in the job's first transaction."""
@@ -134,6 +145,8 @@ class _Send:
     outbound: OutboundMessage
     attempts: int  # provider calls before this one
     row_address: str
+    row_channel: str
+    operator_reply_ticket: int | None  # an operator's answer: the ticket's first response
 
 
 @dataclass(frozen=True)
@@ -202,7 +215,17 @@ class SendMessage(StagedHandler):
             template=template,
             reference=f"lapor-{message_id}",
         )
-        send = _Send(message_id, channel, address, template, outbound, message.attempts, message.address)
+        send = _Send(
+            message_id,
+            channel,
+            address,
+            template,
+            outbound,
+            message.attempts,
+            message.address,
+            message.channel,
+            message.ticket_id if message.author == "operator" else None,
+        )
         return _Decision(status, send=send)
 
     def begin(
@@ -246,6 +269,33 @@ class SendMessage(StagedHandler):
         return result
 
     def end(self, runtime: Runtime, session: Session, state: _Send, result: SendResult) -> None:
+        status = result.status if result.status in ("queued", "sent") else "sent"
+        now = utcnow()
+        if state.channel == state.row_channel and state.template is None:
+            # The usual case, in two or three statements and no ORM object (this transaction
+            # holds SQLite's write lock): unless a receipt beat us here, which the full path applies.
+            early = session.execute(
+                _EARLY_RECEIPT, {"channel": state.channel, "pid": result.provider_message_id}
+            ).first()
+            if early is None:
+                session.execute(
+                    update(Message)
+                    .where(Message.id == state.message_id)
+                    .values(
+                        provider_message_id=result.provider_message_id, delivery_status=status, sent_at=now
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                if state.operator_reply_ticket is not None:
+                    from gateway.models import Ticket
+
+                    session.execute(
+                        update(Ticket)
+                        .where(Ticket.id == state.operator_reply_ticket, Ticket.first_response_at.is_(None))
+                        .values(first_response_at=now)
+                        .execution_options(synchronize_session=False)
+                    )
+                return
         row = session.get(Message, state.message_id)
         assert row is not None
         channel, address, template = state.channel, state.address, state.template
