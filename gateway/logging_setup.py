@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 from typing import Any
@@ -48,8 +49,23 @@ class JsonFormatter(logging.Formatter):
 _CONFIGURED = False
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Install the JSON formatter on the root logger once per process."""
+def log_level(default: int = logging.INFO) -> int:
+    """``LAPOR_LOG_LEVEL`` (a name such as DEBUG or WARNING, or a number), else ``default``.
+
+    DEBUG adds a line per accepted webhook; WARNING keeps only what needs attention.
+    """
+    given = (os.environ.get("LAPOR_LOG_LEVEL") or "").strip().upper()
+    if not given:
+        return default
+    if given.isdigit():
+        return int(given)
+    level = logging.getLevelName(given)
+    return level if isinstance(level, int) else default
+
+
+def configure_logging(level: int | None = None) -> None:
+    """Install the JSON formatter on the root logger once per process, at ``level`` or
+    ``LAPOR_LOG_LEVEL`` (INFO by default)."""
     global _CONFIGURED
     if _CONFIGURED:
         return
@@ -58,6 +74,6 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(level if level is not None else log_level())
     for noisy in ("werkzeug", "urllib3", "httpx", "rq.worker", "telegram", "twilio.http_client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -51,10 +51,19 @@ SEND_SECONDS = Histogram(
 )
 
 
+# The counter of each (channel, result) seen, so a webhook does not look its labels up
+# again (validation, a lock and a dict per call). prometheus-client hands out the same
+# child for the same labels anyway; this only skips the asking.
+_WEBHOOK_COUNTERS: dict[tuple[str, str], Any] = {}
+
+
 def record_webhook(channel: str, result: str) -> None:
     """Count one webhook request; never lets a metrics problem fail the request."""
     try:
-        WEBHOOKS.labels(channel=channel, result=result).inc()
+        counter = _WEBHOOK_COUNTERS.get((channel, result))
+        if counter is None:
+            counter = _WEBHOOK_COUNTERS[(channel, result)] = WEBHOOKS.labels(channel=channel, result=result)
+        counter.inc()
     except Exception:  # pragma: no cover - a broken multiprocess dir must not break webhooks
         log.debug("metric not recorded", exc_info=True)
 
