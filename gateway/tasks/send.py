@@ -20,6 +20,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -75,18 +76,14 @@ def _release(runtime: Runtime, message_id: int, status: str = "pending", reason:
         )
 
 
-def _window_open(address_row: ContactAddress | None) -> bool:
+def _window_open(address_row: Any) -> bool:
     if address_row is None or address_row.last_inbound_at is None:
         return False
     return utcnow() - address_row.last_inbound_at < WHATSAPP_WINDOW
 
 
 def _plan(
-    runtime: Runtime,
-    session: Session,
-    message: Message,
-    contact: Contact | None,
-    address_row: ContactAddress | None,
+    runtime: Runtime, session: Session, message: Any, contact: Any, address_row: Any
 ) -> tuple[str, str, Template | None] | None:
     """Channel, address and template for a message; None when it must wait for the citizen.
 
@@ -122,6 +119,35 @@ def _plan(
             return "sms", f"tel:{number}", None
     return None
 
+
+_MESSAGE_COLUMNS = (
+    "direction",
+    "delivery_status",
+    "channel",
+    "address",
+    "text",
+    "payload",
+    "attempts",
+    "ticket_id",
+    "author",
+    "contact_id",
+    "language",
+)
+# Everything a send decides on, in one statement: the message, its contact's STOP and its
+# address's window and reachability.
+_READ = (
+    select(
+        *(getattr(Message, c) for c in _MESSAGE_COLUMNS),
+        Contact.opted_out,
+        ContactAddress.id.label("address_id"),
+        ContactAddress.last_inbound_at,
+        ContactAddress.unreachable,
+    )
+    .select_from(Message)
+    .outerjoin(Contact, Contact.id == Message.contact_id)
+    .outerjoin(ContactAddress, ContactAddress.address == Message.address)
+    .where(Message.id == bindparam("id"))
+)
 
 _EARLY_RECEIPT = (
     select(DeliveryReceipt.id)
@@ -167,9 +193,10 @@ class SendMessage(StagedHandler):
 
     def read(self, runtime: Runtime, session: Session, payload: dict[str, Any]) -> _Decision | None:
         message_id = int(payload["message_id"])
-        message = session.get(Message, message_id)
-        if message is None or message.direction != "out":
+        found = session.execute(_READ, {"id": message_id}).first()
+        if found is None or found.direction != "out":
             return None
+        message = SimpleNamespace(**{c: getattr(found, c) for c in _MESSAGE_COLUMNS})
         status = message.delivery_status or ""
         if status == "sending":
             return _Decision(
@@ -181,10 +208,14 @@ class SendMessage(StagedHandler):
             )
         if status != "pending":
             return None  # already sent, failed, or waiting: nothing to do
-        contact = session.get(Contact, message.contact_id) if message.contact_id else None
-        address_row = session.scalar(select(ContactAddress).where(ContactAddress.address == message.address))
+        contact = SimpleNamespace(id=message.contact_id) if message.contact_id else None
+        address_row = (
+            SimpleNamespace(last_inbound_at=found.last_inbound_at, unreachable=found.unreachable)
+            if found.address_id is not None
+            else None
+        )
         purpose = (message.payload or {}).get("purpose", "reply")
-        if contact is not None and contact.opted_out and purpose == "notification":
+        if found.opted_out and purpose == "notification":
             return _Decision(status, status="failed", reason="the citizen opted out (STOP)", code="opted_out")
         if address_row is not None and address_row.unreachable:
             return _Decision(
