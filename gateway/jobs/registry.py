@@ -17,8 +17,14 @@ HANDLERS: dict[str, HandlerFn] = {}
 # reschedules it, when it returns a RetryLater) in that same transaction. One commit per
 # job instead of three (claim, work, finish), and nothing half-done if the worker dies.
 # Only for handlers that talk to nothing but the database (no provider call).
-TransactionalFn = Callable[[Any, Any, dict[str, Any]], "RetryLater | None"]
+#
+# An optional ``read(runtime, session, payload)`` runs first in a read-only transaction (on
+# SQLite: without the write lock) and its result reaches the handler as ``seen``; the handler
+# must check, in its own transaction, that what it saw still holds.
+TransactionalFn = Callable[[Any, Any, dict[str, Any], Any], "RetryLater | None"]
+ReadFn = Callable[[Any, Any, dict[str, Any]], Any]
 TRANSACTIONAL: dict[str, TransactionalFn] = {}
+TRANSACTIONAL_READS: dict[str, ReadFn] = {}
 
 
 # A staged handler talks to a provider between two transactions: ``begin(runtime, session,
@@ -91,7 +97,9 @@ def staged_handler(kind: str) -> Callable[[type[StagedHandler]], type[StagedHand
     return register
 
 
-def transactional_handler(kind: str, *, batch: int = 1) -> Callable[[TransactionalFn], TransactionalFn]:
+def transactional_handler(
+    kind: str, *, batch: int = 1, read: ReadFn | None = None
+) -> Callable[[TransactionalFn], TransactionalFn]:
     """Register a transactional handler of job ``kind`` (see `TRANSACTIONAL`).
 
     ``batch`` above 1 lets a worker that runs one job of this kind claim up to that many
@@ -103,6 +111,8 @@ def transactional_handler(kind: str, *, batch: int = 1) -> Callable[[Transaction
             raise ValueError(f"job kind {kind!r} registered twice")
         TRANSACTIONAL[kind] = fn
         BATCH_SIZES[kind] = max(1, batch)
+        if read is not None:
+            TRANSACTIONAL_READS[kind] = read
         return fn
 
     return register

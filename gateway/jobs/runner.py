@@ -23,6 +23,7 @@ from gateway.jobs.registry import (
     HANDLERS,
     STAGED,
     TRANSACTIONAL,
+    TRANSACTIONAL_READS,
     GiveUp,
     RetryLater,
     StagedHandler,
@@ -445,9 +446,17 @@ def _run_transactional(
 ) -> str:
     """The handler's work and the job's end in one transaction; failures as in `_run_claimed`."""
     fn = TRANSACTIONAL[kind]
+    seen: Any = None
+    read = TRANSACTIONAL_READS.get(kind)
+    if read is not None:
+        try:
+            with runtime.db.session(write=False) as session:
+                seen = read(runtime, session, payload)
+        except Exception:  # the handler does the work itself, in its transaction
+            log.debug("job's read-only look failed", exc_info=True, extra={"job_id": job_id})
     try:
         with runtime.db.session() as session:
-            later = fn(runtime, session, payload)
+            later = fn(runtime, session, payload, seen)
             if later is None:
                 session.execute(_finish_statement(job_id, "done", None))
             else:

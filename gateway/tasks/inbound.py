@@ -10,10 +10,13 @@ marked processed in the same transaction as its effects.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from adapters.base import Attachment, InboundMessage, Location
@@ -152,9 +155,147 @@ def _merged_message(parts: list[Message]) -> InboundMessage:
 INBOUND_BATCH = 20
 
 
-@transactional_handler("process_inbound", batch=INBOUND_BATCH)
-def process_inbound(runtime: Runtime, session: Session, payload: dict[str, Any]) -> RetryLater | None:
+@dataclass
+class _Plan:
+    """One job's conversation turns, worked out in a read-only transaction (see `_look`)."""
+
+    contact_id: int
+    version: int | None  # of the conversation as read; None: it had no row yet
+    message_ids: list[int]
+    turns: list[tuple[Message, list[Any], str]]  # the message (detached), its effects, the language
+    state: ConversationState  # after the last turn
+
+
+class _Stale(Exception):
+    """What `_look` read changed before the write: the handler does the work again, locked."""
+
+
+# Effects the fast path writes itself; any other (a ticket, STOP, a language change, an
+# expired draft) sends the job down the locked path, where they are rare anyway.
+_PLAIN_EFFECTS = (Reply, ScheduleTimeout)
+
+
+def _look(runtime: Runtime, session: Session, payload: dict[str, Any]) -> _Plan | None:
+    """The usual turn without SQLite's write lock: read the conversation, the pending messages and
+    the context, and run the engine. None sends the job down the locked path."""
     contact_id = int(payload["contact_id"])
+    conv = session.execute(
+        select(Conversation.state, Conversation.version).where(Conversation.contact_id == contact_id)
+    ).first()
+    if session.scalar(select(Contact.id).where(Contact.id == contact_id)) is None:
+        return None
+    rows = session.scalars(
+        select(Message)
+        .where(Message.contact_id == contact_id, Message.direction == "in", Message.processed_at.is_(None))
+        .order_by(Message.id)
+    ).all()
+    if not rows or any(row.segment_ref for row in rows):
+        return None
+    saved = conv.state if conv is not None else None
+    state = ConversationState.from_dict(saved) if saved else ConversationState.new()
+    contact_ref = SimpleNamespace(id=contact_id)
+    turns: list[tuple[Message, list[Any], str]] = []
+    for row in rows:
+        ctx = build_context(runtime, session, contact_ref, row.channel)  # type: ignore[arg-type]
+        result = step(state, MessageReceived(message_from_row(row)), ctx)
+        if not all(isinstance(effect, _PLAIN_EFFECTS) for effect in result.effects):
+            return None
+        state = result.new_state
+        turns.append((row, list(result.effects), state.language))
+    return _Plan(contact_id, conv.version if conv is not None else None, [r.id for r in rows], turns, state)
+
+
+def _write_plan(runtime: Runtime, session: Session, plan: _Plan) -> None:
+    """Write what `_look` worked out, if the conversation and its messages are as it saw them:
+    the conversation only where its version is unchanged, the messages only where still
+    unprocessed. Raises `_Stale` otherwise (the caller's savepoint undoes this)."""
+    now = utcnow()
+    last = plan.turns[-1][0]
+    values = {
+        "state": plan.state.to_dict(),
+        "intake_state": plan.state.stage,
+        "version": plan.state.version,
+        "last_activity_at": now,
+        "channel": last.channel,
+        "address": last.address,
+    }
+    if plan.version is None:
+        created = session.execute(
+            _insert_ignoring(session, Conversation)
+            .values(contact_id=plan.contact_id, **values)
+            .returning(Conversation.id)
+        ).scalar_one_or_none()
+        if created is None:
+            raise _Stale("a conversation was created meanwhile")
+    else:
+        moved = session.execute(
+            update(Conversation)
+            .where(Conversation.contact_id == plan.contact_id, Conversation.version == plan.version)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if moved != 1:
+            raise _Stale("the conversation moved on meanwhile")
+    taken = session.execute(
+        update(Message)
+        .where(Message.id.in_(plan.message_ids), Message.processed_at.is_(None))
+        .values(processed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != len(plan.message_ids):
+        raise _Stale("a message was processed meanwhile")
+    for row, effects, language in plan.turns:
+        key = f"m{row.id}"
+        for index, effect in enumerate(effects):
+            if isinstance(effect, Reply):
+                queue_message_id(
+                    session,
+                    channel=row.channel,
+                    address=row.address,
+                    text=effect.text,
+                    contact_id=plan.contact_id,
+                    dedupe_key=f"reply:{key}:{index}",
+                    buttons=[
+                        {"payload": b.payload, "title": b.title, "description": b.description}
+                        for b in effect.buttons
+                    ],
+                    menu_title=effect.menu_title,
+                    language=language,
+                    ticket_id=row.ticket_id,
+                )
+            else:
+                _record_timeout(session, plan.contact_id, effect)
+
+
+def _insert_ignoring(session: Session, model: Any) -> Any:
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    return dialect.insert(model).on_conflict_do_nothing(index_elements=["contact_id"])
+
+
+def _record_timeout(session: Session, contact_id: int, effect: ScheduleTimeout) -> None:
+    record_job(
+        session,
+        "conversation_timeout",
+        {"contact_id": contact_id, "kind": effect.kind, "version": effect.version},
+        delay=effect.delay_seconds,
+        dedupe_key=f"timeout:{contact_id}:{effect.kind}:{effect.version}",
+    )
+
+
+@transactional_handler("process_inbound", batch=INBOUND_BATCH, read=_look)
+def process_inbound(
+    runtime: Runtime, session: Session, payload: dict[str, Any], seen: _Plan | None = None
+) -> RetryLater | None:
+    contact_id = int(payload["contact_id"])
+    if seen is not None:
+        try:
+            with session.begin_nested():
+                _write_plan(runtime, session, seen)
+        except _Stale:
+            pass  # done again below, with the conversation locked
+        else:
+            flush_waiting_notifications(session, contact_id)
+            return None
     wait_for_segments: float | None = None
     conv = _lock_conversation(session, contact_id)
     contact = session.get(Contact, contact_id)
@@ -191,7 +332,9 @@ def process_inbound(runtime: Runtime, session: Session, payload: dict[str, Any])
 
 
 @transactional_handler("conversation_timeout")
-def conversation_timeout(runtime: Runtime, session: Session, payload: dict[str, Any]) -> None:
+def conversation_timeout(
+    runtime: Runtime, session: Session, payload: dict[str, Any], seen: Any = None
+) -> None:
     contact_id = int(payload["contact_id"])
     conv = _lock_conversation(session, contact_id)
     contact = session.get(Contact, contact_id)
@@ -294,13 +437,7 @@ def apply_effects(
                 source.ticket_id = ticket.id
                 tickets.add_citizen_message(session, runtime, ticket, source)
         elif isinstance(effect, ScheduleTimeout):
-            record_job(
-                session,
-                "conversation_timeout",
-                {"contact_id": contact.id, "kind": effect.kind, "version": effect.version},
-                delay=effect.delay_seconds,
-                dedupe_key=f"timeout:{contact.id}:{effect.kind}:{effect.version}",
-            )
+            _record_timeout(session, contact.id, effect)
         elif isinstance(effect, SetOptOut):
             contact.opted_out = effect.opted_out
         elif isinstance(effect, SetLanguage):
