@@ -86,3 +86,74 @@ def test_no_rate_limit_throttles_nothing(settings: Any) -> None:
             assert session.scalar(select(func.count(Message.id)).where(Message.direction == "in")) == 8
     finally:
         runtime.close()
+
+
+def _rich(message_id: str, **over: Any) -> InboundMessage:
+    from datetime import UTC, datetime
+
+    from adapters.base import Attachment, Location, Segment
+
+    fields: dict[str, Any] = {
+        "channel": "whatsapp",
+        "provider_message_id": message_id,
+        "sender": "whatsapp:+6281234500099",
+        "recipient": "+15550001",
+        "text": "Banjir \x00setinggi lutut 😀\n",
+        "kind": "image",
+        "sender_name": "Siti",
+        "attachments": (Attachment(kind="image", content_type="image/jpeg", media_id="m-1", size=12),),
+        "location": Location(latitude=-6.2, longitude=106.8, name="RT 05"),
+        "timestamp": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        "language": "id",
+        "button_payload": "yes",
+        "segment": Segment(reference="ref", total=2, number=1),
+        "raw": {"nested": {"list": [1, 2.5, None, True], "text": "\ud83d"}},
+    }
+    return InboundMessage(**(fields | over))
+
+
+def test_the_stored_row_is_the_row_the_orm_would_store(runtime: Any) -> None:
+    """Every column, as the database holds it (SQLite's text encodings included)."""
+    from sqlalchemy import text
+
+    from gateway.inbound import message_row
+
+    store_parse_result(runtime, "whatsapp", ParseResult(messages=(_rich("fast-1"),)))
+    with runtime.db.session() as session:
+        contact_id = session.scalar(select(Message.contact_id).where(Message.provider_message_id == "fast-1"))
+        row = message_row(_rich("orm-1"), contact_id)
+        row.created_at = session.scalar(
+            select(Message.created_at).where(Message.provider_message_id == "fast-1")
+        )
+        session.add(row)
+    with runtime.db.engine.connect() as conn:
+        stored = {
+            r.provider_message_id: r._asdict()
+            for r in conn.execute(text("SELECT * FROM messages WHERE direction = 'in' ORDER BY id"))
+        }
+    fast, orm = stored["fast-1"], stored["orm-1"]
+    for column in ("id", "provider_message_id"):
+        fast.pop(column), orm.pop(column)
+    assert fast == orm
+    assert fast["text"] == "Banjir setinggi lutut 😀\n"
+    with runtime.db.engine.connect() as conn:
+        contact = conn.execute(text("SELECT * FROM contacts")).one()._asdict()
+        address = conn.execute(text("SELECT * FROM contact_addresses")).one()._asdict()
+    assert contact["created_at"] is not None and contact["opted_out"] in (0, False)
+    assert contact["display_name"] == "Siti" and contact["language"] == "id"
+    assert address["created_at"] is not None and address["unreachable"] in (0, False)
+    assert address["last_inbound_at"] is not None and address["channel"] == "whatsapp"
+
+
+def test_a_known_sender_is_touched_and_named(runtime: Any) -> None:
+    from gateway.models import ContactAddress
+
+    store_parse_result(runtime, "whatsapp", ParseResult(messages=(_rich("k-1", sender_name=None),)))
+    with runtime.db.session() as session:
+        session.execute(ContactAddress.__table__.update().values(unreachable=True, last_inbound_at=None))
+    store_parse_result(runtime, "whatsapp", ParseResult(messages=(_rich("k-2", sender_name="Budi"),)))
+    with runtime.db.session(write=False) as session:
+        address = session.scalars(select(ContactAddress)).one()
+        assert address.unreachable is False and address.last_inbound_at is not None
+        assert session.scalar(select(Contact.display_name)) == "Budi"
+        assert session.scalar(select(func.count(Contact.id))) == 1
