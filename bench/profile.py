@@ -145,6 +145,18 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             jobs = dict(session.execute(select(Job.kind, func.count(Job.id)).group_by(Job.kind)).all())
+            outcomes = session.execute(
+                select(Job.kind, Job.status, func.count(Job.id), func.max(Job.last_error)).group_by(
+                    Job.kind, Job.status
+                )
+            ).all()
+            deliveries = session.execute(
+                select(Message.delivery_status, func.count(Message.id))
+                .where(Message.direction == "out")
+                .group_by(Message.delivery_status)
+            ).all()
+        print("jobs by kind and status:", [tuple(o) for o in outcomes])
+        print("replies by status:", [tuple(d) for d in deliveries])
         print(
             f"database: {stack.database_url.split(':', 1)[0]}; {n} new citizens, 5 variants of the 4 channels"
         )

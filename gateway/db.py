@@ -123,7 +123,10 @@ class SqliteWriteLock:
 @event.listens_for(Session, "after_commit", insert=True)
 def _release_after_commit(session: Session) -> None:
     # First of the after-commit hooks: the write lock is free before the outbox pushes
-    # the new jobs to Redis, which needs no lock.
+    # the new jobs to Redis, which needs no lock. SQLAlchemy also calls after_commit when a
+    # savepoint is released; the transaction is still open then and keeps the lock.
+    if session.in_nested_transaction():
+        return
     release = session.info.pop(_RELEASE_KEY, None)
     if release is not None:
         release()

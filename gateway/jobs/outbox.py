@@ -124,6 +124,10 @@ def record_job_fast(session: Session, kind: str, payload: dict[str, Any]) -> int
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A savepoint released (SQLAlchemy calls after_commit for those too): the rows are not
+        # committed yet, so a worker would not find them.
+        return
     ids = session.info.pop(_PENDING_KEY, None) or []
     local = session.info.pop(_LOCAL_KEY, None)
     if local:
@@ -147,5 +151,9 @@ def _enqueue_after_commit(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _forget_on_rollback(session: Session) -> None:
+    if session.in_nested_transaction():
+        # Only a savepoint was rolled back: jobs recorded before it still stand. The ids of rows
+        # recorded inside it are kept too, and harmless: a claim of a missing row does nothing.
+        return
     session.info.pop(_PENDING_KEY, None)
     session.info.pop(_LOCAL_KEY, None)
