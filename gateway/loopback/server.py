@@ -120,6 +120,9 @@ class LoopbackProvider:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in two writes; with Nagle's algorithm on, the body waited
+            # for the client's delayed ACK (40 ms on Linux) on every kept-alive connection.
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
