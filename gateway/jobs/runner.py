@@ -312,16 +312,13 @@ def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
     if len(ids) > 1:
         _forget_in_rq(runtime, ids[1:])
     if kind in TRANSACTIONAL:
-        outcomes: list[str] = []
         try:
-            for claimed_job in batch:
-                try:
-                    outcomes.append(_run_transactional(runtime, kind, *claimed_job))
-                finally:
-                    _release_claim(claimed_job[0])
+            if len(batch) == 1:
+                return _run_transactional(runtime, kind, *batch[0])
+            outcomes = _run_transactional_batch(runtime, kind, batch)
         finally:
             _release_claims(ids)
-        return outcomes[0] if len(outcomes) == 1 else f"batch of {len(outcomes)}: " + ", ".join(outcomes)
+        return f"batch of {len(outcomes)}: " + ", ".join(outcomes)
     _, payload, attempts, max_attempts = batch[0]
     pool = _CONCURRENT
     if hand_off and pool is not None and kind in pool.kinds:
@@ -478,13 +475,79 @@ def _run_transactional(
     return "done"
 
 
+def _run_transactional_batch(runtime: Runtime, kind: str, batch: list[Claimed]) -> list[str]:
+    """Several claimed jobs of a transactional kind in one write transaction, each in a savepoint.
+
+    One commit (and on SQLite one turn of the write lock) for the batch instead of one per job,
+    and the sends they record reach the send threads together. A job whose handler fails is
+    rolled back to its savepoint alone and recorded after the commit, as `_run_transactional`
+    would. If the batch cannot commit at all, each job runs again on its own.
+    """
+    fn = TRANSACTIONAL[kind]
+    read = TRANSACTIONAL_READS.get(kind)
+    seen: dict[int, Any] = {}
+    if read is not None:
+        try:
+            with runtime.db.session(write=False) as session:
+                for job_id, payload, _attempts, _max in batch:
+                    seen[job_id] = read(runtime, session, payload)
+        except Exception:  # each handler does its work itself
+            log.debug("batch's read-only look failed", exc_info=True)
+            seen = {}
+    outcomes: dict[int, str] = {}
+    failed: list[tuple[Claimed, BaseException]] = []
+    retries = 0
+    try:
+        with runtime.db.session() as session:
+            for job in batch:
+                job_id, payload = job[0], job[1]
+                try:
+                    with session.begin_nested():
+                        later = fn(runtime, session, payload, seen.get(job_id))
+                        if later is None:
+                            session.execute(_finish_statement(job_id, "done", None))
+                            outcomes[job_id] = "done"
+                        else:
+                            again = _reschedule_statement(
+                                job_id, later.delay, later.reason, refund=not later.counts
+                            )
+                            session.execute(again)
+                            outcomes[job_id] = "retry"
+                            retries += 1
+                except Exception as exc:  # this job only; the others go on
+                    failed.append((job, exc))
+    except Exception:
+        log.warning("batch not committed; running its jobs one by one", exc_info=True)
+        return [_run_transactional(runtime, kind, *job) for job in batch]
+    for _ in range(retries):
+        _count_retry(kind)
+    for (job_id, _payload, attempts, max_attempts), exc in failed:
+        outcomes[job_id] = _record_failure(runtime, job_id, kind, exc, attempts, max_attempts)
+    return [outcomes[job[0]] for job in batch]
+
+
+def _record_failure(
+    runtime: Runtime, job_id: int, kind: str, exc: BaseException, attempts: int, max_attempts: int
+) -> str:
+    if isinstance(exc, RetryLater):
+        _count_retry(kind)
+        _reschedule(runtime, job_id, exc.delay, exc.reason, refund=not exc.counts)
+        return "retry"
+    if isinstance(exc, GiveUp):
+        _finish(runtime, job_id, "failed", str(exc))
+        return "failed"
+    assert isinstance(exc, Exception)
+    return _failed_attempt(runtime, job_id, kind, exc, attempts, max_attempts)
+
+
 def _failed_attempt(
     runtime: Runtime, job_id: int, kind: str, exc: Exception, attempts: int, max_attempts: int
 ) -> str:
-    log.exception("job failed", extra={"job_id": job_id, "kind": kind})
+    log.error("job failed", exc_info=exc, extra={"job_id": job_id, "kind": kind})
     reason = f"{type(exc).__name__}: {exc}"
     if attempts >= max_attempts:
-        _finish(runtime, job_id, "failed", reason + "\n" + traceback.format_exc(limit=5))
+        trace = "".join(traceback.format_exception(exc, limit=5))
+        _finish(runtime, job_id, "failed", reason + "\n" + trace)
         return "failed"
     _count_retry(kind)
     _reschedule(runtime, job_id, backoff_delay(attempts), reason)
