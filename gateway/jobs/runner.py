@@ -123,8 +123,13 @@ class ConcurrentJobs:
         with _RUNNING_LOCK:
             _RUNNING.update(job_ids)
         _ensure_heartbeat()
-        for job_id in job_ids:
-            self._track(self._executor.submit(_run_local, runtime, job_id))
+        from gateway.jobs.local_batch import run_batch
+
+        self.spawn(run_batch, runtime, job_ids, self)
+
+    def spawn(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on a thread of the pool; `drain` and `shutdown` wait for it."""
+        self._track(self._executor.submit(fn, *args))
 
     def submit(self, fn: Callable[[], None]) -> None:
         self._slots.acquire()
@@ -150,7 +155,8 @@ class ConcurrentJobs:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_local(runtime: Runtime, job_id: int) -> None:
+def run_local_job(runtime: Runtime, job_id: int) -> None:
+    """One job this process recorded, on the one-job path (claim, run, record)."""
     try:
         run_job(runtime, job_id, hand_off=False)
     except Exception:  # the database failed: the row is still pending or running, the reconciler sees it

@@ -1,0 +1,227 @@
+"""The sends a worker's own jobs record: claimed together, sent concurrently, recorded together.
+
+A batch of inbound jobs commits its replies at once (see `gateway.jobs.runner`), and they
+come here as one list. Instead of a look, a claim and a record per send (three write
+transactions each, and on SQLite three turns of the single write lock), the list is read
+in one read-only transaction, claimed in one write transaction, sent on the send threads,
+and the results are recorded by one recorder thread that writes whatever has finished in a
+single transaction ("group commit").
+
+The guarantees are those of one send at a time: the claim (message ``sending``, job
+``running``) is committed before any provider call, so a worker killed mid-send never sends
+again; a send thread returns only once its result is committed, so a warm shutdown that
+waits for the send threads leaves nothing unrecorded. Anything unusual (a failure to read,
+claim or record, a provider error) goes through the one-job path of the runner.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from gateway.jobs import runner
+from gateway.jobs.registry import STAGED, StagedHandler
+from gateway.models import Job, utcnow
+
+if TYPE_CHECKING:
+    from gateway.jobs.runner import ConcurrentJobs
+    from gateway.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+# Results written in one transaction at most (the recorder takes what has finished, up to this).
+RECORD_BATCH = 64
+
+
+@dataclass
+class _Started:
+    job_id: int
+    kind: str
+    stage: StagedHandler
+    state: Any
+    attempts: int
+    max_attempts: int
+
+
+def run_batch(runtime: Runtime, job_ids: list[int], pool: ConcurrentJobs) -> None:
+    """On a send thread: claim ``job_ids`` together and hand each send to a thread of ``pool``."""
+    try:
+        started, finished, alone = _claim(runtime, job_ids)
+    except Exception:  # the database failed: each job takes the one-job path
+        log.warning("batch claim failed; sending one by one", exc_info=True)
+        for job_id in job_ids:
+            pool.spawn(runner.run_local_job, runtime, job_id)
+        return
+    for job_id in finished:
+        runner._release_claim(job_id)
+    for job_id in alone:
+        pool.spawn(runner.run_local_job, runtime, job_id)
+    for item in started:
+        pool.spawn(_send, runtime, item)
+
+
+def _claim(runtime: Runtime, job_ids: list[int]) -> tuple[list[_Started], list[int], list[int]]:
+    """Read and decide without the write lock, then claim in one transaction.
+
+    Returns the sends to make, the ids that needed nothing (or were taken elsewhere), and ids
+    to run on the one-job path (not a staged kind, or their first step failed).
+    """
+    seen: dict[int, Any] = {}
+    alone: list[int] = []
+    finished: list[int] = []
+    with runtime.db.session(write=False) as session:
+        rows = session.execute(
+            select(Job.id, Job.kind, Job.status, Job.payload).where(Job.id.in_(job_ids))
+        ).all()
+        for job_id, kind, status, payload in rows:
+            stage = STAGED.get(kind)
+            if status != "pending":
+                finished.append(job_id)
+            elif stage is None:
+                alone.append(job_id)
+            else:
+                try:
+                    seen[job_id] = stage.read(runtime, session, dict(payload or {}))
+                except Exception:
+                    alone.append(job_id)
+    missing = set(job_ids) - {row[0] for row in rows}
+    finished += list(missing)  # a row rolled back with its savepoint: nothing to run
+    if not seen:
+        return [], finished, alone
+    started: list[_Started] = []
+    failures: list[tuple[int, str, BaseException, int, int]] = []
+    now = utcnow()
+    with runtime.db.session() as session:
+        claimed = session.execute(
+            update(Job)
+            .where(Job.id.in_(list(seen)), Job.status == "pending", Job.run_at <= now + timedelta(seconds=1))
+            .values(status="running", started_at=now, attempts=Job.attempts + 1)
+            .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+            .execution_options(synchronize_session=False)
+        ).all()
+        taken = {row[0] for row in claimed}
+        finished += [job_id for job_id in seen if job_id not in taken]
+        for job_id, kind, payload, attempts, max_attempts in claimed:
+            stage = STAGED[kind]
+            state, error = runner._begin_stage(
+                runtime, session, stage, job_id, dict(payload or {}), seen[job_id]
+            )
+            if error is not None:
+                failures.append((job_id, kind, error, attempts, max_attempts))
+            elif state is runner._NOTHING_TO_DO:
+                finished.append(job_id)
+            else:
+                started.append(_Started(job_id, kind, stage, state, attempts, max_attempts))
+    for job_id, kind, error, attempts, max_attempts in failures:
+        try:
+            runner._record_failure(runtime, job_id, kind, error, attempts, max_attempts)
+        finally:
+            finished.append(job_id)
+    return started, finished, alone
+
+
+def _send(runtime: Runtime, item: _Started) -> None:
+    """One provider call, then its result through the recorder; errors as for one job."""
+
+    def body() -> None:
+        outcome = item.stage.act(runtime, item.state)
+        RECORDER.record(runtime, item, outcome)
+
+    try:
+        runner._guarded(
+            runtime, item.job_id, item.kind, item.attempts, item.max_attempts, body, finished=True
+        )
+    except Exception:  # the database failed while recording a failure: the reconciler sees the row
+        log.exception("job outcome not recorded", extra={"job_id": item.job_id, "kind": item.kind})
+    finally:
+        runner._release_claim(item.job_id)
+
+
+@dataclass
+class _Result:
+    runtime: Runtime
+    item: _Started
+    outcome: Any
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class Recorder:
+    """Writes the results of finished sends, as many as are waiting, in one transaction."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[_Result] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def record(self, runtime: Runtime, item: _Started, outcome: Any) -> None:
+        """Queue the result and wait until it is committed (or raise why it could not be)."""
+        result = _Result(runtime, item, outcome)
+        self._ensure_thread()
+        self._queue.put(result)
+        result.done.wait()
+        if result.error is not None:
+            raise result.error
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="lapor-recorder", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < RECORD_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._write(batch)
+            except BaseException as exc:  # never leave a sender waiting
+                for result in batch:
+                    result.error = result.error or exc
+            finally:
+                for result in batch:
+                    result.done.set()
+
+    @staticmethod
+    def _write(batch: list[_Result]) -> None:
+        runtime = batch[0].runtime
+        same = [r for r in batch if r.runtime is runtime]
+        for other in batch:
+            if other.runtime is not runtime:
+                _write_alone(other)
+        try:
+            with runtime.db.session() as session:
+                for result in same:
+                    with session.begin_nested():
+                        _end(session, result)
+        except Exception:
+            log.warning("results not recorded together; one by one", exc_info=True)
+            for result in same:
+                _write_alone(result)
+
+
+def _end(session: Any, result: _Result) -> None:
+    item = result.item
+    item.stage.end(result.runtime, session, item.state, result.outcome)
+    session.execute(runner._finish_statement(item.job_id, "done", None))
+
+
+def _write_alone(result: _Result) -> None:
+    try:
+        with result.runtime.db.session() as session:
+            _end(session, result)
+    except Exception as exc:
+        result.error = exc
+
+
+RECORDER = Recorder()
