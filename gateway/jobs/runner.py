@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -481,6 +482,11 @@ def _run_transactional(
     return "done"
 
 
+# How long one transaction of a batch may run before it commits and the next one starts: on
+# SQLite it holds the single write lock, and the webhooks' acks wait behind it.
+BATCH_TRANSACTION_SECONDS = 0.01
+
+
 def _run_transactional_batch(runtime: Runtime, kind: str, batch: list[Claimed]) -> list[str]:
     """Several claimed jobs of a transactional kind in one write transaction, each in a savepoint.
 
@@ -501,34 +507,42 @@ def _run_transactional_batch(runtime: Runtime, kind: str, batch: list[Claimed]) 
             log.debug("batch's read-only look failed", exc_info=True)
             seen = {}
     outcomes: dict[int, str] = {}
-    failed: list[tuple[Claimed, BaseException]] = []
-    retries = 0
-    try:
-        with runtime.db.session() as session:
-            for job in batch:
-                job_id, payload = job[0], job[1]
-                try:
-                    with session.begin_nested():
-                        later = fn(runtime, session, payload, seen.get(job_id))
-                        if later is None:
-                            session.execute(_finish_statement(job_id, "done", None))
-                            outcomes[job_id] = "done"
-                        else:
-                            again = _reschedule_statement(
-                                job_id, later.delay, later.reason, refund=not later.counts
-                            )
-                            session.execute(again)
-                            outcomes[job_id] = "retry"
-                            retries += 1
-                except Exception as exc:  # this job only; the others go on
-                    failed.append((job, exc))
-    except Exception:
-        log.warning("batch not committed; running its jobs one by one", exc_info=True)
-        return [_run_transactional(runtime, kind, *job) for job in batch]
-    for _ in range(retries):
-        _count_retry(kind)
-    for (job_id, _payload, attempts, max_attempts), exc in failed:
-        outcomes[job_id] = _record_failure(runtime, job_id, kind, exc, attempts, max_attempts)
+    waiting = list(batch)
+    while waiting:
+        chunk: list[Claimed] = []
+        failed: list[tuple[Claimed, BaseException]] = []
+        retries = 0
+        try:
+            with runtime.db.session() as session:
+                began = time.monotonic()
+                while waiting and (not chunk or time.monotonic() - began < BATCH_TRANSACTION_SECONDS):
+                    job = waiting.pop(0)
+                    chunk.append(job)
+                    job_id, payload = job[0], job[1]
+                    try:
+                        with session.begin_nested():
+                            later = fn(runtime, session, payload, seen.get(job_id))
+                            if later is None:
+                                session.execute(_finish_statement(job_id, "done", None))
+                                outcomes[job_id] = "done"
+                            else:
+                                again = _reschedule_statement(
+                                    job_id, later.delay, later.reason, refund=not later.counts
+                                )
+                                session.execute(again)
+                                outcomes[job_id] = "retry"
+                                retries += 1
+                    except Exception as exc:  # this job only; the others go on
+                        failed.append((job, exc))
+        except Exception:
+            log.warning("batch not committed; running its jobs one by one", exc_info=True)
+            for job in chunk:
+                outcomes[job[0]] = _run_transactional(runtime, kind, *job)
+            continue
+        for _ in range(retries):
+            _count_retry(kind)
+        for (job_id, _payload, attempts, max_attempts), exc in failed:
+            outcomes[job_id] = _record_failure(runtime, job_id, kind, exc, attempts, max_attempts)
     return [outcomes[job[0]] for job in batch]
 
 

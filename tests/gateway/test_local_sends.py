@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from adapters import adapter_class
+from gateway.jobs import runner
 from gateway.models import Job, Message
 from gateway.worker import run_worker
 
@@ -30,8 +32,11 @@ class _KeepOpen:
 
 
 def test_replies_of_a_batch_are_claimed_together_and_each_sent_once(
-    client: Any, runtime: Any, providers: dict[str, Any]
+    client: Any, runtime: Any, providers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Normally a batch commits every 10 ms so that webhooks need not wait; here the whole batch
+    # shares one transaction, so its replies reach the send threads as one list.
+    monkeypatch.setattr(runner, "BATCH_TRANSACTION_SECONDS", 30.0)
     adapter = adapter_class("sms").from_env(runtime.settings.env)
     senders = [f"08124440{n:04d}" for n in range(12)]
     for sender in senders:
