@@ -11,6 +11,11 @@ first: threads of one process queue on a Python lock and processes on an
 ``flock`` of a side file, and each waiter wakes the instant the lock is free.
 Read-only sessions (``session(write=False)``) begin a deferred transaction and
 take no lock at all: in WAL mode readers never wait for the writer.
+
+The web process's writers go first (`Database.prefer_writes`): a provider waits for the
+webhook's answer, a job can wait a few milliseconds. A preferred writer holds a shared
+``flock`` on a second side file while it queues and writes; another writer first waits
+until nobody holds that one, so while a webhook waits no job starts a new transaction.
 """
 
 from __future__ import annotations
@@ -80,42 +85,63 @@ class SqliteWriteLock:
 
     def __init__(self, database_path: str | None) -> None:
         self._path = f"{database_path}-writelock" if database_path else None
+        self._intent_path = f"{database_path}-writeintent" if database_path else None
         self._thread_lock = threading.RLock()
         self._depth = 0
         self._fd: int | None = None
+        self._intent_fd: int | None = None
         self._pid = 0
+        self._holding_intent = False
+        # Set in the web process: its writers go before other processes' (see the module).
+        self.preferred = False
 
-    def _file(self) -> int | None:
-        if self._path is None:
+    def _files(self) -> tuple[int, int] | None:
+        if self._path is None or self._intent_path is None:
             return None
-        if self._fd is None or self._pid != os.getpid():
+        if self._fd is None or self._intent_fd is None or self._pid != os.getpid():
             try:
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._intent_fd = os.open(self._intent_path, os.O_RDWR | os.O_CREAT, 0o600)
             except OSError:
                 # The database's directory is missing or read-only: SQLite will report it
                 # (as an OperationalError the webhooks turn into 503); no lock to take.
-                self._fd = None
+                self._fd = self._intent_fd = None
                 return None
             self._pid = os.getpid()
-        return self._fd
+        return self._fd, self._intent_fd
 
     def acquire(self) -> None:
         self._thread_lock.acquire()
         if self._depth == 0:
             try:
-                fd = self._file()
-                if fd is not None:
-                    fcntl.flock(fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+                files = self._files()
+                if files is not None:
+                    fd, intent = files
+                    # flock releases the GIL while it waits.
+                    if self.preferred:
+                        fcntl.flock(intent, fcntl.LOCK_SH)  # "a preferred writer is waiting"
+                        self._holding_intent = True
+                    else:
+                        fcntl.flock(intent, fcntl.LOCK_EX)  # until no preferred writer waits
+                        fcntl.flock(intent, fcntl.LOCK_UN)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
             except BaseException:
+                self._drop_intent()
                 self._thread_lock.release()
                 raise
         self._depth += 1
+
+    def _drop_intent(self) -> None:
+        if self._holding_intent and self._intent_fd is not None:
+            self._holding_intent = False
+            fcntl.flock(self._intent_fd, fcntl.LOCK_UN)
 
     def release(self) -> None:
         self._depth -= 1
         try:
             if self._depth == 0 and self._fd is not None and self._pid == os.getpid():
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
+                self._drop_intent()
         finally:
             self._thread_lock.release()
 
@@ -143,6 +169,11 @@ class Database:
         if self.is_sqlite:
             path = self.engine.url.database
             self.write_lock = SqliteWriteLock(path if path and path != ":memory:" else None)
+
+    def prefer_writes(self) -> None:
+        """Let this process's writers go before other processes' (the web process calls this)."""
+        if self.write_lock is not None:
+            self.write_lock.preferred = True
 
     @property
     def is_sqlite(self) -> bool:

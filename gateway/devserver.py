@@ -110,6 +110,7 @@ def run_all(host: str = "127.0.0.1", port: int = 5000, demo: bool = True) -> Non
     from gateway.app import create_app
 
     app = create_app()
+    app.extensions["lapor"].db.prefer_writes()  # webhooks' writes before the worker's jobs
     server = make_server(host, port, app, threaded=True)
 
     def _terminate(_signum: int, _frame: object) -> None:
