@@ -96,7 +96,6 @@ def _claim(runtime: Runtime, job_ids: list[int]) -> tuple[list[_Started], list[i
     if not seen:
         return [], finished, alone
     started: list[_Started] = []
-    failures: list[tuple[int, str, BaseException, int, int]] = []
     now = utcnow()
     with runtime.db.session() as session:
         claimed = session.execute(
@@ -108,23 +107,29 @@ def _claim(runtime: Runtime, job_ids: list[int]) -> tuple[list[_Started], list[i
         ).all()
         taken = {row[0] for row in claimed}
         finished += [job_id for job_id in seen if job_id not in taken]
+        nothing_to_do: list[int] = []
         for job_id, kind, payload, attempts, max_attempts in claimed:
+            # No savepoint each: if a first step fails, the whole claim rolls back and every
+            # job takes the one-job path (see run_batch).
             stage = STAGED[kind]
-            state, error = runner._begin_stage(
-                runtime, session, stage, job_id, dict(payload or {}), seen[job_id]
-            )
-            if error is not None:
-                failures.append((job_id, kind, error, attempts, max_attempts))
-            elif state is runner._NOTHING_TO_DO:
-                finished.append(job_id)
+            state = stage.begin(runtime, session, dict(payload or {}), seen[job_id])
+            if state is None:
+                nothing_to_do.append(job_id)
             else:
                 started.append(_Started(job_id, kind, stage, state, attempts, max_attempts))
-    for job_id, kind, error, attempts, max_attempts in failures:
-        try:
-            runner._record_failure(runtime, job_id, kind, error, attempts, max_attempts)
-        finally:
-            finished.append(job_id)
+        if nothing_to_do:
+            session.execute(_done(nothing_to_do))
+        finished += nothing_to_do
     return started, finished, alone
+
+
+def _done(job_ids: list[int]) -> Any:
+    return (
+        update(Job)
+        .where(Job.id.in_(job_ids))
+        .values(status="done", finished_at=utcnow(), last_error=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _send(runtime: Runtime, item: _Started) -> None:
@@ -202,9 +207,13 @@ class Recorder:
                 _write_alone(other)
         try:
             with runtime.db.session() as session:
+                stages: dict[int, list[_Result]] = {}
                 for result in same:
-                    with session.begin_nested():
-                        _end(session, result)
+                    stages.setdefault(id(result.item.stage), []).append(result)
+                for group in stages.values():
+                    stage = group[0].item.stage
+                    stage.end_many(runtime, session, [(r.item.state, r.outcome) for r in group])
+                session.execute(_done([r.item.job_id for r in same]))
         except Exception:
             log.warning("results not recorded together; one by one", exc_info=True)
             for result in same:

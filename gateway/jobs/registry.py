@@ -49,6 +49,11 @@ class StagedHandler:
     def end(self, runtime: Any, session: Any, state: Any, outcome: Any) -> None:
         raise NotImplementedError
 
+    def end_many(self, runtime: Any, session: Any, done: list[tuple[Any, Any]]) -> None:
+        """``end`` for several (state, outcome) pairs in one transaction; override to batch."""
+        for state, outcome in done:
+            self.end(runtime, session, state, outcome)
+
 
 STAGED: dict[str, StagedHandler] = {}
 # Up to this many due jobs of the kind are claimed together by one worker (see the runner).

@@ -149,6 +149,16 @@ _READ = (
     .where(Message.id == bindparam("id"))
 )
 
+_MESSAGES = Message.__table__
+# One statement for a whole batch of sent messages (executed with a list of parameters).
+_RECORD_SENT = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("mid"))
+    .values(
+        provider_message_id=bindparam("pid"), delivery_status=bindparam("status"), sent_at=bindparam("at")
+    )
+)
+
 _EARLY_RECEIPT = (
     select(DeliveryReceipt.id)
     .where(
@@ -298,6 +308,46 @@ class SendMessage(StagedHandler):
             raise  # _handle_send_error raises RetryLater or GiveUp; this is for the type checker
         record_send(state.channel, "sent", time.monotonic() - started)
         return result
+
+    def end_many(self, runtime: Runtime, session: Session, done: list[tuple[_Send, SendResult]]) -> None:
+        """Many sends recorded with one lookup and one batched UPDATE; the unusual ones (a
+        fallback channel, a template, an operator's answer, a receipt that came first) one by one."""
+        plain = [
+            (state, result)
+            for state, result in done
+            if state.channel == state.row_channel
+            and state.template is None
+            and state.operator_reply_ticket is None
+            and result.provider_message_id
+        ]
+        others = [pair for pair in done if pair not in plain]
+        if plain:
+            early = set(
+                session.execute(
+                    select(DeliveryReceipt.channel, DeliveryReceipt.provider_message_id).where(
+                        DeliveryReceipt.applied.is_(False),
+                        DeliveryReceipt.provider_message_id.in_([r.provider_message_id for _, r in plain]),
+                    )
+                ).all()
+            )
+            simple = [(s, r) for s, r in plain if (s.channel, r.provider_message_id) not in early]
+            others += [(s, r) for s, r in plain if (s.channel, r.provider_message_id) in early]
+            if simple:
+                now = utcnow()
+                session.execute(
+                    _RECORD_SENT,
+                    [
+                        {
+                            "mid": state.message_id,
+                            "pid": result.provider_message_id,
+                            "status": result.status if result.status in ("queued", "sent") else "sent",
+                            "at": now,
+                        }
+                        for state, result in simple
+                    ],
+                )
+        for state, result in others:
+            self.end(runtime, session, state, result)
 
     def end(self, runtime: Runtime, session: Session, state: _Send, result: SendResult) -> None:
         status = result.status if result.status in ("queued", "sent") else "sent"

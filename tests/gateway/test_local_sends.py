@@ -63,3 +63,45 @@ def test_replies_of_a_batch_are_claimed_together_and_each_sent_once(
         to = "62" + sender[1:]
         calls = [r for r in sms.requests if r.path == "/sms/json" and r.form().get("to") == to]
         assert len(calls) == 1, sender
+
+
+def test_results_recorded_together_apply_receipts_that_came_first(runtime: Any) -> None:
+    """A delivery receipt can reach its webhook before the send's result is recorded; the batched
+    record applies it, and records the others with one statement."""
+    from adapters.base import OutboundMessage, SendResult
+    from gateway.models import DeliveryReceipt
+    from gateway.outbound import queue_message_id
+    from gateway.tasks.send import SendMessage, _Send
+
+    with runtime.db.session() as session:
+        ids = [
+            queue_message_id(
+                session,
+                channel="sms",
+                address=f"tel:+6281255500{n:02d}",
+                text="Di mana lokasinya?",
+                contact_id=None,
+                dedupe_key=f"test-end-many-{n}",
+            )
+            for n in range(3)
+        ]
+        session.add(DeliveryReceipt(channel="sms", provider_message_id="P-1", status="delivered", raw={}))
+
+    def state(message_id: int, n: int) -> _Send:
+        to = f"tel:+6281255500{n:02d}"
+        outbound = OutboundMessage(channel="sms", to=to, text="Di mana lokasinya?")
+        return _Send(message_id, "sms", to, None, outbound, 0, to, "sms", None)
+
+    with runtime.db.session() as session:
+        SendMessage().end_many(
+            runtime,
+            session,
+            [(state(message_id, n), SendResult(f"P-{n}", status="sent")) for n, message_id in enumerate(ids)],
+        )
+    with runtime.db.session(write=False) as session:
+        rows = {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
+        receipt = session.scalars(select(DeliveryReceipt)).one()
+    assert [rows[i].provider_message_id for i in ids] == ["P-0", "P-1", "P-2"]
+    assert [rows[i].delivery_status for i in ids] == ["sent", "delivered", "sent"]
+    assert all(rows[i].sent_at is not None for i in ids)
+    assert receipt.applied
