@@ -15,7 +15,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -42,8 +42,8 @@ from gateway.runtime import Runtime
 log = logging.getLogger(__name__)
 
 
-def message_from_row(row: Message) -> InboundMessage:
-    """Rebuild the normalized message from its row, for the engine."""
+def message_from_row(row: Any) -> InboundMessage:
+    """Rebuild the normalized message from its row (a `Message` or a plain row of its columns)."""
     raw = row.raw or {}
     location = Location(**row.location) if row.location else None
     attachments = tuple(
@@ -80,10 +80,14 @@ def _lock_conversation(session: Session, contact_id: int) -> Conversation:
     return conv
 
 
+_TRACKING_TAKEN = select(Ticket.__table__.c.id).where(Ticket.__table__.c.tracking == bindparam("number"))
+_HAS_TICKETS = select(Ticket.__table__.c.id).where(Ticket.__table__.c.contact_id == bindparam("cid")).limit(1)
+
+
 def _unique_tracking(session: Session) -> str:
     while True:
         number = new_tracking_number()
-        if session.scalar(select(Ticket.id).where(Ticket.tracking == number)) is None:
+        if session.execute(_TRACKING_TAKEN, {"number": number}).first() is None:
             return number
 
 
@@ -96,6 +100,8 @@ def last_public_update(ticket: Ticket) -> str | None:
 
 
 def _ticket_infos(session: Session, contact_id: int) -> tuple[TicketInfo, ...]:
+    if session.execute(_HAS_TICKETS, {"cid": contact_id}).first() is None:
+        return ()  # most turns: a citizen's first complaint (one indexed lookup, no ORM load)
     tickets = session.scalars(
         select(Ticket).where(Ticket.contact_id == contact_id).order_by(Ticket.id.desc()).limit(20)
     ).all()
@@ -162,7 +168,7 @@ class _Plan:
     contact_id: int
     version: int | None  # of the conversation as read; None: it had no row yet
     message_ids: list[int]
-    turns: list[tuple[Message, list[Any], str]]  # the message (detached), its effects, the language
+    turns: list[tuple[Any, list[Any], str]]  # the message's row, its effects, the language
     state: ConversationState  # after the last turn
 
 
@@ -175,26 +181,62 @@ class _Stale(Exception):
 _PLAIN_EFFECTS = (Reply, ScheduleTimeout)
 
 
+_CONTACT_AND_CONVERSATION = (
+    select(Contact.__table__.c.id, Conversation.__table__.c.state, Conversation.__table__.c.version)
+    .select_from(Contact.__table__)
+    .outerjoin(Conversation.__table__, Conversation.__table__.c.contact_id == Contact.__table__.c.id)
+    .where(Contact.__table__.c.id == bindparam("cid"))
+)
+# The columns `message_from_row` and the fast path read, as plain rows (no ORM objects).
+_PENDING = (
+    select(
+        *(
+            Message.__table__.c[name]
+            for name in (
+                "id",
+                "channel",
+                "provider_message_id",
+                "address",
+                "text",
+                "kind",
+                "peer",
+                "sender_name",
+                "attachments",
+                "location",
+                "provider_timestamp",
+                "created_at",
+                "language",
+                "button_payload",
+                "raw",
+                "segment_ref",
+                "ticket_id",
+            )
+        )
+    )
+    .where(
+        Message.__table__.c.contact_id == bindparam("cid"),
+        Message.__table__.c.direction == "in",
+        Message.__table__.c.processed_at.is_(None),
+    )
+    .order_by(Message.__table__.c.id)
+)
+
+
 def _look(runtime: Runtime, session: Session, payload: dict[str, Any]) -> _Plan | None:
     """The usual turn without SQLite's write lock: read the conversation, the pending messages and
     the context, and run the engine. None sends the job down the locked path."""
     contact_id = int(payload["contact_id"])
-    conv = session.execute(
-        select(Conversation.state, Conversation.version).where(Conversation.contact_id == contact_id)
-    ).first()
-    if session.scalar(select(Contact.id).where(Contact.id == contact_id)) is None:
-        return None
-    rows = session.scalars(
-        select(Message)
-        .where(Message.contact_id == contact_id, Message.direction == "in", Message.processed_at.is_(None))
-        .order_by(Message.id)
-    ).all()
+    found = session.execute(_CONTACT_AND_CONVERSATION, {"cid": contact_id}).first()
+    if found is None:
+        return None  # no such contact: the locked path says so
+    conv = found if found.version is not None else None
+    rows = session.execute(_PENDING, {"cid": contact_id}).all()
     if not rows or any(row.segment_ref for row in rows):
         return None
     saved = conv.state if conv is not None else None
     state = ConversationState.from_dict(saved) if saved else ConversationState.new()
     contact_ref = SimpleNamespace(id=contact_id)
-    turns: list[tuple[Message, list[Any], str]] = []
+    turns: list[tuple[Any, list[Any], str]] = []
     for row in rows:
         ctx = build_context(runtime, session, contact_ref, row.channel)  # type: ignore[arg-type]
         result = step(state, MessageReceived(message_from_row(row)), ctx)
@@ -458,8 +500,17 @@ def _link_messages(session: Session, contact_id: int, ticket_id: int) -> None:
         row.ticket_id = ticket_id
 
 
+_WAITING = select(Message.__table__.c.id).where(
+    Message.__table__.c.contact_id == bindparam("cid"),
+    Message.__table__.c.direction == "out",
+    Message.__table__.c.delivery_status == "waiting",
+)
+
+
 def flush_waiting_notifications(session: Session, contact_id: int) -> None:
     """Updates held back by a closed WhatsApp window go out now that the citizen wrote."""
+    if session.execute(_WAITING.limit(1), {"cid": contact_id}).first() is None:
+        return  # nearly always: one indexed lookup, no ORM load
     waiting = session.scalars(
         select(Message).where(
             Message.contact_id == contact_id, Message.direction == "out", Message.delivery_status == "waiting"
