@@ -189,39 +189,31 @@ def _account_cpu_by_kind() -> dict[str, float]:
     spent: dict[str, float] = {}
     lock = threading.Lock()
 
-    def wrap(fn: Any, kind_at: int) -> Any:
+    def timed_by(fn: Any, key_of: Any) -> Any:
         def timed(*a: Any, **kw: Any) -> Any:
             start = time.thread_time()
             try:
                 return fn(*a, **kw)
             finally:
                 with lock:
-                    kind = str(a[kind_at])
-                    spent[kind] = spent.get(kind, 0.0) + time.thread_time() - start
+                    key = key_of(a)
+                    spent[key] = spent.get(key, 0.0) + time.thread_time() - start
 
         return timed
+
+    def wrap(fn: Any, kind_at: int) -> Any:
+        return timed_by(fn, lambda a: str(a[kind_at]))
 
     from gateway.jobs.registry import STAGED
 
     def wrap_stage(kind: str, step: str) -> None:
         stage = STAGED[kind]
-        fn = getattr(stage, step)
-
-        def timed(*a: Any, **kw: Any) -> Any:
-            start = time.thread_time()
-            try:
-                return fn(*a, **kw)
-            finally:
-                with lock:
-                    key = f"{kind}.{step}"
-                    spent[key] = spent.get(key, 0.0) + time.thread_time() - start
-
-        setattr(stage, step, timed)
+        setattr(stage, step, timed_by(getattr(stage, step), lambda _a: f"{kind}.{step}"))
 
     import gateway.tasks  # noqa: F401  (fills the registry)
 
     for kind in list(STAGED):
-        for step in ("begin", "act", "end"):
+        for step in ("read", "begin", "act", "end", "end_many"):
             wrap_stage(kind, step)
     runner._run_transactional = wrap(runner._run_transactional, 1)  # type: ignore[attr-defined]
     runner._run_claimed = wrap(runner._run_claimed, 2)  # type: ignore[attr-defined]

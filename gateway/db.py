@@ -35,6 +35,15 @@ _READ_ONLY = "lapor_read_only"
 _RELEASE_KEY = "lapor_release_write_lock"
 
 
+def insert_ignoring(dialect_name: str, table: Any, *columns: str) -> Any:
+    """``INSERT ... ON CONFLICT (columns) DO NOTHING`` in the dialect's own spelling (SQLite and
+    PostgreSQL share it): the way to store a row "once" without a lookup or a savepoint."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = sqlite if dialect_name == "sqlite" else postgresql
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(columns))
+
+
 class StorageUnavailable(Exception):
     """The database did not answer; webhooks turn this into 503 so providers retry."""
 

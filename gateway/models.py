@@ -300,6 +300,8 @@ class Message(Base):
         UniqueConstraint("channel", "provider_message_id"),
         Index("ix_messages_contact_created", "contact_id", "id"),
         Index("ix_messages_pending_inbound", "direction", "processed_at"),
+        # A contact's unprocessed messages, its recent inbound count, its held-back notices.
+        Index("ix_messages_contact_direction", "contact_id", "direction", "processed_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     direction: Mapped[str] = mapped_column(String(3))  # in | out

@@ -10,50 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from gateway.db import insert_ignoring
 from gateway.jobs import record_job
 from gateway.models import Message
 
 
-def queue_message(
-    session: Session,
-    *,
-    channel: str,
-    address: str,
-    text: str,
-    contact_id: int | None,
-    dedupe_key: str,
-    ticket_id: int | None = None,
-    author: str = "bot",
-    operator_id: int | None = None,
-    buttons: list[dict[str, Any]] | None = None,
-    menu_title: str | None = None,
-    purpose: str = "reply",
-    language: str | None = None,
-) -> Message:
+def queue_message(session: Session, **fields: Any) -> Message:
     """Store an outbound message and record its send job; idempotent on ``dedupe_key``.
 
-    ``purpose`` is "reply" (an answer inside a conversation) or "notification"
-    (a ticket update, which may need a WhatsApp template outside the 24-hour window).
+    Takes the arguments of `queue_message_id` and returns the stored row. ``purpose`` is
+    "reply" (an answer inside a conversation) or "notification" (a ticket update, which may
+    need a WhatsApp template outside the 24-hour window).
     """
-    message_id = queue_message_id(
-        session,
-        channel=channel,
-        address=address,
-        text=text,
-        contact_id=contact_id,
-        dedupe_key=dedupe_key,
-        ticket_id=ticket_id,
-        author=author,
-        operator_id=operator_id,
-        buttons=buttons,
-        menu_title=menu_title,
-        purpose=purpose,
-        language=language,
-    )
-    message = session.get(Message, message_id)
+    message = session.get(Message, queue_message_id(session, **fields))
     assert message is not None
     return message
 
@@ -110,11 +81,8 @@ def _statements(session: Session) -> dict[str, Any]:
     found = _STATEMENTS.get(name)
     if found is None:
         messages = Message.__table__
-        dialect_insert = sqlite.insert if name == "sqlite" else postgresql.insert
         found = _STATEMENTS[name] = {
-            "insert_once": dialect_insert(messages)
-            .on_conflict_do_nothing(index_elements=[messages.c.dedupe_key])
-            .returning(messages.c.id),
+            "insert_once": insert_ignoring(name, messages, "dedupe_key").returning(messages.c.id),
             "by_key": select(messages.c.id).where(messages.c.dedupe_key == bindparam("key")),
         }
     return found

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, event, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from gateway.db import insert_ignoring
 from gateway.models import Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -91,12 +91,9 @@ def _statements(session: Session) -> dict[str, Any]:
     found = _STATEMENTS.get(name)
     if found is None:
         jobs = Job.__table__
-        dialect_insert = sqlite.insert if name == "sqlite" else postgresql.insert
         found = _STATEMENTS[name] = {
             "insert": insert(jobs).returning(jobs.c.id),
-            "insert_once": dialect_insert(jobs)
-            .on_conflict_do_nothing(index_elements=[jobs.c.dedupe_key])
-            .returning(jobs.c.id),
+            "insert_once": insert_ignoring(name, jobs, "dedupe_key").returning(jobs.c.id),
             "by_key": select(jobs.c.id).where(jobs.c.dedupe_key == bindparam("key")),
         }
     return found

@@ -327,12 +327,23 @@ def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
             _release_claims(ids)
         return f"batch of {len(outcomes)}: " + ", ".join(outcomes)
     _, payload, attempts, max_attempts = batch[0]
+    return _run_here_or_on_a_send_thread(
+        job_id,
+        kind,
+        lambda: _run_claimed(runtime, job_id, kind, payload, attempts, max_attempts),
+        hand_off,
+    )
+
+
+def _run_here_or_on_a_send_thread(job_id: int, kind: str, run: Callable[[], str], hand_off: bool) -> str:
+    """Run a claimed job now, or on the pool when it is a kind the pool takes; either way its
+    heartbeat stops when it ends."""
     pool = _CONCURRENT
     if hand_off and pool is not None and kind in pool.kinds:
 
         def run_in_pool() -> None:
             try:
-                _run_claimed(runtime, job_id, kind, payload, attempts, max_attempts)
+                run()
             except Exception:  # the database failed while recording the outcome
                 log.exception("job outcome not recorded", extra={"job_id": job_id, "kind": kind})
             finally:
@@ -345,7 +356,7 @@ def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
             raise
         return "handed to a send thread"
     try:
-        return _run_claimed(runtime, job_id, kind, payload, attempts, max_attempts)
+        return run()
     finally:
         _release_claim(job_id)
 
@@ -394,27 +405,12 @@ def _run_staged(
     with _RUNNING_LOCK:
         _RUNNING.add(job_id)
     _ensure_heartbeat()
-    pool = _CONCURRENT
-    if hand_off and begin_error is None and pool is not None and kind in pool.kinds:
-
-        def run_in_pool() -> None:
-            try:
-                _guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
-            except Exception:  # the database failed while recording the outcome
-                log.exception("job outcome not recorded", extra={"job_id": job_id, "kind": kind})
-            finally:
-                _release_claim(job_id)
-
-        try:
-            pool.submit(run_in_pool)
-        except BaseException:
-            _release_claim(job_id)
-            raise
-        return "handed to a send thread"
-    try:
-        return _guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
-    finally:
-        _release_claim(job_id)
+    return _run_here_or_on_a_send_thread(
+        job_id,
+        kind,
+        lambda: _guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True),
+        hand_off and begin_error is None,
+    )
 
 
 def _guarded(
@@ -431,15 +427,8 @@ def _guarded(
     recorded it itself: ``finished``) done."""
     try:
         body()
-    except RetryLater as retry:
-        _count_retry(kind)
-        _reschedule(runtime, job_id, retry.delay, retry.reason, refund=not retry.counts)
-        return "retry"
-    except GiveUp as exc:
-        _finish(runtime, job_id, "failed", str(exc))
-        return "failed"
-    except Exception as exc:
-        return _failed_attempt(runtime, job_id, kind, exc, attempts, max_attempts)
+    except Exception as exc:  # RetryLater and GiveUp included
+        return _record_failure(runtime, job_id, kind, exc, attempts, max_attempts)
     if not finished:
         _finish(runtime, job_id, "done", None)
     return "done"
@@ -458,7 +447,10 @@ def _run_transactional(
                 seen = read(runtime, session, payload)
         except Exception:  # the handler does the work itself, in its transaction
             log.debug("job's read-only look failed", exc_info=True, extra={"job_id": job_id})
-    try:
+    later: RetryLater | None = None
+
+    def body() -> None:
+        nonlocal later
         with runtime.db.session() as session:
             later = fn(runtime, session, payload, seen)
             if later is None:
@@ -467,19 +459,12 @@ def _run_transactional(
                 session.execute(
                     _reschedule_statement(job_id, later.delay, later.reason, refund=not later.counts)
                 )
-    except RetryLater as retry:
-        _count_retry(kind)
-        _reschedule(runtime, job_id, retry.delay, retry.reason, refund=not retry.counts)
-        return "retry"
-    except GiveUp as exc:
-        _finish(runtime, job_id, "failed", str(exc))
-        return "failed"
-    except Exception as exc:
-        return _failed_attempt(runtime, job_id, kind, exc, attempts, max_attempts)
-    if later is not None:
+
+    outcome = _guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
+    if outcome == "done" and later is not None:
         _count_retry(kind)
         return "retry"
-    return "done"
+    return outcome
 
 
 # How long one transaction of a batch may run before it commits and the next one starts: on

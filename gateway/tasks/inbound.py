@@ -16,7 +16,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from adapters.base import Attachment, InboundMessage, Location
@@ -34,6 +33,7 @@ from conversations.engine import step
 from conversations.events import MessageReceived, TimeoutFired
 from conversations.state import ConversationState
 from conversations.tracking import new_tracking_number
+from gateway.db import insert_ignoring
 from gateway.jobs import RetryLater, record_job, transactional_handler
 from gateway.models import Contact, Conversation, IncompleteDraft, Message, Ticket, utcnow
 from gateway.outbound import queue_message_id
@@ -263,7 +263,7 @@ def _write_plan(runtime: Runtime, session: Session, plan: _Plan) -> None:
     }
     if plan.version is None:
         created = session.execute(
-            _insert_ignoring(session, Conversation)
+            insert_ignoring(session.get_bind().dialect.name, Conversation.__table__, "contact_id")
             .values(contact_id=plan.contact_id, **values)
             .returning(Conversation.id)
         ).scalar_one_or_none()
@@ -290,28 +290,37 @@ def _write_plan(runtime: Runtime, session: Session, plan: _Plan) -> None:
         key = f"m{row.id}"
         for index, effect in enumerate(effects):
             if isinstance(effect, Reply):
-                queue_message_id(
-                    session,
-                    channel=row.channel,
-                    address=row.address,
-                    text=effect.text,
-                    contact_id=plan.contact_id,
-                    dedupe_key=f"reply:{key}:{index}",
-                    buttons=[
-                        {"payload": b.payload, "title": b.title, "description": b.description}
-                        for b in effect.buttons
-                    ],
-                    menu_title=effect.menu_title,
-                    language=language,
-                    ticket_id=row.ticket_id,
-                )
+                where = (row.channel, row.address, plan.contact_id)
+                _queue_reply(session, effect, f"reply:{key}:{index}", *where, language, row.ticket_id)
             else:
                 _record_timeout(session, plan.contact_id, effect)
 
 
-def _insert_ignoring(session: Session, model: Any) -> Any:
-    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
-    return dialect.insert(model).on_conflict_do_nothing(index_elements=["contact_id"])
+def _queue_reply(
+    session: Session,
+    effect: Reply,
+    dedupe_key: str,
+    channel: str,
+    address: str,
+    contact_id: int,
+    language: str,
+    ticket_id: int | None,
+) -> None:
+    """The engine's reply as an outbound message and its send job (once per ``dedupe_key``)."""
+    queue_message_id(
+        session,
+        channel=channel,
+        address=address,
+        text=effect.text,
+        contact_id=contact_id,
+        dedupe_key=dedupe_key,
+        buttons=[
+            {"payload": b.payload, "title": b.title, "description": b.description} for b in effect.buttons
+        ],
+        menu_title=effect.menu_title,
+        language=language,
+        ticket_id=ticket_id,
+    )
 
 
 def _record_timeout(session: Session, contact_id: int, effect: ScheduleTimeout) -> None:
@@ -433,20 +442,9 @@ def apply_effects(
 ) -> None:
     for index, effect in enumerate(effects):
         if isinstance(effect, Reply):
-            queue_message_id(
-                session,
-                channel=channel,
-                address=address,
-                text=effect.text,
-                contact_id=contact.id,
-                dedupe_key=f"reply:{key}:{index}",
-                buttons=[
-                    {"payload": b.payload, "title": b.title, "description": b.description}
-                    for b in effect.buttons
-                ],
-                menu_title=effect.menu_title,
-                language=language,
-                ticket_id=source.ticket_id if source is not None else None,
+            ticket_id = source.ticket_id if source is not None else None
+            _queue_reply(
+                session, effect, f"reply:{key}:{index}", channel, address, contact.id, language, ticket_id
             )
         elif isinstance(effect, CreateTicket):
             from gateway.tickets import service as tickets

@@ -325,8 +325,10 @@ class SendMessage(StagedHandler):
             early = set(
                 session.execute(
                     select(DeliveryReceipt.channel, DeliveryReceipt.provider_message_id).where(
-                        DeliveryReceipt.applied.is_(False),
+                        # Both columns of ix_receipts_lookup, so the lookup uses it.
+                        DeliveryReceipt.channel.in_({s.channel for s, _ in plain}),
                         DeliveryReceipt.provider_message_id.in_([r.provider_message_id for _, r in plain]),
+                        DeliveryReceipt.applied.is_(False),
                     )
                 ).all()
             )
