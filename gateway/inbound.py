@@ -13,14 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.base import DELIVERY_RANK, ContactEvent, InboundMessage, ParseResult, StatusUpdate
+from gateway.db import insert_ignoring
 from gateway.jobs import record_job
-from gateway.jobs.outbox import record_job_fast
 from gateway.models import Contact, ContactAddress, DeliveryReceipt, Message, utcnow
 from gateway.outbound import queue_message
 from gateway.ratelimit import recent_inbound_count, recent_since, throttle_reply_key, throttle_text
@@ -142,7 +141,7 @@ def message_row(msg: InboundMessage, contact_id: int) -> Message:
     return Message(**message_values(msg, contact_id))
 
 
-def _build_statements(dialect: Any) -> dict[str, Any]:
+def _build_statements(dialect_name: str) -> dict[str, Any]:
     """The ack path's statements, built once per dialect.
 
     Core statements on the tables, executed with parameters: building an ORM
@@ -155,12 +154,10 @@ def _build_statements(dialect: Any) -> dict[str, Any]:
     return {
         # INSERT ... ON CONFLICT DO NOTHING RETURNING id: no savepoint and no flush; a
         # copy inserted concurrently (another request, another process) returns no row.
-        "message": dialect.insert(messages)
-        .on_conflict_do_nothing(index_elements=["channel", "provider_message_id"])
-        .returning(messages.c.id),
-        "address": dialect.insert(addresses)
-        .on_conflict_do_nothing(index_elements=["address"])
-        .returning(addresses.c.id),
+        "message": insert_ignoring(dialect_name, messages, "channel", "provider_message_id").returning(
+            messages.c.id
+        ),
+        "address": insert_ignoring(dialect_name, addresses, "address").returning(addresses.c.id),
         "contact": contacts.insert().returning(contacts.c.id),
         "lookup": lookup.where(addresses.c.address == bindparam("b_address")),
         # The same, plus the sender's inbound messages of the last minute (the rate limit):
@@ -184,9 +181,7 @@ _STATEMENTS: dict[str, dict[str, Any]] = {}
 def _statements(dialect_name: str) -> dict[str, Any]:
     found = _STATEMENTS.get(dialect_name)
     if found is None:
-        found = _STATEMENTS[dialect_name] = _build_statements(
-            sqlite if dialect_name == "sqlite" else postgresql
-        )
+        found = _STATEMENTS[dialect_name] = _build_statements(dialect_name)
     return found
 
 
@@ -342,7 +337,7 @@ def store_message(session: Session, msg: InboundMessage, rate_per_minute: int = 
             language=language,
         )
         return int(message_id)
-    record_job_fast(session, "process_inbound", {"contact_id": contact_id, "message_id": message_id})
+    record_job(session, "process_inbound", {"contact_id": contact_id, "message_id": message_id})
     if msg.attachments:
         record_job(session, "fetch_media", {"message_id": message_id}, dedupe_key=f"media:{message_id}")
     return int(message_id)

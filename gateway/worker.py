@@ -57,6 +57,7 @@ def run_worker(
     burst: bool = False, scheduler: bool = True, runtime: Runtime | None = None, send_threads: int = 32
 ) -> None:
     configure_logging()
+    owned = runtime is None  # a runtime handed in (tests, bench.profile) stays open for its owner
     runtime = runtime or Runtime(load_settings())
     if runtime.queue is None:
         raise SystemExit("REDIS_URL is not set: the worker needs Redis (or use `lapor-gateway run`)")
@@ -108,4 +109,5 @@ def run_worker(
             set_concurrent(None)
         if sched is not None:
             sched.stop()
-        runtime.close()
+        if owned:
+            runtime.close()

@@ -20,7 +20,6 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
@@ -60,7 +59,7 @@ def run_batch(runtime: Runtime, job_ids: list[int], pool: ConcurrentJobs) -> Non
             pool.spawn(runner.run_local_job, runtime, job_id)
         return
     for job_id in finished:
-        runner._release_claim(job_id)
+        runner.release_claim(job_id)
     for job_id in alone:
         pool.spawn(runner.run_local_job, runtime, job_id)
     for item in started:
@@ -100,8 +99,8 @@ def _claim(runtime: Runtime, job_ids: list[int]) -> tuple[list[_Started], list[i
     with runtime.db.session() as session:
         claimed = session.execute(
             update(Job)
-            .where(Job.id.in_(list(seen)), Job.status == "pending", Job.run_at <= now + timedelta(seconds=1))
-            .values(status="running", started_at=now, attempts=Job.attempts + 1)
+            .where(Job.id.in_(list(seen)), runner.due_by(now))
+            .values(**runner.claim_values(now))
             .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
             .execution_options(synchronize_session=False)
         ).all()
@@ -118,18 +117,9 @@ def _claim(runtime: Runtime, job_ids: list[int]) -> tuple[list[_Started], list[i
             else:
                 started.append(_Started(job_id, kind, stage, state, attempts, max_attempts))
         if nothing_to_do:
-            session.execute(_done(nothing_to_do))
+            session.execute(runner.finish_statement(nothing_to_do, "done", None))
         finished += nothing_to_do
     return started, finished, alone
-
-
-def _done(job_ids: list[int]) -> Any:
-    return (
-        update(Job)
-        .where(Job.id.in_(job_ids))
-        .values(status="done", finished_at=utcnow(), last_error=None)
-        .execution_options(synchronize_session=False)
-    )
 
 
 def _send(runtime: Runtime, item: _Started) -> None:
@@ -140,13 +130,11 @@ def _send(runtime: Runtime, item: _Started) -> None:
         RECORDER.record(runtime, item, outcome)
 
     try:
-        runner._guarded(
-            runtime, item.job_id, item.kind, item.attempts, item.max_attempts, body, finished=True
-        )
+        runner.guarded(runtime, item.job_id, item.kind, item.attempts, item.max_attempts, body, finished=True)
     except Exception:  # the database failed while recording a failure: the reconciler sees the row
         log.exception("job outcome not recorded", extra={"job_id": item.job_id, "kind": item.kind})
     finally:
-        runner._release_claim(item.job_id)
+        runner.release_claim(item.job_id)
 
 
 @dataclass
@@ -213,7 +201,7 @@ class Recorder:
                 for group in stages.values():
                     stage = group[0].item.stage
                     stage.end_many(runtime, session, [(r.item.state, r.outcome) for r in group])
-                session.execute(_done([r.item.job_id for r in same]))
+                session.execute(runner.finish_statement([r.item.job_id for r in same], "done", None))
         except Exception:
             log.warning("results not recorded together; one by one", exc_info=True)
             for result in same:
@@ -223,7 +211,7 @@ class Recorder:
 def _end(session: Any, result: _Result) -> None:
     item = result.item
     item.stage.end(result.runtime, session, item.state, result.outcome)
-    session.execute(runner._finish_statement(item.job_id, "done", None))
+    session.execute(runner.finish_statement(item.job_id, "done", None))
 
 
 def _write_alone(result: _Result) -> None:

@@ -99,26 +99,6 @@ def _statements(session: Session) -> dict[str, Any]:
     return found
 
 
-# Built once: a Core insert on the table, executed with parameters.
-_INSERT_JOB = insert(Job.__table__).returning(Job.__table__.c.id)
-
-
-def record_job_fast(session: Session, kind: str, payload: dict[str, Any]) -> int:
-    """A job due now, without dedupe, inserted with one Core statement; returns its id.
-
-    Same row and same after-commit push as `record_job`, minus the ORM object and
-    its flush: the webhook ack records one of these per message.
-    """
-    now = utcnow()
-    job_id = session.execute(
-        _INSERT_JOB,
-        {"kind": kind, "payload": payload, "run_at": now, "enqueued_at": now, "status": "pending"},
-    ).scalar_one()
-    key = _LOCAL_KEY if kind in _LOCAL_KINDS else _PENDING_KEY
-    session.info.setdefault(key, []).append(int(job_id))
-    return int(job_id)
-
-
 @event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session: Session) -> None:
     if session.in_nested_transaction():

@@ -155,6 +155,20 @@ class JobQueue:
             )
             return False
 
+    def forget_many(self, job_ids: Iterable[int]) -> None:
+        """Take jobs out of the queue (a worker claimed them with another; see the runner's
+        batches). Best effort: a copy left behind is skipped at its claim, and a worker that
+        pops an id whose hash is gone moves on (rq skips it)."""
+        try:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for job_id in job_ids:
+                    key = rq_job_id(job_id)
+                    pipe.lrem(_QUEUE_KEY, 1, key)
+                    pipe.delete(_JOB_KEY_PREFIX + key)
+                pipe.execute()
+        except Exception:  # Redis down: the copies are skipped when they come up
+            log.debug("claimed jobs not removed from Redis", exc_info=True)
+
     def _push_by_script(self, ids: list[int], stamp: str) -> None:
         keys = [_QUEUES_KEY, _QUEUE_KEY]
         args: list[str | bytes] = [stamp]

@@ -1,7 +1,8 @@
 """Job kinds and their handlers.
 
-A handler is ``fn(ctx: JobContext, payload: dict) -> None`` and must be safe to
-run twice: the outbox guarantees at-least-once, never exactly-once.
+Three shapes (see below): a plain handler ``fn(runtime, payload)``, a transactional one,
+and a staged one. Every handler must be safe to run twice: the outbox guarantees
+at-least-once, never exactly-once.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 HandlerFn = Callable[[Any, dict[str, Any]], None]
 HANDLERS: dict[str, HandlerFn] = {}
 
-# A transactional handler is ``fn(runtime, session, payload) -> RetryLater | None``: it does
+# A transactional handler is ``fn(runtime, session, payload, seen) -> RetryLater | None``: it does
 # all its work in the session the runner gives it, and the runner marks the job done (or
 # reschedules it, when it returns a RetryLater) in that same transaction. One commit per
 # job instead of three (claim, work, finish), and nothing half-done if the worker dies.
@@ -27,8 +28,9 @@ TRANSACTIONAL: dict[str, TransactionalFn] = {}
 TRANSACTIONAL_READS: dict[str, ReadFn] = {}
 
 
-# A staged handler talks to a provider between two transactions: ``begin(runtime, session,
-# payload)`` runs in the transaction that claims the job and returns what ``act(runtime,
+# A staged handler talks to a provider between two transactions: ``read`` (optional) looks
+# without the write lock, ``begin(runtime, session, payload, seen)`` runs in the transaction
+# that claims the job and returns what ``act(runtime,
 # state)`` needs (None: nothing to do, the job is done); ``act`` runs outside any transaction
 # (the provider call); ``end(runtime, session, state, outcome)`` runs in the transaction that
 # marks the job done. Two commits per job instead of five for a send, and the claim is

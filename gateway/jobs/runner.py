@@ -214,12 +214,22 @@ Claimed = tuple[int, dict[str, object], int, int]  # id, payload, attempts, max_
 _LOOK = select(Job.kind, Job.status, Job.payload).where(Job.id == bindparam("id"))
 
 
+def claim_values(now: datetime) -> dict[str, Any]:
+    """What a claim writes: running since ``now``, one more attempt."""
+    return {"status": "running", "started_at": now, "attempts": Job.attempts + 1}
+
+
+def due_by(now: datetime) -> Any:
+    """A job the claim may take: pending and due (a second's slack for clocks and rounding)."""
+    return (Job.status == "pending") & (Job.run_at <= now + timedelta(seconds=1))
+
+
 def _claim_statement(job_id: int, now: datetime) -> Any:
     # One statement claims the row and reads what the job needs (RETURNING: SQLite 3.35+, PostgreSQL).
     return (
         update(Job)
-        .where(Job.id == job_id, Job.status == "pending", Job.run_at <= now + timedelta(seconds=1))
-        .values(status="running", started_at=now, attempts=Job.attempts + 1)
+        .where(Job.id == job_id, due_by(now))
+        .values(**claim_values(now))
         .returning(Job.kind, Job.payload, Job.attempts, Job.max_attempts)
     )
 
@@ -230,12 +240,7 @@ def _claim_more_statement(kind: str, job_id: int, now: datetime, limit: int) -> 
     row itself, so a job is never claimed twice."""
     due = (
         select(Job.id)
-        .where(
-            Job.kind == kind,
-            Job.status == "pending",
-            Job.run_at <= now + timedelta(seconds=1),
-            Job.id != job_id,
-        )
+        .where(Job.kind == kind, due_by(now), Job.id != job_id)
         .order_by(Job.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -243,33 +248,9 @@ def _claim_more_statement(kind: str, job_id: int, now: datetime, limit: int) -> 
     return (
         update(Job)
         .where(Job.id.in_(due.scalar_subquery()), Job.status == "pending")
-        .values(status="running", started_at=now, attempts=Job.attempts + 1)
+        .values(**claim_values(now))
         .returning(Job.id, Job.payload, Job.attempts, Job.max_attempts)
     )
-
-
-def _forget_in_rq(runtime: Runtime, job_ids: list[int]) -> None:
-    """Take jobs this worker claimed in a batch out of Redis, so no worker spends an rq round
-    trip on them only to find them claimed. Best effort: a copy still in Redis is skipped at
-    its claim, and a worker that pops an id whose hash is gone moves on (rq skips it)."""
-    queue = runtime.queue
-    if queue is None or not job_ids:
-        return
-    from rq import Queue
-    from rq.job import Job as RqJob
-
-    from gateway.jobs.queue import QUEUE_NAME, rq_job_id
-
-    queue_key = Queue.redis_queue_namespace_prefix + QUEUE_NAME
-    try:
-        with queue.redis.pipeline(transaction=False) as pipe:
-            for job_id in job_ids:
-                rq_id = rq_job_id(job_id)
-                pipe.lrem(queue_key, 1, rq_id)
-                pipe.delete(RqJob.redis_job_namespace_prefix + rq_id)
-            pipe.execute()
-    except Exception:  # Redis down: the copies are skipped when they come up
-        log.debug("batch-claimed jobs not removed from Redis", exc_info=True)
 
 
 def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
@@ -316,15 +297,15 @@ def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
     with _RUNNING_LOCK:
         _RUNNING.update(ids)
     _ensure_heartbeat()
-    if len(ids) > 1:
-        _forget_in_rq(runtime, ids[1:])
+    if len(ids) > 1 and runtime.queue is not None:
+        runtime.queue.forget_many(ids[1:])
     if kind in TRANSACTIONAL:
         try:
             if len(batch) == 1:
                 return _run_transactional(runtime, kind, *batch[0])
             outcomes = _run_transactional_batch(runtime, kind, batch)
         finally:
-            _release_claims(ids)
+            release_claims(ids)
         return f"batch of {len(outcomes)}: " + ", ".join(outcomes)
     _, payload, attempts, max_attempts = batch[0]
     return _run_here_or_on_a_send_thread(
@@ -347,18 +328,18 @@ def _run_here_or_on_a_send_thread(job_id: int, kind: str, run: Callable[[], str]
             except Exception:  # the database failed while recording the outcome
                 log.exception("job outcome not recorded", extra={"job_id": job_id, "kind": kind})
             finally:
-                _release_claim(job_id)
+                release_claim(job_id)
 
         try:
             pool.submit(run_in_pool)
         except BaseException:
-            _release_claim(job_id)
+            release_claim(job_id)
             raise
         return "handed to a send thread"
     try:
         return run()
     finally:
-        _release_claim(job_id)
+        release_claim(job_id)
 
 
 _NOTHING_TO_DO = object()
@@ -373,7 +354,7 @@ def _begin_stage(
         with session.begin_nested():
             state = stage.begin(runtime, session, payload, seen)
             if state is None:
-                session.execute(_finish_statement(job_id, "done", None))
+                session.execute(finish_statement(job_id, "done", None))
                 return _NOTHING_TO_DO, None
             return state, None
     except Exception as exc:
@@ -400,7 +381,7 @@ def _run_staged(
         outcome = stage.act(runtime, state)
         with runtime.db.session() as session:
             stage.end(runtime, session, state, outcome)
-            session.execute(_finish_statement(job_id, "done", None))
+            session.execute(finish_statement(job_id, "done", None))
 
     with _RUNNING_LOCK:
         _RUNNING.add(job_id)
@@ -408,12 +389,12 @@ def _run_staged(
     return _run_here_or_on_a_send_thread(
         job_id,
         kind,
-        lambda: _guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True),
+        lambda: guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True),
         hand_off and begin_error is None,
     )
 
 
-def _guarded(
+def guarded(
     runtime: Runtime,
     job_id: int,
     kind: str,
@@ -430,7 +411,8 @@ def _guarded(
     except Exception as exc:  # RetryLater and GiveUp included
         return _record_failure(runtime, job_id, kind, exc, attempts, max_attempts)
     if not finished:
-        _finish(runtime, job_id, "done", None)
+        with runtime.db.session() as session:
+            session.execute(finish_statement(job_id, "done", None))
     return "done"
 
 
@@ -439,32 +421,43 @@ def _run_transactional(
 ) -> str:
     """The handler's work and the job's end in one transaction; failures as in `_run_claimed`."""
     fn = TRANSACTIONAL[kind]
-    seen: Any = None
-    read = TRANSACTIONAL_READS.get(kind)
-    if read is not None:
-        try:
-            with runtime.db.session(write=False) as session:
-                seen = read(runtime, session, payload)
-        except Exception:  # the handler does the work itself, in its transaction
-            log.debug("job's read-only look failed", exc_info=True, extra={"job_id": job_id})
+    seen = _read_ahead(runtime, kind, [(job_id, payload)]).get(job_id)
     later: RetryLater | None = None
 
     def body() -> None:
         nonlocal later
         with runtime.db.session() as session:
             later = fn(runtime, session, payload, seen)
-            if later is None:
-                session.execute(_finish_statement(job_id, "done", None))
-            else:
-                session.execute(
-                    _reschedule_statement(job_id, later.delay, later.reason, refund=not later.counts)
-                )
+            _end_in(session, job_id, later)
 
-    outcome = _guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
+    outcome = guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
     if outcome == "done" and later is not None:
         _count_retry(kind)
         return "retry"
     return outcome
+
+
+def _read_ahead(runtime: Runtime, kind: str, jobs: list[tuple[int, dict[str, object]]]) -> dict[int, Any]:
+    """The kind's read-only look for each job (see `TRANSACTIONAL_READS`), in one read-only
+    transaction; empty when the kind has none or the look fails (the handlers then do the
+    work themselves, in their transactions)."""
+    read = TRANSACTIONAL_READS.get(kind)
+    if read is None:
+        return {}
+    try:
+        with runtime.db.session(write=False) as session:
+            return {job_id: read(runtime, session, payload) for job_id, payload in jobs}
+    except Exception:
+        log.debug("read-only look failed", exc_info=True, extra={"kind": kind})
+        return {}
+
+
+def _end_in(session: Any, job_id: int, later: RetryLater | None) -> None:
+    """The job's end, in the transaction of its work: done, or again later when it asked."""
+    if later is None:
+        session.execute(finish_statement(job_id, "done", None))
+    else:
+        session.execute(_reschedule_statement(job_id, later.delay, later.reason, refund=not later.counts))
 
 
 # How long one transaction of a batch may run before it commits and the next one starts: on
@@ -481,16 +474,7 @@ def _run_transactional_batch(runtime: Runtime, kind: str, batch: list[Claimed]) 
     would. If the batch cannot commit at all, each job runs again on its own.
     """
     fn = TRANSACTIONAL[kind]
-    read = TRANSACTIONAL_READS.get(kind)
-    seen: dict[int, Any] = {}
-    if read is not None:
-        try:
-            with runtime.db.session(write=False) as session:
-                for job_id, payload, _attempts, _max in batch:
-                    seen[job_id] = read(runtime, session, payload)
-        except Exception:  # each handler does its work itself
-            log.debug("batch's read-only look failed", exc_info=True)
-            seen = {}
+    seen = _read_ahead(runtime, kind, [(job[0], job[1]) for job in batch])
     outcomes: dict[int, str] = {}
     waiting = list(batch)
     while waiting:
@@ -507,16 +491,9 @@ def _run_transactional_batch(runtime: Runtime, kind: str, batch: list[Claimed]) 
                     try:
                         with session.begin_nested():
                             later = fn(runtime, session, payload, seen.get(job_id))
-                            if later is None:
-                                session.execute(_finish_statement(job_id, "done", None))
-                                outcomes[job_id] = "done"
-                            else:
-                                again = _reschedule_statement(
-                                    job_id, later.delay, later.reason, refund=not later.counts
-                                )
-                                session.execute(again)
-                                outcomes[job_id] = "retry"
-                                retries += 1
+                            _end_in(session, job_id, later)
+                        outcomes[job_id] = "done" if later is None else "retry"
+                        retries += later is not None
                     except Exception as exc:  # this job only; the others go on
                         failed.append((job, exc))
         except Exception:
@@ -539,7 +516,7 @@ def _record_failure(
         _reschedule(runtime, job_id, exc.delay, exc.reason, refund=not exc.counts)
         return "retry"
     if isinstance(exc, GiveUp):
-        _finish(runtime, job_id, "failed", str(exc))
+        _fail(runtime, job_id, kind, str(exc))
         return "failed"
     assert isinstance(exc, Exception)
     return _failed_attempt(runtime, job_id, kind, exc, attempts, max_attempts)
@@ -552,21 +529,21 @@ def _failed_attempt(
     reason = f"{type(exc).__name__}: {exc}"
     if attempts >= max_attempts:
         trace = "".join(traceback.format_exception(exc, limit=5))
-        _finish(runtime, job_id, "failed", reason + "\n" + trace)
+        _fail(runtime, job_id, kind, reason + "\n" + trace)
         return "failed"
     _count_retry(kind)
     _reschedule(runtime, job_id, backoff_delay(attempts), reason)
     return "retry"
 
 
-def _release_claim(job_id: int) -> None:
+def release_claim(job_id: int) -> None:
     """Stop the heartbeat of a job that ended (or could not start). Its key expires by itself;
     the reconciler only looks for heartbeats of rows still running."""
     with _RUNNING_LOCK:
         _RUNNING.discard(job_id)
 
 
-def _release_claims(job_ids: list[int]) -> None:
+def release_claims(job_ids: list[int]) -> None:
     with _RUNNING_LOCK:
         _RUNNING.difference_update(job_ids)
 
@@ -576,9 +553,9 @@ def _run_claimed(
 ) -> str:
     fn = HANDLERS.get(kind)
     if fn is None:
-        _finish(runtime, job_id, "failed", f"no handler for job kind {kind!r}")
+        _fail(runtime, job_id, kind, f"no handler for job kind {kind!r}")
         return "failed"
-    return _guarded(runtime, job_id, kind, attempts, max_attempts, lambda: fn(runtime, payload))
+    return guarded(runtime, job_id, kind, attempts, max_attempts, lambda: fn(runtime, payload))
 
 
 def _count_retry(kind: str) -> None:
@@ -587,19 +564,23 @@ def _count_retry(kind: str) -> None:
     record_job_retry(kind)
 
 
-def _finish(runtime: Runtime, job_id: int, status: str, error: str | None) -> None:
-    if status == "failed":
-        from gateway.metrics import record_job_failure
+def _fail(runtime: Runtime, job_id: int, kind: str, error: str) -> None:
+    from gateway.metrics import record_job_failure
 
-        with runtime.db.session(write=False) as session:
-            kind = session.scalar(select(Job.kind).where(Job.id == job_id)) or "unknown"
-        record_job_failure(kind)
+    record_job_failure(kind)
     with runtime.db.session() as session:
-        session.execute(_finish_statement(job_id, status, error))
+        session.execute(finish_statement(job_id, "failed", error))
 
 
-def _finish_statement(job_id: int, status: str, error: str | None) -> Any:
-    return update(Job).where(Job.id == job_id).values(status=status, finished_at=utcnow(), last_error=error)
+def finish_statement(job_id: int | list[int], status: str, error: str | None) -> Any:
+    """End one job, or several (a list of ids), with ``status``."""
+    which = Job.id.in_(job_id) if isinstance(job_id, list) else Job.id == job_id
+    return (
+        update(Job)
+        .where(which)
+        .values(status=status, finished_at=utcnow(), last_error=error)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _reschedule_statement(job_id: int, delay: float, reason: str, *, refund: bool = False) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -117,14 +116,14 @@ def _ticket_infos(session: Session, contact_id: int) -> tuple[TicketInfo, ...]:
     )
 
 
-def build_context(runtime: Runtime, session: Session, contact: Contact, channel: str) -> Context:
+def build_context(runtime: Runtime, session: Session, contact_id: int, channel: str) -> Context:
     adapter = runtime.adapter(channel)
     return Context(
         channel=channel,
         menu_style=adapter.menu_style if adapter else "numbered",
         max_text_length=adapter.max_text_length if adapter else 306,
         now=utcnow(),
-        tickets=_ticket_infos(session, contact.id),
+        tickets=_ticket_infos(session, contact_id),
         new_tracking=_unique_tracking(session),
     )
 
@@ -156,8 +155,8 @@ def _merged_message(parts: list[Message]) -> InboundMessage:
     return merge_segments([message_from_row(p) for p in parts])
 
 
-# Jobs of a backlog one worker claims and runs together (each still in its own transaction):
-# one rq round trip for the batch instead of one per message.
+# Jobs of a backlog one worker claims and runs together (in transactions of at most 10 ms, a
+# savepoint each; see gateway.jobs.runner): one rq round trip for the batch, not per message.
 INBOUND_BATCH = 20
 
 
@@ -167,9 +166,12 @@ class _Plan:
 
     contact_id: int
     version: int | None  # of the conversation as read; None: it had no row yet
-    message_ids: list[int]
     turns: list[tuple[Any, list[Any], str]]  # the message's row, its effects, the language
     state: ConversationState  # after the last turn
+
+    @property
+    def message_ids(self) -> list[int]:
+        return [row.id for row, _effects, _language in self.turns]
 
 
 class _Stale(Exception):
@@ -229,25 +231,23 @@ def _look(runtime: Runtime, session: Session, payload: dict[str, Any]) -> _Plan 
     found = session.execute(_CONTACT_AND_CONVERSATION, {"cid": contact_id}).first()
     if found is None:
         return None  # no such contact: the locked path says so
-    conv = found if found.version is not None else None
     rows = session.execute(_PENDING, {"cid": contact_id}).all()
     if not rows or any(row.segment_ref for row in rows):
         return None
-    saved = conv.state if conv is not None else None
-    state = ConversationState.from_dict(saved) if saved else ConversationState.new()
-    contact_ref = SimpleNamespace(id=contact_id)
+    # No conversation row yet: the outer join gives NULLs, and the turn starts from a new state.
+    state = ConversationState.from_dict(found.state) if found.state else ConversationState.new()
     turns: list[tuple[Any, list[Any], str]] = []
     for row in rows:
-        ctx = build_context(runtime, session, contact_ref, row.channel)  # type: ignore[arg-type]
+        ctx = build_context(runtime, session, contact_id, row.channel)
         result = step(state, MessageReceived(message_from_row(row)), ctx)
         if not all(isinstance(effect, _PLAIN_EFFECTS) for effect in result.effects):
             return None
         state = result.new_state
         turns.append((row, list(result.effects), state.language))
-    return _Plan(contact_id, conv.version if conv is not None else None, [r.id for r in rows], turns, state)
+    return _Plan(contact_id, found.version, turns, state)
 
 
-def _write_plan(runtime: Runtime, session: Session, plan: _Plan) -> None:
+def _write_plan(session: Session, plan: _Plan) -> None:
     """Write what `_look` worked out, if the conversation and its messages are as it saw them:
     the conversation only where its version is unchanged, the messages only where still
     unprocessed. Raises `_Stale` otherwise (the caller's savepoint undoes this)."""
@@ -341,7 +341,7 @@ def process_inbound(
     if seen is not None:
         try:
             with session.begin_nested():
-                _write_plan(runtime, session, seen)
+                _write_plan(session, seen)
         except _Stale:
             pass  # done again below, with the conversation locked
         else:
@@ -413,7 +413,7 @@ def run_engine(
     channel = source.channel if source is not None else (conv.channel or "sms")
     address = source.address if source is not None else (conv.address or "")
     state = ConversationState.from_dict(conv.state) if conv.state else ConversationState.new()
-    ctx = build_context(runtime, session, contact, channel)
+    ctx = build_context(runtime, session, contact.id, channel)
     result = step(state, event, ctx)
     new_state = result.new_state
     conv.state = new_state.to_dict()

@@ -1,7 +1,7 @@
 """The send job: hand one stored outbound message to its channel's adapter.
 
 Idempotent: only a message still ``pending`` is sent, and it is marked
-``sending`` in its own commit before the provider is called. A message found
+``sending`` in a commit before the provider is called. A message found
 ``sending`` means a worker died in the middle of a send; it is NOT sent again
 (the provider may already have delivered it and the citizen must not get it
 twice) but marked failed with code ``interrupted``, where operators see it and
@@ -19,8 +19,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import timedelta
-from types import SimpleNamespace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -76,16 +75,13 @@ def _release(runtime: Runtime, message_id: int, status: str = "pending", reason:
         )
 
 
-def _window_open(address_row: Any) -> bool:
-    if address_row is None or address_row.last_inbound_at is None:
-        return False
-    return utcnow() - address_row.last_inbound_at < WHATSAPP_WINDOW
+def _window_open(last_inbound_at: datetime | None) -> bool:
+    return last_inbound_at is not None and utcnow() - last_inbound_at < WHATSAPP_WINDOW
 
 
-def _plan(
-    runtime: Runtime, session: Session, message: Any, contact: Any, address_row: Any
-) -> tuple[str, str, Template | None] | None:
-    """Channel, address and template for a message; None when it must wait for the citizen.
+def _plan(runtime: Runtime, session: Session, message: Any) -> tuple[str, str, Template | None] | None:
+    """Channel, address and template for ``message`` (a row of `_READ`); None when it must wait
+    for the citizen.
 
     A notification on WhatsApp outside the 24-hour window goes as the approved
     template when one is configured, else by SMS when the contact has a phone
@@ -93,7 +89,7 @@ def _plan(
     """
     purpose = (message.payload or {}).get("purpose", "reply")
     is_whatsapp = message.address.startswith("whatsapp:")
-    if not is_whatsapp or purpose != "notification" or _window_open(address_row):
+    if not is_whatsapp or purpose != "notification" or _window_open(message.last_inbound_at):
         return message.channel, message.address, None
     env = runtime.settings
     template_name = (
@@ -104,10 +100,10 @@ def _plan(
     if template_name:
         lang = env.get("WHATSAPP_TEMPLATE_LANGUAGE", message.language or "id") or "id"
         return message.channel, message.address, Template(template_name, lang, (message.text[:1000],))
-    if contact is not None:
+    if message.contact_id is not None:
         phones = session.scalars(
             select(ContactAddress.address).where(
-                ContactAddress.contact_id == contact.id, ContactAddress.address.like("tel:%")
+                ContactAddress.contact_id == message.contact_id, ContactAddress.address.like("tel:%")
             )
         ).all()
         for phone in phones:
@@ -139,7 +135,6 @@ _READ = (
     select(
         *(getattr(Message, c) for c in _MESSAGE_COLUMNS),
         Contact.opted_out,
-        ContactAddress.id.label("address_id"),
         ContactAddress.last_inbound_at,
         ContactAddress.unreachable,
     )
@@ -203,10 +198,10 @@ class SendMessage(StagedHandler):
 
     def read(self, runtime: Runtime, session: Session, payload: dict[str, Any]) -> _Decision | None:
         message_id = int(payload["message_id"])
-        found = session.execute(_READ, {"id": message_id}).first()
-        if found is None or found.direction != "out":
+        # The message, its contact's STOP, its address's window and reachability.
+        message = session.execute(_READ, {"id": message_id}).first()
+        if message is None or message.direction != "out":
             return None
-        message = SimpleNamespace(**{c: getattr(found, c) for c in _MESSAGE_COLUMNS})
         status = message.delivery_status or ""
         if status == "sending":
             return _Decision(
@@ -218,23 +213,17 @@ class SendMessage(StagedHandler):
             )
         if status != "pending":
             return None  # already sent, failed, or waiting: nothing to do
-        contact = SimpleNamespace(id=message.contact_id) if message.contact_id else None
-        address_row = (
-            SimpleNamespace(last_inbound_at=found.last_inbound_at, unreachable=found.unreachable)
-            if found.address_id is not None
-            else None
-        )
         purpose = (message.payload or {}).get("purpose", "reply")
-        if found.opted_out and purpose == "notification":
+        if message.opted_out and purpose == "notification":
             return _Decision(status, status="failed", reason="the citizen opted out (STOP)", code="opted_out")
-        if address_row is not None and address_row.unreachable:
+        if message.unreachable:  # NULL when the address has no row
             return _Decision(
                 status,
                 status="failed",
                 reason="the citizen blocked the channel or opted out at the provider",
                 code="unreachable",
             )
-        plan = _plan(runtime, session, message, contact, address_row)
+        plan = _plan(runtime, session, message)
         if plan is None:
             return _Decision(
                 status, status="waiting", reason="WhatsApp 24-hour window closed; sent at the next message"

@@ -30,30 +30,29 @@ class Citizen:
         self.sender = sender
         self.seen = 0
 
-    def says(self, text: str) -> str:
-        req = self.adapter.simulate(self.sender, text)
-        res = self.client.open(req.path, method=req.method, headers=dict(req.headers), data=req.body)
-        assert res.status_code == 200, res.get_data(as_text=True)
+    def _new_replies(self) -> list[Message]:
+        """Run the worker; the outbound messages stored since the last look."""
         self.drain()
         with self.runtime.db.session() as session:
             replies = session.scalars(
                 select(Message).where(Message.direction == "out").order_by(Message.id)
             ).all()
-        new = replies[self.seen :]
+        new = list(replies[self.seen :])
         self.seen = len(replies)
+        return new
+
+    def says(self, text: str) -> str:
+        req = self.adapter.simulate(self.sender, text)
+        res = self.client.open(req.path, method=req.method, headers=dict(req.headers), data=req.body)
+        assert res.status_code == 200, res.get_data(as_text=True)
+        new = self._new_replies()
         assert new, f"no reply to {text!r}"
         assert all(r.delivery_status in ("sent", "delivered", "queued") for r in new)
         return "\n".join(r.text for r in new)
 
     def says_nothing_and_reads(self) -> str:
         """Run the worker and return what was sent to this citizen since the last look."""
-        self.drain()
-        with self.runtime.db.session() as session:
-            replies = session.scalars(
-                select(Message).where(Message.direction == "out").order_by(Message.id)
-            ).all()
-        new = replies[self.seen :]
-        self.seen = len(replies)
+        new = self._new_replies()
         assert new, "no update reached the citizen"
         assert all(r.delivery_status == "sent" for r in new), [
             (r.delivery_status, r.failure_reason) for r in new

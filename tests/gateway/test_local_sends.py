@@ -18,19 +18,6 @@ from gateway.models import Job, Message
 from gateway.worker import run_worker
 
 
-class _KeepOpen:
-    """The fixture's runtime without `close` (the worker closes its runtime when it ends)."""
-
-    def __init__(self, runtime: Any) -> None:
-        self._runtime = runtime
-
-    def close(self) -> None:
-        return None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._runtime, name)
-
-
 def test_replies_of_a_batch_are_claimed_together_and_each_sent_once(
     client: Any, runtime: Any, providers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -46,7 +33,7 @@ def test_replies_of_a_batch_are_claimed_together_and_each_sent_once(
     sms = providers["sms"]
     sms.delay = 0.3
     try:
-        run_worker(burst=True, scheduler=False, runtime=_KeepOpen(runtime), send_threads=16)  # type: ignore[arg-type]
+        run_worker(burst=True, scheduler=False, runtime=runtime, send_threads=16)
     finally:
         sms.delay = 0.0
 
