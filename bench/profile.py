@@ -149,9 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             ).all()
             deliveries = session.execute(
-                select(Message.delivery_status, func.count(Message.id))
+                select(Message.channel, Message.delivery_status, func.count(Message.id))
                 .where(Message.direction == "out")
-                .group_by(Message.delivery_status)
+                .group_by(Message.channel, Message.delivery_status)
             ).all()
         print("jobs by kind and status:", [tuple(o) for o in outcomes])
         print("replies by status:", [tuple(d) for d in deliveries])

@@ -7,13 +7,14 @@ twice, a double click) stores and sends it once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway.db import insert_ignoring
-from gateway.jobs import record_job
+from gateway.jobs.outbox import JobSpec, record_jobs
 from gateway.models import Message
 
 
@@ -45,32 +46,83 @@ def queue_message_id(
     purpose: str = "reply",
     language: str | None = None,
 ) -> int:
-    """`queue_message` for callers that need only the id (the worker's replies): two Core
-    statements, ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING`` for the message and its
-    send job, and no ORM object."""
-    statements = _statements(session)
-    inserted = session.execute(
-        statements["insert_once"],
-        {
+    """`queue_message` for callers that need only the id: two Core statements, ``INSERT ... ON
+    CONFLICT (dedupe_key) DO NOTHING`` for the message and its send job, and no ORM object."""
+    return queue_message_ids(
+        session,
+        [
+            OutboundRow(
+                channel=channel,
+                address=address,
+                text=text,
+                contact_id=contact_id,
+                dedupe_key=dedupe_key,
+                ticket_id=ticket_id,
+                author=author,
+                operator_id=operator_id,
+                buttons=buttons,
+                menu_title=menu_title,
+                purpose=purpose,
+                language=language,
+            )
+        ],
+    )[0]
+
+
+@dataclass(frozen=True)
+class OutboundRow:
+    """The arguments of `queue_message_id`, for queueing several messages at once."""
+
+    channel: str
+    address: str
+    text: str
+    contact_id: int | None
+    dedupe_key: str
+    ticket_id: int | None = None
+    author: str = "bot"
+    operator_id: int | None = None
+    buttons: list[dict[str, Any]] | None = None
+    menu_title: str | None = None
+    purpose: str = "reply"
+    language: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {
             "direction": "out",
-            "channel": channel,
-            "address": address,
-            "text": text,
-            "contact_id": contact_id,
-            "ticket_id": ticket_id,
-            "author": author,
-            "operator_id": operator_id,
-            "dedupe_key": dedupe_key,
+            "channel": self.channel,
+            "address": self.address,
+            "text": self.text,
+            "contact_id": self.contact_id,
+            "ticket_id": self.ticket_id,
+            "author": self.author,
+            "operator_id": self.operator_id,
+            "dedupe_key": self.dedupe_key,
             "delivery_status": "pending",
-            "language": language,
-            "payload": {"buttons": buttons or [], "menu_title": menu_title, "purpose": purpose},
-        },
-    ).scalar_one_or_none()
-    if inserted is None:  # asked before: stored (and sent) once
-        return int(session.execute(statements["by_key"], {"key": dedupe_key}).scalar_one())
-    message_id = int(inserted)
-    record_job(session, "send_message", {"message_id": message_id}, dedupe_key=f"send:{message_id}")
-    return message_id
+            "language": self.language,
+            "payload": {
+                "buttons": self.buttons or [],
+                "menu_title": self.menu_title,
+                "purpose": self.purpose,
+            },
+        }
+
+
+def queue_message_ids(session: Session, rows: list[OutboundRow]) -> list[int]:
+    """`queue_message_id` for several messages: one ``INSERT ... ON CONFLICT (dedupe_key) DO
+    NOTHING RETURNING`` for the messages (executemany) and one for their send jobs, whatever
+    their number. A key queued before keeps its message, which gets no new send job. Returns
+    the ids in the order of ``rows``."""
+    if not rows:
+        return []
+    statements = _statements(session)
+    ids = {
+        key: int(mid) for mid, key in session.execute(statements["insert_many"], [r.values() for r in rows])
+    }
+    new = [ids[r.dedupe_key] for r in rows if r.dedupe_key in ids]
+    for key in {r.dedupe_key for r in rows} - set(ids):  # asked before: stored (and sent) once
+        ids[key] = int(session.execute(statements["by_key"], {"key": key}).scalar_one())
+    record_jobs(session, [JobSpec("send_message", {"message_id": mid}, f"send:{mid}") for mid in new])
+    return [ids[r.dedupe_key] for r in rows]
 
 
 _STATEMENTS: dict[str, dict[str, Any]] = {}
@@ -82,7 +134,9 @@ def _statements(session: Session) -> dict[str, Any]:
     if found is None:
         messages = Message.__table__
         found = _STATEMENTS[name] = {
-            "insert_once": insert_ignoring(name, messages, "dedupe_key").returning(messages.c.id),
+            "insert_many": insert_ignoring(name, messages, "dedupe_key").returning(
+                messages.c.id, messages.c.dedupe_key
+            ),
             "by_key": select(messages.c.id).where(messages.c.dedupe_key == bindparam("key")),
         }
     return found

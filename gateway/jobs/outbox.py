@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,22 +51,7 @@ def record_job(
     statement either way (``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id``):
     no ORM object, flush or savepoint, which the worker paid for on every reply.
     """
-    now = utcnow()
-    when = run_at or now
-    if delay:
-        when = when + timedelta(seconds=delay)
-    due_now = when <= now + timedelta(seconds=1)
-    values = {
-        "kind": kind,
-        "payload": payload or {},
-        "run_at": when,
-        "dedupe_key": dedupe_key,
-        "max_attempts": max_attempts,
-        "status": "pending",
-        # Pushed to Redis right after the commit; the reconciler re-pushes it if that push is
-        # lost (Redis down), judging by this timestamp.
-        "enqueued_at": now if due_now else None,
-    }
+    values = _job_values(kind, payload, run_at, delay, dedupe_key, max_attempts)
     statements = _statements(session)
     if dedupe_key is None:
         job_id = int(session.execute(statements["insert"], values).scalar_one())
@@ -75,10 +61,70 @@ def record_job(
             # Recorded before (or by a concurrent transaction): that one stands.
             return int(session.execute(statements["by_key"], {"key": dedupe_key}).scalar_one())
         job_id = int(inserted)
-    if due_now:
-        key = _LOCAL_KEY if kind in _LOCAL_KINDS else _PENDING_KEY
-        session.info.setdefault(key, []).append(job_id)
+    _enqueue_when_due(session, kind, values, [job_id])
     return job_id
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job for `record_jobs`: the arguments of `record_job`, a dedupe key required."""
+
+    kind: str
+    payload: dict[str, Any]
+    dedupe_key: str
+    delay: float | None = None
+    max_attempts: int = 8
+
+
+def record_jobs(session: Session, specs: list[JobSpec]) -> list[int]:
+    """`record_job` for many keyed jobs in one statement (an executemany ``INSERT ... ON CONFLICT
+    DO NOTHING RETURNING``): a batch of conversation turns records its jobs at once instead of
+    paying SQLAlchemy's per-statement cost for each. Returns the ids in the order of ``specs``;
+    a key recorded before keeps its existing job, as with `record_job`."""
+    if not specs:
+        return []
+    rows = [_job_values(s.kind, s.payload, None, s.delay, s.dedupe_key, s.max_attempts) for s in specs]
+    statements = _statements(session)
+    ids = {key: int(job_id) for job_id, key in session.execute(statements["insert_many"], rows).all()}
+    for spec, values in zip(specs, rows, strict=True):
+        if spec.dedupe_key in ids:
+            _enqueue_when_due(session, spec.kind, values, [ids[spec.dedupe_key]])
+    for key in {s.dedupe_key for s in specs} - set(ids):
+        ids[key] = int(session.execute(statements["by_key"], {"key": key}).scalar_one())
+    return [ids[s.dedupe_key] for s in specs]
+
+
+def _job_values(
+    kind: str,
+    payload: dict[str, Any] | None,
+    run_at: datetime | None,
+    delay: float | None,
+    dedupe_key: str | None,
+    max_attempts: int,
+) -> dict[str, Any]:
+    now = utcnow()
+    when = run_at or now
+    if delay:
+        when = when + timedelta(seconds=delay)
+    return {
+        "kind": kind,
+        "payload": payload or {},
+        "run_at": when,
+        "dedupe_key": dedupe_key,
+        "max_attempts": max_attempts,
+        "status": "pending",
+        # Pushed to Redis right after the commit; the reconciler re-pushes it if that push is
+        # lost (Redis down), judging by this timestamp.
+        "enqueued_at": now if when <= now + timedelta(seconds=1) else None,
+    }
+
+
+def _enqueue_when_due(session: Session, kind: str, values: dict[str, Any], job_ids: list[int]) -> None:
+    """Remember jobs due now, to push (or run here) after the commit; later ones wait for the
+    scheduler."""
+    if values["enqueued_at"] is not None:
+        key = _LOCAL_KEY if kind in _LOCAL_KINDS else _PENDING_KEY
+        session.info.setdefault(key, []).extend(job_ids)
 
 
 _STATEMENTS: dict[str, dict[str, Any]] = {}
@@ -94,6 +140,7 @@ def _statements(session: Session) -> dict[str, Any]:
         found = _STATEMENTS[name] = {
             "insert": insert(jobs).returning(jobs.c.id),
             "insert_once": insert_ignoring(name, jobs, "dedupe_key").returning(jobs.c.id),
+            "insert_many": insert_ignoring(name, jobs, "dedupe_key").returning(jobs.c.id, jobs.c.dedupe_key),
             "by_key": select(jobs.c.id).where(jobs.c.dedupe_key == bindparam("key")),
         }
     return found

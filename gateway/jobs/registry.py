@@ -26,6 +26,12 @@ TransactionalFn = Callable[[Any, Any, dict[str, Any], Any], "RetryLater | None"]
 ReadFn = Callable[[Any, Any, dict[str, Any]], Any]
 TRANSACTIONAL: dict[str, TransactionalFn] = {}
 TRANSACTIONAL_READS: dict[str, ReadFn] = {}
+# An optional ``many(runtime, session, [(job_id, payload, seen)]) -> [job_id]`` does the usual
+# case of a whole batch at once (one statement per kind of row instead of several per job)
+# and returns the ids of the jobs it did; the runner runs it in a savepoint, undoes it on
+# any error, ends the jobs it did together, and runs the others one by one.
+ManyFn = Callable[[Any, Any, list[tuple[int, dict[str, Any], Any]]], list[int]]
+TRANSACTIONAL_MANY: dict[str, ManyFn] = {}
 
 
 # A staged handler talks to a provider between two transactions: ``read`` (optional) looks
@@ -42,8 +48,24 @@ class StagedHandler:
         the result and must re-check, with conditional writes, what may have changed since."""
         return None
 
+    def read_many(self, runtime: Any, session: Any, payloads: list[dict[str, Any]]) -> list[Any]:
+        """``read`` for several jobs in one read-only transaction, results in the same order.
+
+        A worker claims the sends a batch recorded together (`gateway.jobs.local_batch`);
+        override to read them with one statement instead of one each. Must decide exactly
+        as ``read`` would for each payload."""
+        return [self.read(runtime, session, payload) for payload in payloads]
+
     def begin(self, runtime: Any, session: Any, payload: dict[str, Any], seen: Any) -> Any:
         raise NotImplementedError
+
+    def begin_many(self, runtime: Any, session: Any, items: list[tuple[dict[str, Any], Any]]) -> list[Any]:
+        """``begin`` for several (payload, seen) pairs in one claim transaction, results in order.
+
+        Override to apply the decisions with fewer statements; each result must be what
+        ``begin`` would have returned for its pair, and a job whose row changed since it was
+        seen must not start (the conditional writes of ``begin`` still decide)."""
+        return [self.begin(runtime, session, payload, seen) for payload, seen in items]
 
     def act(self, runtime: Any, state: Any) -> Any:
         raise NotImplementedError
@@ -105,7 +127,7 @@ def staged_handler(kind: str) -> Callable[[type[StagedHandler]], type[StagedHand
 
 
 def transactional_handler(
-    kind: str, *, batch: int = 1, read: ReadFn | None = None
+    kind: str, *, batch: int = 1, read: ReadFn | None = None, many: ManyFn | None = None
 ) -> Callable[[TransactionalFn], TransactionalFn]:
     """Register a transactional handler of job ``kind`` (see `TRANSACTIONAL`).
 
@@ -120,6 +142,8 @@ def transactional_handler(
         BATCH_SIZES[kind] = max(1, batch)
         if read is not None:
             TRANSACTIONAL_READS[kind] = read
+        if many is not None:
+            TRANSACTIONAL_MANY[kind] = many
         return fn
 
     return register

@@ -24,8 +24,10 @@ from gateway.jobs.registry import (
     HANDLERS,
     STAGED,
     TRANSACTIONAL,
+    TRANSACTIONAL_MANY,
     TRANSACTIONAL_READS,
     GiveUp,
+    ManyFn,
     RetryLater,
     StagedHandler,
 )
@@ -477,6 +479,7 @@ def _run_transactional_batch(runtime: Runtime, kind: str, batch: list[Claimed]) 
     seen = _read_ahead(runtime, kind, [(job[0], job[1]) for job in batch])
     outcomes: dict[int, str] = {}
     waiting = list(batch)
+    many = TRANSACTIONAL_MANY.get(kind) if seen else None
     while waiting:
         chunk: list[Claimed] = []
         failed: list[tuple[Claimed, BaseException]] = []
@@ -484,6 +487,11 @@ def _run_transactional_batch(runtime: Runtime, kind: str, batch: list[Claimed]) 
         try:
             with runtime.db.session() as session:
                 began = time.monotonic()
+                if many is not None:
+                    done = _run_many(runtime, session, many, waiting, seen)
+                    many = None
+                    outcomes.update((job_id, "done") for job_id in done)
+                    waiting = [job for job in waiting if job[0] not in done]
                 while waiting and (not chunk or time.monotonic() - began < BATCH_TRANSACTION_SECONDS):
                     job = waiting.pop(0)
                     chunk.append(job)
@@ -506,6 +514,22 @@ def _run_transactional_batch(runtime: Runtime, kind: str, batch: list[Claimed]) 
         for (job_id, _payload, attempts, max_attempts), exc in failed:
             outcomes[job_id] = _record_failure(runtime, job_id, kind, exc, attempts, max_attempts)
     return [outcomes[job[0]] for job in batch]
+
+
+def _run_many(
+    runtime: Runtime, session: Any, many: ManyFn, jobs: list[Claimed], seen: dict[int, Any]
+) -> set[int]:
+    """The kind's whole-batch form (see `TRANSACTIONAL_MANY`) in a savepoint, and the ends of the
+    jobs it did in one statement; on any error nothing of it stays and every job runs alone."""
+    try:
+        with session.begin_nested():
+            done = many(runtime, session, [(job[0], job[1], seen.get(job[0])) for job in jobs])
+            if done:
+                session.execute(finish_statement(list(done), "done", None))
+    except Exception:
+        log.debug("batch form failed; the jobs run one by one", exc_info=True)
+        return set()
+    return set(done)
 
 
 def _record_failure(
