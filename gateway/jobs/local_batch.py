@@ -3,9 +3,10 @@
 A batch of inbound jobs commits its replies at once (see `gateway.jobs.runner`), and they
 come here as one list. Instead of a look, a claim and a record per send (three write
 transactions each, and on SQLite three turns of the single write lock), the list is read
-in one read-only transaction, claimed in one write transaction, sent on the send threads,
-and the results are recorded by one recorder thread that writes whatever has finished in a
-single transaction ("group commit").
+in one read-only transaction (one statement for a batch of sends: `StagedHandler.read_many`),
+claimed in one write transaction (one conditional UPDATE for their messages: `begin_many`),
+sent on the send threads, and the results are recorded by one recorder thread that writes
+whatever has finished in a single transaction ("group commit").
 
 The guarantees are those of one send at a time: the claim (message ``sending``, job
 ``running``) is committed before any provider call, so a worker killed mid-send never sends
@@ -75,21 +76,20 @@ def _claim(runtime: Runtime, job_ids: list[int]) -> tuple[list[_Started], list[i
     seen: dict[int, Any] = {}
     alone: list[int] = []
     finished: list[int] = []
+    to_read: dict[str, list[tuple[int, dict[str, Any]]]] = {}  # kind -> (job id, payload)
     with runtime.db.session(write=False) as session:
         rows = session.execute(
             select(Job.id, Job.kind, Job.status, Job.payload).where(Job.id.in_(job_ids))
         ).all()
         for job_id, kind, status, payload in rows:
-            stage = STAGED.get(kind)
             if status != "pending":
                 finished.append(job_id)
-            elif stage is None:
+            elif kind not in STAGED:
                 alone.append(job_id)
             else:
-                try:
-                    seen[job_id] = stage.read(runtime, session, dict(payload or {}))
-                except Exception:
-                    alone.append(job_id)
+                to_read.setdefault(kind, []).append((job_id, dict(payload or {})))
+        for kind, jobs in to_read.items():
+            _read(runtime, session, STAGED[kind], jobs, seen, alone)
     missing = set(job_ids) - {row[0] for row in rows}
     finished += list(missing)  # a row rolled back with its savepoint: nothing to run
     if not seen:
@@ -107,19 +107,53 @@ def _claim(runtime: Runtime, job_ids: list[int]) -> tuple[list[_Started], list[i
         taken = {row[0] for row in claimed}
         finished += [job_id for job_id in seen if job_id not in taken]
         nothing_to_do: list[int] = []
-        for job_id, kind, payload, attempts, max_attempts in claimed:
-            # No savepoint each: if a first step fails, the whole claim rolls back and every
-            # job takes the one-job path (see run_batch).
+        by_kind: dict[str, list[Any]] = {}
+        for row in claimed:
+            by_kind.setdefault(row[1], []).append(row)
+        for kind, jobs in by_kind.items():
+            # All of a kind in one call (one conditional UPDATE for a batch of sends). No
+            # savepoint: if a first step fails, the whole claim rolls back and every job takes
+            # the one-job path (see run_batch).
             stage = STAGED[kind]
-            state = stage.begin(runtime, session, dict(payload or {}), seen[job_id])
-            if state is None:
-                nothing_to_do.append(job_id)
-            else:
-                started.append(_Started(job_id, kind, stage, state, attempts, max_attempts))
+            states = stage.begin_many(
+                runtime, session, [(dict(payload or {}), seen[job_id]) for job_id, _, payload, _, _ in jobs]
+            )
+            for (job_id, _, _, attempts, max_attempts), state in zip(jobs, states, strict=True):
+                if state is None:
+                    nothing_to_do.append(job_id)
+                else:
+                    started.append(_Started(job_id, kind, stage, state, attempts, max_attempts))
         if nothing_to_do:
             session.execute(runner.finish_statement(nothing_to_do, "done", None))
         finished += nothing_to_do
     return started, finished, alone
+
+
+def _read(
+    runtime: Runtime,
+    session: Any,
+    stage: StagedHandler,
+    jobs: list[tuple[int, dict[str, Any]]],
+    seen: dict[int, Any],
+    alone: list[int],
+) -> None:
+    """Read the jobs of one staged kind together (one statement for a batch of sends). If that
+    fails, each is read alone, so that only a job whose own read fails (a bad payload, say)
+    takes the one-job path, as when each was read by itself."""
+    try:
+        decided = stage.read_many(runtime, session, [dict(payload) for _, payload in jobs])
+        if len(decided) != len(jobs):
+            raise ValueError(f"read_many answered {len(decided)} results for {len(jobs)} jobs")
+    except Exception:
+        log.debug("batched read failed; reading one by one", exc_info=True)
+    else:
+        seen.update((job_id, state) for (job_id, _), state in zip(jobs, decided, strict=True))
+        return
+    for job_id, payload in jobs:
+        try:
+            seen[job_id] = stage.read(runtime, session, dict(payload))
+        except Exception:
+            alone.append(job_id)
 
 
 def _send(runtime: Runtime, item: _Started) -> None:

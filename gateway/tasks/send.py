@@ -129,22 +129,44 @@ _MESSAGE_COLUMNS = (
     "contact_id",
     "language",
 )
+_DECIDED_ON = (
+    *(getattr(Message, c) for c in _MESSAGE_COLUMNS),
+    Contact.opted_out,
+    ContactAddress.last_inbound_at,
+    ContactAddress.unreachable,
+)
 # Everything a send decides on, in one statement: the message, its contact's STOP and its
-# address's window and reachability.
+# address's window and reachability (contact_addresses.address is unique: one row at most).
 _READ = (
-    select(
-        *(getattr(Message, c) for c in _MESSAGE_COLUMNS),
-        Contact.opted_out,
-        ContactAddress.last_inbound_at,
-        ContactAddress.unreachable,
-    )
+    select(*_DECIDED_ON)
     .select_from(Message)
     .outerjoin(Contact, Contact.id == Message.contact_id)
     .outerjoin(ContactAddress, ContactAddress.address == Message.address)
     .where(Message.id == bindparam("id"))
 )
+# The same for a batch of messages (`SendMessage.read_many`), with the id to tell the rows apart.
+_READ_MANY = (
+    select(Message.id, *_DECIDED_ON)
+    .select_from(Message)
+    .outerjoin(Contact, Contact.id == Message.contact_id)
+    .outerjoin(ContactAddress, ContactAddress.address == Message.address)
+    .where(Message.id.in_(bindparam("ids", expanding=True)))
+)
+# Ids per statement of a batch, well below SQLite's and PostgreSQL's limits on bound parameters.
+_IN_CHUNK = 500
 
 _MESSAGES = Message.__table__
+# The claim of a batch of sends (`SendMessage.begin_many`): each message moves to ``sending``
+# only if it is still in the status it was seen in; RETURNING names the ones that moved.
+_CLAIM_MANY = (
+    update(_MESSAGES)
+    .where(
+        _MESSAGES.c.id.in_(bindparam("ids", expanding=True)),
+        _MESSAGES.c.delivery_status == bindparam("seen"),
+    )
+    .values(delivery_status="sending", attempts=_MESSAGES.c.attempts + 1)
+    .returning(_MESSAGES.c.id)
+)
 # One statement for a whole batch of sent messages (executed with a list of parameters).
 _RECORD_SENT = (
     update(_MESSAGES)
@@ -191,6 +213,68 @@ class _Decision:
     code: str | None = None
 
 
+def _decide(runtime: Runtime, session: Session, message_id: int, message: Any) -> _Decision | None:
+    """What to do with message ``message_id``, given its row of `_READ` (None when it is gone):
+    shared by `SendMessage.read` and `SendMessage.read_many`, so both decide alike."""
+    if message is None or message.direction != "out":
+        return None
+    status = message.delivery_status or ""
+    if status == "sending":
+        return _Decision(
+            status,
+            status="failed",
+            reason="interrupted while sending (worker stopped); the provider may have delivered it, "
+            "so it is not resent automatically",
+            code=INTERRUPTED,
+        )
+    if status != "pending":
+        return None  # already sent, failed, or waiting: nothing to do
+    purpose = (message.payload or {}).get("purpose", "reply")
+    if message.opted_out and purpose == "notification":
+        return _Decision(status, status="failed", reason="the citizen opted out (STOP)", code="opted_out")
+    if message.unreachable:  # NULL when the address has no row
+        return _Decision(
+            status,
+            status="failed",
+            reason="the citizen blocked the channel or opted out at the provider",
+            code="unreachable",
+        )
+    plan = _plan(runtime, session, message)
+    if plan is None:
+        return _Decision(
+            status, status="waiting", reason="WhatsApp 24-hour window closed; sent at the next message"
+        )
+    channel, address, template = plan
+    if runtime.adapter(channel) is None:
+        return _Decision(
+            status, status="failed", reason=f"channel {channel!r} is not configured", code="channel_off"
+        )
+    extra = message.payload or {}
+    outbound = OutboundMessage(
+        channel=channel,
+        to=address,
+        text=message.text,
+        buttons=tuple(
+            Button(b["payload"], b["title"], b.get("description")) for b in extra.get("buttons", [])
+        ),
+        menu_title=extra.get("menu_title"),
+        template=template,
+        reference=f"lapor-{message_id}",
+    )
+    send = _Send(
+        message_id,
+        channel,
+        address,
+        template,
+        outbound,
+        message.attempts,
+        message.address,
+        message.channel,
+        message.ticket_id if message.author == "operator" else None,
+    )
+    return _Decision(status, send=send)
+
+
 @staged_handler("send_message")
 class SendMessage(StagedHandler):
     """Read and decide (no write lock); claim (one commit); call the provider; record the result
@@ -199,64 +283,20 @@ class SendMessage(StagedHandler):
     def read(self, runtime: Runtime, session: Session, payload: dict[str, Any]) -> _Decision | None:
         message_id = int(payload["message_id"])
         # The message, its contact's STOP, its address's window and reachability.
-        message = session.execute(_READ, {"id": message_id}).first()
-        if message is None or message.direction != "out":
-            return None
-        status = message.delivery_status or ""
-        if status == "sending":
-            return _Decision(
-                status,
-                status="failed",
-                reason="interrupted while sending (worker stopped); the provider may have delivered it, "
-                "so it is not resent automatically",
-                code=INTERRUPTED,
-            )
-        if status != "pending":
-            return None  # already sent, failed, or waiting: nothing to do
-        purpose = (message.payload or {}).get("purpose", "reply")
-        if message.opted_out and purpose == "notification":
-            return _Decision(status, status="failed", reason="the citizen opted out (STOP)", code="opted_out")
-        if message.unreachable:  # NULL when the address has no row
-            return _Decision(
-                status,
-                status="failed",
-                reason="the citizen blocked the channel or opted out at the provider",
-                code="unreachable",
-            )
-        plan = _plan(runtime, session, message)
-        if plan is None:
-            return _Decision(
-                status, status="waiting", reason="WhatsApp 24-hour window closed; sent at the next message"
-            )
-        channel, address, template = plan
-        if runtime.adapter(channel) is None:
-            return _Decision(
-                status, status="failed", reason=f"channel {channel!r} is not configured", code="channel_off"
-            )
-        extra = message.payload or {}
-        outbound = OutboundMessage(
-            channel=channel,
-            to=address,
-            text=message.text,
-            buttons=tuple(
-                Button(b["payload"], b["title"], b.get("description")) for b in extra.get("buttons", [])
-            ),
-            menu_title=extra.get("menu_title"),
-            template=template,
-            reference=f"lapor-{message_id}",
-        )
-        send = _Send(
-            message_id,
-            channel,
-            address,
-            template,
-            outbound,
-            message.attempts,
-            message.address,
-            message.channel,
-            message.ticket_id if message.author == "operator" else None,
-        )
-        return _Decision(status, send=send)
+        return _decide(runtime, session, message_id, session.execute(_READ, {"id": message_id}).first())
+
+    def read_many(
+        self, runtime: Runtime, session: Session, payloads: list[dict[str, Any]]
+    ) -> list[_Decision | None]:
+        """`read` for a batch of sends with one SELECT (the same joined columns as `_READ`) instead
+        of one per message; each message is decided by the same `_decide`."""
+        message_ids = [int(payload["message_id"]) for payload in payloads]
+        rows: dict[int, Any] = {}
+        unique = list(dict.fromkeys(message_ids))
+        for start in range(0, len(unique), _IN_CHUNK):
+            for row in session.execute(_READ_MANY, {"ids": unique[start : start + _IN_CHUNK]}):
+                rows[row.id] = row
+        return [_decide(runtime, session, message_id, rows.get(message_id)) for message_id in message_ids]
 
     def begin(
         self, runtime: Runtime, session: Session, payload: dict[str, Any], seen: _Decision | None
@@ -284,6 +324,40 @@ class SendMessage(StagedHandler):
         if not claimed:
             return None
         return seen.send
+
+    def begin_many(
+        self, runtime: Runtime, session: Session, items: list[tuple[dict[str, Any], _Decision | None]]
+    ) -> list[_Send | None]:
+        """`begin` for a batch: the sends are claimed with one conditional UPDATE per status they
+        were seen in (always ``pending`` today) whose RETURNING says which rows moved, so a
+        message another worker claimed (or that changed) since the read is not started, exactly
+        as `begin`'s rowcount check does. The rare status changes (interrupted, opted out,
+        waiting...) go through `begin` one by one."""
+        results: list[_Send | None] = [None] * len(items)
+        sends: dict[str, list[int]] = {}  # seen status -> indexes of the items to claim
+        for index, (payload, seen) in enumerate(items):
+            if seen is None:
+                continue
+            if seen.send is None:
+                results[index] = self.begin(runtime, session, payload, seen)
+            else:
+                sends.setdefault(seen.seen_status, []).append(index)
+        for seen_status, indexes in sends.items():
+            wanted = list(dict.fromkeys(int(items[i][0]["message_id"]) for i in indexes))
+            moved: set[int] = set()
+            for start in range(0, len(wanted), _IN_CHUNK):
+                moved.update(
+                    session.scalars(
+                        _CLAIM_MANY, {"ids": wanted[start : start + _IN_CHUNK], "seen": seen_status}
+                    )
+                )
+            for index in indexes:
+                payload, seen = items[index]
+                message_id = int(payload["message_id"])
+                if message_id in moved and seen is not None:
+                    moved.discard(message_id)  # two jobs of one message: only the first starts
+                    results[index] = seen.send
+        return results
 
     def act(self, runtime: Runtime, state: _Send) -> SendResult:
         adapter = runtime.adapter(state.channel)

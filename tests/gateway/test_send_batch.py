@@ -1,0 +1,240 @@
+"""The sends of a batch are read with one statement and claimed with one conditional UPDATE
+(`SendMessage.read_many` / `begin_many`, used by `gateway.jobs.local_batch`); each message must
+end exactly as if it had been read and begun alone, and no message may be claimed twice.
+
+Real database and Redis; the messages and their jobs are rows written here, the sends go to
+the loopback providers through the real worker path where a send is made.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from gateway.jobs import local_batch, runner
+from gateway.models import Contact, ContactAddress, Job, Message, utcnow
+from gateway.tasks.send import SendMessage
+
+
+def _contact(session: Any, *, opted_out: bool = False) -> int:
+    contact = Contact(opted_out=opted_out)
+    session.add(contact)
+    session.flush()
+    return contact.id
+
+
+def _address(session: Any, contact_id: int, address: str, **fields: Any) -> None:
+    session.add(ContactAddress(contact_id=contact_id, address=address, channel="sms", **fields))
+
+
+def _message(session: Any, **fields: Any) -> int:
+    values: dict[str, Any] = {
+        "direction": "out",
+        "channel": "sms",
+        "text": "Laporan Anda sudah kami terima.",
+        "author": "bot",
+        "delivery_status": "pending",
+        "payload": {},
+    } | fields
+    message = Message(**values)
+    session.add(message)
+    session.flush()
+    return message.id
+
+
+def _jobs(session: Any, message_ids: list[int]) -> list[int]:
+    jobs = [Job(kind="send_message", payload={"message_id": mid}) for mid in message_ids]
+    session.add_all(jobs)
+    session.flush()
+    return [job.id for job in jobs]
+
+
+def _mixed(runtime: Any) -> dict[str, int]:
+    """One message of each case `read` decides, by name."""
+    with runtime.db.session() as session:
+        citizen = _contact(session)
+        _address(session, citizen, "tel:+6281200000001")
+        stopped = _contact(session, opted_out=True)
+        _address(session, stopped, "tel:+6281200000002")
+        blocked = _contact(session)
+        _address(session, blocked, "tel:+6281200000003", unreachable=True)
+        # WhatsApp, window closed, no template configured: by SMS to the contact's phone...
+        fallback = _contact(session)
+        _address(session, fallback, "whatsapp:+6281200000004", last_inbound_at=utcnow() - timedelta(days=2))
+        _address(session, fallback, "tel:+6281200000004")
+        # ... or, with no phone at all, wait for the citizen's next message.
+        silent = _contact(session)
+        _address(session, silent, "whatsapp:ID.silent", last_inbound_at=utcnow() - timedelta(days=2))
+        ids = {
+            "pending": _message(session, contact_id=citizen, address="tel:+6281200000001"),
+            "sent": _message(
+                session, contact_id=citizen, address="tel:+6281200000001", delivery_status="sent"
+            ),
+            "interrupted": _message(
+                session, contact_id=citizen, address="tel:+6281200000001", delivery_status="sending"
+            ),
+            "opted_out_notice": _message(
+                session,
+                contact_id=stopped,
+                address="tel:+6281200000002",
+                payload={"purpose": "notification"},
+            ),
+            # STOP holds back notifications only: a reply to the citizen's own message still goes.
+            "opted_out_reply": _message(session, contact_id=stopped, address="tel:+6281200000002"),
+            "unreachable": _message(session, contact_id=blocked, address="tel:+6281200000003"),
+            "window_fallback": _message(
+                session,
+                channel="whatsapp",
+                contact_id=fallback,
+                address="whatsapp:+6281200000004",
+                payload={"purpose": "notification"},
+            ),
+            "window_waits": _message(
+                session,
+                channel="whatsapp",
+                contact_id=silent,
+                address="whatsapp:ID.silent",
+                payload={"purpose": "notification"},
+            ),
+            "channel_off": _message(session, channel="carrier-pigeon", address="tel:+6281200000001"),
+            "inbound": _message(session, direction="in", address="tel:+6281200000001", delivery_status=None),
+            "changed": _message(session, contact_id=citizen, address="tel:+6281200000001"),
+        }
+    return ids
+
+
+def _rows(runtime: Any, ids: list[int]) -> dict[int, Message]:
+    with runtime.db.session(write=False) as session:
+        return {m.id: m for m in session.scalars(select(Message).where(Message.id.in_(ids)))}
+
+
+def test_a_batch_is_read_as_each_message_alone_would_be(runtime: Any) -> None:
+    ids = _mixed(runtime)
+    payloads = [{"message_id": mid} for mid in ids.values()]
+    payloads += [{"message_id": 10**9}, {"message_id": ids["pending"]}]  # a gone message; a repeat
+    stage = SendMessage()
+    with runtime.db.session(write=False) as session:
+        alone = [stage.read(runtime, session, dict(p)) for p in payloads]
+        together = stage.read_many(runtime, session, [dict(p) for p in payloads])
+    assert together == alone
+    decided = dict(zip([*ids, "gone", "repeat"], together, strict=True))
+    assert decided["sent"] is None and decided["inbound"] is None and decided["gone"] is None
+    assert decided["window_fallback"].send.channel == "sms"
+    assert decided["window_fallback"].send.address == "tel:+6281200000004"
+    assert decided["window_waits"].status == "waiting"
+
+
+def test_a_batch_claim_ends_each_message_in_its_own_state(runtime: Any) -> None:
+    ids = _mixed(runtime)
+    names = list(ids)
+    stage = SendMessage()
+    payloads = [{"message_id": ids[name]} for name in names]
+    with runtime.db.session(write=False) as session:
+        seen = stage.read_many(runtime, session, payloads)
+    # Between the look and the claim another worker took one of them.
+    with runtime.db.session() as session:
+        session.execute(update(Message).where(Message.id == ids["changed"]).values(delivery_status="sending"))
+    with runtime.db.session() as session:
+        started = stage.begin_many(runtime, session, list(zip(payloads, seen, strict=True)))
+    result = dict(zip(names, started, strict=True))
+    assert {name for name, state in result.items() if state is not None} == {
+        "pending",
+        "opted_out_reply",
+        "window_fallback",
+    }
+    assert result["window_fallback"].channel == "sms"
+
+    rows = _rows(runtime, list(ids.values()))
+    state = {
+        name: (rows[mid].delivery_status, rows[mid].error_code, rows[mid].attempts)
+        for name, mid in ids.items()
+    }
+    assert state == {
+        "pending": ("sending", None, 1),
+        "sent": ("sent", None, 0),
+        "interrupted": ("failed", "interrupted", 0),
+        "opted_out_notice": ("failed", "opted_out", 0),
+        "opted_out_reply": ("sending", None, 1),
+        "unreachable": ("failed", "unreachable", 0),
+        "window_fallback": ("sending", None, 1),
+        "window_waits": ("waiting", None, 0),
+        "channel_off": ("failed", "channel_off", 0),
+        "inbound": (None, None, 0),
+        "changed": ("sending", None, 0),  # as the other worker left it: not claimed again
+    }
+    assert rows[ids["interrupted"]].status_at is not None and rows[ids["interrupted"]].failure_reason
+
+
+def test_the_local_path_sends_the_batch_once_and_records_every_outcome(
+    runtime: Any, providers: dict[str, Any]
+) -> None:
+    ids = _mixed(runtime)
+    del ids["changed"]
+    with runtime.db.session() as session:
+        jobs = dict(zip(ids, _jobs(session, list(ids.values())), strict=True))
+    pool = runner.ConcurrentJobs(frozenset({"send_message"}), 4)
+    try:
+        pool.run_local(runtime, list(jobs.values()))
+        pool.drain()
+    finally:
+        pool.shutdown()
+
+    rows = _rows(runtime, list(ids.values()))
+    status = {name: rows[mid].delivery_status for name, mid in ids.items()}
+    assert status == {
+        "pending": "sent",
+        "sent": "sent",
+        "interrupted": "failed",
+        "opted_out_notice": "failed",
+        "opted_out_reply": "sent",
+        "unreachable": "failed",
+        "window_fallback": "sent",
+        "window_waits": "waiting",
+        "channel_off": "failed",
+        "inbound": None,
+    }
+    assert rows[ids["window_fallback"]].channel == "sms"  # recorded as sent by the fallback
+    with runtime.db.session(write=False) as session:
+        job_rows = session.scalars(select(Job).where(Job.id.in_(jobs.values()))).all()
+    assert {j.status for j in job_rows} == {"done"}
+    sms = providers["sms"]
+    to = [r.form().get("to") for r in sms.requests if r.path == "/sms/json"]
+    assert sorted(to) == ["6281200000001", "6281200000002", "6281200000004"]
+
+
+def test_a_message_is_claimed_once_within_a_batch_and_across_claimers(runtime: Any) -> None:
+    with runtime.db.session() as session:
+        citizen = _contact(session)
+        _address(session, citizen, "tel:+6281200000009")
+        messages = [_message(session, contact_id=citizen, address="tel:+6281200000009") for _ in range(12)]
+        # Every message has three send jobs (a double enqueue, say): two in one batch, one in another.
+        first = _jobs(session, messages + messages)
+        second = _jobs(session, messages)
+
+    results: list[list[Any]] = []
+    gate = threading.Barrier(2)
+
+    def claim(job_ids: list[int]) -> None:
+        gate.wait()
+        started, _finished, alone = local_batch._claim(runtime, job_ids)
+        assert alone == []
+        results.append(started)
+
+    threads = [threading.Thread(target=claim, args=(ids,)) for ids in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    claimed = [item.state.message_id for started in results for item in started]
+    assert sorted(claimed) == sorted(messages)  # each message started exactly once
+    rows = _rows(runtime, messages)
+    assert {(m.delivery_status, m.attempts) for m in rows.values()} == {("sending", 1)}
+    with runtime.db.session(write=False) as session:
+        statuses = dict(session.execute(select(Job.id, Job.status).where(Job.id.in_(first + second))).all())
+    started_jobs = {item.job_id for started in results for item in started}
+    assert {statuses[j] for j in started_jobs} == {"running"}
+    assert {statuses[j] for j in set(first + second) - started_jobs} == {"done"}
