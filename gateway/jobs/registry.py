@@ -30,6 +30,9 @@ TRANSACTIONAL_READS: dict[str, ReadFn] = {}
 # case of a whole batch at once (one statement per kind of row instead of several per job)
 # and returns the ids of the jobs it did; the runner runs it in a savepoint, undoes it on
 # any error, ends the jobs it did together, and runs the others one by one.
+# ``read_many(runtime, session, [payload]) -> [seen]`` is ``read`` for a whole batch (in order).
+ReadManyFn = Callable[[Any, Any, list[dict[str, Any]]], list[Any]]
+TRANSACTIONAL_READ_MANY: dict[str, ReadManyFn] = {}
 ManyFn = Callable[[Any, Any, list[tuple[int, dict[str, Any], Any]]], list[int]]
 TRANSACTIONAL_MANY: dict[str, ManyFn] = {}
 
@@ -127,7 +130,12 @@ def staged_handler(kind: str) -> Callable[[type[StagedHandler]], type[StagedHand
 
 
 def transactional_handler(
-    kind: str, *, batch: int = 1, read: ReadFn | None = None, many: ManyFn | None = None
+    kind: str,
+    *,
+    batch: int = 1,
+    read: ReadFn | None = None,
+    read_many: ReadManyFn | None = None,
+    many: ManyFn | None = None,
 ) -> Callable[[TransactionalFn], TransactionalFn]:
     """Register a transactional handler of job ``kind`` (see `TRANSACTIONAL`).
 
@@ -142,6 +150,8 @@ def transactional_handler(
         BATCH_SIZES[kind] = max(1, batch)
         if read is not None:
             TRANSACTIONAL_READS[kind] = read
+        if read_many is not None:
+            TRANSACTIONAL_READ_MANY[kind] = read_many
         if many is not None:
             TRANSACTIONAL_MANY[kind] = many
         return fn

@@ -25,6 +25,7 @@ from gateway.jobs.registry import (
     STAGED,
     TRANSACTIONAL,
     TRANSACTIONAL_MANY,
+    TRANSACTIONAL_READ_MANY,
     TRANSACTIONAL_READS,
     GiveUp,
     ManyFn,
@@ -444,10 +445,15 @@ def _read_ahead(runtime: Runtime, kind: str, jobs: list[tuple[int, dict[str, obj
     transaction; empty when the kind has none or the look fails (the handlers then do the
     work themselves, in their transactions)."""
     read = TRANSACTIONAL_READS.get(kind)
-    if read is None:
+    read_many = TRANSACTIONAL_READ_MANY.get(kind)
+    if read is None and read_many is None:
         return {}
     try:
         with runtime.db.session(write=False) as session:
+            if read_many is not None and (len(jobs) > 1 or read is None):
+                seen = read_many(runtime, session, [payload for _job_id, payload in jobs])
+                return dict(zip([job_id for job_id, _payload in jobs], seen, strict=True))
+            assert read is not None
             return {job_id: read(runtime, session, payload) for job_id, payload in jobs}
     except Exception:
         log.debug("read-only look failed", exc_info=True, extra={"kind": kind})

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import String, bindparam, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from adapters.base import Attachment, InboundMessage, Location
@@ -118,15 +118,33 @@ def _ticket_infos(session: Session, contact_id: int) -> tuple[TicketInfo, ...]:
 
 
 def build_context(runtime: Runtime, session: Session, contact_id: int, channel: str) -> Context:
+    return _context(runtime, channel, _ticket_infos(session, contact_id), _unique_tracking(session))
+
+
+def _context(runtime: Runtime, channel: str, tickets: tuple[TicketInfo, ...], tracking: str) -> Context:
     adapter = runtime.adapter(channel)
     return Context(
         channel=channel,
         menu_style=adapter.menu_style if adapter else "numbered",
         max_text_length=adapter.max_text_length if adapter else 306,
         now=utcnow(),
-        tickets=_ticket_infos(session, contact_id),
-        new_tracking=_unique_tracking(session),
+        tickets=tickets,
+        new_tracking=tracking,
     )
+
+
+_TRACKINGS_TAKEN = select(Ticket.__table__.c.tracking).where(
+    Ticket.__table__.c.tracking.in_(bindparam("numbers", expanding=True))
+)
+
+
+def _unique_trackings(session: Session, count: int) -> list[str]:
+    """``count`` distinct tracking numbers no ticket has, checked in one query per round."""
+    numbers: set[str] = set()
+    while len(numbers) < count:
+        fresh = {new_tracking_number() for _ in range(count - len(numbers))} - numbers
+        numbers |= fresh - set(session.scalars(_TRACKINGS_TAKEN, {"numbers": list(fresh)}))
+    return list(numbers)
 
 
 def _ready_segments(session: Session, row: Message, concat_timeout: float) -> list[Message] | None:
@@ -184,12 +202,6 @@ class _Stale(Exception):
 _PLAIN_EFFECTS = (Reply, ScheduleTimeout)
 
 
-_CONTACT_AND_CONVERSATION = (
-    select(Contact.__table__.c.id, Conversation.__table__.c.state, Conversation.__table__.c.version)
-    .select_from(Contact.__table__)
-    .outerjoin(Conversation.__table__, Conversation.__table__.c.contact_id == Contact.__table__.c.id)
-    .where(Contact.__table__.c.id == bindparam("cid"))
-)
 # The columns `message_from_row` and the fast path read, as plain rows (no ORM objects).
 _PENDING = (
     select(
@@ -213,33 +225,79 @@ _PENDING = (
                 "raw",
                 "segment_ref",
                 "ticket_id",
+                "contact_id",
             )
         )
     )
     .where(
-        Message.__table__.c.contact_id == bindparam("cid"),
+        Message.__table__.c.contact_id.in_(bindparam("cids", expanding=True)),
         Message.__table__.c.direction == "in",
-        Message.__table__.c.processed_at.is_(None),
+        # "|| ''" keeps this term off the indexes: for a list of contacts SQLite's planner
+        # otherwise prefers the pending-inbound index (direction, processed_at), that is reading
+        # the whole backlog, to the contacts' own entries (tests/gateway/test_query_plans.py).
+        type_coerce(Message.__table__.c.processed_at, String).concat("").is_(None),
     )
     .order_by(Message.__table__.c.id)
+)
+
+
+_CONTACTS_AND_CONVERSATIONS = (
+    select(Contact.__table__.c.id, Conversation.__table__.c.state, Conversation.__table__.c.version)
+    .select_from(Contact.__table__)
+    .outerjoin(Conversation.__table__, Conversation.__table__.c.contact_id == Contact.__table__.c.id)
+    .where(Contact.__table__.c.id.in_(bindparam("cids", expanding=True)))
+)
+_WITH_TICKETS = (
+    select(Ticket.__table__.c.contact_id)
+    .where(Ticket.__table__.c.contact_id.in_(bindparam("cids", expanding=True)))
+    .distinct()
 )
 
 
 def _look(runtime: Runtime, session: Session, payload: dict[str, Any]) -> _Plan | None:
     """The usual turn without SQLite's write lock: read the conversation, the pending messages and
     the context, and run the engine. None sends the job down the locked path."""
-    contact_id = int(payload["contact_id"])
-    found = session.execute(_CONTACT_AND_CONVERSATION, {"cid": contact_id}).first()
-    if found is None:
-        return None  # no such contact: the locked path says so
-    rows = session.execute(_PENDING, {"cid": contact_id}).all()
-    if not rows or any(row.segment_ref for row in rows):
-        return None
+    return _look_many(runtime, session, [payload])[0]
+
+
+def _look_many(runtime: Runtime, session: Session, payloads: list[dict[str, Any]]) -> list[_Plan | None]:
+    """`_look` for a batch of jobs, with one query per kind of row for all their contacts (the
+    contact and its conversation, the pending messages, whether it has tickets, fresh tracking
+    numbers) instead of four per job. Two jobs of one contact get the same plan."""
+    contact_ids = list(dict.fromkeys(int(p["contact_id"]) for p in payloads))
+    found = {row.id: row for row in session.execute(_CONTACTS_AND_CONVERSATIONS, {"cids": contact_ids})}
+    pending: dict[int, list[Any]] = {}
+    if found:
+        for row in session.execute(_PENDING, {"cids": list(found)}):
+            pending.setdefault(row.contact_id, []).append(row)
+    # Contacts with a ticket need its list for status questions (rare among first messages).
+    with_tickets = set(session.scalars(_WITH_TICKETS, {"cids": list(pending)})) if pending else set()
+    trackings = _unique_trackings(session, sum(len(rows) for rows in pending.values()))
+    plans: dict[int, _Plan | None] = {}
+    for contact_id in contact_ids:
+        rows = pending.get(contact_id)
+        if contact_id not in found or not rows or any(row.segment_ref for row in rows):
+            plans[contact_id] = None  # the locked path handles (or reports) these
+            continue
+        tickets = _ticket_infos(session, contact_id) if contact_id in with_tickets else ()
+        plans[contact_id] = _turns(runtime, contact_id, found[contact_id], rows, tickets, trackings)
+    return [plans[int(p["contact_id"])] for p in payloads]
+
+
+def _turns(
+    runtime: Runtime,
+    contact_id: int,
+    found: Any,
+    rows: list[Any],
+    tickets: tuple[TicketInfo, ...],
+    trackings: list[str],
+) -> _Plan | None:
+    """Run the engine over a contact's pending messages; None if a turn needs the locked path."""
     # No conversation row yet: the outer join gives NULLs, and the turn starts from a new state.
     state = ConversationState.from_dict(found.state) if found.state else ConversationState.new()
     turns: list[tuple[Any, list[Any], str]] = []
     for row in rows:
-        ctx = build_context(runtime, session, contact_id, row.channel)
+        ctx = _context(runtime, row.channel, tickets, trackings.pop())
         result = step(state, MessageReceived(message_from_row(row)), ctx)
         if not all(isinstance(effect, _PLAIN_EFFECTS) for effect in result.effects):
             return None
@@ -401,7 +459,9 @@ def process_inbound_many(
     return [job_id for job_id, _plan in plans.values()] + covered
 
 
-@transactional_handler("process_inbound", batch=INBOUND_BATCH, read=_look, many=process_inbound_many)
+@transactional_handler(
+    "process_inbound", batch=INBOUND_BATCH, read=_look, read_many=_look_many, many=process_inbound_many
+)
 def process_inbound(
     runtime: Runtime, session: Session, payload: dict[str, Any], seen: _Plan | None = None
 ) -> RetryLater | None:

@@ -9,6 +9,7 @@ each job and each webhook got slower as the backlog and the table grew.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,16 @@ from gateway.db import Database
 from gateway.migrate import upgrade
 from gateway.models import Base, ContactAddress
 from gateway.ratelimit import recent_inbound_count
-from gateway.tasks.inbound import _PENDING, _WAITING
+from gateway.tasks.inbound import _ANY_WAITING, _PENDING, _WAITING
 
 
 def _plan(db: Database, statement: Any, params: dict[str, Any]) -> str:
-    compiled = statement.compile(dialect=db.engine.dialect)
+    # Literal values: the batched lookups take lists ("contact_id IN (...)").
+    compiled = statement.params(**params).compile(
+        dialect=db.engine.dialect, compile_kwargs={"literal_binds": True}
+    )
     with db.engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "EXPLAIN QUERY PLAN " + str(compiled), tuple(compiled.construct_params(params).values())
-        ).all()
+        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled)).all()
     return " | ".join(str(row[-1]) for row in rows)
 
 
@@ -36,17 +38,19 @@ def test_per_contact_lookups_use_the_contact_index(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'plans.db'}")
     try:
         upgrade(db)
-        pending = _plan(db, _PENDING, {"cid": 7})
+        pending = _plan(db, _PENDING, {"cids": [7, 8]})
         waiting = _plan(db, _WAITING.limit(1), {"cid": 7})
+        any_waiting = _plan(db, _ANY_WAITING, {"cids": [7, 8]})
         addresses = ContactAddress.__table__.c
         sender = select(addresses.contact_id, recent_inbound_count(addresses.contact_id)).where(
             addresses.address == "tel:+6281200000001"
         )  # the webhook's sender lookup with its rate count
-        recent = _plan(db, sender, {"b_since": "2026-01-01 00:00:00"})
+        recent = _plan(db, sender, {"b_since": datetime(2026, 1, 1)})
     finally:
         db.dispose()
-    assert "ix_messages_contact_direction (contact_id=? AND direction=? AND processed_at=?)" in pending
+    assert "ix_messages_contact_direction (contact_id=? AND direction=?)" in pending
     assert "ix_messages_contact_direction (contact_id=? AND direction=?)" in waiting
+    assert "ix_messages_contact_direction (contact_id=? AND direction=?)" in any_waiting
     assert "ix_messages_contact_direction (contact_id=? AND direction=?)" in recent
 
 
