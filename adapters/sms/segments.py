@@ -65,15 +65,29 @@ def char_units(char: str, encoding: str) -> int:
 
 
 def text_units(text: str, encoding: str | None = None) -> int:
-    encoding = encoding or encoding_of(text)
-    return sum(char_units(char, encoding) for char in text)
+    """Septets or UTF-16 code units of ``text``: the sum of `char_units` over its characters,
+    computed with one encode of the whole text (both encodings map character by character)."""
+    if encoding is None:
+        return _measure(text)[1]
+    if encoding == GSM7:
+        return len(text.encode("gsm03.38"))
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _measure(text: str) -> tuple[str, int]:
+    """The encoding of ``text`` and its units, from a single encode when it is GSM-7: every SMS
+    send plans its text, and the alphabet check and the count were two passes per character."""
+    try:
+        return GSM7, len(text.encode("gsm03.38"))
+    except UnicodeEncodeError:
+        return UCS2, len(text.encode("utf-16-le")) // 2
 
 
 def split_segments(text: str) -> SegmentPlan:
     """The parts a phone network would cut ``text`` into, never splitting a character."""
-    encoding = encoding_of(text)
+    encoding, units = _measure(text)
     single, per_part = LIMITS[encoding]
-    if text_units(text, encoding) <= single:
+    if units <= single:
         return SegmentPlan(text=text, encoding=encoding, parts=(text,))
     parts: list[str] = []
     current: list[str] = []

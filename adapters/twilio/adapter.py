@@ -46,7 +46,7 @@ from adapters.common import (
     address_value,
     clean_text,
     environment_has_http_settings,
-    mount_pool,
+    http_session,
     normalize_phone,
     phone_address,
     retry_after_seconds,
@@ -154,9 +154,10 @@ class _BaseUrlHttpClient(TwilioHttpClient):
     def __init__(self, base_url: str, timeout: float) -> None:
         super().__init__(timeout=timeout)
         if self.session is not None:
-            # Nothing for requests to read from the environment: skip re-reading it on every send.
-            self.session.trust_env = environment_has_http_settings()
-            mount_pool(self.session)
+            # The library's own requests session, as ours: pooled for many concurrent sends and
+            # reading the environment once per host, not on every send (see `http_session`).
+            self.session.close()
+            self.session = http_session()
         self._base = urlsplit(base_url.rstrip("/"))
         self._local = threading.local()
 
