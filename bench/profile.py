@@ -213,7 +213,7 @@ def _account_cpu_by_kind() -> dict[str, float]:
     import gateway.tasks  # noqa: F401  (fills the registry)
 
     for kind in list(STAGED):
-        for step in ("read", "begin", "act", "end", "end_many"):
+        for step in ("read", "read_many", "begin", "begin_many", "act", "end", "end_many"):
             wrap_stage(kind, step)
     runner._run_transactional = wrap(runner._run_transactional, 1)  # type: ignore[attr-defined]
     runner._run_claimed = wrap(runner._run_claimed, 2)  # type: ignore[attr-defined]

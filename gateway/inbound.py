@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from adapters.base import DELIVERY_RANK, ContactEvent, InboundMessage, ParseResult, StatusUpdate
 from gateway.db import insert_ignoring
 from gateway.jobs import record_job
-from gateway.models import Contact, ContactAddress, DeliveryReceipt, Message, utcnow
+from gateway.jobs.outbox import enqueue_when_due, job_values
+from gateway.models import Contact, ContactAddress, DeliveryReceipt, Job, Message, utcnow
 from gateway.outbound import queue_message
 from gateway.ratelimit import recent_inbound_count, recent_since, throttle_reply_key, throttle_text
 from gateway.runtime import Runtime
@@ -172,6 +173,7 @@ def _build_statements(dialect_name: str) -> dict[str, Any]:
         .where(contacts.c.id == bindparam("b_id"))
         .values(display_name=bindparam("b_name")),
         "drop_contact": delete(contacts).where(contacts.c.id == bindparam("b_id")),
+        "job": Job.__table__.insert().returning(Job.__table__.c.id),
     }
 
 
@@ -337,7 +339,11 @@ def store_message(session: Session, msg: InboundMessage, rate_per_minute: int = 
             language=language,
         )
         return int(message_id)
-    record_job(session, "process_inbound", {"contact_id": contact_id, "message_id": message_id})
+    # `record_job`'s row, inserted like the statements above (see `_Prepared`).
+    job = job_values("process_inbound", {"contact_id": contact_id, "message_id": message_id})
+    created = _run(conn, "job", job)
+    assert created is not None  # INSERT ... RETURNING id
+    enqueue_when_due(session, "process_inbound", job, [int(created[0])])
     if msg.attachments:
         record_job(session, "fetch_media", {"message_id": message_id}, dedupe_key=f"media:{message_id}")
     return int(message_id)

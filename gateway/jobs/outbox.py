@@ -51,7 +51,7 @@ def record_job(
     statement either way (``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id``):
     no ORM object, flush or savepoint, which the worker paid for on every reply.
     """
-    values = _job_values(kind, payload, run_at, delay, dedupe_key, max_attempts)
+    values = job_values(kind, payload, run_at, delay, dedupe_key, max_attempts)
     statements = _statements(session)
     if dedupe_key is None:
         job_id = int(session.execute(statements["insert"], values).scalar_one())
@@ -61,7 +61,7 @@ def record_job(
             # Recorded before (or by a concurrent transaction): that one stands.
             return int(session.execute(statements["by_key"], {"key": dedupe_key}).scalar_one())
         job_id = int(inserted)
-    _enqueue_when_due(session, kind, values, [job_id])
+    enqueue_when_due(session, kind, values, [job_id])
     return job_id
 
 
@@ -83,25 +83,26 @@ def record_jobs(session: Session, specs: list[JobSpec]) -> list[int]:
     a key recorded before keeps its existing job, as with `record_job`."""
     if not specs:
         return []
-    rows = [_job_values(s.kind, s.payload, None, s.delay, s.dedupe_key, s.max_attempts) for s in specs]
+    rows = [job_values(s.kind, s.payload, None, s.delay, s.dedupe_key, s.max_attempts) for s in specs]
     statements = _statements(session)
     ids = {key: int(job_id) for job_id, key in session.execute(statements["insert_many"], rows).all()}
     for spec, values in zip(specs, rows, strict=True):
         if spec.dedupe_key in ids:
-            _enqueue_when_due(session, spec.kind, values, [ids[spec.dedupe_key]])
+            enqueue_when_due(session, spec.kind, values, [ids[spec.dedupe_key]])
     for key in {s.dedupe_key for s in specs} - set(ids):
         ids[key] = int(session.execute(statements["by_key"], {"key": key}).scalar_one())
     return [ids[s.dedupe_key] for s in specs]
 
 
-def _job_values(
+def job_values(
     kind: str,
     payload: dict[str, Any] | None,
-    run_at: datetime | None,
-    delay: float | None,
-    dedupe_key: str | None,
-    max_attempts: int,
+    run_at: datetime | None = None,
+    delay: float | None = None,
+    dedupe_key: str | None = None,
+    max_attempts: int = 8,
 ) -> dict[str, Any]:
+    """The row of a job as `record_job` inserts it (for callers that insert it themselves)."""
     now = utcnow()
     when = run_at or now
     if delay:
@@ -119,9 +120,9 @@ def _job_values(
     }
 
 
-def _enqueue_when_due(session: Session, kind: str, values: dict[str, Any], job_ids: list[int]) -> None:
+def enqueue_when_due(session: Session, kind: str, values: dict[str, Any], job_ids: list[int]) -> None:
     """Remember jobs due now, to push (or run here) after the commit; later ones wait for the
-    scheduler."""
+    scheduler. For jobs inserted with `job_values` outside `record_job` (the webhook's)."""
     if values["enqueued_at"] is not None:
         key = _LOCAL_KEY if kind in _LOCAL_KINDS else _PENDING_KEY
         session.info.setdefault(key, []).extend(job_ids)
