@@ -15,9 +15,13 @@ Redis that refuses scripts gets the same records through MULTI/EXEC.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
 import re
+import threading
+import time
 import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -125,10 +129,28 @@ class JobQueue:
         # redis-py loads the script on first use and again after a Redis restart (NOSCRIPT).
         self._push_script = self.redis.register_script(_PUSH_SCRIPT)
         self.scripting = True
+        self._background: BackgroundPusher | None = None
+
+    def push_in_background(self) -> None:
+        """From now on `push_many` hands the ids to a thread of this process and returns at once
+        (the web process calls this; see `BackgroundPusher`)."""
+        if self._background is None:
+            self._background = BackgroundPusher(self)
+            atexit.register(self._background.flush)
 
     def push_many(self, job_ids: Iterable[int]) -> bool:
-        """Enqueue each id; False (and nothing raised) when Redis does not answer."""
+        """Enqueue each id; False (and nothing raised) when Redis does not answer. In the
+        background (`push_in_background`): True once the ids are handed over."""
         ids = list(job_ids)
+        if not ids:
+            return True
+        if self._background is not None:
+            self._background.submit(ids)
+            return True
+        return self.push_now(ids)
+
+    def push_now(self, ids: list[int]) -> bool:
+        """`push_many` in this thread, whatever the mode."""
         if not ids:
             return True
         try:
@@ -206,6 +228,66 @@ class JobQueue:
 
     def ping(self) -> None:
         self.redis.ping()
+
+
+class BackgroundPusher:
+    """One thread per process that pushes the ids the request threads hand it, in batches.
+
+    A webhook's answer then waits for its commit only, not for the Redis round trip after it,
+    and under load the ids that gather while one push runs go together in the next (one
+    script call for many). Nothing is lost that the synchronous push would keep: the job's
+    row is committed first either way, and if the process dies before the push, or Redis
+    does not answer, the reconciler finds the row missing from Redis and pushes it again
+    (as after any failed push). At exit the thread is given a moment to finish.
+    """
+
+    MAX_BATCH = 500
+
+    def __init__(self, queue: JobQueue) -> None:
+        self._queue = queue
+        self._ids: list[int] = []
+        self._busy = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def submit(self, ids: list[int]) -> None:
+        with self._cond:
+            self._ids.extend(ids)
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                # Started on first use in this process (gunicorn forks its workers after import).
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._loop, name="lapor-push", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait until every id handed over so far was pushed (or its push failed); False if
+        ``timeout`` seconds were not enough."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._ids or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._thread is None or not self._thread.is_alive():
+                    return not (self._ids or self._busy)
+                self._cond.wait(left)
+        return True
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._ids:
+                    self._cond.wait()
+                batch, self._ids = self._ids[: self.MAX_BATCH], self._ids[self.MAX_BATCH :]
+                self._busy = True
+            try:
+                self._queue.push_now(batch)  # logs and returns False when Redis does not answer
+            except Exception:  # never let the thread die: the reconciler pushes what is missed
+                log.exception("background push failed")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
 
 
 _CURRENT: JobQueue | None = None
