@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.sms.segments import GSM7, UCS2, fit_segments, is_gsm7, split_segments, text_units
+from adapters.sms.segments import (
+    GSM7,
+    UCS2,
+    char_units,
+    encoding_of,
+    fit_segments,
+    is_gsm7,
+    split_segments,
+    text_units,
+)
 
 EURO = "€"  # a GSM extension character: two septets
 EMOJI = "😀"  # outside the BMP: two UTF-16 code units
@@ -96,3 +105,22 @@ def test_fit_cap_of_one() -> None:
 
 def test_fit_never_below_one_segment() -> None:
     assert fit_segments("c" * 170, 0).count == 1
+
+
+def test_segment_counts_of_whole_texts_are_the_sum_of_their_characters() -> None:
+    texts = [
+        "",
+        "Laporan Anda sudah kami terima.",
+        "Harga {naik} 10€ ~ [cek] | ^ \\ di jalan",
+        "Terima kasih 🙏 laporan Anda kami terima",
+        "Jalan rusak 😀𝄞 " * 12,
+        "x" * 161,
+        "€" * 81,
+    ]
+    for text in texts:
+        encoding = encoding_of(text)
+        assert text_units(text) == sum(char_units(c, encoding) for c in text)
+        assert text_units(text, encoding) == sum(char_units(c, encoding) for c in text)
+        plan = fit_segments(text, 3)
+        assert plan.count <= 3
+        assert all(text_units(part, plan.encoding) <= 153 or plan.count == 1 for part in plan.parts)

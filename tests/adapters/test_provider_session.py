@@ -10,7 +10,6 @@ import pytest
 import requests
 
 from adapters.common import ProviderSession, http_session
-from adapters.sms.segments import char_units, encoding_of, fit_segments, text_units
 
 URLS = [
     "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json",
@@ -69,22 +68,3 @@ def test_a_session_that_does_not_trust_the_environment_is_left_alone(monkeypatch
     session = http_session()
     session.trust_env = False
     assert session.merge_environment_settings(URLS[0], {}, None, None, None)["proxies"] == {}
-
-
-def test_segment_counts_of_whole_texts_are_the_sum_of_their_characters() -> None:
-    texts = [
-        "",
-        "Laporan Anda sudah kami terima.",
-        "Harga {naik} 10€ ~ [cek] | ^ \\ di jalan",
-        "Terima kasih 🙏 laporan Anda kami terima",
-        "Jalan rusak 😀𝄞 " * 12,
-        "x" * 161,
-        "€" * 81,
-    ]
-    for text in texts:
-        encoding = encoding_of(text)
-        assert text_units(text) == sum(char_units(c, encoding) for c in text)
-        assert text_units(text, encoding) == sum(char_units(c, encoding) for c in text)
-        plan = fit_segments(text, 3)
-        assert plan.count <= 3
-        assert all(text_units(part, plan.encoding) <= 153 or plan.count == 1 for part in plan.parts)
