@@ -141,12 +141,29 @@ class TransitionRefused(Exception):
 
     Codes: ``unknown_action``, ``forbidden`` (role or agency), ``invalid_transition``
     (not from this status), ``missing_argument``, ``invalid_argument``.
+
+    ``message`` is English and stays as it is: the JSON API returns it to
+    integrators. People read ``key`` instead: the text of ``refusal.<key>`` in the
+    inbox catalogs (config/messages/inbox_<lang>.yaml), filled with ``params``.
+    Params that are codes (a status, role, action, field, privacy level or archive
+    reason) are passed as codes, so each language shows its own name for them.
+    Every raise site passes a literal key and a literal ``params`` dict, which
+    tests/tickets/test_refusal_texts.py checks against both catalogs.
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        key: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.key = key
+        self.params: dict[str, Any] = dict(params or {})
 
 
 def action_for(current: str, requested: str) -> str:
@@ -158,12 +175,24 @@ def action_for(current: str, requested: str) -> str:
             "unknown_action",
             f"unknown status or action {requested!r}; statuses: {', '.join(STATUSES)}; "
             f"actions: {', '.join(TRANSITIONS)}",
+            key="unknown_status_or_action",
+            params={"requested": requested},
         )
     if requested == current:
-        raise TransitionRefused("invalid_transition", f"the ticket is already {current}")
+        raise TransitionRefused(
+            "invalid_transition",
+            f"the ticket is already {current}",
+            key="already_in_status",
+            params={"status": current},
+        )
     action = _STATUS_TO_ACTION.get(requested, {}).get(current)
     if action is None:
-        raise TransitionRefused("invalid_transition", f"a ticket that is {current} cannot become {requested}")
+        raise TransitionRefused(
+            "invalid_transition",
+            f"a ticket that is {current} cannot become {requested}",
+            key="status_unreachable",
+            params={"status": current, "wanted_status": requested},
+        )
     return action
 
 
@@ -193,41 +222,77 @@ def plan_transition(
     transition = TRANSITIONS.get(action)
     if transition is None:
         raise TransitionRefused(
-            "unknown_action", f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}"
+            "unknown_action",
+            f"unknown action {action!r}; one of {', '.join(TRANSITIONS)}",
+            key="unknown_action",
+            params={"action": action},
         )
     if role not in ROLES:
-        raise TransitionRefused("forbidden", f"unknown role {role!r}")
+        raise TransitionRefused(
+            "forbidden", f"unknown role {role!r}", key="unknown_role", params={"role": role}
+        )
     if role not in transition.roles:
-        raise TransitionRefused("forbidden", f"a {role} may not {action.replace('_', ' ')} a ticket")
+        raise TransitionRefused(
+            "forbidden",
+            f"a {role} may not {action.replace('_', ' ')} a ticket",
+            key="role_may_not_act",
+            params={"role": role, "action": action},
+        )
     if role in AGENCY_BOUND_ROLES and not own_agency:
-        raise TransitionRefused("forbidden", "the ticket is not with your agency")
+        raise TransitionRefused("forbidden", "the ticket is not with your agency", key="not_your_agency")
     if status not in transition.from_statuses:
-        allowed = ", ".join(s for s in STATUSES if s in transition.from_statuses)
+        from_statuses = tuple(s for s in STATUSES if s in transition.from_statuses)
+        allowed = ", ".join(from_statuses)
         raise TransitionRefused(
             "invalid_transition",
             f"cannot {action.replace('_', ' ')} a ticket that is {status} (only from: {allowed})",
+            key="not_from_status",
+            params={"action": action, "status": status, "from_statuses": from_statuses},
         )
     for name in transition.required:
         if not _present(args.get(name)):
-            raise TransitionRefused("missing_argument", f"{action.replace('_', ' ')} needs {name!r}")
+            raise TransitionRefused(
+                "missing_argument",
+                f"{action.replace('_', ' ')} needs {name!r}",
+                key="missing_argument",
+                params={"action": action, "field": name},
+            )
     if action == ARCHIVE:
         reason = str(args["reason"])
         if reason not in ARCHIVE_REASONS:
             raise TransitionRefused(
                 "invalid_argument",
                 f"archive reason must be one of {', '.join(ARCHIVE_REASONS)}, not {reason!r}",
+                key="invalid_archive_reason",
+                params={"reason": reason, "reasons": ARCHIVE_REASONS},
             )
         if reason == "duplicate" and not _present(args.get("duplicate_of")):
             raise TransitionRefused(
-                "missing_argument", "a duplicate needs 'duplicate_of' (the other tracking number)"
+                "missing_argument",
+                "a duplicate needs 'duplicate_of' (the other tracking number)",
+                key="duplicate_needs_number",
+                params={"reason": reason},
             )
         if reason == "other" and not _present(args.get("note")):
-            raise TransitionRefused("missing_argument", "archiving for another reason needs a 'note'")
+            raise TransitionRefused(
+                "missing_argument",
+                "archiving for another reason needs a 'note'",
+                key="other_reason_needs_note",
+                params={"reason": reason},
+            )
     if action == REOPEN:
         if role in (CITIZEN, SYSTEM) and status != RESOLVED:
-            raise TransitionRefused("forbidden", "only a resolved ticket is reopened by a reply")
+            raise TransitionRefused(
+                "forbidden",
+                "only a resolved ticket is reopened by a reply",
+                key="reopen_by_reply_only_resolved",
+            )
         if role in (CITIZEN, SYSTEM) and closed:
-            raise TransitionRefused("invalid_transition", "the reply window of this ticket has passed")
+            raise TransitionRefused(
+                "invalid_transition",
+                "the reply window of this ticket has passed",
+                key="reply_window_passed",
+            )
         return DISPATCHED if has_agency else UNVERIFIED
     assert transition.to_status is not None
     return transition.to_status
@@ -285,16 +350,34 @@ def normalize_privacy(value: str | None, chosen: bool) -> str:
 def plan_privacy_change(current: str, wanted: str, role: str, *, citizen_consent: bool = False) -> str:
     """``wanted`` if ``role`` may set it; tightening is the coordinator's, loosening the citizen's."""
     if wanted not in PRIVACY_LEVELS:
-        raise TransitionRefused("invalid_argument", f"privacy must be one of {', '.join(PRIVACY_LEVELS)}")
+        raise TransitionRefused(
+            "invalid_argument",
+            f"privacy must be one of {', '.join(PRIVACY_LEVELS)}",
+            key="invalid_privacy",
+            params={"privacy_levels": PRIVACY_LEVELS},
+        )
     if wanted == current:
-        raise TransitionRefused("invalid_transition", f"the ticket is already {current}")
+        raise TransitionRefused(
+            "invalid_transition",
+            f"the ticket is already {current}",
+            key="privacy_unchanged",
+            params={"privacy": current},
+        )
     tighter = PRIVACY_LEVELS.index(wanted) > PRIVACY_LEVELS.index(current)
     if role == CITIZEN:
         return wanted
     if role not in CITY_ROLES:
-        raise TransitionRefused("forbidden", f"a {role} may not change a ticket's privacy")
+        raise TransitionRefused(
+            "forbidden",
+            f"a {role} may not change a ticket's privacy",
+            key="role_may_not_change_privacy",
+            params={"role": role},
+        )
     if not tighter and not citizen_consent:
         raise TransitionRefused(
-            "forbidden", f"{current} -> {wanted} loosens the citizen's choice; only the citizen can do that"
+            "forbidden",
+            f"{current} -> {wanted} loosens the citizen's choice; only the citizen can do that",
+            key="privacy_loosening_needs_citizen",
+            params={"privacy": current, "wanted_privacy": wanted},
         )
     return wanted

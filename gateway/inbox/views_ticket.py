@@ -8,9 +8,10 @@ only turns forms into service calls, shows the answer, and audits the action.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from flask import abort, flash, redirect, render_template, request, send_from_directory, url_for
 from flask_login import current_user, login_required
@@ -32,7 +33,7 @@ from gateway.inbox.forms import (
     ReplyForm,
     WalkInForm,
 )
-from gateway.inbox.i18n import current_language, translate
+from gateway.inbox.i18n import current_language, has_text, translate
 from gateway.inbox.views_list import reporter_label
 from gateway.models import Agency, CannedResponse, Message, Operator, Ticket, TicketEvent, utcnow
 from gateway.tickets import policy, service
@@ -175,8 +176,54 @@ def _back(tracking: str) -> Any:
     return redirect(url_for("inbox.thread", tracking=tracking) + "#actions")
 
 
+#: Refusal params that are codes, and the catalog section that names them in the operator's
+#: language ("in_progress" -> "Sedang Diproses"); lists (from_statuses...) are named one by one.
+REFUSAL_PARAM_LABELS: Final[Mapping[str, str]] = {
+    "status": "status",
+    "wanted_status": "status",
+    "from_statuses": "status",
+    "role": "role",
+    "action": "action",
+    "field": "field",
+    "privacy": "privacy",
+    "wanted_privacy": "privacy",
+    "privacy_levels": "privacy",
+    "reason": "archive_reason",
+    "reasons": "archive_reason",
+}
+
+
+def _label(section: str, code: Any) -> str:
+    """The name of ``code`` in ``section``; an unknown code (what the refusal is about) shows as typed."""
+    key = f"{section}.{code}"
+    return translate(key) if has_text(key) else str(code)
+
+
+def refusal_text(exc: service.TransitionRefused) -> str:
+    """The refusal as one sentence in the operator's language.
+
+    The lifecycle and the service keep their English ``message`` for the API; the
+    inbox shows ``refusal.<key>`` with its codes named as the inbox names them
+    elsewhere. A refusal whose key has no text yet falls back to the code's generic
+    sentence with the English message, so a gap in the catalog is visible, not lost.
+    """
+    key = f"refusal.{exc.key}" if exc.key else None
+    if key is None or not has_text(key):
+        return translate(f"refused.{exc.code}", detail=exc.message)
+    params: dict[str, Any] = {}
+    for name, value in exc.params.items():
+        section = REFUSAL_PARAM_LABELS.get(name)
+        if section is None:
+            params[name] = value
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            params[name] = ", ".join(_label(section, item) for item in value)
+        else:
+            params[name] = _label(section, value)
+    return translate(key, **params)
+
+
 def _refused(exc: service.TransitionRefused) -> None:
-    flash(translate(f"refused.{exc.code}", detail=exc.message), "error")
+    flash(refusal_text(exc), "error")
 
 
 def _form_errors(form: Any) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Select, and_, select, true
 from sqlalchemy.orm import Session
@@ -163,7 +163,12 @@ def _resolve_agency(session: Session, runtime: Runtime, value: Any) -> Agency:
     else:
         agency = _agency_by_code(session, runtime, str(value).strip().lower())
     if agency is None or not agency.active:
-        raise TransitionRefused("invalid_argument", f"unknown agency {value!r}")
+        raise TransitionRefused(
+            "invalid_argument",
+            f"unknown agency {value!r}",
+            key="unknown_agency",
+            params={"agency": str(value)},
+        )
     return agency
 
 
@@ -217,20 +222,59 @@ def _touch(ticket: Ticket, actor: Actor) -> None:
         ticket.first_response_at = now
 
 
-def _require_text(value: str | None, what: str) -> str:
+def _require_text(value: str | None, what: Literal["reply", "note"]) -> str:
+    """The stripped text, or a refusal; each kind of text has its own sentence for the inbox."""
     text = (value or "").strip()
     if not text:
-        raise TransitionRefused("missing_argument", f"{what} must not be empty")
+        if what == "reply":
+            raise TransitionRefused("missing_argument", "the reply must not be empty", key="reply_empty")
+        raise TransitionRefused("missing_argument", "the note must not be empty", key="note_empty")
     if len(text) > MAX_TEXT:
-        raise TransitionRefused("invalid_argument", f"{what} is longer than {MAX_TEXT} characters")
+        if what == "reply":
+            raise TransitionRefused(
+                "invalid_argument",
+                f"the reply is longer than {MAX_TEXT} characters",
+                key="reply_too_long",
+                params={"max": MAX_TEXT},
+            )
+        raise TransitionRefused(
+            "invalid_argument",
+            f"the note is longer than {MAX_TEXT} characters",
+            key="note_too_long",
+            params={"max": MAX_TEXT},
+        )
     return text
 
 
-def _require_operator(actor: Actor, ticket: Ticket, what: str) -> None:
+def _require_operator(actor: Actor, ticket: Ticket, what: Literal["reply", "note", "assign"]) -> None:
+    """Only operators (and tokens) act here, and only on tickets they can see.
+
+    ``what`` picks the refusal's sentence; the keys are spelled out so the
+    catalog test can find each one.
+    """
     if actor.role in (lc.CITIZEN,) or actor.role not in lc.ROLES:
-        raise TransitionRefused("forbidden", f"a {actor.role} may not {what}")
+        if what == "reply":
+            raise TransitionRefused(
+                "forbidden",
+                f"a {actor.role} may not reply to the citizen",
+                key="role_may_not_reply",
+                params={"role": actor.role},
+            )
+        if what == "note":
+            raise TransitionRefused(
+                "forbidden",
+                f"a {actor.role} may not add a note",
+                key="role_may_not_add_note",
+                params={"role": actor.role},
+            )
+        raise TransitionRefused(
+            "forbidden",
+            f"a {actor.role} may not assign a ticket",
+            key="role_may_not_assign",
+            params={"role": actor.role},
+        )
     if not can_see(actor, ticket):
-        raise TransitionRefused("forbidden", "the ticket is not with your agency")
+        raise TransitionRefused("forbidden", "the ticket is not with your agency", key="not_your_agency")
 
 
 def unique_tracking(session: Session) -> str:
@@ -355,7 +399,7 @@ def transition(
         # Two operators clicking at once: the second waits, then sees the first's status.
         session.refresh(ticket, with_for_update=True)
     if actor.role == lc.CITIZEN and not can_see(actor, ticket):
-        raise TransitionRefused("forbidden", "not your ticket")
+        raise TransitionRefused("forbidden", "not your ticket", key="not_your_ticket")
     before = ticket.status
     new_status = lc.plan_transition(
         before,
@@ -403,7 +447,10 @@ def transition(
             other = str(args["duplicate_of"]).strip().lstrip("#")
             if parse_tracking(other) is None or other == ticket.tracking:
                 raise TransitionRefused(
-                    "invalid_argument", f"duplicate_of must be another tracking number, not {other!r}"
+                    "invalid_argument",
+                    f"duplicate_of must be another tracking number, not {other!r}",
+                    key="duplicate_of_invalid",
+                    params={"duplicate_of": other},
                 )
             data["duplicate_of"] = params["duplicate_of"] = other
         reason_text = policy.archive_reason_text(runtime, reason, ticket.language or "id", **params)
@@ -488,14 +535,18 @@ def operator_reply(
     dedupe_key: str | None = None,
 ) -> Message:
     """Send ``text`` to the citizen on their channel, prefixed with the tracking number, and log it."""
-    _require_operator(actor, ticket, "reply to the citizen")
-    body = _require_text(text, "the reply")
+    _require_operator(actor, ticket, "reply")
+    body = _require_text(text, "reply")
     if not ticket.channel or not ticket.address:
-        raise TransitionRefused("invalid_transition", "the ticket has no citizen address to reply to")
+        raise TransitionRefused(
+            "invalid_transition", "the ticket has no citizen address to reply to", key="no_reply_address"
+        )
     contact = session.get(Contact, ticket.contact_id) if ticket.contact_id is not None else None
     if contact is not None and contact.opted_out:
         raise TransitionRefused(
-            "invalid_transition", "the citizen has opted out (STOP); no message can be sent"
+            "invalid_transition",
+            "the citizen has opted out (STOP); no message can be sent",
+            key="citizen_opted_out",
         )
     if dedupe_key is not None:
         repeated = session.scalar(select(Message).where(Message.dedupe_key == dedupe_key))
@@ -534,8 +585,8 @@ def _queue_reply(
 
 def add_note(session: Session, runtime: Runtime, ticket: Ticket, actor: Actor, text: str) -> TicketEvent:
     """An internal note: operators see it, the citizen and the public never do."""
-    _require_operator(actor, ticket, "add a note")
-    body = _require_text(text, "the note")
+    _require_operator(actor, ticket, "note")
+    body = _require_text(text, "note")
     _touch(ticket, actor)
     return _event(
         session,
@@ -553,16 +604,25 @@ def assign(
     session: Session, runtime: Runtime, ticket: Ticket, actor: Actor, operator_id: int | None
 ) -> TicketEvent:
     """Give the ticket to one operator (None: to nobody). Agencies assign within their own agency."""
-    _require_operator(actor, ticket, "assign a ticket")
+    _require_operator(actor, ticket, "assign")
     target: Operator | None = None
     if operator_id is not None:
         target = session.get(Operator, operator_id)
         if target is None or not target.active:
-            raise TransitionRefused("invalid_argument", f"unknown operator {operator_id}")
+            raise TransitionRefused(
+                "invalid_argument",
+                f"unknown operator {operator_id}",
+                key="unknown_operator",
+                params={"operator_id": operator_id},
+            )
         if actor.agency_bound and target.agency_id != actor.agency_id:
-            raise TransitionRefused("forbidden", "you can assign only to operators of your agency")
+            raise TransitionRefused(
+                "forbidden", "you can assign only to operators of your agency", key="assign_own_agency_only"
+            )
         if target.role == "agency" and target.agency_id != ticket.agency_id:
-            raise TransitionRefused("invalid_argument", "that operator belongs to another agency")
+            raise TransitionRefused(
+                "invalid_argument", "that operator belongs to another agency", key="assignee_other_agency"
+            )
     ticket.assigned_operator_id = target.id if target else None
     _touch(ticket, actor)
     return _event(
@@ -583,9 +643,19 @@ def change_category(
 ) -> TicketEvent:
     """Correct the category (coordinator); a ticket still waiting for verification is routed again."""
     if not actor.city_wide or actor.role == lc.SYSTEM:
-        raise TransitionRefused("forbidden", f"a {actor.role} may not change a ticket's category")
+        raise TransitionRefused(
+            "forbidden",
+            f"a {actor.role} may not change a ticket's category",
+            key="role_may_not_change_category",
+            params={"role": actor.role},
+        )
     if runtime.catalog.category(category) is None:
-        raise TransitionRefused("invalid_argument", f"unknown category {category!r}")
+        raise TransitionRefused(
+            "invalid_argument",
+            f"unknown category {category!r}",
+            key="unknown_category",
+            params={"category": category},
+        )
     before = ticket.category
     ticket.category = category
     data: dict[str, Any] = {"from": before, "to": category}
@@ -627,9 +697,14 @@ def set_privacy(
     asked for outside the chat (a phone call); the event says so.
     """
     if actor.role != lc.CITIZEN and not actor.city_wide:
-        raise TransitionRefused("forbidden", f"a {actor.role} may not change a ticket's privacy")
+        raise TransitionRefused(
+            "forbidden",
+            f"a {actor.role} may not change a ticket's privacy",
+            key="role_may_not_change_privacy",
+            params={"role": actor.role},
+        )
     if actor.role == lc.CITIZEN and not can_see(actor, ticket):
-        raise TransitionRefused("forbidden", "not your ticket")
+        raise TransitionRefused("forbidden", "not your ticket", key="not_your_ticket")
     before = ticket.privacy
     after = lc.plan_privacy_change(before, privacy, actor.role, citizen_consent=citizen_consent)
     ticket.privacy = after

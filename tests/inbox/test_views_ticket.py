@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from conversations import lifecycle as lc
 from gateway.models import AuditEntry, CannedResponse, Message, Ticket, TicketEvent
 from tests.inbox.conftest import World
 
@@ -18,6 +21,12 @@ def _ticket(runtime: Any, tracking: str) -> Ticket:
         )
         assert ticket is not None
         return ticket
+
+
+def _flashed_errors(client: Any, tracking: str) -> list[str]:
+    """The error flashes the next page of the thread shows (read once, as the operator would)."""
+    page = client.get(f"/inbox/t/{tracking}").get_data(as_text=True)
+    return [html.unescape(text) for text in re.findall(r'<div class="flash flash-error">(.*?)</div>', page)]
 
 
 def _operator_messages(runtime: Any) -> list[Message]:
@@ -96,9 +105,9 @@ def test_coordinator_disposes_and_agency_starts_and_resolves(
     # Resolving needs the follow-up text: refused without it, nothing changes.
     as_dpupr.post(f"/inbox/t/{world.unverified_ticket}/action", data={"action": "resolve", "note": ""})
     assert _ticket(runtime, world.unverified_ticket).status == "in_progress"
-    assert "Ada isian yang kurang" in as_dpupr.get(f"/inbox/t/{world.unverified_ticket}").get_data(
-        as_text=True
-    )
+    assert _flashed_errors(as_dpupr, world.unverified_ticket) == [
+        "Tindakan “Selesaikan (tindak lanjut)” memerlukan isian “Catatan”. Mohon dilengkapi."
+    ]
     as_dpupr.post(
         f"/inbox/t/{world.unverified_ticket}/action",
         data={"action": "resolve", "note": "Lampu sudah diganti."},
@@ -122,6 +131,91 @@ def test_agency_operator_cannot_dispose_or_archive(as_dpupr: Any, world: World, 
     assert "tidak berwenang" in as_dpupr.get(f"/inbox/t/{world.dpupr_ticket}").get_data(as_text=True)
 
 
+#: English words of the service's messages (for the API) that must not reach an Indonesian operator.
+ENGLISH_WORDS = re.compile(r"\b(may not|ticket|agency|cannot|only from|needs|loosens|citizen)\b", re.I)
+RAW_CODES = re.compile(r"\b(agency|archive|start|in_progress|dispatched|anonymous|public)\b")
+
+
+def test_refusals_read_as_indonesian_sentences(
+    as_dpupr: Any, as_coordinator: Any, world: World, runtime: Any
+) -> None:
+    url = f"/inbox/t/{world.dpupr_ticket}"
+    # A role without the permission: an agency operator may not archive.
+    as_dpupr.post(f"{url}/action", data={"action": "archive", "reason": "too_general"})
+    flashes = _flashed_errors(as_dpupr, world.dpupr_ticket)
+    assert flashes == ["Peran Anda (Petugas OPD) tidak berwenang melakukan tindakan “Arsipkan”."]
+    # Not from this status: statuses are named as the inbox names them, not by code.
+    as_dpupr.post(f"{url}/action", data={"action": "start"})
+    as_dpupr.post(f"{url}/action", data={"action": "start"})
+    flashes += _flashed_errors(as_dpupr, world.dpupr_ticket)
+    assert flashes[1] == (
+        "Tindakan “Mulai proses” tidak dapat dilakukan pada laporan berstatus “Sedang Diproses”. "
+        "Tindakan ini hanya dapat dilakukan dari status: Terdisposisi."
+    )
+    # Assigning an operator of another agency.
+    as_dpupr.post(f"{url}/assign", data={"operator_id": str(world.dlh)})
+    flashes += _flashed_errors(as_dpupr, world.dpupr_ticket)
+    assert flashes[2] == "Anda hanya dapat menugaskan petugas dari OPD Anda sendiri."
+    # Loosening the reporter's privacy choice is the reporter's.
+    as_coordinator.post(f"{url}/privacy", data={"privacy": "public"})
+    flashes += _flashed_errors(as_coordinator, world.dpupr_ticket)
+    assert flashes[3] == (
+        "Mengubah privasi dari “Anonim” menjadi “Biasa” melonggarkan pilihan pelapor; "
+        "hanya pelapor sendiri yang dapat melakukannya."
+    )
+    for text in flashes:
+        assert not ENGLISH_WORDS.search(text) and not RAW_CODES.search(text), text
+        assert "(" not in text.replace("(Petugas OPD)", "").replace("(tindak lanjut)", ""), text
+
+
+def test_refusals_follow_the_operators_language(as_dpupr: Any, world: World, runtime: Any) -> None:
+    as_dpupr.post("/inbox/language", data={"lang": "en", "next": f"/inbox/t/{world.dpupr_ticket}"})
+    url = f"/inbox/t/{world.dpupr_ticket}"
+    as_dpupr.post(f"{url}/action", data={"action": "archive", "reason": "too_general"})
+    assert _flashed_errors(as_dpupr, world.dpupr_ticket) == [
+        "Your role (Agency operator) may not do “Archive”."
+    ]
+    as_dpupr.post(f"{url}/action", data={"action": "start"})
+    as_dpupr.post(f"{url}/action", data={"action": "start"})
+    assert _flashed_errors(as_dpupr, world.dpupr_ticket) == [
+        "“Start work” is not possible for a ticket that is “In progress”. "
+        "It is only possible from: Dispatched."
+    ]
+
+
+def test_a_refusal_without_a_text_falls_back_to_the_english_message(app: Any, world: World) -> None:
+    from flask import session
+
+    from gateway.inbox.views_ticket import refusal_text
+
+    exc = lc.TransitionRefused("forbidden", "a new rule said no", key="no_text_yet_for_this")
+    unkeyed = lc.TransitionRefused("invalid_argument", "an old raise without a key")
+    with app.test_request_context("/inbox/tickets"):
+        session["lang"] = "id"
+        assert refusal_text(exc) == "Anda tidak berwenang melakukan ini. (a new rule said no)"
+        assert refusal_text(unkeyed) == "Isian tidak sah. (an old raise without a key)"
+        session["lang"] = "en"
+        assert refusal_text(exc) == "You are not allowed to do this. (a new rule said no)"
+
+
+def test_an_unknown_code_in_a_refusal_shows_as_typed(app: Any, world: World) -> None:
+    from flask import session
+
+    from gateway.inbox.views_ticket import refusal_text
+
+    with app.test_request_context("/inbox/tickets"):
+        session["lang"] = "id"
+        try:
+            lc.plan_transition("unverified", "archive", "admin", args={"reason": "bosan"})
+        except lc.TransitionRefused as exc:
+            assert refusal_text(exc) == (
+                "Alasan arsip “bosan” tidak dikenal. Mohon pilih salah satu: Terlalu umum, "
+                "Bukan pelayanan publik, Duplikat, Pelapor tidak menanggapi, Lainnya."
+            )
+        else:
+            raise AssertionError("an unknown archive reason was accepted")
+
+
 def test_not_our_authority_hands_the_ticket_back(as_dpupr: Any, world: World, runtime: Any) -> None:
     response = as_dpupr.post(
         f"/inbox/t/{world.dpupr_ticket}/action",
@@ -136,6 +230,9 @@ def test_archive_as_duplicate_needs_the_other_number(as_coordinator: Any, world:
     url = f"/inbox/t/{world.unverified_ticket}/action"
     as_coordinator.post(url, data={"action": "archive", "reason": "duplicate"})
     assert _ticket(runtime, world.unverified_ticket).status == "unverified"
+    assert _flashed_errors(as_coordinator, world.unverified_ticket) == [
+        "Untuk mengarsipkan dengan alasan “Duplikat”, mohon isi nomor laporan yang sama."
+    ]
     as_coordinator.post(
         url, data={"action": "archive", "reason": "duplicate", "duplicate_of": world.dpupr_ticket}
     )

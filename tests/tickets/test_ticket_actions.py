@@ -134,3 +134,37 @@ def test_reply_is_queued_once_per_idempotency_key(
         rows = session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all()
         assert [m.text for m in rows] == [first.json["text"]]
         assert [e.action for e in ticket.events].count("reply") == 1
+
+
+def test_refusals_keep_their_english_message_for_integrators(
+    client: Any, make_ticket: TicketFactory, city: dict[str, str], dpupr_token: dict[str, str]
+) -> None:
+    # The inbox shows translated sentences; the API's code and message are a contract and stay as they were.
+    tracking = make_ticket()
+    url = f"/api/v1/tickets/{tracking}/status"
+    answer = client.post(url, json={"status": "resolved"}, headers=city)
+    assert answer.status_code == 409
+    # Exactly code and message: the inbox's key and params do not leak into the API.
+    assert answer.json["error"] == {
+        "code": "invalid_transition",
+        "message": "a ticket that is unverified cannot become resolved",
+    }
+    answer = client.post(url, json={"status": "dispatched"}, headers=city)
+    assert (answer.status_code, answer.json["error"]["code"], answer.json["error"]["message"]) == (
+        422,
+        "missing_argument",
+        "dispose needs 'agency'",
+    )
+    client.post(url, json={"status": "dispatched", "agency": "dpupr"}, headers=city)
+    answer = client.post(url, json={"status": "archived", "reason": "too_general"}, headers=dpupr_token)
+    assert (answer.status_code, answer.json["error"]["code"], answer.json["error"]["message"]) == (
+        403,
+        "forbidden",
+        "a api-agency may not archive a ticket",
+    )
+    answer = client.post(f"/api/v1/tickets/{tracking}/replies", json={"text": " "}, headers=dpupr_token)
+    assert (answer.status_code, answer.json["error"]["code"], answer.json["error"]["message"]) == (
+        422,
+        "missing_argument",
+        "the reply must not be empty",
+    )
