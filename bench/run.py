@@ -502,6 +502,7 @@ def run_gateway(
                 f"no reply {ps.no_reply}, lost {summary['lost']}, conversations done {ps.completed}"
             )
     finally:
+        sampler.unwatch("web", "workers")
         for w in workers:
             stop(w)
         stop(web)
@@ -540,6 +541,7 @@ def run_soak(
                 }
             }
         finally:
+            sampler.unwatch("web", "workers")
             for w in workers:
                 stop(w)
             stop(web)
