@@ -31,7 +31,7 @@ from gateway.jobs import RetryLater
 from gateway.jobs.registry import GiveUp, StagedHandler, staged_handler
 from gateway.jobs.runner import backoff_delay
 from gateway.metrics import record_send
-from gateway.models import Contact, ContactAddress, DeliveryReceipt, Message, utcnow
+from gateway.models import Contact, ContactAddress, DeliveryReceipt, Job, Message, utcnow
 from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -213,6 +213,30 @@ class _Decision:
     code: str | None = None
 
 
+# A send job of the message that is running now (few rows: the status index finds them).
+_RUNNING_SEND = (
+    select(Job.id)
+    .where(
+        Job.kind == "send_message",
+        Job.status == "running",
+        Job.payload["message_id"].as_integer() == bindparam("mid"),
+    )
+    .limit(1)
+)
+
+
+def _send_in_flight(session: Session, message_id: int) -> bool:
+    """Whether a send job of ``message_id`` holds its claim right now.
+
+    A message found ``sending`` means a worker died mid-call only when no job is sending it: a
+    second job of the same message (enqueued twice, a retry recorded meanwhile) that reads it
+    while the first is at the provider must leave it alone, not mark it interrupted. A job
+    whose worker died is reset to pending by the reconciler and then finds no running job.
+    The reading job itself is still pending at its read, so it never finds itself.
+    """
+    return session.execute(_RUNNING_SEND, {"mid": int(message_id)}).first() is not None
+
+
 def _decide(runtime: Runtime, session: Session, message_id: int, message: Any) -> _Decision | None:
     """What to do with message ``message_id``, given its row of `_READ` (None when it is gone):
     shared by `SendMessage.read` and `SendMessage.read_many`, so both decide alike."""
@@ -220,6 +244,8 @@ def _decide(runtime: Runtime, session: Session, message_id: int, message: Any) -
         return None
     status = message.delivery_status or ""
     if status == "sending":
+        if _send_in_flight(session, message_id):
+            return None  # another job of this message is sending it now: not interrupted
         return _Decision(
             status,
             status="failed",

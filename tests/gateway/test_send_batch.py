@@ -238,3 +238,30 @@ def test_a_message_is_claimed_once_within_a_batch_and_across_claimers(runtime: A
     started_jobs = {item.job_id for started in results for item in started}
     assert {statuses[j] for j in started_jobs} == {"running"}
     assert {statuses[j] for j in set(first + second) - started_jobs} == {"done"}
+
+
+def test_a_message_another_job_is_sending_is_left_alone_not_marked_interrupted(runtime: Any) -> None:
+    with runtime.db.session() as session:
+        citizen = _contact(session)
+        _address(session, citizen, "tel:+6281200000010")
+        message = _message(session, contact_id=citizen, address="tel:+6281200000010")
+        first, second = _jobs(session, [message, message])
+    stage = SendMessage()
+    # The first job is at the provider: claimed (running) and the message marked sending.
+    started, _finished, _alone = local_batch._claim(runtime, [first])
+    assert [item.state.message_id for item in started] == [message]
+
+    with runtime.db.session(write=False) as session:
+        assert stage.read(runtime, session, {"message_id": message}) is None
+        assert stage.read_many(runtime, session, [{"message_id": message}]) == [None]
+    started, finished, _alone = local_batch._claim(runtime, [second])
+    assert started == [] and finished == [second]  # nothing to do: the first one sends it
+    assert _rows(runtime, [message])[message].delivery_status == "sending"
+
+    # The first job's worker died: the reconciler puts its job back to pending; run again, it
+    # finds the message still sending and nobody sending it, so it was interrupted.
+    with runtime.db.session() as session:
+        session.execute(update(Job).where(Job.id == first).values(status="pending"))
+    with runtime.db.session(write=False) as session:
+        decision = stage.read(runtime, session, {"message_id": message})
+    assert decision is not None and decision.code == "interrupted"
