@@ -2,7 +2,8 @@
 
 Idempotent: only a message still ``pending`` is sent, and it is marked
 ``sending`` in a commit before the provider is called. A message found
-``sending`` means a worker died in the middle of a send; it is NOT sent again
+``sending`` while no other send job of it is running means a worker died in
+the middle of a send; it is NOT sent again
 (the provider may already have delivered it and the citizen must not get it
 twice) but marked failed with code ``interrupted``, where operators see it and
 can resend. At-most-once at the provider boundary is deliberate; see
