@@ -26,13 +26,14 @@ TransactionalFn = Callable[[Any, Any, dict[str, Any], Any], "RetryLater | None"]
 ReadFn = Callable[[Any, Any, dict[str, Any]], Any]
 TRANSACTIONAL: dict[str, TransactionalFn] = {}
 TRANSACTIONAL_READS: dict[str, ReadFn] = {}
+# An optional ``read_many(runtime, session, [payload]) -> [seen]`` is ``read`` for a whole
+# batch, in order (one query per kind of row instead of several per job).
+ReadManyFn = Callable[[Any, Any, list[dict[str, Any]]], list[Any]]
+TRANSACTIONAL_READ_MANY: dict[str, ReadManyFn] = {}
 # An optional ``many(runtime, session, [(job_id, payload, seen)]) -> [job_id]`` does the usual
 # case of a whole batch at once (one statement per kind of row instead of several per job)
 # and returns the ids of the jobs it did; the runner runs it in a savepoint, undoes it on
 # any error, ends the jobs it did together, and runs the others one by one.
-# ``read_many(runtime, session, [payload]) -> [seen]`` is ``read`` for a whole batch (in order).
-ReadManyFn = Callable[[Any, Any, list[dict[str, Any]]], list[Any]]
-TRANSACTIONAL_READ_MANY: dict[str, ReadManyFn] = {}
 ManyFn = Callable[[Any, Any, list[tuple[int, dict[str, Any], Any]]], list[int]]
 TRANSACTIONAL_MANY: dict[str, ManyFn] = {}
 
