@@ -143,8 +143,7 @@ def operator_create(
         raise click.UsageError("--agency is required for role 'agency'")
     if password is None:
         password = getpass.getpass("Password: ")
-    if len(password) < 10:
-        raise click.UsageError("the password must have at least 10 characters")
+    _check_password(password)
     runtime = Runtime(load_settings())
     with runtime.db.session() as session:
         agency_id = None
@@ -165,6 +164,58 @@ def operator_create(
             )
         )
     click.echo(f"operator {email} ({role}) created")
+
+
+@operator.command("set-password")
+@click.argument("email")
+@click.option("--password", default=None, help="prompted for (twice, hidden) when not given")
+def operator_set_password(email: str, password: str | None) -> None:
+    """Set a new password for the operator with EMAIL (forgotten, or to rotate after someone left).
+
+    The operator's other inbox sessions end at their next request: a session is
+    bound to the password it was opened with (see gateway.inbox.auth).
+    """
+    from sqlalchemy import func, select
+
+    from gateway.models import AuditEntry, Operator
+    from gateway.runtime import Runtime
+    from gateway.security import hash_password
+
+    runtime = Runtime(load_settings())
+    try:
+        # Asked only once the account is known: nobody types a password twice for a typo in the email.
+        with runtime.db.session() as session:
+            if session.scalar(select(Operator.id).where(func.lower(Operator.email) == email.lower())) is None:
+                raise click.ClickException(f"no operator has the email {email}")
+        if password is None:
+            password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        _check_password(password)
+        with runtime.db.session() as session:
+            row = session.scalar(select(Operator).where(func.lower(Operator.email) == email.lower()))
+            if row is None:  # removed while we were asking
+                raise click.ClickException(f"no operator has the email {email}")
+            row.password_hash = hash_password(password)
+            session.add(
+                AuditEntry(
+                    actor_label=f"cli:{getpass.getuser()}"[:255],
+                    action="cli.operator_password",
+                    detail=row.email,
+                )
+            )
+    finally:
+        runtime.close()
+    click.echo(f"password of {email} changed; their other sessions have ended")
+
+
+def _check_password(password: str) -> None:
+    """Refuse what the inbox refuses too (gateway.security holds the one rule)."""
+    from gateway.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problem
+
+    problem = password_problem(password)
+    if problem == "too_short":
+        raise click.UsageError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if problem == "too_long":
+        raise click.UsageError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
 
 
 @main.group("api-token")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -52,12 +52,17 @@ def init_app(app: Flask) -> None:
 
 @inbox_bp.before_request
 def _session_limits() -> Any:
-    """Idle and absolute expiry: an expired session logs out and returns to the login page."""
+    """Idle and absolute expiry: an expired session logs out and returns to the login page.
+
+    So does a session whose account is no longer let in (deactivated, or its
+    password changed elsewhere): the cookie still names the operator, but
+    `load_user` refused it.
+    """
     from gateway.inbox.auth import end_session, session_expired
 
     if request.endpoint in ("inbox.login", "inbox.language", "inbox.static"):
         return None
-    if session_expired():
+    if session_expired() or ("_user_id" in session and not current_user.is_authenticated):
         end_session()
         return redirect(url_for("inbox.login", expired=1))
     return None

@@ -1,12 +1,15 @@
 """Operator accounts in the inbox: Flask-Login, idle and absolute session expiry, role checks.
 
-The session cookie carries only the operator id and two timestamps; the operator
-row is read again on every request, so a deactivated account or a changed role
+The session cookie carries only the operator id, two timestamps and a stamp of
+the password the session was opened with; the operator row is read again on
+every request, so a deactivated account, a changed role or a changed password
 takes effect at once rather than when the cookie expires.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,6 +78,22 @@ def user_from_row(row: Operator, agency: Agency | None) -> InboxUser:
     )
 
 
+def password_stamp(password_hash: str) -> str:
+    """A digest of the operator's password hash, kept in the session cookie.
+
+    Cookie sessions live in the browser, so the server cannot delete another
+    browser's session; instead every session carries this stamp and `load_user`
+    refuses one whose stamp no longer matches. Any change of the password (the
+    inbox, an admin, `lapor-gateway operator set-password`) thus ends the other
+    sessions without a column to remember to update. The cookie is signed but
+    readable, hence a digest keyed with SECRET_KEY rather than the hash itself.
+    """
+    key = current_app.secret_key
+    key_bytes = key.encode() if isinstance(key, str) else bytes(key or b"")
+    message = b"inbox-session-password:" + password_hash.encode()
+    return hmac.new(key_bytes, message, hashlib.sha256).hexdigest()[:32]
+
+
 def load_user(user_id: str) -> InboxUser | None:
     try:
         key = int(user_id)
@@ -85,6 +104,8 @@ def load_user(user_id: str) -> InboxUser | None:
         row = db.get(Operator, key)
         if row is None or not row.active:
             return None
+        if not hmac.compare_digest(str(session.get("pw", "")), password_stamp(row.password_hash)):
+            return None  # the password changed since this session logged in
         # An agency operator without an agency would see nothing; treat the account as broken.
         if row.role == "agency" and row.agency_id is None:
             return None
@@ -112,12 +133,18 @@ def setup_login(app: Any) -> LoginManager:
     return manager
 
 
-def start_session() -> None:
-    """Stamp a fresh login; called right after `login_user`."""
+def start_session(password_hash: str) -> None:
+    """Stamp a fresh login; called right after `login_user` with the hash just verified."""
     now = int(time.time())
     session["login_at"] = now
     session["seen_at"] = now
+    session["pw"] = password_stamp(password_hash)
     session.permanent = True
+
+
+def keep_session(password_hash: str) -> None:
+    """Keep this session after its own operator changed the password; the others end."""
+    session["pw"] = password_stamp(password_hash)
 
 
 def session_expired() -> bool:

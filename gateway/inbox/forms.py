@@ -21,6 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from gateway.inbox.i18n import translate
+from gateway.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problem
 
 #: Longest reply or note (the ticket service refuses longer ones too).
 MAX_TEXT = 4096
@@ -47,6 +48,17 @@ class Lazy:
 REQUIRED = Lazy("form.required")
 #: Enough to catch typos; the address is proven by the operator logging in with it, not by a regex.
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=Lazy("form.email"))
+
+
+class PasswordRules:
+    """The password rule of gateway.security (the command line applies the same), worded for the form."""
+
+    def __call__(self, form: Any, field: Any) -> None:
+        problem = password_problem(field.data or "")
+        if problem == "too_short":
+            raise ValidationError(translate("form.password", min=MIN_PASSWORD_LENGTH))
+        if problem == "too_long":
+            raise ValidationError(translate("form.too_long", max=MAX_PASSWORD_LENGTH))
 
 
 class LoginForm(FlaskForm):
@@ -126,9 +138,7 @@ class WalkInForm(FlaskForm):
 class OperatorForm(FlaskForm):
     email = EmailField(validators=[DataRequired(REQUIRED), EMAIL, Length(max=255)])
     name = StringField(validators=[DataRequired(REQUIRED), Length(max=255)])
-    password = PasswordField(
-        validators=[DataRequired(REQUIRED), Length(min=12, max=512, message=Lazy("form.password"))]
-    )
+    password = PasswordField(validators=[DataRequired(REQUIRED), PasswordRules()])
     role = SelectField(choices=[("agency", "agency"), ("coordinator", "coordinator"), ("admin", "admin")])
     agency = SelectField()  # no Optional(): it would skip validate_agency when empty
     language = SelectField(choices=[("id", "Bahasa Indonesia"), ("en", "English")])
