@@ -18,7 +18,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp, ValidationError
 
 from gateway.inbox.i18n import translate
 from gateway.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problem
@@ -166,3 +166,18 @@ class CannedForm(FlaskForm):
 class AgencyForm(FlaskForm):
     name = StringField(validators=[DataRequired(REQUIRED), Length(max=255)])
     active = BooleanField()
+
+
+class NewPasswordForm(FlaskForm):
+    """A new password, typed twice: what an admin fills in for another operator."""
+
+    new_password = PasswordField(validators=[DataRequired(REQUIRED), PasswordRules()])
+    confirm = PasswordField(
+        validators=[DataRequired(REQUIRED), EqualTo("new_password", message=Lazy("password.mismatch"))]
+    )
+
+
+class ChangePasswordForm(NewPasswordForm):
+    """An operator changing their own password proves they know the current one first."""
+
+    current_password = PasswordField(validators=[DataRequired(REQUIRED), Length(max=MAX_PASSWORD_LENGTH)])

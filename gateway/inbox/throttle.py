@@ -2,7 +2,9 @@
 
 Two limits on POST /inbox/login: per client address (someone trying many
 accounts) and per submitted email (many addresses trying one account). A GET of
-the login page is never limited.
+the login page is never limited. Changing one's own password asks for the
+current one, so a session left open could be used to guess it: POST
+/inbox/account/password has the same two limits, per address and per operator.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ def _account_key() -> str:
     return "login:" + (request.form.get("email") or "").strip().lower()[:255]
 
 
+def _operator_key() -> str:
+    from flask_login import current_user
+
+    return f"password:{getattr(current_user, 'id', None) or get_remote_address()}"
+
+
 def setup_limiter(app: Flask) -> Limiter:
     settings = app.extensions["lapor"].settings
     storage = settings.redis_url or "memory://"
@@ -42,12 +50,19 @@ def setup_limiter(app: Flask) -> Limiter:
     view = limiter.limit(per_account, key_func=_account_key, methods=["POST"])(view)
     view = limiter.limit(per_address or LOGIN_LIMIT_PER_ADDRESS, methods=["POST"])(view)
     app.view_functions["inbox.login"] = view
+    view = app.view_functions["inbox.account_password"]
+    view = limiter.limit(per_account, key_func=_operator_key, methods=["POST"])(view)
+    view = limiter.limit(per_address or LOGIN_LIMIT_PER_ADDRESS, methods=["POST"])(view)
+    app.view_functions["inbox.account_password"] = view
     app.extensions["inbox_limiter"] = limiter
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(_exc: Any) -> Any:
         if request.path.startswith(("/api/", "/webhooks/")):
             return {"error": {"code": "too_many_requests", "message": "slow down"}}, 429
-        return render_template("inbox/error.html", code=429, key="error.throttled"), 429
+        key = (
+            "error.throttled_password" if request.endpoint == "inbox.account_password" else "error.throttled"
+        )
+        return render_template("inbox/error.html", code=429, key=key), 429
 
     return limiter

@@ -15,10 +15,10 @@ from conversations import lifecycle as lc
 from gateway.inbox import inbox_bp
 from gateway.inbox.access import audit, runtime
 from gateway.inbox.auth import roles_required
-from gateway.inbox.forms import AgencyForm, CannedForm, OperatorForm
+from gateway.inbox.forms import AgencyForm, CannedForm, NewPasswordForm, OperatorForm
 from gateway.inbox.i18n import current_language, translate
 from gateway.models import Agency, AuditEntry, CannedResponse, Operator, Ticket
-from gateway.security import hash_password
+from gateway.security import MIN_PASSWORD_LENGTH, hash_password
 
 #: Days the dashboard covers when no period is chosen.
 DEFAULT_PERIOD_DAYS = 30
@@ -218,6 +218,35 @@ def operator_active(operator_id: int) -> Any:
         audit(db, "admin.operator_active", detail=f"{row.email} active={row.active}")
     flash(translate("flash.saved"), "ok")
     return redirect(url_for("inbox.operators"))
+
+
+@inbox_bp.route("/admin/operators/<int:operator_id>/password", methods=["GET", "POST"])
+@login_required
+@roles_required("admin")
+def operator_password(operator_id: int) -> Any:
+    """An admin sets a new password for another operator (forgotten, or rotated after someone left).
+
+    Admins manage every operator account (the role is city-wide), so any other
+    operator is in scope. Their own password goes through the account page,
+    which asks for the current one. The operator's sessions end at their next
+    request (see `gateway.inbox.auth.password_stamp`).
+    """
+    if operator_id == current_user.id:
+        return redirect(url_for("inbox.account_password"))
+    form = NewPasswordForm()
+    with runtime().db.session() as db:
+        row = db.get(Operator, operator_id)
+        if row is None:
+            abort(404)
+        if form.validate_on_submit():
+            row.password_hash = hash_password(form.new_password.data)
+            audit(db, "admin.operator_password", detail=row.email)
+            flash(translate("password.set_for", name=row.name), "ok")
+            return redirect(url_for("inbox.operators"))
+        status = 400 if request.method == "POST" else 200
+        return render_template(
+            "inbox/password.html", form=form, own=False, target=row, min_password=MIN_PASSWORD_LENGTH
+        ), status
 
 
 # --------------------------------------------------------------------------- canned responses

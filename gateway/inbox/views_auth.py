@@ -1,21 +1,21 @@
-"""Login, logout and the language switch."""
+"""Login, logout, the language switch and an operator's own password."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 from sqlalchemy import func, select
 
 from gateway.inbox import inbox_bp
-from gateway.inbox.access import runtime
-from gateway.inbox.auth import end_session, start_session, user_from_row
-from gateway.inbox.forms import LoginForm
+from gateway.inbox.access import audit, runtime
+from gateway.inbox.auth import end_session, keep_session, start_session, user_from_row
+from gateway.inbox.forms import ChangePasswordForm, LoginForm
 from gateway.inbox.i18n import LANGUAGES, translate
 from gateway.models import Agency, AuditEntry, Operator, utcnow
-from gateway.security import hash_password, needs_rehash, verify_password
+from gateway.security import MIN_PASSWORD_LENGTH, hash_password, needs_rehash, verify_password
 
 #: Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
 _DUMMY_HASH = hash_password("not-a-real-password-used-for-timing-only")
@@ -95,3 +95,42 @@ def language() -> Any:
                 row.language = chosen
     back = request.form.get("next") or request.referrer
     return redirect(_safe_next(urlsplit(back).path if back else None) if back else url_for("inbox.login"))
+
+
+@inbox_bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def account_password() -> Any:
+    """An operator changes their own password: this session stays, their other sessions end.
+
+    Only ever the logged-in operator's row: the form names no account, so no
+    field can point it at someone else. The current password is asked for so a
+    session left open at a front desk cannot be turned into a takeover; wrong
+    answers are audited and throttled like logins (gateway.inbox.throttle).
+    """
+    form = ChangePasswordForm()
+    changed_hash = None
+    if form.validate_on_submit():
+        with runtime().db.session() as db:
+            row = db.get(Operator, current_user.id)
+            if row is None:
+                abort(404)
+            if not verify_password(row.password_hash, form.current_password.data):
+                form.current_password.errors = [
+                    *form.current_password.errors,
+                    translate("password.wrong_current"),
+                ]
+                audit(db, "account.password_failed")
+            elif form.new_password.data == form.current_password.data:
+                form.new_password.errors = [*form.new_password.errors, translate("password.same")]
+            else:
+                row.password_hash = hash_password(form.new_password.data)
+                changed_hash = row.password_hash
+                audit(db, "account.password")
+    if changed_hash is not None:
+        keep_session(changed_hash)
+        flash(translate("password.changed"), "ok")
+        return redirect(url_for("inbox.tickets"))
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "inbox/password.html", form=form, own=True, target=None, min_password=MIN_PASSWORD_LENGTH
+    ), status
