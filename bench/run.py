@@ -637,8 +637,11 @@ def finalize(results: dict[str, Any], sampler: MemorySampler, args: argparse.Nam
     kind = "soak" if args.soak else "run"
     json_path = args.out / f"{kind}-{stamp}.json"
     report.write_json(json_path, results)
-    report.write_json(args.out / f"latest-{kind}.json", results)
-    chart = args.out.parent / ("performance.png" if not args.soak else "performance-soak.png")
+    # One latest result and one chart per kind and database: a PostgreSQL run no longer replaces
+    # the SQLite (default) chart that docs/performance.md shows first.
+    suffix = "" if results["settings"]["database"] == "sqlite" else f"-{results['settings']['database']}"
+    report.write_json(args.out / f"latest-{kind}{suffix}.json", results)
+    chart = args.out.parent / (("performance" if not args.soak else "performance-soak") + f"{suffix}.png")
     report.write_chart(chart, results)
     if not args.no_docs:
         report.append_row(args.markdown, report.markdown_row(results))
