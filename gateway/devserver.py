@@ -4,7 +4,10 @@
 * Database: DATABASE_URL, or SQLite under LAPOR_DATA_DIR; migrated on start.
 * Channels: each channel without credentials is pointed at a built-in loopback
   stand-in of its provider (demo mode), so `lapor-gateway simulate` shows the
-  reply a citizen would get. Real credentials always win.
+  reply a citizen would get. Real credentials always win. The stand-ins post
+  signed delivery receipts back to this app's webhooks (SMS and Twilio: delivered;
+  WhatsApp: delivered, then read), so replies in the inbox move on from "sent" as
+  they would in production. Telegram's Bot API has no delivery receipts.
 * Processes: the web app in this process, one worker as a child process.
 """
 
@@ -22,9 +25,27 @@ from werkzeug.serving import make_server
 
 from gateway.cli import spawn, stop_process, write_channels_env
 
+# Seconds before each demo receipt: sent, then delivered; a WhatsApp reply is read a while later.
+RECEIPT_DELAY = 0.5
+READ_DELAY = 1.5
 
-def _start_stand_ins(env: dict[str, str]) -> tuple[list[Any], dict[str, str]]:
-    """Loopback providers for every channel the deployer has not configured."""
+
+def _local_url(host: str, port: int) -> str:
+    """Where this machine reaches the web server (a wildcard bind is reached on loopback)."""
+    if host in ("", "0.0.0.0"):  # noqa: S104 (reading the bind address, not binding)
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _start_stand_ins(env: dict[str, str], app_url: str) -> tuple[list[Any], dict[str, str]]:
+    """Loopback providers for every channel the deployer has not configured.
+
+    SMS and Twilio post their receipts to the URL each send names (built from
+    PUBLIC_BASE_URL, which Twilio's signature covers); Meta's stand-in to the
+    WhatsApp webhook at ``app_url``, this app's own address.
+    """
     from gateway.loopback.meta import MetaStandIn
     from gateway.loopback.sms import SmsStandIn
     from gateway.loopback.telegram import TelegramStandIn
@@ -34,10 +55,17 @@ def _start_stand_ins(env: dict[str, str]) -> tuple[list[Any], dict[str, str]]:
     values: dict[str, str] = {}
     if not env.get("SMS_SIGNATURE_SECRET"):
         key, secret = "demo-" + secrets.token_hex(4), secrets.token_hex(12)
-        sms = SmsStandIn(api_key=key, api_secret=secret).start()
+        signature_secret = secrets.token_hex(16)
+        sms = SmsStandIn(
+            api_key=key,
+            api_secret=secret,
+            delivery_receipts=True,
+            signature_secret=signature_secret,
+            receipt_delay=RECEIPT_DELAY,
+        ).start()
         started.append(sms)
         values.update(
-            SMS_SIGNATURE_SECRET=secrets.token_hex(16),
+            SMS_SIGNATURE_SECRET=signature_secret,
             SMS_API_BASE_URL=sms.base_url,
             SMS_API_KEY=key,
             SMS_API_SECRET=secret,
@@ -45,7 +73,9 @@ def _start_stand_ins(env: dict[str, str]) -> tuple[list[Any], dict[str, str]]:
         )
     if not env.get("TWILIO_ACCOUNT_SID"):
         sid, token = "AC" + secrets.token_hex(16), secrets.token_hex(16)
-        twilio = TwilioStandIn(account_sid=sid, auth_token=token).start()
+        twilio = TwilioStandIn(
+            account_sid=sid, auth_token=token, status_callbacks=True, receipt_delay=RECEIPT_DELAY
+        ).start()
         started.append(twilio)
         values.update(
             TWILIO_ACCOUNT_SID=sid,
@@ -59,12 +89,20 @@ def _start_stand_ins(env: dict[str, str]) -> tuple[list[Any], dict[str, str]]:
             "demo" + secrets.token_hex(16),
             "1" + "".join(secrets.choice("0123456789") for _ in range(14)),
         )
-        meta = MetaStandIn(access_token=token, phone_number_id=phone_id).start()
+        app_secret = secrets.token_hex(16)
+        meta = MetaStandIn(
+            access_token=token,
+            phone_number_id=phone_id,
+            webhook_url=app_url + "/webhooks/whatsapp",
+            app_secret=app_secret,
+            receipt_delay=RECEIPT_DELAY,
+            read_delay=READ_DELAY,
+        ).start()
         started.append(meta)
         values.update(
             WHATSAPP_ACCESS_TOKEN=token,
             WHATSAPP_PHONE_NUMBER_ID=phone_id,
-            WHATSAPP_APP_SECRET=secrets.token_hex(16),
+            WHATSAPP_APP_SECRET=app_secret,
             WHATSAPP_VERIFY_TOKEN=secrets.token_hex(8),
             WHATSAPP_API_BASE_URL=meta.api_base_url,
         )
@@ -97,7 +135,7 @@ def run_all(host: str = "127.0.0.1", port: int = 5000, demo: bool = True) -> Non
         env["REDIS_URL"] = redis.url
     stand_ins: list[Any] = []
     if demo:
-        stand_ins, channel_values = _start_stand_ins(env)
+        stand_ins, channel_values = _start_stand_ins(env, _local_url(host, port))
         write_channels_env(data_dir, channel_values)
         env.update(channel_values)
     os.environ.update(env)

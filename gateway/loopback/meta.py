@@ -9,6 +9,12 @@ so a malformed button list fails here as it would in production.
 Tests steer it: ``close_window(wa_id)`` makes free text to that contact fail with
 131047 while templates pass; ``mark_undeliverable(wa_id)`` answers 131026;
 ``fail_next(Reply(...))`` from the base class injects anything else.
+
+Given ``webhook_url`` and ``app_secret`` it also posts ``statuses`` notifications for
+every accepted message to the gateway's webhook, shaped as Meta documents them and
+signed with ``X-Hub-Signature-256``: ``sent`` after ``receipt_delay`` seconds,
+``delivered`` ``receipt_delay`` later, ``read`` ``read_delay`` after that, from a
+background thread.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ import os
 import re
 import struct
 import threading
+import time
+import uuid
 import zlib
 from typing import Any
 
-from gateway.loopback.server import LoopbackProvider, RecordedRequest, Reply
+from gateway.loopback.server import Callback, LoopbackProvider, RecordedRequest, Reply
 
 
 def _placeholder_png() -> bytes:
@@ -82,11 +90,25 @@ class MetaStandIn(LoopbackProvider):
         serve_any_media: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        webhook_url: str | None = None,
+        app_secret: str | None = None,
+        receipt_delay: float = 0.0,
+        read_delay: float = 0.0,
+        business_account_id: str = "102290129340398",
+        display_phone_number: str = "6281100001708",
     ) -> None:
+        if bool(webhook_url) != bool(app_secret):
+            raise ValueError("status webhooks need both webhook_url and app_secret")
         super().__init__(host=host, port=port)
         self.access_token = access_token
         self.phone_number_id = phone_number_id
         self.serve_any_media = serve_any_media
+        self.webhook_url = webhook_url
+        self.app_secret = app_secret
+        self.receipt_delay = receipt_delay
+        self.read_delay = read_delay
+        self.business_account_id = business_account_id
+        self.display_phone_number = display_phone_number
         self._state = threading.Lock()
         self._closed_windows: set[str] = set()
         self._undeliverable: set[str] = set()
@@ -240,7 +262,72 @@ class MetaStandIn(LoopbackProvider):
             contact["wa_id"] = to
         else:
             contact["user_id"] = recipient
+        if self.webhook_url and self.app_secret:
+            billable = kind == "template" and window_closed  # replies in the window are free
+            self.post_later(self._status_webhooks(wamid, body, billable))
         return Reply(200, {"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]})
+
+    # -- status webhooks ------------------------------------------------------------------
+    def _status_webhooks(self, wamid: str, sent: dict[str, Any], billable: bool) -> list[Callback]:
+        """``sent``, ``delivered`` and ``read`` for one accepted message, as Meta posts them.
+
+        As documented for Graph v23 and lower: ``conversation`` and ``pricing`` come with
+        ``sent`` and ``delivered`` (the conversation's ``expiration_timestamp`` only with
+        ``sent``), not with ``read``; ``biz_opaque_callback_data`` is echoed when the send
+        had it; a send to a business-scoped user id is reported with ``recipient_user_id``.
+        """
+        assert self.webhook_url is not None and self.app_secret is not None
+        category = "utility" if sent.get("type") == "template" else "service"
+        conversation_id = uuid.uuid4().hex
+        steps = (("sent", self.receipt_delay), ("delivered", self.receipt_delay), ("read", self.read_delay))
+        callbacks = []
+        at = time.time()
+        for word, delay in steps:
+            at += delay
+            status: dict[str, Any] = {"id": wamid, "status": word, "timestamp": str(int(at))}
+            if sent.get("to"):
+                status["recipient_id"] = str(sent["to"])
+            else:
+                status["recipient_user_id"] = str(sent.get("recipient") or "")
+            if sent.get("biz_opaque_callback_data"):
+                status["biz_opaque_callback_data"] = sent["biz_opaque_callback_data"]
+            if word != "read":
+                conversation: dict[str, Any] = {"id": conversation_id}
+                if word == "sent":
+                    conversation["expiration_timestamp"] = str(int(at) + 24 * 3600)
+                conversation["origin"] = {"type": category}
+                status["conversation"] = conversation
+                status["pricing"] = {
+                    "billable": billable,
+                    "pricing_model": "PMP",
+                    "type": "regular" if billable else "free_customer_service",
+                    "category": category,
+                }
+            notification = {
+                "object": "whatsapp_business_account",
+                "entry": [
+                    {
+                        "id": self.business_account_id,
+                        "changes": [
+                            {
+                                "value": {
+                                    "messaging_product": "whatsapp",
+                                    "metadata": {
+                                        "display_phone_number": self.display_phone_number,
+                                        "phone_number_id": self.phone_number_id,
+                                    },
+                                    "statuses": [status],
+                                },
+                                "field": "messages",
+                            }
+                        ],
+                    }
+                ],
+            }
+            raw, signature = signed_body(self.app_secret, notification)
+            headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature}
+            callbacks.append(Callback(self.webhook_url, raw, headers, delay=delay, label=word))
+        return callbacks
 
 
 def _validate(kind: str, spec: Any) -> str | None:

@@ -2,18 +2,25 @@
 
 Each provider stand-in subclasses `LoopbackProvider` and implements ``handle``.
 Tests can queue failures (``fail_next``) to see how the gateway copes with 429,
-5xx and timeouts, and read ``requests`` to see what was sent.
+5xx and timeouts, and read ``requests`` to see what was sent. Stand-ins that post
+delivery receipts back to the gateway do it with ``post_later``: from a daemon
+thread, after a delay, never holding up their answer to the send.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import requests
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -47,6 +54,17 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering (a slow or timing-out provider)
 
 
+@dataclass
+class Callback:
+    """One webhook a stand-in posts back, as the provider would (a delivery receipt)."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    delay: float = 0.0  # seconds to wait before posting, counted from the previous callback
+    label: str = ""  # what it is, for callback_errors ("delivered", ...)
+
+
 class LoopbackProvider:
     """Base stand-in: start(), stop(), base_url, requests, fail_next()."""
 
@@ -58,6 +76,9 @@ class LoopbackProvider:
         self._server = ThreadingHTTPServer((host, port), self._make_handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        # Callbacks posted (label, HTTP status) and the ones that failed ("label: reason").
+        self.callbacks_posted: list[tuple[str, int]] = []
+        self.callback_errors: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------
     @property
@@ -92,6 +113,8 @@ class LoopbackProvider:
         with self._lock:
             self.requests.clear()
             self._queued.clear()
+            self.callbacks_posted.clear()
+            self.callback_errors.clear()
 
     def wait_for(self, count: int, timeout: float = 10.0, path_contains: str = "") -> list[RecordedRequest]:
         """Wait until ``count`` matching requests arrived; return them (may be fewer on timeout)."""
@@ -102,6 +125,43 @@ class LoopbackProvider:
             if len(found) >= count or time.time() >= deadline:
                 return found
             time.sleep(0.02)
+
+    # -- callbacks to the gateway ------------------------------------------------------
+    def post_later(self, callbacks: list[Callback]) -> None:
+        """Post ``callbacks`` in order from a daemon thread, each after its delay.
+
+        Returns at once, so the answer to the send that caused them is never held
+        up. A failed post (the gateway is down, or answers 4xx/5xx) is logged at
+        DEBUG, kept in ``callback_errors`` and dropped: no retries, it is a stand-in.
+        """
+        if callbacks:
+            threading.Thread(
+                target=self._post_callbacks, args=(list(callbacks),), name="loopback-callbacks", daemon=True
+            ).start()
+
+    def _post_callbacks(self, callbacks: list[Callback]) -> None:
+        for callback in callbacks:
+            if callback.delay > 0:
+                time.sleep(callback.delay)
+            try:
+                response = requests.post(
+                    callback.url, data=callback.body, headers=callback.headers, timeout=5
+                )
+            except requests.RequestException as exc:
+                self._callback_failed(callback, type(exc).__name__)
+                continue
+            with self._lock:
+                self.callbacks_posted.append((callback.label, response.status_code))
+            if response.status_code >= 400:
+                self._callback_failed(callback, f"HTTP {response.status_code}")
+
+    def _callback_failed(self, callback: Callback, reason: str) -> None:
+        log.debug(
+            "loopback callback dropped",
+            extra={"url": callback.url, "label": callback.label, "reason": reason},
+        )
+        with self._lock:
+            self.callback_errors.append(f"{callback.label}: {reason}")
 
     # -- to implement ----------------------------------------------------------------
     def handle(self, request: RecordedRequest) -> Reply:

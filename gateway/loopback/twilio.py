@@ -3,7 +3,8 @@
 Used by the adapter tests (the real ``twilio`` Client talks to it) and by
 ``lapor-gateway run`` as the built-in provider when no real account is set up.
 With ``status_callbacks=True`` it also posts signed ``sent`` and ``delivered``
-callbacks to the ``StatusCallback`` URL of each accepted message, like Twilio.
+callbacks to the ``StatusCallback`` URL of each accepted message, like Twilio,
+``receipt_delay`` seconds apart (the first one too), from a background thread.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import base64
 import re
 import struct
-import threading
 import uuid
 import zlib
 from datetime import UTC, datetime
@@ -19,11 +19,10 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
 from twilio.request_validator import RequestValidator
 
 from adapters.sms.segments import split_segments
-from gateway.loopback.server import LoopbackProvider, RecordedRequest, Reply
+from gateway.loopback.server import Callback, LoopbackProvider, RecordedRequest, Reply
 
 API_VERSION = "2010-04-01"
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
@@ -70,14 +69,15 @@ class TwilioStandIn(LoopbackProvider):
         port: int = 0,
         delay: float = 0.0,
         status_callbacks: bool = False,
+        receipt_delay: float = 0.0,
     ) -> None:
         super().__init__(host=host, port=port, delay=delay)
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.status_callbacks = status_callbacks
+        self.receipt_delay = receipt_delay
         self.sent: list[dict[str, Any]] = []  # accepted message resources, in order
         self.media: dict[str, tuple[bytes, str]] = {}
-        self.callback_errors: list[str] = []
 
     # -- helpers for tests and demos -------------------------------------------------
     def add_media(self, content: bytes = PNG_PIXEL, content_type: str = "image/png") -> str:
@@ -170,11 +170,13 @@ class TwilioStandIn(LoopbackProvider):
         )
         callback = form.get("StatusCallback")
         if self.status_callbacks and callback:
-            threading.Thread(target=self._post_statuses, args=(callback, resource), daemon=True).start()
+            self.post_later(self._status_callbacks(callback, resource))
         return Reply(201, resource)
 
-    def _post_statuses(self, url: str, resource: dict[str, Any]) -> None:
+    def _status_callbacks(self, url: str, resource: dict[str, Any]) -> list[Callback]:
+        """``sent`` then ``delivered``, form-encoded and signed with X-Twilio-Signature for ``url``."""
         validator = RequestValidator(self.auth_token)
+        callbacks = []
         for status in ("sent", "delivered"):
             params = {
                 "AccountSid": self.account_sid,
@@ -190,7 +192,7 @@ class TwilioStandIn(LoopbackProvider):
                 "X-Twilio-Signature": validator.compute_signature(url, params),
                 "Content-Type": "application/x-www-form-urlencoded",
             }
-            try:
-                requests.post(url, data=urlencode(params), headers=headers, timeout=5)
-            except requests.RequestException as exc:
-                self.callback_errors.append(f"{status}: {type(exc).__name__}")
+            callbacks.append(
+                Callback(url, urlencode(params).encode(), headers, delay=self.receipt_delay, label=status)
+            )
+        return callbacks
