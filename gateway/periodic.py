@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-for _module in ("gateway.tickets.sweep", "gateway.retention"):
+for _module in ("gateway.tickets.sweep", "gateway.retention", "gateway.receipt_cleanup"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as exc:

@@ -1,0 +1,48 @@
+"""Old delivery receipts are deleted by a periodic task, applied or not; recent ones stay, so an
+early receipt still waits for the send that will apply it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+import gateway.periodic  # noqa: F401  (registers the periodic tasks)
+from gateway.jobs.scheduler import PERIODIC, Scheduler
+from gateway.models import DeliveryReceipt, utcnow
+from gateway.receipt_cleanup import KEEP, delete_old_receipts
+
+
+def _receipt(session: Any, pid: str, *, age: timedelta, applied: bool = False) -> None:
+    session.add(
+        DeliveryReceipt(
+            channel="sms",
+            provider_message_id=pid,
+            status="delivered",
+            raw={"msisdn": "6281200000001", "messageId": pid},
+            applied=applied,
+            created_at=utcnow() - age,
+        )
+    )
+
+
+def test_receipts_older_than_the_limit_are_deleted_and_recent_ones_kept(runtime: Any) -> None:
+    with runtime.db.session() as session:
+        _receipt(session, "part-2-of-a-long-sms", age=KEEP + timedelta(hours=1))
+        _receipt(session, "applied-long-ago", age=KEEP + timedelta(days=30), applied=True)
+        _receipt(session, "early-receipt", age=timedelta(seconds=5))
+    assert delete_old_receipts(runtime) == 2
+    with runtime.db.session(write=False) as session:
+        left = session.scalars(select(DeliveryReceipt.provider_message_id)).all()
+    assert left == ["early-receipt"]
+    assert delete_old_receipts(runtime) == 0
+
+
+def test_the_scheduler_runs_the_cleanup(runtime: Any) -> None:
+    with runtime.db.session() as session:
+        _receipt(session, "part-3-of-a-long-sms", age=KEEP + timedelta(days=1))
+    PERIODIC["receipt_cleanup"].last_run = -1e9  # due, whatever ran before in this process
+    Scheduler(runtime).run_once()
+    with runtime.db.session(write=False) as session:
+        assert session.scalars(select(DeliveryReceipt.id)).all() == []
