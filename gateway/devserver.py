@@ -134,10 +134,14 @@ def run_all(host: str = "127.0.0.1", port: int = 5000, demo: bool = True) -> Non
         redis = EmbeddedRedis(data_dir / "redis").start()
         env["REDIS_URL"] = redis.url
     stand_ins: list[Any] = []
+    # `simulate`, run from another shell, reads this file: it must sign for the URL this server
+    # checks signatures against (Twilio's covers it), also when `--port` is not 5000.
+    shared = {"PUBLIC_BASE_URL": env["PUBLIC_BASE_URL"]}
     if demo:
         stand_ins, channel_values = _start_stand_ins(env, _local_url(host, port))
-        write_channels_env(data_dir, channel_values)
+        shared |= channel_values
         env.update(channel_values)
+    write_channels_env(data_dir, shared)
     os.environ.update(env)
 
     from gateway.cli import _prepare_database
