@@ -54,19 +54,17 @@ def is_gsm7(text: str) -> bool:
 
 
 def encoding_of(text: str) -> str:
-    return GSM7 if is_gsm7(text) else UCS2
+    return _measure(text)[0]
 
 
 def char_units(char: str, encoding: str) -> int:
     """Septets (GSM-7) or UTF-16 code units (UCS-2) one character takes."""
-    if encoding == GSM7:
-        return len(char.encode("gsm03.38"))
-    return len(char.encode("utf-16-le")) // 2
+    return text_units(char, encoding)
 
 
 def text_units(text: str, encoding: str | None = None) -> int:
-    """Septets or UTF-16 code units of ``text``: the sum of `char_units` over its characters,
-    computed with one encode of the whole text (both encodings map character by character)."""
+    """Septets or UTF-16 code units of ``text`` (both encodings map character by character, so
+    this is the sum of `char_units` over its characters), from one encode of the whole text."""
     if encoding is None:
         return _measure(text)[1]
     if encoding == GSM7:
@@ -78,9 +76,9 @@ def _measure(text: str) -> tuple[str, int]:
     """The encoding of ``text`` and its units, from a single encode when it is GSM-7: every SMS
     send plans its text, and the alphabet check and the count were two passes per character."""
     try:
-        return GSM7, len(text.encode("gsm03.38"))
+        return GSM7, text_units(text, GSM7)
     except UnicodeEncodeError:
-        return UCS2, len(text.encode("utf-16-le")) // 2
+        return UCS2, text_units(text, UCS2)
 
 
 def split_segments(text: str) -> SegmentPlan:
