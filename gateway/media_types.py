@@ -148,8 +148,3 @@ def sniff(head: bytes) -> MediaType:
         if found is not None:
             return found
     return OPAQUE
-
-
-def by_mime(mime: str | None) -> MediaType | None:
-    """The allowlisted type serving as ``mime`` (a stored record's sniffed type), or None."""
-    return next((t for t in ALLOWED if t.mime == mime), None)
