@@ -38,11 +38,16 @@ def _mac(secret: str, name: str, expires: int) -> str:
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
+def public_url(settings: Settings, name: str) -> str:
+    """The unsigned link to stored file ``name``: it opens only while the file's tickets are all public."""
+    return f"{settings.public_base_url}/media/{quote(name)}"
+
+
 def signed_url(settings: Settings, name: str, *, ttl: int | None = None, now: float | None = None) -> str:
     """The absolute signed link to stored file ``name``, valid ``ttl`` seconds (default: the setting)."""
     expires = int((time.time() if now is None else now) + (settings.media_url_ttl if ttl is None else ttl))
     mac = _mac(settings.secret_key, name, expires)
-    return f"{settings.public_base_url}/media/{quote(name)}?{EXPIRES}={expires}&{SIGNATURE}={mac}"
+    return f"{public_url(settings, name)}?{EXPIRES}={expires}&{SIGNATURE}={mac}"
 
 
 def verify(settings: Settings, name: str, expires: str | None, signature: str | None) -> bool:

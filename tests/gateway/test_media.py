@@ -405,3 +405,25 @@ def test_retention_deletes_the_contacts_files(
         ticket = session.scalar(select(Ticket).where(Ticket.tracking == tracking))
         assert ticket is not None and not (ticket.data or {}).get("attachments")
         assert session.get(Message, message_id).attachments == []  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- the same hole nearby: Open311
+def test_open311_publishes_only_our_public_media_link(
+    client: Any, runtime: Any, providers: Any, drain: Any
+) -> None:
+    """Open311's public ``media_url`` was the provider's (credentialed) link or any link a submitter gave."""
+    message_id, name = _photo(client, runtime, providers, drain)
+    tracking = attach_ticket(runtime, message_id, status="dispatched", privacy="public")
+    provider_link = "https://api.twilio.com/2010-04-01/Accounts/AC" + "1" * 32 + "/Messages/MM1/Media/ME1"
+    with runtime.db.session() as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.tracking == tracking))
+        assert ticket is not None
+        ticket.data = {**(ticket.data or {}), "attachments": [{"kind": "image", "url": provider_link}]}
+    [item] = client.get(f"/open311/v2/requests/{tracking}.json").get_json()
+    assert item["media_url"] == f"{runtime.settings.public_base_url}/media/{name}"
+    assert client.get(_path(item["media_url"] + "?")).status_code == 200
+
+    other_id, _other = _photo(client, runtime, providers, drain, JPEG + b"second")
+    confidential = attach_ticket(runtime, other_id, status="dispatched", privacy="confidential")
+    [hidden] = client.get(f"/open311/v2/requests/{confidential}.json").get_json()
+    assert "media_url" not in hidden or hidden["media_url"] is None
