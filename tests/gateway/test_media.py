@@ -427,3 +427,21 @@ def test_open311_publishes_only_our_public_media_link(
     confidential = attach_ticket(runtime, other_id, status="dispatched", privacy="confidential")
     [hidden] = client.get(f"/open311/v2/requests/{confidential}.json").get_json()
     assert "media_url" not in hidden or hidden["media_url"] is None
+
+
+def test_contact_erase_deletes_the_contacts_files(
+    client: Any, runtime: Any, providers: Any, drain: Any
+) -> None:
+    from click.testing import CliRunner
+
+    from gateway.cli import main
+
+    message_id, name = _photo(client, runtime, providers, drain)
+    attach_ticket(runtime, message_id, status="dispatched", privacy="public")
+    assert (runtime.settings.media_dir / name).exists()
+    out = CliRunner().invoke(
+        main, ["contact", "erase", f"whatsapp:+{WA_ID}", "--yes"], env=dict(runtime.settings.env)
+    )
+    assert out.exit_code == 0, out.output
+    assert not (runtime.settings.media_dir / name).exists()
+    assert client.get(f"/media/{name}").status_code == 404
