@@ -38,6 +38,8 @@ class Settings:
     max_body_bytes: int = 1_048_576
     # Months after closing before a ticket's contact data is anonymized (0 = never).
     retention_months: int = 24
+    # Seconds a signed media link (forward targets, providers, the citizen) stays valid.
+    media_url_ttl: int = 7 * 24 * 3600
     testing: bool = False
 
     @property
@@ -109,6 +111,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         "LAPOR_SENDER_RATE_PER_MINUTE": ("sender_rate_per_minute", int),
         "LAPOR_MAX_BODY_BYTES": ("max_body_bytes", int),
         "LAPOR_RETENTION_MONTHS": ("retention_months", int),
+        "LAPOR_MEDIA_URL_TTL": ("media_url_ttl", int),
     }
     for var, (attr, cast) in numeric.items():
         if env.get(var):

@@ -337,15 +337,21 @@ def contact_export(address: str) -> None:
 @click.argument("address")
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def contact_erase(address: str, yes: bool) -> None:
-    """Remove the personal data of the citizen behind ADDRESS; their complaints stay, unlinked."""
-    from gateway.privacy_requests import erase_contact
+    """Remove the personal data of the citizen behind ADDRESS (their files too); complaints stay, unlinked."""
+    from gateway.media_store import detach_contact_media, remove_unreferenced
+    from gateway.privacy_requests import erase_contact, find_contact
     from gateway.runtime import Runtime
 
     if not yes:
         click.confirm("Erase this citizen's personal data? This cannot be undone", abort=True)
     runtime = Runtime(load_settings())
     with runtime.db.session() as session:
+        contact = find_contact(session, address)
+        files = detach_contact_media(session, contact.id) if contact is not None else set()
         cleared = erase_contact(session, address, actor=f"cli:{getpass.getuser()}")
+    if files:
+        with runtime.db.session() as session:
+            remove_unreferenced(session, runtime.settings.media_dir, files)
     runtime.close()
     if cleared is None:
         raise click.ClickException("no contact has this address")

@@ -1,37 +1,74 @@
-"""GET /media/<name>: a stored photo, for forward targets that fetch ``media_url``.
+"""GET /media/<name>: a stored attachment, outside the inbox; and the one builder of every media response.
 
-Only files attached to a ticket that is not confidential are served; names are
-content hashes, so they cannot be guessed. Operators see photos through the
-inbox, which checks their agency instead.
+Who gets a file here (the inbox has its own route, `/inbox/media/...`, behind
+the login and the visibility rule):
+
+* anyone holding a signed link (`gateway.media_links`): forward targets,
+  providers we send a file through, the ticket's own citizen;
+* anyone at all, unsigned, only when every ticket the file belongs to is public
+  (`gateway.tickets.service.is_public`: verified and not confidential).
+
+Everything else is 404 (403 for a link whose signature is wrong or expired).
+
+However it is reached, a file is served by :func:`media_response`: as its
+*sniffed* type (`gateway.media_types`), decided from its bytes at serve time, so
+a file kept before sniffing existed under a sender's ``.html`` or ``.svg`` name is
+no exception; anything not on the allowlist only as an
+``application/octet-stream`` download. Every media response says ``nosniff`` and
+carries a sandboxing CSP, so even a file a browser did open could run nothing
+with our origin.
 """
 
 from __future__ import annotations
 
-import re
+from pathlib import Path
 
-from flask import Blueprint, abort, current_app, send_from_directory
-from sqlalchemy import String, cast, select
+from flask import Blueprint, Response, abort, current_app, request, send_from_directory
 
-from gateway.models import Message, Ticket
+from gateway.media_links import EXPIRES, SIGNATURE, verify
+from gateway.media_store import stored_type, tickets_holding, valid_name
+from gateway.tickets import service
 
 media_bp = Blueprint("media", __name__)
 
-_NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{1,8}$")
+#: The CSP of every media response: no scripts, no plugins, no same-origin access even if opened.
+MEDIA_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+MAX_AGE = 3600
+
+
+def media_response(media_dir: Path, name: str) -> Response:
+    """A stored file as a response, typed by its content; 404 when it is gone. Both media routes use this."""
+    if not valid_name(name) or not (media_dir / name).is_file():
+        abort(404)
+    kind = stored_type(media_dir, name)
+    stem = name.split(".", 1)[0]
+    response = send_from_directory(
+        media_dir,
+        name,
+        mimetype=kind.mime,
+        as_attachment=not kind.inline,
+        download_name=stem + kind.extension,
+        max_age=MAX_AGE,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = MEDIA_CSP
+    # Per-viewer answers (a login, a link): no shared cache may keep them for others.
+    response.headers["Cache-Control"] = f"private, max-age={MAX_AGE}"
+    return response
 
 
 @media_bp.get("/media/<name>")
-def media(name: str):  # type: ignore[no-untyped-def]
-    if not _NAME.match(name):
+def media(name: str) -> Response:
+    if not valid_name(name):
         abort(404)
     runtime = current_app.extensions["lapor"]
+    expires, signature = request.args.get(EXPIRES), request.args.get(SIGNATURE)
+    as_link = expires is not None or signature is not None
+    if as_link and verify(runtime.settings, name, expires, signature):
+        return media_response(runtime.settings.media_dir, name)
     with runtime.db.session() as session:
-        privacy = session.scalars(
-            select(Ticket.privacy)
-            .join(Message, Message.ticket_id == Ticket.id)
-            .where(cast(Message.attachments, String).like(f'%"{name}"%'))
-        ).all()
-    if not privacy or "confidential" in privacy:
-        abort(404)
-    response = send_from_directory(runtime.settings.media_dir, name, max_age=3600)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+        tickets = tickets_holding(session, name)
+        public = bool(tickets) and all(service.is_public(ticket) for ticket in tickets)
+    if not public:
+        abort(403 if as_link else 404)
+    return media_response(runtime.settings.media_dir, name)

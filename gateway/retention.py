@@ -5,6 +5,10 @@ anonymized when every ticket of theirs is closed (``closed_at`` set, or
 archived) since before the cutoff and they have not written since; an active
 citizen keeps their address. Runs in the scheduler of one worker, every six
 hours; each anonymization writes an AuditEntry.
+
+Media goes too: the attachment records of the contact's messages and tickets
+are dropped and their stored files deleted (`gateway.media_store`), once the
+anonymization is committed; a file another citizen also sent stays for them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.jobs.scheduler import periodic
+from gateway.media_store import detach_contact_media, remove_unreferenced
 from gateway.models import AuditEntry, Contact, Message, Ticket, utcnow
 from gateway.privacy_requests import anonymize_contact
 
@@ -57,11 +62,13 @@ def apply_retention(runtime: Runtime) -> int:
     if months <= 0:
         return 0
     done = 0
+    files: set[str] = set()
     with runtime.db.session() as session:
         for contact_id in due_contacts(session, months):
             contact = session.get(Contact, contact_id)
             if contact is None:
                 continue
+            files |= detach_contact_media(session, contact_id)
             cleared = anonymize_contact(session, contact)
             session.add(
                 AuditEntry(
@@ -71,6 +78,9 @@ def apply_retention(runtime: Runtime) -> int:
                 )
             )
             done += 1
+    if files:
+        with runtime.db.session() as session:
+            remove_unreferenced(session, runtime.settings.media_dir, files)
     if done:
         log.info("retention anonymized contacts", extra={"contacts": done, "months": months})
     return done

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from flask import abort, flash, redirect, render_template, request, send_from_directory, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
-from werkzeug.utils import secure_filename
 
 from adapters.common import normalize_phone
 from conversations import lifecycle as lc
@@ -35,6 +34,7 @@ from gateway.inbox.forms import (
 )
 from gateway.inbox.i18n import current_language, has_text, translate
 from gateway.inbox.views_list import reporter_label
+from gateway.media import media_response
 from gateway.models import Agency, CannedResponse, Message, Operator, Ticket, TicketEvent, utcnow
 from gateway.tickets import policy, service
 
@@ -389,7 +389,11 @@ def privacy(tracking: str) -> Any:
 @inbox_bp.get("/media/<int:message_id>/<int:index>")
 @login_required
 def media(message_id: int, index: int) -> Any:
-    """A stored photo of a message, only for an operator who may see the message's ticket."""
+    """A stored file of a message, only for an operator who may see the message's ticket.
+
+    Served by the same builder as ``/media/`` (`gateway.media.media_response`): typed
+    by its content, anything off the allowlist only as a download, sandboxed.
+    """
     with runtime().db.session() as db:
         message = db.get(Message, message_id)
         if message is None:
@@ -411,11 +415,9 @@ def media(message_id: int, index: int) -> Any:
         if index < 0 or index >= len(attachments):
             abort(404)
         stored = attachments[index].get("stored_path")
-        if not stored or secure_filename(stored) != stored:
+        if not isinstance(stored, str):
             abort(404)
-    response = send_from_directory(runtime().settings.media_dir, stored, max_age=3600)
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+    return media_response(runtime().settings.media_dir, stored)
 
 
 # --------------------------------------------------------------------------- walk-in and phone complaints

@@ -16,17 +16,20 @@ from typing import Any
 import phonenumbers
 from flask import Blueprint, Response, current_app, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import object_session, selectinload
 from werkzeug.exceptions import HTTPException
 
 from conversations.tracking import parse_tracking
 from gateway.api.auth import _actor_for, hash_token
 from gateway.inbound import find_or_create_contact
+from gateway.media_links import public_url
+from gateway.media_store import ticket_files
 from gateway.models import ApiToken, Ticket, utcnow
 from gateway.open311.formats import FORMATS, error, render
 from gateway.public.listing import known_names, public_description
 from gateway.public.texts import PublicTexts
 from gateway.redact import redact
+from gateway.tickets import service
 
 open311_bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
@@ -231,7 +234,10 @@ def _request_json(ticket: Ticket) -> dict[str, Any]:
         }
     catalog = _runtime().catalog
     category = catalog.category(ticket.category)
-    media = [a.get("url") for a in (ticket.data or {}).get("attachments", []) if isinstance(a, dict)]
+    # Only our own unsigned link, and only for a public ticket: never a provider's (credentialed)
+    # media URL nor a link a submitter gave, republished unvetted.
+    session = object_session(ticket)
+    media = ticket_files(session, ticket) if session is not None and service.is_public(ticket) else []
     return {
         "service_request_id": ticket.tracking,
         "status": "closed" if ticket.status in CLOSED else "open",
@@ -253,7 +259,7 @@ def _request_json(ticket: Ticket) -> dict[str, Any]:
         "zipcode": None,
         "lat": ticket.latitude,
         "long": ticket.longitude,
-        "media_url": next((m for m in media if m), None),
+        "media_url": public_url(_runtime().settings, media[0]) if media else None,
     }
 
 

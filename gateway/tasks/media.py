@@ -1,17 +1,18 @@
 """The media job: download a message's attachments with the channel's credentials and keep them.
 
 Provider media URLs expire (WhatsApp's within minutes) and need credentials, so
-operators would see nothing if we only kept the link.
+operators would see nothing if we only kept the link. What a file is comes from
+its bytes (`gateway.media_store.store`), not from the type the sender declared:
+that type is kept as ``declared_type`` for the record only.
 """
 
 from __future__ import annotations
 
-import hashlib
-import mimetypes
 from typing import Any
 
 from adapters.base import Attachment, SendError
 from gateway.jobs import RetryLater, handler
+from gateway.media_store import names_in, remove_unreferenced, store
 from gateway.models import Message
 from gateway.runtime import Runtime
 
@@ -30,7 +31,6 @@ def fetch_media(runtime: Runtime, payload: dict[str, Any]) -> None:
     if adapter is None:
         return
     media_dir = runtime.settings.media_dir
-    media_dir.mkdir(parents=True, exist_ok=True)
     changed = False
     for item in attachments:
         if item.get("stored_path"):
@@ -50,19 +50,18 @@ def fetch_media(runtime: Runtime, payload: dict[str, Any]) -> None:
             item["fetch_error"] = "too large"
             changed = True
             continue
-        digest = hashlib.sha256(data).hexdigest()
-        ext = (
-            mimetypes.guess_extension((content_type or item.get("content_type") or "").split(";")[0])
-            or ".bin"
-        )
-        name = f"{digest[:32]}{ext}"
-        (media_dir / name).write_bytes(data)
+        name, kind = store(media_dir, data)
         item["stored_path"] = name
-        item["content_type"] = content_type or item.get("content_type")
+        item["declared_type"] = content_type or item.get("content_type")
+        item["content_type"] = kind.mime
         item["size"] = len(data)
         changed = True
     if changed:
         with runtime.db.session() as session:
             message = session.get(Message, message_id)
-            if message is not None:
+            if message is not None and message.attachments:
                 message.attachments = attachments
+                return
+        # Erased (or deleted) while we downloaded: keep nothing of it.
+        with runtime.db.session() as session:
+            remove_unreferenced(session, media_dir, names_in(attachments))

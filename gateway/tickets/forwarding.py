@@ -36,6 +36,8 @@ from sqlalchemy.orm import Session
 
 from gateway.jobs import RetryLater, handler, record_job
 from gateway.jobs.registry import GiveUp
+from gateway.media_links import signed_url
+from gateway.media_store import ticket_files
 from gateway.models import Agency, Contact, Ticket, TicketEvent, TicketForward, utcnow
 
 if TYPE_CHECKING:
@@ -158,15 +160,13 @@ class Delivery:
     error: str | None = None  # a configuration problem found before calling
 
 
-def _media_urls(runtime: Runtime, ticket: Ticket) -> list[str]:
-    base = runtime.settings.public_base_url
-    urls: list[str] = []
-    for item in (ticket.data or {}).get("attachments") or []:
-        if item.get("public_url"):
-            urls.append(str(item["public_url"]))
-        elif item.get("stored_path"):
-            urls.append(f"{base}/media/{item['stored_path']}")
-    return urls
+def _media_urls(session: Session, runtime: Runtime, ticket: Ticket) -> list[str]:
+    """Signed, expiring links to the ticket's stored files (`gateway.media_links`).
+
+    Signed whatever the ticket's privacy: the agency it is disposed to may see
+    its photos, while the unsigned ``/media/`` answers only for public tickets.
+    """
+    return [signed_url(runtime.settings, name) for name in ticket_files(session, ticket)]
 
 
 def _reporter(session: Session, ticket: Ticket) -> dict[str, Any] | None:
@@ -200,7 +200,7 @@ def _open311(
         data["long"] = f"{ticket.longitude:.6f}"
     else:
         data["address_string"] = ticket.location_text or runtime.catalog.city
-    media = _media_urls(runtime, ticket)
+    media = _media_urls(session, runtime, ticket)
     if media:
         data["media_url"] = media[0]
     reporter = _reporter(session, ticket)
@@ -239,7 +239,7 @@ def ticket_document(session: Session, runtime: Runtime, ticket: Ticket, agency: 
             "area": ticket.area,
         },
         "privacy": ticket.privacy,
-        "media_urls": _media_urls(runtime, ticket),
+        "media_urls": _media_urls(session, runtime, ticket),
         "reporter": _reporter(session, ticket),
         "created_at": ticket.created_at.isoformat(),
         "dispatched_at": ticket.dispatched_at.isoformat() if ticket.dispatched_at else None,

@@ -117,13 +117,16 @@ def test_api_token_of_an_agency_gets_404_for_another_agencys_ticket(
     assert world.dlh_ticket not in {t["tracking"] for t in listed["tickets"]}
 
 
+PHOTO = "abc123" + "0" * 26 + ".jpg"
+
+
 def test_media_of_another_agencys_ticket_is_404(
     as_dpupr: Any, as_dlh: Any, world: World, runtime: Any
 ) -> None:
     with runtime.db.session() as session:
         ticket = session.scalar(select(Ticket).where(Ticket.tracking == world.dlh_ticket))
         runtime.settings.media_dir.mkdir(parents=True, exist_ok=True)
-        (runtime.settings.media_dir / "abc123.jpg").write_bytes(b"\xff\xd8\xff\xe0fakejpeg")
+        (runtime.settings.media_dir / PHOTO).write_bytes(b"\xff\xd8\xff\xe0fakejpeg")
         message = Message(
             direction="in",
             channel="whatsapp",
@@ -131,7 +134,7 @@ def test_media_of_another_agencys_ticket_is_404(
             ticket_id=ticket.id,
             kind="image",
             text="foto",
-            attachments=[{"kind": "image", "content_type": "image/jpeg", "stored_path": "abc123.jpg"}],
+            attachments=[{"kind": "image", "content_type": "image/jpeg", "stored_path": PHOTO}],
         )
         session.add(message)
         session.flush()

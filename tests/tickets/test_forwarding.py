@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select, update
@@ -14,12 +15,14 @@ from gateway.jobs.runner import run_job
 from gateway.loopback.open311 import Open311StandIn
 from gateway.loopback.server import Reply
 from gateway.loopback.webhook_receiver import WebhookReceiver
+from gateway.media_links import verify
 from gateway.models import Contact, Job, Ticket, TicketForward, utcnow
 from gateway.tickets import forwarding
 from gateway.tickets.service import Actor, create_ticket, transition
 from tests.tickets.conftest import config_dir
 
 API_KEY = "kunci-open311-dpupr"
+PHOTO = "0123456789abcdef0123456789abcdef.jpg"
 SECRET = "rahasia-webhook-dlh"
 
 
@@ -93,12 +96,21 @@ def dispatched_ticket(runtime: Any, agency: str, **fields: Any) -> int:
             "address": "tel:+6281234567890",
             "language": "id",
             "source": "message",
-            "attachments": [{"kind": "image", "stored_path": "abc123.jpg"}],
+            "attachments": [{"kind": "image", "stored_path": PHOTO}],
         }
         values.update(fields)
         ticket = create_ticket(session, runtime, **values)
         transition(session, runtime, ticket, "dispose", COORDINATOR, agency=agency)
         return ticket.id
+
+
+def assert_signed_media_link(runtime: Any, url: str) -> None:
+    """Media reaches a forward target only as a signed, expiring link to the stored file."""
+    parts = urlsplit(url)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"https://lapor.contoh.go.id/media/{PHOTO}"
+    query = parse_qs(parts.query)
+    assert verify(runtime.settings, PHOTO, query["exp"][0], query["sig"][0])
+    assert not verify(runtime.settings, "f" * 32 + ".jpg", query["exp"][0], query["sig"][0])
 
 
 def forward_jobs(runtime: Any) -> list[int]:
@@ -140,7 +152,7 @@ def test_open311_delivery_once(runtime: Any, open311: Open311StandIn) -> None:
     assert form["description"].startswith(f"[LAPOR #{tracking}] Jalan berlubang")
     assert (form["lat"], form["long"]) == ("-6.914744", "107.609810")
     assert "address_string" not in form
-    assert form["media_url"] == "https://lapor.contoh.go.id/media/abc123.jpg"
+    assert_signed_media_link(runtime, form["media_url"])
     # Anonymous: nothing about the reporter leaves the gateway.
     assert not {"first_name", "last_name", "phone", "email"} & set(form)
     assert "6281234567890" not in request.body.decode()
@@ -252,7 +264,8 @@ def test_webhook_is_signed_and_delivered_once(runtime: Any, receiver: WebhookRec
     ticket = document["ticket"]
     assert (ticket["agency"], ticket["category"], ticket["status"]) == ("dlh", "sampah", "dispatched")
     assert ticket["reporter"] == {"name": "Budi Santoso", "address": "tel:+6281234567890", "channel": "sms"}
-    assert ticket["media_urls"] == ["https://lapor.contoh.go.id/media/abc123.jpg"]
+    [link] = ticket["media_urls"]
+    assert_signed_media_link(runtime, link)
     assert forwards(runtime, ticket_id)["webhook"].status == "delivered"
 
 
