@@ -4,7 +4,9 @@ Telegram posts one ``Update`` per webhook call with the secret we registered in
 ``X-Telegram-Bot-Api-Secret-Token``. Telegram delivers updates in order and
 retries a failed one, holding back the rest, so anything that is valid JSON with
 an ``update_id`` is answered 200 (unknown kinds are recorded as ignored); only a
-body that is not an update at all is refused with a PayloadError.
+body that is not an update at all is refused with a PayloadError. Which shapes are
+ignored (edits, channel posts, groups, bots) is decided by `not_for_us`, before
+anything is read, and listed in docs/channels.md ("Message shapes").
 
 The Bot API client is asynchronous while our send jobs are synchronous. Each
 adapter owns one event loop, running in a daemon thread, and one ``Bot``
@@ -61,8 +63,10 @@ DEFAULT_API_BASE_URL = "https://api.telegram.org"
 DEFAULT_TIMEOUT = 10.0
 """Seconds for connect, read, write and pool waits; a send job retries on timeout."""
 
-ALLOWED_UPDATES = ("message", "edited_message", "callback_query", "my_chat_member")
-"""What set_webhook subscribes to: everything the parser understands, nothing more."""
+ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
+"""What set_webhook subscribes to: everything the parser takes in, nothing more (edits are ignored)."""
+
+CHANNEL_POSTS = ("channel_post", "edited_channel_post")
 
 MAX_TEXT = 4096  # sendMessage text, in UTF-16 code units after entity parsing
 MAX_CAPTION = 1024  # sendPhoto caption
@@ -81,6 +85,35 @@ def utf16_length(text: str) -> int:
 
 def _seconds(value: int | float | dt.timedelta) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+def not_for_us(data: Mapping[str, Any]) -> str | None:
+    """Why an update is ignored, or None when it is for us: the one place these rules live.
+
+    * Edits: Telegram delivers updates in order, so the original message was received and
+      answered before its edit; taking the edit as new input would answer it again in the
+      middle of the dialogue (a corrected description read as the reply to "which category?").
+      The citizen's original words stay; a correction is a new message.
+    * Channel posts, and messages in groups, supergroups or channels: complaints carry personal
+      data, so the bot talks to citizens one to one only.
+    * Messages from bots: no citizen behind them (and two bots can loop on each other).
+    """
+    for key in CHANNEL_POSTS:
+        if key in data:
+            return "a channel post is not handled (the bot talks to citizens one to one)"
+    edit = data.get("edited_message")
+    if isinstance(edit, dict):
+        return f"an edit of message {edit.get('message_id')} is not taken as new input"
+    message = data.get("message")
+    if not isinstance(message, dict):
+        return None
+    chat = message.get("chat")
+    if isinstance(chat, dict) and chat.get("type") != "private":
+        return f"chat type {chat.get('type')!r} is not handled"
+    sender = message.get("from")
+    if isinstance(sender, dict) and sender.get("is_bot") is True:
+        return "a message sent by a bot is not handled"
+    return None
 
 
 def send_error(exc: Exception) -> SendError:
@@ -185,6 +218,10 @@ class TelegramAdapter(ChannelAdapter):
         if not isinstance(data.get("update_id"), int) or isinstance(data.get("update_id"), bool):
             raise PayloadError("update_id is missing or not an integer")
         result = ParseResult()
+        reason = not_for_us(data)
+        if reason is not None:
+            result.ignored.append(f"update {data['update_id']}: {reason}")
+            return result
         try:
             # PTB 22 accepts bot=None (since 21.4): nothing here needs a Bot, and no call is made.
             update = Update.de_json(data, None)
@@ -199,13 +236,8 @@ class TelegramAdapter(ChannelAdapter):
                     f"update {data['update_id']} could not be read: {exc.__class__.__name__}"
                 )
             return result
-        if update.message is not None or update.edited_message is not None:
-            key = "message" if update.message is not None else "edited_message"
-            inbound = self._message(update, data, key)
-            if isinstance(inbound, str):
-                result.ignored.append(f"update {update.update_id}: {inbound}")
-            else:
-                result.messages.append(inbound)
+        if update.message is not None:
+            result.messages.append(self._message(update.message, data))
         elif update.callback_query is not None:
             result.messages.append(self._callback(update, data))
         elif update.my_chat_member is not None:
@@ -226,28 +258,17 @@ class TelegramAdapter(ChannelAdapter):
         full = " ".join(p for p in (user.first_name, user.last_name) if p)
         return clean_text(full or user.username or "") or None
 
-    def _message(self, update: Update, data: Mapping[str, Any], key: str) -> InboundMessage | str:
-        message = update.message or update.edited_message
-        assert message is not None
+    def _message(self, message: telegram.Message, data: Mapping[str, Any]) -> InboundMessage:
+        """A message in a private chat (`not_for_us` has turned the others away)."""
         chat = message.chat
-        raw_message = data[key]
-        if chat.type != "private":
-            # Complaints carry personal data: the bot talks to citizens one to one only.
-            return f"chat type {raw_message['chat'].get('type')!r} is not handled"
-        edited = key == "edited_message"
-        if edited:
-            provider_id = f"e{chat.id}:{message.message_id}:{raw_message.get('edit_date', '')}"
-        else:
-            provider_id = f"{chat.id}:{message.message_id}"
         user = message.from_user
         fields: dict[str, Any] = {
             "channel": CHANNEL,
-            "provider_message_id": provider_id,
+            "provider_message_id": f"{chat.id}:{message.message_id}",
             "sender": f"telegram:{chat.id}",
             "sender_name": self._name(user) or self._name_of_chat(chat),
             "timestamp": message.date,
             "language": user.language_code if user else None,
-            "edited": edited,
             "raw": dict(data),
         }
         caption = clean_text(message.caption)
@@ -282,14 +303,21 @@ class TelegramAdapter(ChannelAdapter):
                 name=clean_text(venue.title) or None,
                 address=clean_text(venue.address) or None,
             )
-            fields.update(kind="location", location=location, text=location.name or "")
+            label = "\n".join(p for p in (location.name, location.address) if p)
+            fields.update(kind="location", location=location, text=label)
         elif message.location is not None:
             location = Location(latitude=message.location.latitude, longitude=message.location.longitude)
             fields.update(kind="location", location=location)
         elif message.contact is not None:
             contact = message.contact
-            label = " ".join(p for p in (contact.first_name, contact.last_name) if p)
-            fields.update(kind="contacts", text=clean_text(f"{label}: {contact.phone_number}"))
+            # The number is a third party's: fine in the stored text (private to operators of
+            # the ticket); public surfaces redact numbers.
+            label = clean_text(" ".join(p for p in (contact.first_name, contact.last_name) if p))
+            number = clean_text(contact.phone_number)
+            fields.update(kind="contacts", text=f"{label}: {number}" if label else number)
+        elif message.web_app_data is not None:
+            # What a Web App sent with sendData: text the citizen filled in there.
+            fields.update(kind="text", text=clean_text(message.web_app_data.data))
         elif message.sticker is not None:
             sticker = message.sticker
             if sticker.is_video:
@@ -328,34 +356,27 @@ class TelegramAdapter(ChannelAdapter):
     @staticmethod
     def _unreadable_message(data: Mapping[str, Any]) -> InboundMessage | None:
         """An "unsupported" message built from the raw JSON, when PTB cannot read the update."""
-        key = "message" if isinstance(data.get("message"), dict) else "edited_message"
-        raw_message = data.get(key)
+        raw_message = data.get("message")
         if not isinstance(raw_message, dict):
             return None
         chat = raw_message.get("chat")
         message_id = raw_message.get("message_id")
-        if not isinstance(chat, dict) or chat.get("type") != "private" or not isinstance(message_id, int):
+        if not isinstance(chat, dict) or not isinstance(message_id, int):
             return None
         chat_id = chat.get("id")
         if not isinstance(chat_id, int):
             return None
-        edited = key == "edited_message"
-        if edited:
-            provider_id = f"e{chat_id}:{message_id}:{raw_message.get('edit_date', '')}"
-        else:
-            provider_id = f"{chat_id}:{message_id}"
         user: dict[str, Any] = raw_message["from"] if isinstance(raw_message.get("from"), dict) else {}
         name = " ".join(str(p) for p in (user.get("first_name"), user.get("last_name")) if p)
         return InboundMessage(
             channel=CHANNEL,
-            provider_message_id=provider_id,
+            provider_message_id=f"{chat_id}:{message_id}",
             sender=f"telegram:{chat_id}",
             sender_name=clean_text(name or user.get("username") or "") or None,
             kind="unsupported",
             text=clean_text(raw_message.get("text") or raw_message.get("caption") or ""),
             timestamp=parse_epoch(raw_message.get("date")),
             language=user.get("language_code"),
-            edited=edited,
             raw=dict(data),
         )
 

@@ -10,8 +10,11 @@ to a loopback stand-in with the real library.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import mimetypes
+import re
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
@@ -85,8 +88,15 @@ STATUS_TABLE: dict[str, str] = {
     "canceled": "failed",
 }
 
+# Statuses of an inbound message: Twilio reports them, but they are no delivery news for us.
+INBOUND_STATUS_WORDS = frozenset({"receiving", "received"})
+
 # Error code Twilio sends when the citizen texted STOP: nothing more may be sent.
 OPTED_OUT_CODE = "21610"
+
+# A Body that may be base64: only the base64 alphabet, padded to a multiple of four, long enough
+# that a citizen's own word is not mistaken for it (see `decoded_body`).
+_BASE64_BODY = re.compile(r"[A-Za-z0-9+/]{14,}[A-Za-z0-9+/=]{2}")
 
 
 @dataclass(frozen=True)
@@ -176,6 +186,28 @@ class _BaseUrlHttpClient(TwilioHttpClient):
 
     def last_headers(self) -> Mapping[str, str]:
         return getattr(self._local, "headers", {})
+
+
+def decoded_body(body: str) -> str | None:
+    """The text of an SMS Body that Twilio delivered base64-encoded, or None to keep it as typed.
+
+    Twilio has been seen to hand over some concatenated SMS with the Body in base64, and its
+    webhook carries no parameter that says so. So a Body is decoded only when nothing else can be
+    meant: base64 alphabet with correct padding, at least 16 characters, no space, and decoding to
+    strict UTF-8 that is printable text with at least one space in it (a sentence). A citizen's own
+    word or code (``LaporanJalanRusak12``, a tracking number) fails one of these and is kept.
+    """
+    if len(body) % 4 or not _BASE64_BODY.fullmatch(body):
+        return None
+    try:
+        text = base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    if not any(ch.isspace() for ch in text):
+        return None
+    if not all(ch.isprintable() or ch in "\n\r\t" for ch in text):
+        return None
+    return text
 
 
 def _whatsapp_address(raw: str) -> str:
@@ -291,11 +323,16 @@ class TwilioAdapter(ChannelAdapter):
             raise PayloadError("status callback without MessageSid")
         word = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
         if not word:
-            raise PayloadError("status callback without MessageStatus")
-        status = STATUS_TABLE.get(word)
-        if status is None:
+            # Nothing to apply and nothing wrong with the message: acknowledged, so Twilio moves on.
+            result.ignored.append("status callback without MessageStatus")
+            return
+        if word in INBOUND_STATUS_WORDS:
             result.ignored.append(f"status {word!r} is not a delivery status")
             return
+        status = STATUS_TABLE.get(word)
+        if status is None:
+            # A word we do not know could be a failure: refused, so the deployer sees it.
+            raise PayloadError(f"unknown MessageStatus {word!r}")
         error_code = (form.get("ErrorCode") or "").strip() or None
         if error_code == "0":
             error_code = None
@@ -321,8 +358,10 @@ class TwilioAdapter(ChannelAdapter):
         if not sender_raw:
             raise PayloadError("inbound message without From")
         sender = _address(sender_raw)
+        whatsapp = sender.startswith("whatsapp:")
         to = (form.get("To") or "").strip()
-        text = clean_text(form.get("Body"))
+        body = form.get("Body") or ""
+        text = clean_text(body if whatsapp else decoded_body(body) or body)
 
         try:
             declared = int(form.get("NumMedia") or 0)
@@ -356,8 +395,9 @@ class TwilioAdapter(ChannelAdapter):
             except ValueError:
                 raise PayloadError("Latitude/Longitude are not numbers")
 
-        button_payload = form.get("ButtonPayload") or None
-        button_text = form.get("ButtonText") or None
+        # Quick-reply buttons exist on WhatsApp only; on an SMS these fields are not the citizen's.
+        button_payload = (form.get("ButtonPayload") or None) if whatsapp else None
+        button_text = (form.get("ButtonText") or None) if whatsapp else None
         if location is not None:
             kind = "location"
         elif button_payload or button_text:

@@ -23,7 +23,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import requests
@@ -94,6 +94,10 @@ MEDIA_KINDS = ("image", "audio", "video", "document", "sticker")
 
 # A BSUID: ISO country code, a dot, then an alphanumeric id (optionally "ENT." for a parent id).
 _BSUID = re.compile(r"^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$")
+# A phone number as Meta writes ``from`` and ``wa_id``: digits only (a "+" tolerated).
+_PHONE_ID = re.compile(r"\+?\d{6,20}")
+# A Unix timestamp in seconds, as Meta sends ``timestamp`` (a string of digits).
+_EPOCH = re.compile(r"\d{1,12}")
 
 
 def _clip(text: str, limit: int) -> str:
@@ -260,16 +264,45 @@ class WhatsAppCloudAdapter(ChannelAdapter):
 
     @staticmethod
     def _address(phone: str | None, user_id: str | None) -> str | None:
-        """``whatsapp:+E164`` from a phone number, else ``whatsapp:<BSUID>``; None when neither."""
+        """``whatsapp:+E164`` from a phone number, else ``whatsapp:<BSUID>``; None when neither.
+
+        None too when the id given is neither digits nor a business-scoped user id: such a
+        sender cannot be answered, and a contact must never be keyed on garbage.
+        """
+        phone, user_id = (phone or "").strip(), (user_id or "").strip()
         if phone:
-            number = normalize_phone(phone) if re.fullmatch(r"\+?\d{6,20}", phone.strip()) else None
-            if number:
-                return f"whatsapp:{number}"
-            # Not a phone number: Meta has started to put business-scoped ids where numbers were.
-            return f"whatsapp:{phone.strip()}"
+            if _PHONE_ID.fullmatch(phone):
+                number = normalize_phone(phone)
+                return f"whatsapp:{number or phone}"
+            # Meta has started to put business-scoped ids where numbers were.
+            return f"whatsapp:{phone}" if _BSUID.match(phone) else None
         if user_id:
-            return f"whatsapp:{user_id.strip()}"
+            return f"whatsapp:{user_id}" if _BSUID.match(user_id) else None
         return None
+
+    def _sender(
+        self, message: Mapping[str, Any], contacts: list[dict[str, Any]]
+    ) -> tuple[str, dict[str, Any] | None] | str:
+        """The sender's address and contact entry, or the reason the message is skipped."""
+        phone = _id_text(message.get("from"))
+        user_id = _id_text(message.get("from_user_id") or message.get("user_id"))
+        contact = next(
+            (
+                c
+                for c in contacts
+                if (phone and _id_text(c.get("wa_id")) == phone)
+                or (user_id and _id_text(c.get("user_id")) == user_id)
+            ),
+            contacts[0] if len(contacts) == 1 else None,
+        )
+        if phone is None and user_id is None and contact is not None:
+            phone, user_id = _id_text(contact.get("wa_id")), _id_text(contact.get("user_id"))
+        if phone is None and user_id is None:
+            return "message without sender (no from, from_user_id or contact)"
+        sender = self._address(phone, user_id)
+        if sender is None:
+            return "sender id is neither a phone number nor a business-scoped user id"
+        return sender, contact
 
     def _parse_message(
         self,
@@ -279,106 +312,46 @@ class WhatsAppCloudAdapter(ChannelAdapter):
         entry: Mapping[str, Any],
         recipient: str | None,
     ) -> InboundMessage | str:
-        """One message, or the reason it was skipped."""
+        """One message, or the reason it was skipped.
+
+        The envelope (id, group, sender, timestamp) is checked here; what the message says is
+        read by the parser `CONTENT_PARSERS` names for its ``type``.
+        """
         if not isinstance(message, dict):
             return "not an object"
         message_id = message.get("id")
         if not message_id:
             return "message without id"
-        phone = str(message["from"]) if message.get("from") else None
-        user_id = message.get("from_user_id") or message.get("user_id")
-        sender = self._address(phone, str(user_id) if user_id else None)
-        contact = next(
-            (
-                c
-                for c in contacts
-                if (phone and str(c.get("wa_id") or "") == phone)
-                or (user_id and str(c.get("user_id") or "") == str(user_id))
-            ),
-            contacts[0] if len(contacts) == 1 else None,
-        )
-        if sender is None and contact is not None:
-            sender = self._address(
-                str(contact["wa_id"]) if contact.get("wa_id") else None,
-                str(contact["user_id"]) if contact.get("user_id") else None,
-            )
-        if sender is None:
-            return "message without sender (no from, from_user_id or contact)"
-        profile = _obj((contact or {}).get("profile"))
-        sender_name = clean_text(profile.get("name") or profile.get("username") or "") or None
-        raw = {
-            "message": message,
-            "contact": contact,
-            "metadata": dict(metadata),
-            "entry_id": entry.get("id"),
-        }
-        fields: dict[str, Any] = {
-            "channel": CHANNEL,
-            "provider_message_id": str(message_id),
-            "sender": sender,
-            "recipient": recipient,
-            "sender_name": sender_name,
-            "timestamp": parse_epoch(message.get("timestamp")),
-            "raw": raw,
-        }
+        if message.get("group_id"):
+            # Complaints carry personal data: the number talks to citizens one to one only.
+            return "a group message is not handled"
+        found = self._sender(message, contacts)
+        if isinstance(found, str):
+            return found
+        sender, contact = found
+        stamp = message.get("timestamp")
+        if stamp is not None and (isinstance(stamp, bool) or not _EPOCH.fullmatch(str(stamp))):
+            return "timestamp is not a number"
         kind = str(message.get("type") or "")
-        body = _obj(message.get(kind))
-        if kind == "text":
-            fields.update(kind="text", text=clean_text(body.get("body")))
-        elif kind in MEDIA_KINDS:
-            attachment_kind = kind
-            if kind == "audio" and body.get("voice"):
-                attachment_kind = "voice"
-            fields.update(
-                kind=attachment_kind,
-                text=clean_text(body.get("caption")),
-                attachments=(
-                    Attachment(
-                        kind=attachment_kind,
-                        content_type=body.get("mime_type"),
-                        media_id=str(body["id"]) if body.get("id") else None,
-                        filename=body.get("filename"),
-                        caption=clean_text(body.get("caption")) or None,
-                        url=body.get("url") or None,
-                    ),
-                ),
-            )
-        elif kind == "location":
-            try:
-                location = Location(
-                    latitude=float(body["latitude"]),
-                    longitude=float(body["longitude"]),
-                    name=clean_text(body.get("name")) or None,
-                    address=clean_text(body.get("address")) or None,
-                )
-            except (KeyError, TypeError, ValueError):
-                return "location without valid latitude/longitude"
-            fields.update(kind="location", location=location, text=location.name or "")
-        elif kind == "contacts":
-            fields.update(kind="contacts", text=_contacts_summary(message.get("contacts")))
-        elif kind == "button":
-            fields.update(
-                kind="button",
-                text=clean_text(body.get("text")),
-                button_payload=str(body.get("payload") or body.get("text") or ""),
-            )
-        elif kind == "interactive":
-            reply_type = str(body.get("type") or "")
-            reply = _obj(body.get(reply_type)) or None
-            if reply_type in ("button_reply", "list_reply") and reply is not None:
-                fields.update(
-                    kind="button",
-                    text=clean_text(reply.get("title")),
-                    button_payload=str(reply.get("id") or ""),
-                )
-            else:
-                fields.update(kind="unsupported", text=_errors_summary(message))
-        elif kind == "reaction":
-            fields.update(kind="reaction", text=clean_text(body.get("emoji")))
-        else:
-            # "unsupported", "unknown", "system", "order", ... : kept, shown, never dropped.
-            fields.update(kind="unsupported", text=_errors_summary(message))
-        return InboundMessage(**fields)
+        content = CONTENT_PARSERS.get(kind, _unsupported)(message, _obj(message.get(kind)))
+        if isinstance(content, str):
+            return content
+        profile = _obj((contact or {}).get("profile"))
+        return InboundMessage(
+            channel=CHANNEL,
+            provider_message_id=str(message_id),
+            sender=sender,
+            recipient=recipient,
+            sender_name=clean_text(profile.get("name") or profile.get("username") or "") or None,
+            timestamp=parse_epoch(stamp),
+            raw={
+                "message": message,
+                "contact": contact,
+                "metadata": dict(metadata),
+                "entry_id": entry.get("id"),
+            },
+            **content,
+        )
 
     @staticmethod
     def _parse_status(status: Any, metadata: Mapping[str, Any]) -> StatusUpdate | str:
@@ -663,6 +636,172 @@ class WhatsAppCloudAdapter(ChannelAdapter):
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+# -- what a message says, one small parser per Meta message type --------------------------------
+# Each takes the message and its type's object (``message[type]``, {} when absent) and returns the
+# content fields of the InboundMessage, or the reason the message is skipped (recorded as ignored).
+Content = dict[str, Any] | str
+ContentParser = Callable[[Mapping[str, Any], Mapping[str, Any]], Content]
+
+
+def _text(message: Mapping[str, Any], body: Mapping[str, Any]) -> Content:
+    text = clean_text(body.get("body"))
+    if not text.strip():
+        return "text message without text"
+    return {"kind": "text", "text": text}
+
+
+def _media(message: Mapping[str, Any], body: Mapping[str, Any]) -> Content:
+    """image, audio (a voice note when ``voice`` is true), video, document, sticker."""
+    kind = str(message.get("type"))
+    attachment_kind = "voice" if kind == "audio" and body.get("voice") else kind
+    caption = clean_text(body.get("caption"))
+    attachment = Attachment(
+        kind=attachment_kind,
+        content_type=body.get("mime_type"),
+        media_id=str(body["id"]) if body.get("id") else None,
+        filename=body.get("filename"),
+        caption=caption or None,
+        url=body.get("url") or None,
+    )
+    return {"kind": attachment_kind, "text": caption, "attachments": (attachment,)}
+
+
+def _location(message: Mapping[str, Any], body: Mapping[str, Any]) -> Content:
+    try:
+        location = Location(
+            latitude=float(body["latitude"]),
+            longitude=float(body["longitude"]),
+            name=clean_text(body.get("name")) or None,
+            address=clean_text(body.get("address")) or None,
+        )
+    except (KeyError, TypeError, ValueError):
+        return "location without valid latitude/longitude"
+    return {"kind": "location", "location": location, "text": location.name or ""}
+
+
+def _contacts(message: Mapping[str, Any], body: Mapping[str, Any]) -> Content:
+    """Shared contact cards as text, one "Name: phones" line each (third parties' numbers: the
+    stored text is private to the ticket's operators; public surfaces redact numbers)."""
+    summary = _contacts_summary(message.get("contacts"))
+    if not summary:
+        return "contacts message without a contact card"
+    return {"kind": "contacts", "text": summary}
+
+
+def _button(message: Mapping[str, Any], body: Mapping[str, Any]) -> Content:
+    """A template's quick-reply button."""
+    return {
+        "kind": "button",
+        "text": clean_text(body.get("text")),
+        "button_payload": str(body.get("payload") or body.get("text") or ""),
+    }
+
+
+def _choice(reply: Mapping[str, Any]) -> Content:
+    """A reply button or list row the citizen chose."""
+    return {
+        "kind": "button",
+        "text": clean_text(reply.get("title")),
+        "button_payload": str(reply.get("id") or ""),
+    }
+
+
+def _form_reply(reply: Mapping[str, Any]) -> Content:
+    """A WhatsApp Flow or address form sent back (``nfm_reply``): its answers, one per line."""
+    raw = reply.get("response_json")
+    try:
+        answers = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError:
+        answers = raw
+    lines = _answer_lines(answers) if isinstance(answers, dict) else [clean_text(str(answers or ""))]
+    text = "\n".join(line for line in lines if line.strip())
+    if not text:
+        # No answers: the body is all there is ("Sent" for a flow, the address for an address form).
+        text = clean_text(reply.get("body"))
+    if not text.strip():
+        return "form reply without answers"
+    return {"kind": "text", "text": text}
+
+
+def _answer_lines(answers: Mapping[str, Any]) -> list[str]:
+    """``key: value`` per answer, nested objects flattened, lists joined; ``flow_token`` (ours,
+    not the citizen's words) and empty answers left out."""
+    lines: list[str] = []
+    for key, value in answers.items():
+        if key == "flow_token" or value in (None, "", [], {}):
+            continue
+        if isinstance(value, dict):
+            lines.extend(_answer_lines(value))
+        elif isinstance(value, list):
+            lines.append(clean_text(f"{key}: {', '.join(_answer_word(v) for v in value)}"))
+        else:
+            lines.append(clean_text(f"{key}: {_answer_word(value)}"))
+    return lines
+
+
+def _answer_word(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+# interactive.type -> parser of the object under that key.
+INTERACTIVE_PARSERS: dict[str, Callable[[Mapping[str, Any]], Content]] = {
+    "button_reply": _choice,
+    "list_reply": _choice,
+    "nfm_reply": _form_reply,
+}
+
+
+def _interactive(message: Mapping[str, Any], body: Mapping[str, Any]) -> Content:
+    reply_type = str(body.get("type") or "")
+    parser = INTERACTIVE_PARSERS.get(reply_type)
+    reply = _obj(body.get(reply_type))
+    if parser is None or not reply:
+        return _unsupported(message, body)
+    return parser(reply)
+
+
+def _reaction(message: Mapping[str, Any], body: Mapping[str, Any]) -> Content:
+    emoji = clean_text(body.get("emoji"))
+    if not emoji:
+        return "reaction removed (no emoji)"
+    return {"kind": "reaction", "text": emoji}
+
+
+def _system(message: Mapping[str, Any], body: Mapping[str, Any]) -> Content:
+    """Meta's notice that a user changed number or id: no words of the citizen's to keep."""
+    return f"system notice {str(body.get('type') or '')!r} is not a message from the citizen"
+
+
+def _request_welcome(message: Mapping[str, Any], body: Mapping[str, Any]) -> Content:
+    return "request_welcome (the citizen opened the chat) carries no message"
+
+
+def _unsupported(message: Mapping[str, Any], body: Mapping[str, Any]) -> Content:
+    """ "unsupported", "unknown", "order", ...: kept and shown with Meta's words, never dropped."""
+    return {"kind": "unsupported", "text": _errors_summary(message)}
+
+
+# Meta's message type -> its parser; any other type is kept as "unsupported".
+CONTENT_PARSERS: dict[str, ContentParser] = {
+    "text": _text,
+    **dict.fromkeys(MEDIA_KINDS, _media),
+    "location": _location,
+    "contacts": _contacts,
+    "button": _button,
+    "interactive": _interactive,
+    "reaction": _reaction,
+    "system": _system,
+    "request_welcome": _request_welcome,
+}
+
+
+def _id_text(value: Any) -> str | None:
+    """A sender id as Meta gives it (string or number), trimmed; None when absent or not scalar."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return str(value).strip() or None
 
 
 def _obj(value: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ The Update files are written from the Bot API reference ("Update", "Message",
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,17 +140,8 @@ CASES = [
         "command_with_bot_name.json",
         messages=[{"kind": "command", "command": "/lacak", "command_args": "12345678"}],
     ),
-    Case(
-        "edited.json",
-        messages=[
-            {
-                "provider_message_id": "e987654321:501:1718000500",
-                "edited": True,
-                "kind": "text",
-                "text": "Lampu PJU di Jl. Kenanga No. 12 mati sudah seminggu",
-            }
-        ],
-    ),
+    # The original (text.json) was received and answered in order; an edit is not new input.
+    Case("edited.json", ignored=["an edit of message 501 is not taken as new input"]),
     Case(
         "photo.json",
         messages=[
@@ -222,10 +214,23 @@ CASES = [
                     "name": "Kantor Kecamatan Genteng",
                     "address": "Jl. Pemuda No. 1, Surabaya",
                 },
+                "text": "Kantor Kecamatan Genteng\nJl. Pemuda No. 1, Surabaya",
             }
         ],
     ),
     Case("contact.json", messages=[{"kind": "contacts", "text": "Pak Lurah: +6281311112222"}]),
+    Case("contact_first_name_only.json", messages=[{"kind": "contacts", "text": "Bu RT: 6281377778888"}]),
+    Case(
+        "web_app_data.json",
+        messages=[
+            {
+                "provider_message_id": "987654321:530",
+                "kind": "text",
+                "text": "Kategori: Kebersihan\nLokasi: Pasar Kosambi, Bandung\nSampah belum diangkut 3 hari",
+            }
+        ],
+    ),
+    Case("from_bot.json", ignored=["sent by a bot"]),
     Case(
         "callback_query.json",
         messages=[
@@ -243,6 +248,7 @@ CASES = [
     Case("my_chat_member_kicked.json", events=[{"address": BUDI, "event": "blocked"}]),
     Case("my_chat_member_member.json", events=[{"address": BUDI, "event": "unblocked"}]),
     Case("group_message.json", ignored=["chat type 'supergroup' is not handled"]),
+    Case("group_message_plain_group.json", ignored=["chat type 'group' is not handled"]),
     Case("username_only.json", messages=[{"sender": "telegram:55501", "sender_name": "anon_warga"}]),
     # PTB 22.8 refuses this older poll shape (no persistent_id): kept from the raw JSON instead.
     Case(
@@ -252,7 +258,8 @@ CASES = [
         ],
     ),
     Case("message_reaction.json", ignored=["kind message_reaction not handled"]),
-    Case("channel_post.json", ignored=["kind channel_post not handled"]),
+    Case("channel_post.json", ignored=["a channel post is not handled"]),
+    Case("edited_channel_post.json", ignored=["a channel post is not handled"]),
     Case("unreadable.json", ignored=["could not be read"]),
     Case("no_update_id.json", raises=PayloadError),
     Case("not_an_object.json", raises=PayloadError),
@@ -300,13 +307,20 @@ def test_raw_keeps_the_whole_update_with_its_id() -> None:
     assert len(message.raw["message"]["photo"]) == 3
 
 
-def test_edit_and_original_have_different_ids_and_a_retry_the_same() -> None:
-    """The store dedups on provider id: a redelivered update must collide, an edit must not."""
-    original = parse_file("text.json").messages[0]
-    edit = parse_file("edited.json").messages[0]
-    again = parse_file("edited.json").messages[0]
-    assert original.provider_message_id != edit.provider_message_id
-    assert edit.provider_message_id == again.provider_message_id
+def test_edits_are_not_subscribed_to() -> None:
+    """Edits are ignored (docs/channels.md, "Message shapes"), so set_webhook does not ask for them."""
+    from adapters.telegram import ALLOWED_UPDATES
+
+    assert "edited_message" not in ALLOWED_UPDATES
+    assert {"message", "callback_query", "my_chat_member"} <= set(ALLOWED_UPDATES)
+
+
+def test_an_edit_python_telegram_bot_cannot_read_is_ignored_too() -> None:
+    data = json.loads((DATA / "edited.json").read_text())
+    data["edited_message"]["poll"] = {"id": "1", "question": "?"}  # PTB refuses this poll shape
+    result = make_adapter().parse(post(json.dumps(data).encode()))
+    assert result.messages == []
+    assert len(result.ignored) == 1 and "an edit of message 501" in result.ignored[0]
 
 
 def test_payload_error_reasons() -> None:
@@ -354,3 +368,47 @@ def test_simulate_start_command_photo_and_location() -> None:
 def test_simulate_needs_the_secret() -> None:
     with pytest.raises(SignatureError):
         make_adapter(TELEGRAM_WEBHOOK_SECRET="").simulate("telegram:42", "halo")
+
+
+# -- through the real webhook: ignored shapes store nothing, refused ones say why ------------------
+GATEWAY_SECRET = "telegram-secret"  # TELEGRAM_WEBHOOK_SECRET of the test settings (tests/conftest.py)
+
+
+def _post_to_gateway(client: Any, name: str) -> Any:
+    return client.post(
+        "/webhooks/telegram",
+        data=(DATA / name).read_bytes(),
+        headers={"X-Telegram-Bot-Api-Secret-Token": GATEWAY_SECRET, "Content-Type": "application/json"},
+    )
+
+
+def _stored_texts(runtime: Any) -> list[str]:
+    from sqlalchemy import select
+
+    from gateway.models import Message
+
+    with runtime.db.session() as session:
+        return list(session.scalars(select(Message.text)).all())
+
+
+@pytest.mark.parametrize("name", ["from_bot.json", "edited.json", "edited_channel_post.json"])
+def test_webhook_answers_an_ignored_shape_200_and_stores_nothing(
+    client: Any, runtime: Any, name: str
+) -> None:
+    res = _post_to_gateway(client, name)
+    assert res.status_code == 200
+    assert _stored_texts(runtime) == []
+
+
+def test_webhook_refuses_an_update_without_id_with_the_reason(client: Any, runtime: Any) -> None:
+    res = _post_to_gateway(client, "no_update_id.json")
+    assert res.status_code == 400
+    assert "update_id" in res.get_json()["error"]["message"]
+    assert _stored_texts(runtime) == []
+
+
+def test_webhook_stores_web_app_data_as_its_text(client: Any, runtime: Any) -> None:
+    assert _post_to_gateway(client, "web_app_data.json").status_code == 200
+    assert _stored_texts(runtime) == [
+        "Kategori: Kebersihan\nLokasi: Pasar Kosambi, Bandung\nSampah belum diangkut 3 hari"
+    ]

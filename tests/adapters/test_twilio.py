@@ -93,6 +93,13 @@ def test_from_env_reads_settings() -> None:
 
 
 # -- inbound messages ------------------------------------------------------------------
+# The words behind sms_base64_body.form's Body (base64 of their UTF-8 bytes, as Twilio has been
+# seen to send some concatenated SMS).
+BASE64_TEXT = (
+    "Selamat siang Bapak/Ibu, saya mau melaporkan jalan berlubang besar di Jl. Raya Bogor KM 27 "
+    "dekat pertigaan pasar, sudah dua minggu tidak diperbaiki dan kemarin ada pengendara motor jatuh. "
+    "Mohon segera ditangani 🙏"
+)
 MESSAGE_CASES: list[tuple[str, str, dict[str, Any]]] = [
     (
         "plain SMS",
@@ -132,6 +139,30 @@ MESSAGE_CASES: list[tuple[str, str, dict[str, Any]]] = [
         {"kind": "button", "button_payload": "confirm_yes", "text": "Ya, kirim"},
     ),
     ("WhatsApp voice note", "whatsapp_voice_note.form", {"kind": "audio", "text": ""}),
+    (
+        "SMS body that arrived base64-encoded is decoded",
+        "sms_base64_body.form",
+        {"kind": "text", "text": BASE64_TEXT},
+    ),
+    (
+        "a word that only looks like base64 is kept as typed",
+        "sms_base64_lookalike.form",
+        {"kind": "text", "text": "LaporanJalanRusakBesar12"},
+    ),
+    (
+        "base64 of one word (no space) is kept as typed: too easy to mistake",
+        "sms_base64_one_word.form",
+        {"kind": "text", "text": "UGFzYXJNaW5nZ3VCYW5qaXI="},
+    ),
+    (
+        "ButtonText on a plain SMS does not replace the body",
+        "sms_button_text.form",
+        {
+            "kind": "text",
+            "text": "Jalan rusak di depan Pasar Minggu, mohon diperbaiki",
+            "button_payload": None,
+        },
+    ),
 ]
 
 
@@ -281,9 +312,33 @@ def test_inbound_status_words_ignored() -> None:
     assert result.ignored and "receiving" in result.ignored[0]
 
 
-def test_status_without_status_is_malformed() -> None:
-    with pytest.raises(PayloadError, match="MessageStatus"):
-        make_adapter().parse(request_for(load("status_missing_status.form"), "/webhooks/twilio/status"))
+@pytest.mark.parametrize("name", ["status_missing_status.form", "status_empty_status.form"])
+def test_status_without_a_status_word_is_acknowledged_and_ignored(name: str) -> None:
+    result = make_adapter().parse(request_for(load(name), "/webhooks/twilio/status"))
+    assert (result.statuses, result.messages) == ([], [])
+    assert len(result.ignored) == 1 and "without MessageStatus" in result.ignored[0]
+    assert result.response.status == 200
+
+
+def test_status_with_an_unknown_word_is_refused_with_the_reason() -> None:
+    with pytest.raises(PayloadError, match="unknown MessageStatus 'teleported'"):
+        make_adapter().parse(request_for(load("status_unknown_word.form"), "/webhooks/twilio/status"))
+
+
+def test_whatsapp_body_that_looks_like_base64_is_not_decoded() -> None:
+    """Twilio's base64 bodies are concatenated SMS; a WhatsApp text is always kept as typed."""
+    import base64
+
+    encoded = base64.b64encode(BASE64_TEXT.encode()).decode()
+    pairs = [(k, encoded if k == "Body" else v) for k, v in load("whatsapp_text.form")]
+    message = make_adapter().parse(request_for(pairs)).messages[0]
+    assert message.text == encoded
+
+
+def test_decoded_body_keeps_the_original_in_raw() -> None:
+    message = make_adapter().parse(request_for(load("sms_base64_body.form"))).messages[0]
+    assert message.text == BASE64_TEXT
+    assert message.raw["Body"] != BASE64_TEXT and message.raw["Body"].endswith("=")
 
 
 def test_status_table_maps_every_word_onto_delivery_statuses() -> None:
@@ -456,3 +511,52 @@ def test_simulate_signed_for_public_url_only() -> None:
     )
     with pytest.raises(SignatureError):
         adapter.verify(moved)
+
+
+# -- through the real webhook: ignored shapes store nothing, refused ones say why ------------------
+GATEWAY_PUBLIC = "http://localhost:5000"  # PUBLIC_BASE_URL of the test settings (tests/conftest.py)
+
+
+def _post_signed(client: Any, path: str, pairs: list[tuple[str, str]]) -> Any:
+    signature = RequestValidator(TOKEN).compute_signature(GATEWAY_PUBLIC + path, MultiDict(pairs))
+    return client.post(
+        path,
+        data=urlencode(pairs),
+        headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+
+def _stored(runtime: Any) -> tuple[int, int]:
+    from sqlalchemy import func, select
+
+    from gateway.models import DeliveryReceipt, Message
+
+    with runtime.db.session() as session:
+        return (
+            session.scalar(select(func.count()).select_from(Message)) or 0,
+            session.scalar(select(func.count()).select_from(DeliveryReceipt)) or 0,
+        )
+
+
+def test_webhook_acknowledges_an_empty_status_and_stores_nothing(client: Any, runtime: Any) -> None:
+    res = _post_signed(client, "/webhooks/twilio/status", load("status_empty_status.form"))
+    assert res.status_code == 200
+    assert _stored(runtime) == (0, 0)
+
+
+def test_webhook_refuses_an_unknown_status_with_the_reason(client: Any, runtime: Any) -> None:
+    res = _post_signed(client, "/webhooks/twilio/status", load("status_unknown_word.form"))
+    assert res.status_code == 400
+    assert "unknown MessageStatus 'teleported'" in res.get_json()["error"]["message"]
+    assert _stored(runtime) == (0, 0)
+
+
+def test_webhook_stores_a_base64_sms_as_its_words(client: Any, runtime: Any) -> None:
+    from sqlalchemy import select
+
+    from gateway.models import Message
+
+    res = _post_signed(client, "/webhooks/twilio", load("sms_base64_body.form"))
+    assert res.status_code == 200
+    with runtime.db.session() as session:
+        assert session.scalars(select(Message.text)).all() == [BASE64_TEXT]

@@ -287,6 +287,41 @@ CASES = [
         messages=[{"kind": "button", "text": "Infrastruktur", "button_payload": "cat_infrastruktur"}],
     ),
     Case("reaction.json", messages=[{"kind": "reaction", "text": "👍"}]),
+    Case("reaction_removed.json", ignored=["reaction removed"]),
+    Case(
+        "interactive_nfm_reply_flow.json",
+        messages=[
+            {
+                "provider_message_id": "wamid.FLOW1",
+                "kind": "text",
+                "text": "kategori: Infrastruktur\nlokasi: Jl. Merdeka No. 5, Bandung\n"
+                "uraian: Trotoar ambles sepanjang 10 meter\nfoto_ada: true\nrt_rw: 05, 02",
+                "context_id": "wamid.OUR_FLOW_1",
+            }
+        ],
+    ),
+    Case(
+        "interactive_nfm_reply_address.json",
+        messages=[
+            {
+                "kind": "text",
+                "text": "name: Siti Rahmawati\nphone_number: 081234567890\nin_pin_code: 40111\n"
+                "house_number: 12\naddress: Jl. Braga No. 12\ncity: Bandung\nstate: Jawa Barat",
+            }
+        ],
+    ),
+    Case(
+        "interactive_nfm_reply_not_json.json",
+        messages=[{"kind": "text", "text": "kategori=Infrastruktur; lokasi=Jl. Merdeka"}],
+    ),
+    Case("group_message.json", ignored=["a group message is not handled"]),
+    Case("sender_not_a_number.json", ignored=["sender id is neither a phone number nor"]),
+    Case("wa_id_not_a_number.json", ignored=["sender id is neither a phone number nor"]),
+    Case("timestamp_not_a_number.json", ignored=["timestamp is not a number"]),
+    Case("system_user_changed_number.json", ignored=["system notice 'user_changed_number'"]),
+    Case("request_welcome.json", ignored=["request_welcome"]),
+    Case("contacts_without_cards.json", ignored=["contacts message without a contact card"]),
+    Case("text_empty.json", ignored=["text message without text"]),
     Case(
         "unsupported.json",
         messages=[{"kind": "unsupported", "provider_message_id": "wamid.UNSUP1", "sender": SITI}],
@@ -476,3 +511,57 @@ def test_simulate_needs_the_app_secret() -> None:
     adapter = make_adapter(WHATSAPP_APP_SECRET="")
     with pytest.raises(SignatureError):
         adapter.simulate("+6281234567890", "halo")
+
+
+# -- through the real webhook: ignored shapes store nothing, refused ones say why ------------------
+GATEWAY_SECRET = "meta-app-secret"  # WHATSAPP_APP_SECRET of the test settings (tests/conftest.py)
+
+
+def _post_to_gateway(client: Any, name: str) -> Any:
+    body = (DATA / name).read_bytes()
+    return client.post(
+        "/webhooks/whatsapp",
+        data=body,
+        headers={"X-Hub-Signature-256": sign(body, GATEWAY_SECRET), "Content-Type": "application/json"},
+    )
+
+
+def _stored_texts(runtime: Any) -> list[str]:
+    from sqlalchemy import select
+
+    from gateway.models import Message
+
+    with runtime.db.session() as session:
+        return list(session.scalars(select(Message.text)).all())
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "group_message.json",
+        "sender_not_a_number.json",
+        "timestamp_not_a_number.json",
+        "system_user_changed_number.json",
+        "reaction_removed.json",
+    ],
+)
+def test_webhook_answers_an_ignored_shape_200_and_stores_nothing(
+    client: Any, runtime: Any, name: str
+) -> None:
+    res = _post_to_gateway(client, name)
+    assert res.status_code == 200
+    assert _stored_texts(runtime) == []
+
+
+def test_webhook_refuses_another_object_with_the_reason(client: Any, runtime: Any) -> None:
+    res = _post_to_gateway(client, "wrong_object.json")
+    assert res.status_code == 400
+    assert "not 'whatsapp_business_account'" in res.get_json()["error"]["message"]
+    assert _stored_texts(runtime) == []
+
+
+def test_webhook_stores_a_flow_reply_as_readable_text(client: Any, runtime: Any) -> None:
+    assert _post_to_gateway(client, "interactive_nfm_reply_flow.json").status_code == 200
+    [text] = _stored_texts(runtime)
+    assert text.startswith("kategori: Infrastruktur\nlokasi: Jl. Merdeka No. 5, Bandung")
+    assert "flow_token" not in text
