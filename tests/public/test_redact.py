@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
+import yaml
 
 from gateway.redact import PLACEHOLDERS, initials, redact
+
+#: The table of real-looking sentences: leaks that must go, ordinary text that must survive.
+TABLE: dict[str, list[dict[str, Any]]] = yaml.safe_load(
+    (Path(__file__).parent.parent / "data" / "redact_cases.yaml").read_text(encoding="utf-8")
+)
 
 CASES = [
     ("phone with dashes", "HP 0812-3456-7890 ya", "0812", PLACEHOLDERS["phone"]),
@@ -54,3 +63,23 @@ def test_initials() -> None:
     assert initials("budi santoso") == "B. S."
     assert initials(None) is None
     assert initials("   ") is None
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(TABLE["leaks"]) + len(TABLE["survives"]) >= 60
+
+
+@pytest.mark.parametrize("case", TABLE["leaks"], ids=[c["text"][:40] for c in TABLE["leaks"]])
+def test_leak_is_redacted(case: dict[str, Any]) -> None:
+    out = redact(case["text"], case.get("names", []))
+    for gone in case["gone"]:
+        assert gone not in out, out
+    for kept in case.get("keep", []):
+        assert kept in out, out
+    for kind in case.get("expect", []):
+        assert PLACEHOLDERS[kind] in out, out
+
+
+@pytest.mark.parametrize("case", TABLE["survives"], ids=[c["text"][:40] for c in TABLE["survives"]])
+def test_ordinary_text_survives(case: dict[str, Any]) -> None:
+    assert redact(case["text"], case.get("names", [])) == case["text"]
