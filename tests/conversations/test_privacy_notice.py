@@ -51,7 +51,9 @@ def test_the_notice_is_sent_once_per_channel() -> None:
 
 def test_a_first_reply_too_long_to_share_gets_the_short_notice_or_one_short_extra_reply() -> None:
     narrow = replace(SMS, max_text_length=160)
-    result = _say(ConversationState.new(), "Sampah menumpuk di pasar Sukamaju sudah seminggu, bau sekali", narrow)
+    result = _say(
+        ConversationState.new(), "Sampah menumpuk di pasar Sukamaju sudah seminggu, bau sekali", narrow
+    )
     replies = _replies(result)
     assert _notices(result) == 1
     assert all(len(r) <= narrow.max_text_length for r in replies)

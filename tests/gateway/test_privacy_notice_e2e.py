@@ -17,7 +17,8 @@ def _outbound_count(runtime: Any) -> int:
 
 
 @pytest.mark.parametrize(
-    ("channel", "sender"), [("sms", "081234567101"), ("telegram", "700000101"), ("whatsapp", "+6281234567102")]
+    ("channel", "sender"),
+    [("sms", "081234567101"), ("telegram", "700000101"), ("whatsapp", "+6281234567102")],
 )
 def test_first_contact_is_told_what_is_kept_once(
     client: Any, runtime: Any, drain: Any, channel: str, sender: str
