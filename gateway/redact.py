@@ -79,6 +79,13 @@ _COMMON_WORDS = _HONORIFICS | frozenset(
     sekolah puskesmas pasar kantor toko warung mesjid masjid gereja ibu rumah tangga kerja bekerja
     pegawai guru siswa murid orang tua anak korban sebelum sesudah setelah karena untuk pada
     tentang soal atas nama tersebut sini sana situ semua para bersama
+    terus cuma udah lagi merasa heran bingung kesal marah malu takut khawatir resah terganggu
+    dirugikan menunggu tunggu mengalami alami mendapat dapatkan menerima kena jadi sempat yakin setuju
+    usul mengusulkan sarankan menyarankan ajukan mengajukan protes komplain keberatan tanyakan
+    menanyakan bayar membayar urus mengurus antri antre datangi mendatangi hubungi menghubungi
+    telepon menelepon pakai memakai gunakan menggunakan lewat melewati lewati pengguna pelanggan
+    nasabah pasien pemilik penghuni pedagang pengendara sopir ojol driver mahasiswa pelajar istri
+    suami mengerti paham amat sungguh betul anonim rahasia hamba allah pemohon
     """.split()  # noqa: SIM905
 )
 #: Words that open a street or place name; what follows them is a name of a place, not of a person.
@@ -127,6 +134,8 @@ _NUMBER_CUE = re.compile(
     re.IGNORECASE,
 )
 _ID_CUES = frozenset({"nik", "ktp", "kk"})
+#: Fewest digits of a cued number: a local phone number without area code has seven.
+_CUED_MIN_DIGITS = 7
 
 _NAME_WORD = r"[^\W\d_][\w'\-]*"
 _CAP_WORD = r"[A-Z][a-zA-Z'\-]+"
@@ -267,7 +276,7 @@ def _redact_cued_numbers(text: str, hide: Callable[[str], str]) -> str:
         if cue.start() < pos:
             continue
         run = _DIGIT_RUN.match(text, cue.end())
-        if run is None or len(re.sub(r"\D", "", run.group())) < 6:
+        if run is None or len(re.sub(r"\D", "", run.group())) < _CUED_MIN_DIGITS:
             continue
         kind = "nik" if cue.group("cue").lower() in _ID_CUES else "phone"
         out.append(text[pos : cue.end()] + hide(PLACEHOLDERS[kind]))
