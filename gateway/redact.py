@@ -103,7 +103,10 @@ _PLACE_TITLES = _HONORIFICS | frozenset(
 # --------------------------------------------------------------------------- patterns
 # Set aside first (never personal, but they look like numbers).
 _KEEP_PATTERNS = [
-    re.compile(r"\b(?:rp|idr)\.?\s?\d[\d.,]*(?:\s?(?:juta|jt|ribu|rb|miliar|milyar|m|k))?\b", re.IGNORECASE),
+    # Prices and kilometre posts never start "0" and another digit: "Rp 0812..." is a phone number.
+    re.compile(
+        r"\b(?:rp|idr)\.?\s?(?!0\d)\d[\d.,]*(?:\s?(?:juta|jt|ribu|rb|miliar|milyar|m|k))?\b", re.IGNORECASE
+    ),
     re.compile(  # dates: 12/03/2024, 05.03.2024, 2024-03-12, 03/2024
         r"(?<![\d.,/\-])(?:\d{1,2}[./\-]\d{1,2}[./\-](?:19|20)?\d{2}|(?:19|20)\d{2}[./\-]\d{1,2}[./\-]\d{1,2}"
         r"|\d{1,2}/(?:19|20)\d{2})(?![./\-]?\d)"
@@ -111,17 +114,25 @@ _KEEP_PATTERNS = [
     re.compile(r"(?<![\d.,:/\-])(?:[01]?\d|2[0-3])[.:][0-5]\d(?:[.:][0-5]\d)?(?![.:]?\d)"),  # times
     re.compile(r"#\s?\d{8}(?!\d)"),  # tracking numbers
     re.compile(r"\b(?:rt|rw)\.?\s?\d{1,3}(?:\s?/\s?(?:rw\.?\s?)?\d{1,3})?(?!\d)", re.IGNORECASE),
-    re.compile(r"\bkm\.?\s?\d+(?:[+.,]\d+)?(?!\d)", re.IGNORECASE),
+    re.compile(r"\bkm\.?\s?(?!0\d)\d+(?:[+.,]\d+)?(?!\d)", re.IGNORECASE),
     re.compile(r"-?\d{1,3}\.\d{3,}\s*,\s*-?\d{1,3}\.\d{3,}"),  # coordinates
 ]
 _PLACE_START = re.compile(rf"\b(?:(?:{_PLACE_ABBREVIATIONS})\b\.?|(?:{_PLACE_WORDS})\b(?!\.))", re.IGNORECASE)
 _PLACE_WORD = re.compile(r"[ \t]+([^\W\d_][\w'\-]*)(\.?)")
 
-_AT = r"(?:\s*@\s*|\s*[\[({<]\s*(?:at|@)\s*[\])}>]\s*|\s+at\s+)"
+# "@" as written, or disguised: " @ ", "[at]", "(at)", "{@}", " at ".
+_AT = r"(?:@|\s*@\s*|\s*[\[({<]\s*(?:at|@)\s*[\])}>]\s*|\s+at\s+)"
 _DOT = r"(?:\.|\s*[\[({<]\s*(?:dot|titik|\.)\s*[\])}>]\s*|\s+(?:dot|titik)\s+)"
+_DOMAIN = r"[\w\-]+(?:" + _DOT + r"[\w\-]+)+"
 _EMAIL = re.compile(
-    r"[\w.+\-]*\w" + _AT + r"[\w\-]+(?:" + _DOT + r"[\w\-]+)+"
-    r"|[\w.+\-]*\w@(?:gmail|yahoo|ymail|hotmail|outlook|live|icloud|proton(?:mail)?)\b",
+    # A disguised "@" needs a letter in the name before it, so "... 0190 0001 @x.id" is not taken
+    # for an e-mail address (that would hide the NIK's last group and leave the rest).
+    r"[\w.+\-]*\w@"
+    + _DOMAIN
+    + r"|(?=[\w.+\-]*[^\W\d_])[\w.+\-]*\w"
+    + _AT
+    + _DOMAIN
+    + r"|[\w.+\-]*\w@(?:gmail|yahoo|ymail|hotmail|outlook|live|icloud|proton(?:mail)?)\b",
     re.IGNORECASE,
 )
 
@@ -164,8 +175,8 @@ _BERNAMA = re.compile(
     + r"){0,2})"
 )
 
-_SENTINEL = re.compile("\ue000(.)\ue001", re.DOTALL)
-_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u2060\ufeff\ue000\ue001]|(?<=\\w)\u200d(?=\\w)")
+_SENTINEL = re.compile("\ue000([\ue100-\ue1ff]+)\ue001")
+_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u2060\ufeff\ue000\ue001\ue100-\ue1ff]|(?<=\\w)\u200d(?=\\w)")
 
 
 class _SetAside:
@@ -179,11 +190,23 @@ class _SetAside:
         self.kept: list[str] = []
 
     def hide(self, text: str) -> str:
+        index = len(self.kept)
         self.kept.append(text)
-        return "\ue000" + chr(0xF0000 + len(self.kept) - 1) + "\ue001"
+        digits = ""
+        while True:  # the index in base 256, written with private-use characters
+            index, rest = divmod(index, 256)
+            digits = chr(0xE100 + rest) + digits
+            if not index:
+                return "\ue000" + digits + "\ue001"
 
     def restore(self, text: str) -> str:
-        return _SENTINEL.sub(lambda m: self.kept[ord(m.group(1)) - 0xF0000], text)
+        def original(match: re.Match[str]) -> str:
+            index = 0
+            for char in match.group(1):
+                index = index * 256 + ord(char) - 0xE100
+            return self.kept[index]
+
+        return _SENTINEL.sub(original, text)
 
 
 def normalise(text: str) -> str:

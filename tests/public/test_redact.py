@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.redact import PLACEHOLDERS, initials, redact
 
@@ -83,3 +86,29 @@ def test_leak_is_redacted(case: dict[str, Any]) -> None:
 @pytest.mark.parametrize("case", TABLE["survives"], ids=[c["text"][:40] for c in TABLE["survives"]])
 def test_ordinary_text_survives(case: dict[str, Any]) -> None:
     assert redact(case["text"], case.get("names", [])) == case["text"]
+
+
+# Around an inserted number: words and punctuation, never digits (a digit next to it makes another number).
+_AROUND = st.text(
+    alphabet=st.sampled_from(list("abcdefghijklmnopqrstuvwxyz ABCRTWKMPNI.,:;-#/@()\n")), max_size=40
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=_AROUND,
+    after=_AROUND,
+    number=st.sampled_from(["0812-3456-7890", "0812_3456_7890", "3171 0101 0190 0001"]),
+)
+def test_an_inserted_number_never_survives_its_surroundings(before: str, after: str, number: str) -> None:
+    out = redact(f"{before} {number} {after}")
+    digits = re.sub(r"\D", "", out)
+    assert "3456" not in digits and "0190" not in digits, out
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=200))
+def test_any_text_is_redacted_without_error_and_twice_is_once(text: str) -> None:
+    once = redact(text)
+    assert isinstance(once, str)
+    assert redact(once) == once
