@@ -35,7 +35,8 @@ class Context:
     tracking number the gateway reserved: the engine uses it when it files a ticket,
     so the confirmation can carry it. The ``*_seconds``/``min_description_length``/
     ``region_keyword`` fields override config/conversation.yaml and
-    config/agencies.yaml when set.
+    config/agencies.yaml when set. ``retention_months`` comes from the gateway's
+    settings, for the privacy notice at first contact.
     """
 
     channel: str = "sms"
@@ -48,6 +49,9 @@ class Context:
     idle_reminder_seconds: int | None = None
     idle_expiry_seconds: int | None = None
     region_keyword: str | None = None
+    #: Months personal data is kept after a ticket closes (LAPOR_RETENTION_MONTHS, 0 = kept).
+    #: None: not told, so no privacy notice can state it (engine tests that are not about it).
+    retention_months: int | None = None
 
     def ticket(self, tracking: str | None) -> TicketInfo | None:
         for info in self.tickets:

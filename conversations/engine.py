@@ -169,12 +169,37 @@ class _Turn:
     def finish(self) -> Step:
         """Schedule the idle reminder when a draft is open, and return the step."""
         state = self.state
+        self.add_privacy_notice()
         if state.draft is not None and not state.opted_out:
             state.reminded = False
             self.effects.append(
                 ScheduleTimeout(REMINDER, self.setting("idle_reminder_seconds"), state.version)
             )
         return Step(state, self.effects)
+
+    def add_privacy_notice(self) -> None:
+        """Tell a citizen, once per channel, what is kept, how long, and how to ask for it (UU 27/2022).
+
+        It rides on the turn's first reply when both fit one message of the channel
+        (the short wording if needed), so an SMS citizen pays no extra message; only
+        when even the short wording does not fit does it follow as one short reply.
+        """
+        state, months = self.state, self.ctx.retention_months
+        firsts = [i for i, effect in enumerate(self.effects) if isinstance(effect, Reply)]
+        if months is None or state.opted_out or self.ctx.channel in state.privacy_noticed or not firsts:
+            return
+        state.privacy_noticed = [*state.privacy_noticed, self.ctx.channel]
+        key = "privacy_notice.text" if months > 0 else "privacy_notice.kept"
+        first = self.effects[firsts[0]]
+        assert isinstance(first, Reply)
+        for variant in (key, f"{key}_short"):
+            notice = texts.text(variant, self.lang, months=months, city=city_name())
+            combined = texts.join([first.text, notice], "\n\n")
+            if len(combined) <= self.max_len:
+                self.effects[firsts[0]] = Reply(combined, first.buttons, first.menu_title)
+                return
+        notice = texts.truncate(self.t(key, months=months, city=city_name()), self.max_len)
+        self.effects.insert(firsts[0] + 1, Reply(notice))
 
     def close_draft(self) -> None:
         self.state.draft = None

@@ -100,6 +100,8 @@ class ConversationState:
     at, so a reminder for a conversation that moved on is recognised as stale.
     ``menu`` holds the payloads of the numbered choices last shown, so "2" means
     what the citizen saw. ``open_ticket`` is the tracking number follow-ups go to.
+    ``privacy_noticed`` lists the channels on which the citizen was already shown
+    the privacy notice (once per channel: a WhatsApp reader has not seen the SMS).
     """
 
     stage: str = IDLE
@@ -113,6 +115,7 @@ class ConversationState:
     last_activity: str | None = None  # ISO 8601, aware
     reminded: bool = False
     open_ticket: str | None = None
+    privacy_noticed: list[str] = field(default_factory=list)  # channels told the privacy notice
 
     @classmethod
     def new(cls, language: str = "id") -> ConversationState:
@@ -144,6 +147,7 @@ class ConversationState:
         draft = values.get("draft")
         values["draft"] = Draft.from_dict(draft) if isinstance(draft, dict) else None
         values["menu"] = list(values.get("menu") or [])
+        values["privacy_noticed"] = [str(c) for c in values.get("privacy_noticed") or []]
         state = cls(**values)
         if state.stage not in STAGES:
             state.stage = IDLE if state.draft is None else COLLECTING

@@ -130,6 +130,7 @@ def _context(runtime: Runtime, channel: str, tickets: tuple[TicketInfo, ...], tr
         now=utcnow(),
         tickets=tickets,
         new_tracking=tracking,
+        retention_months=runtime.settings.retention_months,
     )
 
 

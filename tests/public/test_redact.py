@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from typing import Any
+
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.redact import PLACEHOLDERS, initials, redact
+
+#: The table of real-looking sentences: leaks that must go, ordinary text that must survive.
+TABLE: dict[str, list[dict[str, Any]]] = yaml.safe_load(
+    (Path(__file__).parent.parent / "data" / "redact_cases.yaml").read_text(encoding="utf-8")
+)
 
 CASES = [
     ("phone with dashes", "HP 0812-3456-7890 ya", "0812", PLACEHOLDERS["phone"]),
@@ -54,3 +66,49 @@ def test_initials() -> None:
     assert initials("budi santoso") == "B. S."
     assert initials(None) is None
     assert initials("   ") is None
+
+
+def test_the_table_is_large_enough() -> None:
+    assert len(TABLE["leaks"]) + len(TABLE["survives"]) >= 60
+
+
+@pytest.mark.parametrize("case", TABLE["leaks"], ids=[c["text"][:40] for c in TABLE["leaks"]])
+def test_leak_is_redacted(case: dict[str, Any]) -> None:
+    out = redact(case["text"], case.get("names", []))
+    for gone in case["gone"]:
+        assert gone not in out, out
+    for kept in case.get("keep", []):
+        assert kept in out, out
+    for kind in case.get("expect", []):
+        assert PLACEHOLDERS[kind] in out, out
+
+
+@pytest.mark.parametrize("case", TABLE["survives"], ids=[c["text"][:40] for c in TABLE["survives"]])
+def test_ordinary_text_survives(case: dict[str, Any]) -> None:
+    assert redact(case["text"], case.get("names", [])) == case["text"]
+
+
+# Around an inserted number: words and punctuation, never digits (a digit next to it makes another number).
+_AROUND = st.text(
+    alphabet=st.sampled_from(list("abcdefghijklmnopqrstuvwxyz ABCRTWKMPNI.,:;-#/@()\n")), max_size=40
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=_AROUND,
+    after=_AROUND,
+    number=st.sampled_from(["0812-3456-7890", "0812_3456_7890", "3171 0101 0190 0001"]),
+)
+def test_an_inserted_number_never_survives_its_surroundings(before: str, after: str, number: str) -> None:
+    out = redact(f"{before} {number} {after}")
+    digits = re.sub(r"\D", "", out)
+    assert "3456" not in digits and "0190" not in digits, out
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=200))
+def test_any_text_is_redacted_without_error_and_twice_is_once(text: str) -> None:
+    once = redact(text)
+    assert isinstance(once, str)
+    assert redact(once) == once
