@@ -147,3 +147,40 @@ def test_webhooks_and_api_are_exempt_from_csrf(runtime: Any, world: World) -> No
         "/api/v1/tickets/12345678/replies", json={"text": "x"}, headers={"Authorization": "Bearer nope"}
     )
     assert api.status_code == 401
+
+
+# ------------------------------------------------------------------ logout ends the session on the server
+def _copy_cookie(source: Any, app: Any) -> Any:
+    """A second browser holding a copy of ``source``'s session cookie (stolen, or a shared computer)."""
+    cookie = source.get_cookie("session")
+    assert cookie is not None
+    thief = app.test_client()
+    thief.set_cookie("session", cookie.value)
+    return thief
+
+
+def test_a_cookie_copied_before_logout_is_refused_after_it(app: Any, as_coordinator: Any) -> None:
+    thief = _copy_cookie(as_coordinator, app)
+    assert thief.get("/inbox/tickets").status_code == 200  # the copy works while the session lives
+    assert as_coordinator.post("/inbox/logout").status_code == 302
+    replay = thief.get("/inbox/tickets")
+    assert replay.status_code == 302 and "/inbox/login" in replay.headers["Location"]
+
+
+def test_logout_ends_only_that_session(app: Any, world: World) -> None:
+    desk = app.test_client()
+    phone = app.test_client()
+    assert login(desk, "koor@example.id").status_code == 302
+    assert login(phone, "koor@example.id").status_code == 302
+    assert desk.post("/inbox/logout").status_code == 302
+    assert desk.get("/inbox/tickets").status_code == 302
+    assert phone.get("/inbox/tickets").status_code == 200
+
+
+def test_an_expired_session_is_refused_to_a_copy_of_its_cookie(app: Any, as_coordinator: Any) -> None:
+    """Expiry removes the server's record: a copy taken earlier does not outlive it."""
+    thief = _copy_cookie(as_coordinator, app)
+    with as_coordinator.session_transaction() as session:
+        session["seen_at"] = int(time.time()) - 31 * 60
+    assert as_coordinator.get("/inbox/tickets").status_code == 302  # expired, logged out
+    assert thief.get("/inbox/tickets").status_code == 302
