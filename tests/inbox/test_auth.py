@@ -86,6 +86,34 @@ def test_login_is_throttled_per_account(client: Any, world: World) -> None:
     assert login(client, "pu@example.id").status_code == 302
 
 
+def _from(client: Any, address: str, email: str, password: str = PASSWORD) -> int:
+    response = client.post(
+        "/inbox/login", data={"email": email, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
+    return response.status_code
+
+
+def test_failures_from_one_address_do_not_lock_the_operator_out_elsewhere(client: Any, world: World) -> None:
+    for _ in range(5):
+        assert _from(client, "203.0.113.7", "koor@example.id", "wrong") == 401
+    assert _from(client, "203.0.113.7", "koor@example.id") == 429  # the guesser waits
+    # The operator at the office logs in as usual.
+    assert _from(client, "198.51.100.20", "koor@example.id") == 302
+
+
+def test_a_distributed_attack_on_one_account_meets_the_slower_backstop(client: Any, world: World) -> None:
+    """Many addresses, a few guesses each: the per-account count from anywhere stops them at 20."""
+    guesses = 0
+    for source in range(4):
+        for _ in range(5):
+            assert _from(client, f"203.0.113.{source + 1}", "koor@example.id", "wrong") == 401
+            guesses += 1
+    assert guesses == 20
+    assert _from(client, "203.0.113.99", "koor@example.id", "wrong") == 429
+    # Another account is not affected by the backstop of this one.
+    assert _from(client, "203.0.113.99", "pu@example.id") == 302
+
+
 def test_language_switch_changes_the_interface(as_coordinator: Any, runtime: Any, world: World) -> None:
     assert "Laporan" in as_coordinator.get("/inbox/tickets").get_data(as_text=True)
     as_coordinator.post("/inbox/language", data={"lang": "en", "next": "/inbox/tickets"})
