@@ -63,7 +63,13 @@ def _prepare_database(seed_demo: bool) -> None:
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
 def web(host: str, port: int, workers: int) -> None:
     """Serve the web app with gunicorn (deployments: see the Procfile)."""
-    args = [
+    args = gunicorn_args(host, port, workers)
+    os.execvp(args[0], args)  # noqa: S606 - replace this process with gunicorn
+
+
+def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
+    """The gunicorn command `web` runs; its access log is masked (gateway.access_log)."""
+    return [
         "gunicorn",
         "--bind",
         f"{host}:{port}",
@@ -73,11 +79,12 @@ def web(host: str, port: int, workers: int) -> None:
         "4",
         "--access-logfile",
         "-",
+        "--logger-class",
+        "gateway.access_log.MaskedAccessLogger",
         "--timeout",
         "30",
         "gateway.wsgi:app",
     ]
-    os.execvp(args[0], args)  # noqa: S606 - replace this process with gunicorn
 
 
 @main.command()
