@@ -20,6 +20,8 @@ from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
 
+from gateway.request_limits import app_limiter
+
 #: Login attempts per client address.
 LOGIN_LIMIT_PER_ADDRESS = "10 per minute;100 per hour"
 #: Failed logins per account (email) from one client address.
@@ -53,16 +55,7 @@ def _operator_key() -> str:
 
 def setup_limiter(app: Flask) -> Limiter:
     settings = app.extensions["lapor"].settings
-    storage = settings.redis_url or "memory://"
-    limiter = Limiter(
-        key_func=get_remote_address,
-        app=app,
-        storage_uri=storage,
-        default_limits=[],
-        strategy="fixed-window",
-        key_prefix="lapor-inbox",
-        headers_enabled=False,
-    )
+    limiter = app_limiter(app)
     per_address = settings.get("LAPOR_LOGIN_LIMIT_PER_ADDRESS") or LOGIN_LIMIT_PER_ADDRESS
     per_account_address = (
         settings.get("LAPOR_LOGIN_LIMIT_PER_ACCOUNT_ADDRESS") or LOGIN_LIMIT_PER_ACCOUNT_ADDRESS
@@ -79,7 +72,6 @@ def setup_limiter(app: Flask) -> Limiter:
     view = limiter.limit(per_account_address, key_func=_operator_key, methods=["POST"])(view)
     view = limiter.limit(per_address, methods=["POST"])(view)
     app.view_functions["inbox.account_password"] = view
-    app.extensions["inbox_limiter"] = limiter
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(_exc: Any) -> Any:

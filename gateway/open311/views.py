@@ -15,6 +15,8 @@ from typing import Any
 
 import phonenumbers
 from flask import Blueprint, Response, current_app, request, url_for
+from flask.blueprints import BlueprintSetupState
+from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
@@ -90,6 +92,12 @@ def _request_fmt() -> str:
 @open311_bp.errorhandler(Open311Error)
 def _open311_error(exc: Open311Error) -> Response:
     return error(_request_fmt(), exc.status, exc.description)
+
+
+@open311_bp.errorhandler(RateLimitExceeded)
+def _too_many(exc: RateLimitExceeded) -> Response:
+    """The lookup and filing limits (gateway.request_limits), answered in Open311's error shape."""
+    return error(_request_fmt(), 429, exc.description or "too many requests")
 
 
 @open311_bp.errorhandler(HTTPException)
@@ -458,6 +466,15 @@ def create_request(fmt: str) -> Response:
         tracking = ticket.tracking
     item = {"service_request_id": tracking, "service_notice": None, "account_id": form.get("account_id")}
     return render(fmt, [item], "service_requests", "request", status=201)
+
+
+@open311_bp.record_once
+def _limits(state: BlueprintSetupState) -> None:
+    """Per-address lookups and per-key filing; registered after the routes above exist."""
+    from gateway.request_limits import limit_lookups, limit_per_api_key
+
+    limit_lookups(state.app, "open311.get_request")
+    limit_per_api_key(state.app, "open311.create_request")
 
 
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
