@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
 from conversations.tracking import parse_tracking
-from gateway.api.auth import _actor_for, hash_token
+from gateway.api.auth import _actor_for, audit_token, hash_token
 from gateway.inbound import find_or_create_contact
 from gateway.models import ApiToken, Ticket, utcnow
 from gateway.open311.formats import FORMATS, error, render
@@ -463,6 +463,7 @@ def create_request(fmt: str) -> Response:
             if v is not None
         }
         ticket.data = {**(ticket.data or {}), "open311": extra, **{k: extra[k] for k in extra if "name" in k}}
+        audit_token(session, token, "open311.create", ticket, f"service {code}")
         tracking = ticket.tracking
     item = {"service_request_id": tracking, "service_notice": None, "account_id": form.get("account_id")}
     return render(fmt, [item], "service_requests", "request", status=201)
