@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from gateway.api.auth import create_token
 from gateway.models import AuditEntry, Message
-from tests.tickets.conftest import TicketFactory, load, make_ticket  # noqa: F401 - the fixture
+from tests.tickets.conftest import TicketFactory, load
 
 
 def _token(runtime: Any, name: str) -> dict[str, str]:
@@ -66,7 +66,9 @@ def test_api_actions_and_confidential_reads_are_audited(
         f"/api/v1/tickets/{public}/status", json={"status": "dispatched", "agency": "dpupr"}, headers=city
     )
     assert moved.status_code == 200
-    replied = client.post(f"/api/v1/tickets/{public}/replies", json={"text": "Sedang kami cek."}, headers=city)
+    replied = client.post(
+        f"/api/v1/tickets/{public}/replies", json={"text": "Sedang kami cek."}, headers=city
+    )
     assert replied.status_code == 201
     assert client.get(f"/api/v1/tickets/{public}", headers=city).status_code == 200
     assert client.get(f"/api/v1/tickets/{secret}", headers=city).status_code == 200
