@@ -413,9 +413,7 @@ def media(message_id: int, index: int) -> Any:
         stored = attachments[index].get("stored_path")
         if not stored or secure_filename(stored) != stored:
             abort(404)
-    response = send_from_directory(runtime().settings.media_dir, stored, max_age=3600)
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+    return send_from_directory(runtime().settings.media_dir, stored)  # no-store: see gateway.inbox
 
 
 # --------------------------------------------------------------------------- walk-in and phone complaints

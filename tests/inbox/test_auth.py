@@ -212,3 +212,23 @@ def test_an_expired_session_is_refused_to_a_copy_of_its_cookie(app: Any, as_coor
         session["seen_at"] = int(time.time()) - 31 * 60
     assert as_coordinator.get("/inbox/tickets").status_code == 302  # expired, logged out
     assert thief.get("/inbox/tickets").status_code == 302
+
+
+# ------------------------------------------------------------------ nothing of the inbox stays in a cache
+def test_every_inbox_response_says_no_store(client: Any, as_coordinator: Any, world: World) -> None:
+    """Shared front-desk computers and proxies keep nothing: pages, fragments, exports, errors, redirects."""
+    responses = {
+        "login page": client.get("/inbox/login"),
+        "redirect to login": client.get("/inbox/tickets"),
+        "list": as_coordinator.get("/inbox/tickets"),
+        "fragment": as_coordinator.get("/inbox/tickets/fragment"),
+        "ticket": as_coordinator.get(f"/inbox/t/{world.dpupr_ticket}"),
+        "export": as_coordinator.get("/inbox/tickets/export.csv"),
+        "not found": as_coordinator.get("/inbox/t/99999999"),
+        "no such page": as_coordinator.get("/inbox/nothing/here"),
+    }
+    for name, response in responses.items():
+        assert response.headers.get("Cache-Control") == "no-store", name
+    assert responses["list"].status_code == 200 and responses["export"].status_code == 200
+    # Public pages are not affected.
+    assert "no-store" not in (client.get("/statistik").headers.get("Cache-Control") or "")
