@@ -17,6 +17,7 @@ settings named below; docs/operations.md lists them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, request
@@ -54,13 +55,19 @@ def _setting(app: Flask, name: str, default: str) -> str:
     return str(app.extensions["lapor"].settings.get(name) or default)
 
 
-def limit_lookups(app: Any, endpoint: str) -> None:
-    """Count ``endpoint`` against the per-address lookup budget shared by every tracking lookup."""
+def limit_lookups(app: Any, endpoint: str, numbers: Callable[[], int] | None = None) -> None:
+    """Count ``endpoint`` against the per-address lookup budget shared by every tracking lookup.
+
+    ``numbers``, when given, says how many tracking numbers the request looks up (a
+    list by ids costs one per id; a request naming none is no lookup and is not counted).
+    """
     limit = _setting(app, "LAPOR_LOOKUP_LIMIT_PER_ADDRESS", LOOKUP_LIMIT_PER_ADDRESS)
     decorate: Any = app_limiter(app).shared_limit(
         limit,
         scope="tracking-lookup",
         error_message=f"too many lookups from this address ({limit}); try again later",
+        cost=numbers or 1,
+        exempt_when=(lambda: numbers() == 0) if numbers else None,
     )
     app.view_functions[endpoint] = decorate(app.view_functions[endpoint])
 

@@ -469,12 +469,18 @@ def create_request(fmt: str) -> Response:
     return render(fmt, [item], "service_requests", "request", status=201)
 
 
+def _numbers_asked() -> int:
+    """How many request ids a list names: each is a lookup, as one ``/requests/<id>`` is."""
+    return len([part for part in request.args.get("service_request_id", "").split(",") if part.strip()])
+
+
 @open311_bp.record_once
 def _limits(state: BlueprintSetupState) -> None:
     """Per-address lookups and per-key filing; registered after the routes above exist."""
     from gateway.request_limits import limit_lookups, limit_per_api_key
 
     limit_lookups(state.app, "open311.get_request")
+    limit_lookups(state.app, "open311.list_requests", numbers=_numbers_asked)
     limit_per_api_key(state.app, "open311.create_request")
 
 

@@ -91,3 +91,17 @@ def test_open311_filing_is_limited_per_key(limited: Any) -> None:
     assert refused.status_code == 429
     assert "too many requests for this api_key" in refused.get_json()[0]["description"]
     assert client.post("/open311/v2/requests.json", data=_form(second), environ_base=A).status_code == 201
+
+
+def test_a_list_by_request_ids_costs_one_lookup_per_id(limited: Any) -> None:
+    """Else a thousand guesses would fit in one list request."""
+    client = limited.test_client()
+    listing = f"/open311/v2/requests.json?service_request_id={KNOWN},10000012"
+    assert client.get(listing, environ_base=A).status_code == 200  # two of the three
+    refused = client.get(listing, environ_base=A)
+    assert refused.status_code == 429 and "too many lookups" in refused.get_json()[0]["description"]
+    # A list by date, service or status names no numbers and is not a lookup.
+    for _ in range(4):
+        assert client.get("/open311/v2/requests.json?status=open", environ_base=A).status_code == 200
+    many = ",".join(["10000004"] * 4)
+    assert client.get(f"/open311/v2/requests.json?service_request_id={many}", environ_base=B).status_code == 429
