@@ -63,7 +63,13 @@ def _prepare_database(seed_demo: bool) -> None:
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
 def web(host: str, port: int, workers: int) -> None:
     """Serve the web app with gunicorn (deployments: see the Procfile)."""
-    args = [
+    args = gunicorn_args(host, port, workers)
+    os.execvp(args[0], args)  # noqa: S606 - replace this process with gunicorn
+
+
+def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
+    """The gunicorn command `web` runs; its access log is masked (gateway.access_log)."""
+    return [
         "gunicorn",
         "--bind",
         f"{host}:{port}",
@@ -73,11 +79,12 @@ def web(host: str, port: int, workers: int) -> None:
         "4",
         "--access-logfile",
         "-",
+        "--logger-class",
+        "gateway.access_log.MaskedAccessLogger",
         "--timeout",
         "30",
         "gateway.wsgi:app",
     ]
-    os.execvp(args[0], args)  # noqa: S606 - replace this process with gunicorn
 
 
 @main.command()
@@ -227,23 +234,115 @@ def api_token() -> None:
 @click.argument("name")
 @click.option("--agency", default=None, help="scope the token to one agency code")
 def api_token_create(name: str, agency: str | None) -> None:
-    """Create a token and print it once; only its hash is stored."""
+    """Create a token and print it once; only its hash is stored.
+
+    NAME is unique among active tokens, so that `api-token revoke NAME` names one.
+    """
     from sqlalchemy import select
 
     from gateway.api.auth import create_token
-    from gateway.models import Agency
+    from gateway.models import Agency, ApiToken, AuditEntry
     from gateway.runtime import Runtime
 
     runtime = Runtime(load_settings())
-    with runtime.db.session() as session:
-        agency_id = None
-        if agency:
-            row = session.scalar(select(Agency).where(Agency.code == agency))
-            if row is None:
-                raise click.UsageError(f"no agency with code {agency!r}")
-            agency_id = row.id
-        _, token = create_token(session, name, agency_id)
+    try:
+        with runtime.db.session() as session:
+            taken = select(ApiToken.id).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+            if session.scalar(taken) is not None:
+                raise click.UsageError(f"an active token is named {name!r}; revoke it or choose another name")
+            agency_id = None
+            if agency:
+                row = session.scalar(select(Agency).where(Agency.code == agency))
+                if row is None:
+                    raise click.UsageError(f"no agency with code {agency!r}")
+                agency_id = row.id
+            created, token = create_token(session, name, agency_id)
+            session.add(
+                AuditEntry(
+                    actor_label=_cli_actor(),
+                    action="cli.api_token_create",
+                    detail=f"{name} ({created.prefix})",
+                )
+            )
+    finally:
+        runtime.close()
     click.echo(token)
+
+
+@api_token.command("list")
+def api_token_list() -> None:
+    """Every token: name, visible prefix, agency, created, last used, revoked. Never the token."""
+    from sqlalchemy import select
+
+    from gateway.models import Agency, ApiToken
+    from gateway.runtime import Runtime
+
+    def when(value: Any) -> str:
+        return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+    runtime = Runtime(load_settings())
+    try:
+        with runtime.db.session() as session:
+            rows = session.execute(
+                select(ApiToken, Agency.code)
+                .outerjoin(Agency, ApiToken.agency_id == Agency.id)
+                .order_by(ApiToken.revoked_at.is_not(None), ApiToken.name, ApiToken.id)
+            ).all()
+            lines = [
+                (
+                    token.name,
+                    token.prefix + "...",
+                    code or "(all)",
+                    when(token.created_at),
+                    when(token.last_used_at),
+                    f"revoked {when(token.revoked_at)}" if token.revoked_at else "active",
+                )
+                for token, code in rows
+            ]
+    finally:
+        runtime.close()
+    header = ("NAME", "PREFIX", "AGENCY", "CREATED", "LAST USED", "STATE")
+    widths = [max(len(str(row[i])) for row in [header, *lines]) for i in range(len(header))]
+    for row in [header, *lines]:
+        click.echo(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+
+
+@api_token.command("revoke")
+@click.argument("name")
+def api_token_revoke(name: str) -> None:
+    """Revoke the active token named NAME: the API and Open311 refuse it from the next request."""
+    from sqlalchemy import select
+
+    from gateway.models import ApiToken, AuditEntry, utcnow
+    from gateway.runtime import Runtime
+
+    runtime = Runtime(load_settings())
+    try:
+        with runtime.db.session() as session:
+            rows = session.scalars(
+                select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None))
+            ).all()
+            if not rows:
+                raise click.ClickException(f"no active token is named {name!r} (see `api-token list`)")
+            for row in rows:
+                row.revoked_at = utcnow()
+                session.add(
+                    AuditEntry(
+                        actor_label=_cli_actor(),
+                        action="cli.api_token_revoke",
+                        detail=f"{name} ({row.prefix})",
+                    )
+                )
+    finally:
+        runtime.close()
+    click.echo(f"revoked {len(rows)} token(s) named {name}")
+
+
+def _cli_actor() -> str:
+    """Who ran a command, for the audit log."""
+    return f"cli:{getpass.getuser()}"[:255]
 
 
 # --------------------------------------------------------------------------- channels

@@ -2,7 +2,9 @@
 
 Phone numbers never reach a log: every record's message and extra fields go
 through `mask`, which hides anything that looks like a phone number, an
-address with a scheme, or a bearer token.
+address with a scheme, a bearer token, or the value of a query parameter that
+carries a citizen's number or words. The web process's access log goes through
+the same `mask` (gateway.access_log), so one rule covers both.
 """
 
 from __future__ import annotations
@@ -14,18 +16,46 @@ import re
 import sys
 from typing import Any
 
-_PHONE = re.compile(r"(?<![\w])(?:\+|00)?\d[\d\s\-().]{7,}\d")
+# A plus may arrive percent-encoded (%2B) when the number sits in a query string.
+_PHONE = r"(?<![\w])(?:\+|00|%2[Bb])?\d[\d\s\-().]{7,}\d"
+# Dotted quads are client addresses, not phone numbers: matched first and left as they are.
+_IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"
+_PHONE_OR_IP = re.compile(rf"(?P<ip>{_IPV4})|(?P<phone>{_PHONE})")
 _ADDRESS = re.compile(r"\b(tel|whatsapp|telegram|sms):[^\s,;\"']+")
 _TOKEN = re.compile(r"(?i)(bearer\s+|token[=:]\s*|api_key[=:]\s*|sig[=:]\s*)[A-Za-z0-9._\-]+")
+#: Query parameters whose value is a citizen's number, address or words (Vonage's GET webhooks,
+#: the API's ``contact`` filter, searches), or the WhatsApp verification secret.
+PRIVATE_PARAMETERS = (
+    "msisdn",
+    "to",
+    "from",
+    "text",
+    "keyword",
+    "contact",
+    "phone",
+    "q",
+    "hub.verify_token",
+    "hub.challenge",
+)
+_PARAMETER = re.compile(
+    r"(?i)(?<![\w.\-])((?:" + "|".join(re.escape(p) for p in PRIVATE_PARAMETERS) + r")=)[^&\s\"']+"
+)
 
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
 def mask(text: str) -> str:
-    """Hide phone numbers, addresses and tokens in ``text``."""
+    """Hide phone numbers, addresses, tokens and private query parameters in ``text``; keep IP addresses."""
+    text = _PARAMETER.sub(lambda m: f"{m.group(1)}***", text)
     text = _ADDRESS.sub(lambda m: f"{m.group(1)}:***", text)
     text = _TOKEN.sub(lambda m: f"{m.group(1)}***", text)
-    return _PHONE.sub(lambda m: m.group(0)[:3] + "***", text)
+    return _PHONE_OR_IP.sub(_hide_phone, text)
+
+
+def _hide_phone(match: re.Match[str]) -> str:
+    if match.group("ip") is not None:
+        return match.group(0)
+    return match.group(0)[:3] + "***"
 
 
 class JsonFormatter(logging.Formatter):

@@ -106,6 +106,20 @@ class Operator(Base):
     agency: Mapped[Agency | None] = relationship()
 
 
+class InboxSession(Base):
+    """One logged-in inbox session, so that logging out ends it on the server too.
+
+    The cookie carries a random session id; only its SHA-256 is stored here. A
+    request whose cookie names no row is logged out, so a copy of the cookie made
+    before logout (a shared computer, a stolen cookie) is refused after it.
+    """
+
+    __tablename__ = "inbox_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's id
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class ApiToken(Base):
     """A bearer token for /api/v1: stored as a hash, shown once, scoped to all or one agency."""
 

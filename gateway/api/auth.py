@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
@@ -17,7 +17,7 @@ from flask import current_app, g, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import ApiToken, utcnow
+from gateway.models import ApiToken, AuditEntry, Ticket, utcnow
 
 TOKEN_PREFIX = "lpr_"  # noqa: S105 - a visible prefix, not a secret
 
@@ -52,6 +52,37 @@ def _actor_for(token: ApiToken) -> Any:
         agency_id=token.agency_id,
         label=f"API: {token.name}",
     )
+
+
+def audit_token(
+    session: Session, token: ApiToken, action: str, ticket: Ticket | None = None, detail: str | None = None
+) -> None:
+    """One AuditEntry for what a token did or read, named as its actions are (``API: <name>``).
+
+    The same actions as the inbox writes (``ticket.<action>``, ``ticket.reply``, ``ticket.view``),
+    so an admin reading a ticket's trail sees operators and systems alike; in the caller's
+    transaction, so a refused action leaves no entry.
+    """
+    session.add(
+        AuditEntry(
+            operator_id=None,
+            actor_label=_actor_for(token).label[:255],
+            action=action,
+            ticket_id=ticket.id if ticket is not None else None,
+            detail=(detail or "")[:2000] or None,
+        )
+    )
+
+
+def audit_confidential_reads(
+    session: Session, token: ApiToken, tickets: Iterable[Ticket | None], how: str
+) -> None:
+    """A ``ticket.view`` entry for each confidential ticket among ``tickets`` (as the inbox does)."""
+    seen: set[int] = set()
+    for ticket in tickets:
+        if ticket is not None and ticket.privacy == "confidential" and ticket.id not in seen:
+            seen.add(ticket.id)
+            audit_token(session, token, "ticket.view", ticket, how)
 
 
 def require_token(view: Callable[..., Any]) -> Callable[..., Any]:

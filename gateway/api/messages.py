@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app, g, request
 from sqlalchemy import select
 
-from gateway.api.auth import api_error, require_token
+from gateway.api.auth import api_error, audit_confidential_reads, require_token
 from gateway.api.blueprint import api_bp
 from gateway.api.serialize import message_json, reveal_reporter
 from gateway.models import Message, Ticket
@@ -68,6 +68,7 @@ def list_messages() -> Any:
     runtime = current_app.extensions["lapor"]
     with runtime.db.session() as session:
         rows = session.execute(query).all()
+        audit_confidential_reads(session, token, (ticket for _msg, ticket in rows), "confidential (messages)")
         items = [
             message_json(msg, reveal=reveal_reporter(ticket, token.agency_id is not None))
             for msg, ticket in rows

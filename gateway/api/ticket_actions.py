@@ -9,12 +9,13 @@ that way, 422 for a missing or wrong argument.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask import current_app, g, request
 
 from conversations import lifecycle as lc
-from gateway.api.auth import api_error, require_token
+from gateway.api.auth import api_error, audit_token, require_token
 from gateway.api.blueprint import api_bp
 from gateway.api.serialize import event_json, message_json, ticket_json
 from gateway.tickets import service
@@ -82,11 +83,25 @@ def change_status(tracking: str) -> Any:
                 reason=body.get("reason"),
                 duplicate_of=body.get("duplicate_of"),
             )
+            audit_token(session, g.api_token, f"ticket.{action}", ticket, body.get("note"))
             result = ticket_json(ticket, reveal=service.reveals_reporter(actor, ticket))
             result["event"] = event_json(event)
     except lc.TransitionRefused as exc:
         return _refused(exc)
     return result, 200
+
+
+def _reply_key(actor: service.Actor, ticket_id: int, key: str | None) -> str | None:
+    """The message's dedupe key for an ``Idempotency-Key``: one token's key on one ticket.
+
+    Another token, or the same token on another ticket, using the same string makes
+    a request of its own rather than getting the first answer (which would show one
+    ticket's reply to a request about another). Digested, so any length is whole.
+    """
+    if not key:
+        return None
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+    return f"api-reply:{actor.id}:{ticket_id}:{digest}"
 
 
 @api_bp.post("/tickets/<tracking>/replies")
@@ -111,8 +126,9 @@ def reply(tracking: str) -> Any:
                 ticket,
                 actor,
                 body.get("text") or "",
-                dedupe_key=f"api-reply:{actor.id}:{key[:80]}" if key else None,
+                dedupe_key=_reply_key(actor, ticket.id, key),
             )
+            audit_token(session, g.api_token, "ticket.reply", ticket, f"message {message.id}")
             result = message_json(message, reveal=service.reveals_reporter(actor, ticket))
     except lc.TransitionRefused as exc:
         return _refused(exc)

@@ -11,7 +11,7 @@ from typing import Any
 from flask import current_app, g, request
 from sqlalchemy import or_, select
 
-from gateway.api.auth import api_error, require_token
+from gateway.api.auth import api_error, audit_confidential_reads, require_token
 from gateway.api.blueprint import api_bp
 from gateway.api.messages import parse_limit, parse_since
 from gateway.api.serialize import event_json, message_json, reveal_reporter, ticket_json
@@ -63,6 +63,7 @@ def list_tickets() -> Any:
     runtime = current_app.extensions["lapor"]
     with runtime.db.session() as session:
         tickets = session.scalars(query).all()
+        audit_confidential_reads(session, token, tickets, "confidential (list)")
         items = [ticket_json(t, reveal=reveal_reporter(t, token.agency_id is not None)) for t in tickets]
     return {"tickets": items, "page": page, "limit": limit}
 
@@ -77,6 +78,7 @@ def get_ticket(tracking: str) -> Any:
         ticket = session.scalar(select(Ticket).where(Ticket.tracking == number))
         if ticket is None or (token.agency_id is not None and ticket.agency_id != token.agency_id):
             return api_error(404, "not_found", f"no ticket #{number}")
+        audit_confidential_reads(session, token, [ticket], "confidential")
         reveal = reveal_reporter(ticket, token.agency_id is not None)
         thread = session.scalars(
             select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id)

@@ -43,6 +43,14 @@ def init_app(app: Flask) -> None:
     setup_limiter(app)
     install_template_helpers(app)
 
+    @app.after_request
+    def _no_store(response: Any) -> Any:
+        """Nothing under /inbox stays in a browser or proxy cache: front-desk computers are shared,
+        and every page, fragment, export and attachment carries citizens' data."""
+        if request.path.startswith(inbox_bp.url_prefix or "/inbox"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> Any:
         if request.path.startswith(("/api/", "/webhooks/", "/open311/")):

@@ -1,25 +1,30 @@
 """Operator accounts in the inbox: Flask-Login, idle and absolute session expiry, role checks.
 
-The session cookie carries only the operator id, two timestamps and a stamp of
-the password the session was opened with; the operator row is read again on
-every request, so a deactivated account, a changed role or a changed password
-takes effect at once rather than when the cookie expires.
+The session cookie carries only the operator id, two timestamps, a stamp of
+the password the session was opened with and a random session id; the operator
+row is read again on every request, so a deactivated account, a changed role or
+a changed password takes effect at once rather than when the cookie expires.
+The session id names an `InboxSession` row, which logout and expiry delete: a
+copy of the cookie made before logout is refused after it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
 from flask import abort, current_app, session
 from flask_login import LoginManager, UserMixin, current_user, logout_user
+from sqlalchemy import delete
 
-from gateway.models import Agency, Operator
+from gateway.models import Agency, InboxSession, Operator, utcnow
 
 #: Minutes without a request before an operator must log in again (shared computers at a front desk).
 DEFAULT_IDLE_MINUTES = 30
@@ -106,6 +111,9 @@ def load_user(user_id: str) -> InboxUser | None:
             return None
         if not hmac.compare_digest(str(session.get("pw", "")), password_stamp(row.password_hash)):
             return None  # the password changed since this session logged in
+        record = db.get(InboxSession, session_digest(session.get("sid")))
+        if record is None or record.operator_id != row.id:
+            return None  # logged out (or expired) on the server: a copied cookie is worth nothing
         # An agency operator without an agency would see nothing; treat the account as broken.
         if row.role == "agency" and row.agency_id is None:
             return None
@@ -133,9 +141,24 @@ def setup_login(app: Any) -> LoginManager:
     return manager
 
 
-def start_session(password_hash: str) -> None:
-    """Stamp a fresh login; called right after `login_user` with the hash just verified."""
+def session_digest(session_id: object) -> str:
+    """The key of a session's `InboxSession` row: a digest, so the table holds no usable cookie."""
+    return hashlib.sha256(f"inbox-session:{session_id or ''}".encode()).hexdigest()
+
+
+def start_session(operator_id: int, password_hash: str) -> None:
+    """Stamp a fresh login and record it on the server; called right after `login_user`.
+
+    Rows of sessions past the absolute limit are removed here, so the table holds
+    at most the sessions that could still be in use.
+    """
     now = int(time.time())
+    session_id = secrets.token_urlsafe(32)
+    absolute = int(current_app.config.get("INBOX_ABSOLUTE_HOURS", DEFAULT_ABSOLUTE_HOURS))
+    with current_app.extensions["lapor"].db.session() as db:
+        db.execute(delete(InboxSession).where(InboxSession.created_at < utcnow() - timedelta(hours=absolute)))
+        db.add(InboxSession(id=session_digest(session_id), operator_id=operator_id))
+    session["sid"] = session_id
     session["login_at"] = now
     session["seen_at"] = now
     session["pw"] = password_stamp(password_hash)
@@ -163,6 +186,10 @@ def session_expired() -> bool:
 
 
 def end_session() -> None:
+    """Log out: the server's record goes first, so no copy of this cookie works afterwards."""
+    if session.get("sid"):
+        with current_app.extensions["lapor"].db.session() as db:
+            db.execute(delete(InboxSession).where(InboxSession.id == session_digest(session["sid"])))
     logout_user()
     language = session.get("lang")
     session.clear()

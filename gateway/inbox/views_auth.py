@@ -49,6 +49,7 @@ def login() -> Any:
                 agency = db.get(Agency, row.agency_id) if row.agency_id else None
                 user = user_from_row(row, agency)
                 password_hash = row.password_hash
+                operator_id = row.id
                 db.add(AuditEntry(operator_id=row.id, actor_label=row.email, action="login"))
             else:
                 user = None
@@ -63,7 +64,7 @@ def login() -> Any:
             if language:
                 session["lang"] = language
             login_user(user)
-            start_session(password_hash)
+            start_session(operator_id, password_hash)
             return redirect(_safe_next(request.args.get("next")))
         error = translate("login.failed")
     elif request.method == "POST":

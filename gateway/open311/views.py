@@ -15,12 +15,14 @@ from typing import Any
 
 import phonenumbers
 from flask import Blueprint, Response, current_app, request, url_for
+from flask.blueprints import BlueprintSetupState
+from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy import select
 from sqlalchemy.orm import object_session, selectinload
 from werkzeug.exceptions import HTTPException
 
 from conversations.tracking import parse_tracking
-from gateway.api.auth import _actor_for, hash_token
+from gateway.api.auth import _actor_for, audit_token, hash_token
 from gateway.inbound import find_or_create_contact
 from gateway.media_links import public_url
 from gateway.media_store import ticket_files
@@ -93,6 +95,12 @@ def _request_fmt() -> str:
 @open311_bp.errorhandler(Open311Error)
 def _open311_error(exc: Open311Error) -> Response:
     return error(_request_fmt(), exc.status, exc.description)
+
+
+@open311_bp.errorhandler(RateLimitExceeded)
+def _too_many(exc: RateLimitExceeded) -> Response:
+    """The lookup and filing limits (gateway.request_limits), answered in Open311's error shape."""
+    return error(_request_fmt(), 429, exc.description or "too many requests")
 
 
 @open311_bp.errorhandler(HTTPException)
@@ -461,9 +469,25 @@ def create_request(fmt: str) -> Response:
             if v is not None
         }
         ticket.data = {**(ticket.data or {}), "open311": extra, **{k: extra[k] for k in extra if "name" in k}}
+        audit_token(session, token, "open311.create", ticket, f"service {code}")
         tracking = ticket.tracking
     item = {"service_request_id": tracking, "service_notice": None, "account_id": form.get("account_id")}
     return render(fmt, [item], "service_requests", "request", status=201)
+
+
+def _numbers_asked() -> int:
+    """How many request ids a list names: each is a lookup, as one ``/requests/<id>`` is."""
+    return len([part for part in request.args.get("service_request_id", "").split(",") if part.strip()])
+
+
+@open311_bp.record_once
+def _limits(state: BlueprintSetupState) -> None:
+    """Per-address lookups and per-key filing; registered after the routes above exist."""
+    from gateway.request_limits import limit_lookups, limit_per_api_key
+
+    limit_lookups(state.app, "open311.get_request")
+    limit_lookups(state.app, "open311.list_requests", numbers=_numbers_asked)
+    limit_per_api_key(state.app, "open311.create_request")
 
 
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

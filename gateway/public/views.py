@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
+from flask_limiter.errors import RateLimitExceeded
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -85,6 +87,15 @@ def _bad_request(exc: BadRequest) -> Any:
     lang = request.args.get("lang", "id")
     lang = lang if lang in LANGUAGES else "id"
     return _error_page(400, _texts(lang)("bad_request_heading"), str(exc), lang)
+
+
+@public_bp.errorhandler(RateLimitExceeded)
+def _too_many(exc: RateLimitExceeded) -> Any:
+    """The tracking lookup's limit (gateway.request_limits): say so, and why, in the page's language."""
+    lang = request.args.get("lang", "id")
+    lang = lang if lang in LANGUAGES else "id"
+    t = _texts(lang)
+    return _error_page(429, t("too_many_heading"), t("too_many_text", limit=exc.limit.limit), lang)
 
 
 @public_bp.get("/")
@@ -186,6 +197,14 @@ def track(tracking: str) -> Any:
             "history": history,
         }
     return render_template("public/lacak.html", t=t, lang=lang, ticket=view)
+
+
+@public_bp.record_once
+def _limit_lookups(state: BlueprintSetupState) -> None:
+    """Registered after the routes above, so the view to limit is in place."""
+    from gateway.request_limits import limit_lookups
+
+    limit_lookups(state.app, "public.track")
 
 
 @public_bp.app_template_filter("local_date")

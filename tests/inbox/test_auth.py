@@ -86,6 +86,34 @@ def test_login_is_throttled_per_account(client: Any, world: World) -> None:
     assert login(client, "pu@example.id").status_code == 302
 
 
+def _from(client: Any, address: str, email: str, password: str = PASSWORD) -> int:
+    response = client.post(
+        "/inbox/login", data={"email": email, "password": password}, environ_base={"REMOTE_ADDR": address}
+    )
+    return response.status_code
+
+
+def test_failures_from_one_address_do_not_lock_the_operator_out_elsewhere(client: Any, world: World) -> None:
+    for _ in range(5):
+        assert _from(client, "203.0.113.7", "koor@example.id", "wrong") == 401
+    assert _from(client, "203.0.113.7", "koor@example.id") == 429  # the guesser waits
+    # The operator at the office logs in as usual.
+    assert _from(client, "198.51.100.20", "koor@example.id") == 302
+
+
+def test_a_distributed_attack_on_one_account_meets_the_slower_backstop(client: Any, world: World) -> None:
+    """Many addresses, a few guesses each: the per-account count from anywhere stops them at 20."""
+    guesses = 0
+    for source in range(4):
+        for _ in range(5):
+            assert _from(client, f"203.0.113.{source + 1}", "koor@example.id", "wrong") == 401
+            guesses += 1
+    assert guesses == 20
+    assert _from(client, "203.0.113.99", "koor@example.id", "wrong") == 429
+    # Another account is not affected by the backstop of this one.
+    assert _from(client, "203.0.113.99", "pu@example.id") == 302
+
+
 def test_language_switch_changes_the_interface(as_coordinator: Any, runtime: Any, world: World) -> None:
     assert "Laporan" in as_coordinator.get("/inbox/tickets").get_data(as_text=True)
     as_coordinator.post("/inbox/language", data={"lang": "en", "next": "/inbox/tickets"})
@@ -147,3 +175,60 @@ def test_webhooks_and_api_are_exempt_from_csrf(runtime: Any, world: World) -> No
         "/api/v1/tickets/12345678/replies", json={"text": "x"}, headers={"Authorization": "Bearer nope"}
     )
     assert api.status_code == 401
+
+
+# ------------------------------------------------------------------ logout ends the session on the server
+def _copy_cookie(source: Any, app: Any) -> Any:
+    """A second browser holding a copy of ``source``'s session cookie (stolen, or a shared computer)."""
+    cookie = source.get_cookie("session")
+    assert cookie is not None
+    thief = app.test_client()
+    thief.set_cookie("session", cookie.value)
+    return thief
+
+
+def test_a_cookie_copied_before_logout_is_refused_after_it(app: Any, as_coordinator: Any) -> None:
+    thief = _copy_cookie(as_coordinator, app)
+    assert thief.get("/inbox/tickets").status_code == 200  # the copy works while the session lives
+    assert as_coordinator.post("/inbox/logout").status_code == 302
+    replay = thief.get("/inbox/tickets")
+    assert replay.status_code == 302 and "/inbox/login" in replay.headers["Location"]
+
+
+def test_logout_ends_only_that_session(app: Any, world: World) -> None:
+    desk = app.test_client()
+    phone = app.test_client()
+    assert login(desk, "koor@example.id").status_code == 302
+    assert login(phone, "koor@example.id").status_code == 302
+    assert desk.post("/inbox/logout").status_code == 302
+    assert desk.get("/inbox/tickets").status_code == 302
+    assert phone.get("/inbox/tickets").status_code == 200
+
+
+def test_an_expired_session_is_refused_to_a_copy_of_its_cookie(app: Any, as_coordinator: Any) -> None:
+    """Expiry removes the server's record: a copy taken earlier does not outlive it."""
+    thief = _copy_cookie(as_coordinator, app)
+    with as_coordinator.session_transaction() as session:
+        session["seen_at"] = int(time.time()) - 31 * 60
+    assert as_coordinator.get("/inbox/tickets").status_code == 302  # expired, logged out
+    assert thief.get("/inbox/tickets").status_code == 302
+
+
+# ------------------------------------------------------------------ nothing of the inbox stays in a cache
+def test_every_inbox_response_says_no_store(client: Any, as_coordinator: Any, world: World) -> None:
+    """Shared front-desk computers and proxies keep nothing: pages, fragments, exports, errors, redirects."""
+    responses = {
+        "login page": client.get("/inbox/login"),
+        "redirect to login": client.get("/inbox/tickets"),
+        "list": as_coordinator.get("/inbox/tickets"),
+        "fragment": as_coordinator.get("/inbox/tickets/fragment"),
+        "ticket": as_coordinator.get(f"/inbox/t/{world.dpupr_ticket}"),
+        "export": as_coordinator.get("/inbox/tickets/export.csv"),
+        "not found": as_coordinator.get("/inbox/t/99999999"),
+        "no such page": as_coordinator.get("/inbox/nothing/here"),
+    }
+    for name, response in responses.items():
+        assert response.headers.get("Cache-Control") == "no-store", name
+    assert responses["list"].status_code == 200 and responses["export"].status_code == 200
+    # Public pages are not affected.
+    assert "no-store" not in (client.get("/statistik").headers.get("Cache-Control") or "")
