@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import String, bindparam, select, type_coerce, update
 from sqlalchemy.orm import Session
 
-from adapters.base import Attachment, InboundMessage, Location
+from adapters.base import Attachment, InboundMessage, Location, Segment
 from conversations.context import Context, TicketInfo
 from conversations.effects import (
     AppendToTicket,
@@ -43,7 +43,12 @@ log = logging.getLogger(__name__)
 
 
 def message_from_row(row: Any) -> InboundMessage:
-    """Rebuild the normalized message from its row (a `Message` or a plain row of its columns)."""
+    """Rebuild the normalized message from its row (a `Message` or a plain row of its columns).
+
+    Everything `gateway.inbound.message_values` stored comes back, the part of a long SMS
+    (``segment``) included: merging the parts needs it. The provider id stays the provider's
+    (empty when there is none): a row id in its place would be taken for a provider's.
+    """
     raw = row.raw or {}
     location = Location(**row.location) if row.location else None
     attachments = tuple(
@@ -52,7 +57,7 @@ def message_from_row(row: Any) -> InboundMessage:
     )
     return InboundMessage(
         channel=row.channel,
-        provider_message_id=row.provider_message_id or str(row.id),
+        provider_message_id=row.provider_message_id or "",
         sender=row.address,
         text=row.text,
         kind=row.kind,
@@ -67,7 +72,17 @@ def message_from_row(row: Any) -> InboundMessage:
         command_args=raw.get("command_args"),
         edited=bool(raw.get("edited")),
         callback_id=raw.get("callback_id"),
+        segment=_segment(row),
         raw=raw.get("payload") or {},
+    )
+
+
+def _segment(row: Any) -> Segment | None:
+    """The part of a long SMS a row holds, from the three columns `message_values` fills."""
+    if not row.segment_ref:
+        return None
+    return Segment(
+        reference=row.segment_ref, total=int(row.segment_total or 1), number=int(row.segment_number or 1)
     )
 
 
@@ -224,6 +239,8 @@ _PENDING = (
                 "button_payload",
                 "raw",
                 "segment_ref",
+                "segment_total",
+                "segment_number",
                 "ticket_id",
                 "contact_id",
             )

@@ -199,6 +199,7 @@ VONAGE_MALFORMED = [
     ("no messageId", "vonage_missing_message_id.json", "messageId"),
     ("concat-part not a number", "vonage_concat_bad_part.json", "concat-part"),
     ("concat-part beyond total", "vonage_concat_part_out_of_range.json", "concat-part"),
+    ("concat-total beyond 255 parts", "vonage_concat_total_too_large.json", "concat-total"),
     ("DLR without messageId", "vonage_dlr_missing_message_id.json", "messageId"),
 ]
 
