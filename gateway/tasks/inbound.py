@@ -612,7 +612,7 @@ def apply_effects(
                 language=effect.language,
                 source="message",
                 attachments=[a.__dict__ for a in effect.attachments],
-                message_ids=list(effect.message_ids),
+                message_ids=_own_message_rows(session, contact.id, effect.message_ids),
             )
             _link_messages(session, contact.id, ticket.id)
         elif isinstance(effect, AppendToTicket):
@@ -630,6 +630,29 @@ def apply_effects(
             contact.language = effect.language
         elif isinstance(effect, DraftExpired):
             session.add(IncompleteDraft(contact_id=contact.id, channel=channel, data=dict(effect.draft)))
+
+
+def _own_message_rows(session: Session, contact_id: int, provider_ids: Any) -> list[int]:
+    """Row ids of the contact's own inbound messages that carry these provider ids.
+
+    The draft keeps the provider's ids (the engine knows no rows); the ticket keeps row ids.
+    The two are never compared: a provider id is looked up only as a provider id, and only
+    among this citizen's messages.
+    """
+    wanted = [str(i) for i in provider_ids if i]
+    if not wanted:
+        return []
+    return list(
+        session.scalars(
+            select(Message.id)
+            .where(
+                Message.contact_id == contact_id,
+                Message.direction == "in",
+                Message.provider_message_id.in_(wanted),
+            )
+            .order_by(Message.id)
+        )
+    )
 
 
 def _link_messages(session: Session, contact_id: int, ticket_id: int) -> None:
