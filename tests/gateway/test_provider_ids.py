@@ -93,3 +93,21 @@ def test_a_numeric_provider_id_does_not_pull_another_citizens_messages(
     assert "Pungutan liar" not in timeline
     # The confidential ticket's own thread still has its message.
     assert "Pungutan liar" in coordinator.get(f"/inbox/t/{confidential}").get_data(as_text=True)
+
+
+def test_an_inbound_id_equal_to_one_of_our_sent_ids_is_a_new_message(
+    client: Any, runtime: Any, drain: Any
+) -> None:
+    """An aggregator numbers what citizens send and what we send apart: the same id on a message
+    in and a message out are two messages, and the citizen's must not be dropped as a copy."""
+    assert say(client, runtime, drain, "081234500003", "Halo")
+    with runtime.db.session() as session:
+        sent_id = session.scalar(
+            select(Message.provider_message_id).where(Message.direction == "out").order_by(Message.id)
+        )
+    assert sent_id
+    answer = say(client, runtime, drain, "081234500003", "Jalan berlubang di Jl. Kenanga 5", sent_id)
+    assert answer
+    with runtime.db.session() as session:
+        texts = session.scalars(select(Message.text).where(Message.direction == "in")).all()
+    assert "Jalan berlubang di Jl. Kenanga 5" in texts
