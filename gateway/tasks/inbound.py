@@ -35,9 +35,11 @@ from conversations.tracking import new_tracking_number
 from gateway.db import insert_ignoring
 from gateway.jobs import RetryLater, record_job, transactional_handler
 from gateway.jobs.outbox import JobSpec, record_jobs
+from gateway.jobs.runner import backoff_delay
 from gateway.models import Contact, Conversation, IncompleteDraft, Message, Ticket, utcnow
 from gateway.outbound import OutboundRow, queue_message_ids
 from gateway.runtime import Runtime
+from gateway.tasks import unprocessable
 
 log = logging.getLogger(__name__)
 
@@ -506,21 +508,32 @@ def process_inbound(
     for row in pending:
         if row.id in handled:
             continue
+        group = [row]
         if row.segment_ref:
             parts = _ready_segments(session, row, runtime.settings.sms_concat_timeout)
             if parts is None:
                 wait_for_segments = runtime.settings.sms_concat_timeout
                 continue
-            message = _merged_message(parts)
             group = parts
-        else:
-            message = message_from_row(row)
-            group = [row]
-        run_engine(runtime, session, conv, contact, MessageReceived(message), source=group[0])
-        now = utcnow()
-        for part in group:
-            part.processed_at = now
-            handled.add(part.id)
+        handled.update(part.id for part in group)
+        try:
+            with session.begin_nested():  # a turn that raises leaves nothing behind
+                message = _merged_message(group) if row.segment_ref else message_from_row(row)
+                run_engine(runtime, session, conv, contact, MessageReceived(message), source=group[0])
+                now = utcnow()
+                for part in group:
+                    part.processed_at = now
+        except Exception as exc:
+            attempts = unprocessable.note_failure(group, exc)
+            log.warning("turn failed", exc_info=True, extra={"message_id": row.id, "attempts": attempts})
+            if attempts < unprocessable.TURN_ATTEMPTS:
+                # The later messages wait behind this one, so their order holds.
+                flush_waiting_notifications(session, contact_id)
+                return RetryLater(f"turn failed: {unprocessable.describe(exc)}", backoff_delay(attempts))
+            with session.begin_nested():
+                unprocessable.hand_to_person(
+                    runtime, session, conv, contact, group, unprocessable.describe(exc)
+                )
     flush_waiting_notifications(session, contact_id)
     if wait_for_segments is not None:
         return RetryLater("waiting for the rest of a multipart SMS", wait_for_segments / 4, counts=False)
