@@ -629,7 +629,11 @@ def apply_effects(
             )
             _link_messages(session, contact.id, ticket.id)
         elif isinstance(effect, AppendToTicket):
-            ticket = session.scalar(select(Ticket).where(Ticket.tracking == effect.tracking))
+            # Only the citizen's own ticket: whatever the state names, a follow-up never
+            # lands in another citizen's thread.
+            ticket = session.scalar(
+                select(Ticket).where(Ticket.tracking == effect.tracking, Ticket.contact_id == contact.id)
+            )
             if ticket is not None and source is not None:
                 from gateway.tickets import service as tickets
 

@@ -111,3 +111,26 @@ def test_an_inbound_id_equal_to_one_of_our_sent_ids_is_a_new_message(
     with runtime.db.session() as session:
         texts = session.scalars(select(Message.text).where(Message.direction == "in")).all()
     assert "Jalan berlubang di Jl. Kenanga 5" in texts
+
+
+def test_a_follow_up_reaches_only_the_citizens_own_ticket(client: Any, runtime: Any, drain: Any) -> None:
+    """The conversation names the ticket follow-ups go to; the gateway still keeps them to the
+    citizen's own tickets (a state from another version or a hand edit cannot cross citizens)."""
+    from gateway.models import Contact, ContactAddress, Conversation
+
+    theirs = file_complaint(client, runtime, drain, "081234500004", CONFIDENTIAL, "RAHASIA")
+    say(client, runtime, drain, "081234500005", "Halo")
+    with runtime.db.session() as session:
+        contact_id = session.scalar(
+            select(ContactAddress.contact_id).where(ContactAddress.address == "tel:+6281234500005")
+        )
+        assert session.get(Contact, contact_id) is not None
+        conv = session.scalar(select(Conversation).where(Conversation.contact_id == contact_id))
+        assert conv is not None
+        conv.state = {**conv.state, "stage": "filed", "open_ticket": theirs, "draft": None}
+    say(client, runtime, drain, "081234500005", "Tambahan: saya juga melihat kejadian itu")
+    with runtime.db.session() as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.tracking == theirs))
+        assert ticket is not None
+        linked = session.scalars(select(Message.text).where(Message.ticket_id == ticket.id)).all()
+    assert "Tambahan: saya juga melihat kejadian itu" not in linked
