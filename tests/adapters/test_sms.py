@@ -344,6 +344,19 @@ def test_infobip_inbound_batch() -> None:
     assert first.raw["cleanText"] == "Pungli di kantor kecamatan"
 
 
+def test_infobip_long_sms_arrives_whole() -> None:
+    """Infobip joins a long SMS's parts itself (``smsCount`` says how many): one message, no
+    segment, nothing for the gateway to wait for."""
+    adapter = make_adapter(SMS_PROFILE="infobip")
+    request = infobip_request("infobip_inbound_long.json")
+    adapter.verify(request)
+    [message] = adapter.parse(request).messages
+    assert message.segment is None
+    assert len(message.text) > 160
+    assert message.text.endswith("jatuh ke sungai.")
+    assert message.raw["smsCount"] == 2
+
+
 def test_infobip_bad_items_skipped_good_kept() -> None:
     result = make_adapter(SMS_PROFILE="infobip").parse(infobip_request("infobip_inbound_partly_bad.json"))
     assert [m.provider_message_id for m in result.messages] == ["817790313235066450"]
