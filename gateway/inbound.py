@@ -155,9 +155,9 @@ def _build_statements(dialect_name: str) -> dict[str, Any]:
     return {
         # INSERT ... ON CONFLICT DO NOTHING RETURNING id: no savepoint and no flush; a
         # copy inserted concurrently (another request, another process) returns no row.
-        "message": insert_ignoring(dialect_name, messages, "channel", "provider_message_id").returning(
-            messages.c.id
-        ),
+        "message": insert_ignoring(
+            dialect_name, messages, "channel", "direction", "provider_message_id"
+        ).returning(messages.c.id),
         "address": insert_ignoring(dialect_name, addresses, "address").returning(addresses.c.id),
         "contact": contacts.insert().returning(contacts.c.id),
         "lookup": lookup.where(addresses.c.address == bindparam("b_address")),
@@ -433,7 +433,8 @@ _STORED_SQL: dict[tuple[str, int, int], str] = {}
 
 
 def _stored_sql(paramstyle: str, ids: int, channels: int) -> str:
-    """``SELECT channel, provider_message_id ... IN (...)`` in the driver's own placeholders."""
+    """``SELECT channel, provider_message_id ... IN (...)`` of inbound messages (an id of one of
+    our sent messages is another message), in the driver's own placeholders."""
     key = (paramstyle, ids, channels)
     found = _STORED_SQL.get(key)
     if found is None:
@@ -442,7 +443,8 @@ def _stored_sql(paramstyle: str, ids: int, channels: int) -> str:
         found = _STORED_SQL[key] = (
             f"SELECT {c.channel.name}, {c.provider_message_id.name} FROM {table.name} "  # noqa: S608 - our names
             f"WHERE {c.provider_message_id.name} IN ({', '.join([mark] * ids)}) "
-            f"AND {c.channel.name} IN ({', '.join([mark] * channels)})"
+            f"AND {c.channel.name} IN ({', '.join([mark] * channels)}) "
+            f"AND {c.direction.name} = 'in'"
         )
     return found
 

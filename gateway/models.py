@@ -304,14 +304,15 @@ class AuditEntry(Base):
 class Message(Base):
     """Every inbound and outbound message, normalized, with the provider's raw payload.
 
-    ``(channel, provider_message_id)`` is unique, in the database rather than in a
-    Redis TTL, so a provider retrying days later (WhatsApp: up to 7) is still
-    recognised as a duplicate.
+    ``(channel, direction, provider_message_id)`` is unique, in the database rather than
+    in a Redis TTL, so a provider retrying days later (WhatsApp: up to 7) is still
+    recognised as a duplicate. The direction is part of it because a provider may give
+    a message in and a message out the same id (an aggregator's two counters).
     """
 
     __tablename__ = "messages"
     __table_args__ = (
-        UniqueConstraint("channel", "provider_message_id"),
+        UniqueConstraint("channel", "direction", "provider_message_id"),
         Index("ix_messages_contact_created", "contact_id", "id"),
         Index("ix_messages_pending_inbound", "direction", "processed_at"),
         # A contact's unprocessed messages, its recent inbound count, its held-back notices.

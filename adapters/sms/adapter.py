@@ -50,6 +50,7 @@ from adapters.common import (
     phone_address,
     retry_after_seconds,
 )
+from adapters.sms.concat import MAX_PARTS
 from adapters.sms.segments import GSM7, UCS2, SegmentPlan, capacity, fit_segments, is_gsm7
 from adapters.sms.signature import (
     INFOBIP_HEADER,
@@ -329,6 +330,8 @@ class SmsAdapter(ChannelAdapter):
             if not reference:
                 raise PayloadError("concatenated part without concat-ref")
             total, number = _int(params, "concat-total"), _int(params, "concat-part")
+            if not 1 <= total <= MAX_PARTS:
+                raise PayloadError(f"concat-total {total} outside 1..{MAX_PARTS}")
             if not 1 <= number <= total:
                 raise PayloadError(f"concat-part {number} outside 1..{total}")
             segment = Segment(reference=reference, total=total, number=number)

@@ -19,6 +19,11 @@ from adapters.base import InboundMessage
 
 MISSING_PART = "[…]"
 
+# The most parts one concatenated SMS can have: the user data header numbers parts in one
+# octet (GSM 03.40), so no phone sends more than 255. A webhook claiming more is malformed,
+# and the bound keeps a forged total from costing anything where parts are counted.
+MAX_PARTS = 255
+
 
 def merge_segments(parts: Sequence[InboundMessage]) -> InboundMessage:
     """One message from the parts of a concatenated SMS.
@@ -47,15 +52,18 @@ def merge_segments(parts: Sequence[InboundMessage]) -> InboundMessage:
         assert part.segment is not None
         by_number.setdefault(part.segment.number, part)
 
+    # Walk the parts received, not the numbers 1..total: the work follows what arrived,
+    # whatever total a part claims.
     total = max(max(p.segment.total for p in parts if p.segment), max(by_number))
     texts: list[str] = []
-    for number in range(1, total + 1):
-        found = by_number.get(number)
-        if found is None:
-            if not texts or texts[-1] != MISSING_PART:
-                texts.append(MISSING_PART)
-            continue
-        texts.append(found.text)
+    expected = 1
+    for number in sorted(by_number):
+        if number > expected:
+            texts.append(MISSING_PART)
+        texts.append(by_number[number].text)
+        expected = number + 1
+    if expected <= total:
+        texts.append(MISSING_PART)
 
     ordered = [by_number[n] for n in sorted(by_number)]
     lead = ordered[0]

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from adapters.common import normalize_phone
@@ -51,10 +51,11 @@ class TimelineItem:
 
 
 def _thread_messages(db: Session, ticket: Ticket) -> list[Message]:
-    ids = [int(i) for i in (ticket.data or {}).get("message_ids") or [] if str(i).isdigit()]
+    ids = service.thread_message_ids(ticket)
     condition = Message.ticket_id == ticket.id
-    if ids:
-        condition = or_(condition, Message.id.in_(ids))
+    if ids and ticket.contact_id is not None:
+        own = and_(Message.id.in_(ids), Message.contact_id == ticket.contact_id)
+        condition = or_(condition, own)
     return list(db.scalars(select(Message).where(condition).order_by(Message.created_at, Message.id)))
 
 
@@ -407,7 +408,7 @@ def media(message_id: int, index: int) -> Any:
                 if message.contact_id
                 else None
             )
-            if ticket is None or message.id not in ((ticket.data or {}).get("message_ids") or []):
+            if ticket is None or message.id not in service.thread_message_ids(ticket):
                 abort(404)
         if not service.can_see(actor(), ticket):
             abort(404)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import String, bindparam, select, type_coerce, update
 from sqlalchemy.orm import Session
 
-from adapters.base import Attachment, InboundMessage, Location
+from adapters.base import Attachment, InboundMessage, Location, Segment
 from conversations.context import Context, TicketInfo
 from conversations.effects import (
     AppendToTicket,
@@ -35,15 +35,22 @@ from conversations.tracking import new_tracking_number
 from gateway.db import insert_ignoring
 from gateway.jobs import RetryLater, record_job, transactional_handler
 from gateway.jobs.outbox import JobSpec, record_jobs
+from gateway.jobs.runner import backoff_delay
 from gateway.models import Contact, Conversation, IncompleteDraft, Message, Ticket, utcnow
 from gateway.outbound import OutboundRow, queue_message_ids
 from gateway.runtime import Runtime
+from gateway.tasks import unprocessable
 
 log = logging.getLogger(__name__)
 
 
 def message_from_row(row: Any) -> InboundMessage:
-    """Rebuild the normalized message from its row (a `Message` or a plain row of its columns)."""
+    """Rebuild the normalized message from its row (a `Message` or a plain row of its columns).
+
+    Everything `gateway.inbound.message_values` stored comes back, the part of a long SMS
+    (``segment``) included: merging the parts needs it. The provider id stays the provider's
+    (empty when there is none): a row id in its place would be taken for a provider's.
+    """
     raw = row.raw or {}
     location = Location(**row.location) if row.location else None
     attachments = tuple(
@@ -52,7 +59,7 @@ def message_from_row(row: Any) -> InboundMessage:
     )
     return InboundMessage(
         channel=row.channel,
-        provider_message_id=row.provider_message_id or str(row.id),
+        provider_message_id=row.provider_message_id or "",
         sender=row.address,
         text=row.text,
         kind=row.kind,
@@ -67,7 +74,17 @@ def message_from_row(row: Any) -> InboundMessage:
         command_args=raw.get("command_args"),
         edited=bool(raw.get("edited")),
         callback_id=raw.get("callback_id"),
+        segment=_segment(row),
         raw=raw.get("payload") or {},
+    )
+
+
+def _segment(row: Any) -> Segment | None:
+    """The part of a long SMS a row holds, from the three columns `message_values` fills."""
+    if not row.segment_ref:
+        return None
+    return Segment(
+        reference=row.segment_ref, total=int(row.segment_total or 1), number=int(row.segment_number or 1)
     )
 
 
@@ -225,6 +242,8 @@ _PENDING = (
                 "button_payload",
                 "raw",
                 "segment_ref",
+                "segment_total",
+                "segment_number",
                 "ticket_id",
                 "contact_id",
             )
@@ -490,21 +509,32 @@ def process_inbound(
     for row in pending:
         if row.id in handled:
             continue
+        group = [row]
         if row.segment_ref:
             parts = _ready_segments(session, row, runtime.settings.sms_concat_timeout)
             if parts is None:
                 wait_for_segments = runtime.settings.sms_concat_timeout
                 continue
-            message = _merged_message(parts)
             group = parts
-        else:
-            message = message_from_row(row)
-            group = [row]
-        run_engine(runtime, session, conv, contact, MessageReceived(message), source=group[0])
-        now = utcnow()
-        for part in group:
-            part.processed_at = now
-            handled.add(part.id)
+        handled.update(part.id for part in group)
+        try:
+            with session.begin_nested():  # a turn that raises leaves nothing behind
+                message = _merged_message(group) if row.segment_ref else message_from_row(row)
+                run_engine(runtime, session, conv, contact, MessageReceived(message), source=group[0])
+                now = utcnow()
+                for part in group:
+                    part.processed_at = now
+        except Exception as exc:
+            attempts = unprocessable.note_failure(group, exc)
+            log.warning("turn failed", exc_info=True, extra={"message_id": row.id, "attempts": attempts})
+            if attempts < unprocessable.TURN_ATTEMPTS:
+                # The later messages wait behind this one, so their order holds.
+                flush_waiting_notifications(session, contact_id)
+                return RetryLater(f"turn failed: {unprocessable.describe(exc)}", backoff_delay(attempts))
+            with session.begin_nested():
+                unprocessable.hand_to_person(
+                    runtime, session, conv, contact, group, unprocessable.describe(exc)
+                )
     flush_waiting_notifications(session, contact_id)
     if wait_for_segments is not None:
         return RetryLater("waiting for the rest of a multipart SMS", wait_for_segments / 4, counts=False)
@@ -596,11 +626,15 @@ def apply_effects(
                 language=effect.language,
                 source="message",
                 attachments=[a.__dict__ for a in effect.attachments],
-                message_ids=list(effect.message_ids),
+                message_ids=_own_message_rows(session, contact.id, effect.message_ids),
             )
             _link_messages(session, contact.id, ticket.id)
         elif isinstance(effect, AppendToTicket):
-            ticket = session.scalar(select(Ticket).where(Ticket.tracking == effect.tracking))
+            # Only the citizen's own ticket: whatever the state names, a follow-up never
+            # lands in another citizen's thread.
+            ticket = session.scalar(
+                select(Ticket).where(Ticket.tracking == effect.tracking, Ticket.contact_id == contact.id)
+            )
             if ticket is not None and source is not None:
                 from gateway.tickets import service as tickets
 
@@ -614,6 +648,29 @@ def apply_effects(
             contact.language = effect.language
         elif isinstance(effect, DraftExpired):
             session.add(IncompleteDraft(contact_id=contact.id, channel=channel, data=dict(effect.draft)))
+
+
+def _own_message_rows(session: Session, contact_id: int, provider_ids: Any) -> list[int]:
+    """Row ids of the contact's own inbound messages that carry these provider ids.
+
+    The draft keeps the provider's ids (the engine knows no rows); the ticket keeps row ids.
+    The two are never compared: a provider id is looked up only as a provider id, and only
+    among this citizen's messages.
+    """
+    wanted = [str(i) for i in provider_ids if i]
+    if not wanted:
+        return []
+    return list(
+        session.scalars(
+            select(Message.id)
+            .where(
+                Message.contact_id == contact_id,
+                Message.direction == "in",
+                Message.provider_message_id.in_(wanted),
+            )
+            .order_by(Message.id)
+        )
+    )
 
 
 def _link_messages(session: Session, contact_id: int, ticket_id: int) -> None:

@@ -289,6 +289,17 @@ def route_ticket(runtime: Runtime, category: str | None, area: str | None) -> Ro
     return route(category, area, catalog.agencies, catalog.categories)
 
 
+def thread_message_ids(ticket: Ticket) -> list[int]:
+    """Row ids of the messages the ticket was filed from (``data["message_ids"]``).
+
+    Integers only: tickets filed before this rule kept the provider's message ids there, as
+    text, and a provider's id such as "62" read as our row 62 brought another citizen's
+    message into the thread. Callers also keep to the ticket's own contact.
+    """
+    found = (ticket.data or {}).get("message_ids") or []
+    return [i for i in found if isinstance(i, int) and not isinstance(i, bool)]
+
+
 # --------------------------------------------------------------------------- creating
 def create_ticket(
     session: Session,
@@ -307,7 +318,7 @@ def create_ticket(
     language: str = "id",
     source: str = "message",
     attachments: Iterable[Mapping[str, Any]] = (),
-    message_ids: Iterable[int | str] = (),
+    message_ids: Iterable[int] = (),
     tracking: str | None = None,
     actor: Actor | None = None,
     area: str | None = None,
@@ -319,6 +330,8 @@ def create_ticket(
     engine's "filed" reply already gives the tracking number) and True for tickets
     an operator or the API files for a citizen. A ticket whose category is set to
     auto-dispatch and whose agency is certain is disposed at once by the system.
+    ``message_ids`` are row ids of the citizen's own messages, never a provider's ids (see
+    `thread_message_ids`).
     """
     actor = actor or (
         Actor.citizen(contact.id if contact else None) if source == "message" else Actor.system()

@@ -199,6 +199,7 @@ VONAGE_MALFORMED = [
     ("no messageId", "vonage_missing_message_id.json", "messageId"),
     ("concat-part not a number", "vonage_concat_bad_part.json", "concat-part"),
     ("concat-part beyond total", "vonage_concat_part_out_of_range.json", "concat-part"),
+    ("concat-total beyond 255 parts", "vonage_concat_total_too_large.json", "concat-total"),
     ("DLR without messageId", "vonage_dlr_missing_message_id.json", "messageId"),
 ]
 
@@ -341,6 +342,19 @@ def test_infobip_inbound_batch() -> None:
     assert second.sender == "tel:+6285712345678"
     assert second.text == "Air PDAM mati 😤"
     assert first.raw["cleanText"] == "Pungli di kantor kecamatan"
+
+
+def test_infobip_long_sms_arrives_whole() -> None:
+    """Infobip joins a long SMS's parts itself (``smsCount`` says how many): one message, no
+    segment, nothing for the gateway to wait for."""
+    adapter = make_adapter(SMS_PROFILE="infobip")
+    request = infobip_request("infobip_inbound_long.json")
+    adapter.verify(request)
+    [message] = adapter.parse(request).messages
+    assert message.segment is None
+    assert len(message.text) > 160
+    assert message.text.endswith("jatuh ke sungai.")
+    assert message.raw["smsCount"] == 2
 
 
 def test_infobip_bad_items_skipped_good_kept() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.base import InboundMessage, Segment, WebhookRequest
 from adapters.sms import SmsAdapter, merge_segments
-from adapters.sms.concat import MISSING_PART
+from adapters.sms.concat import MAX_PARTS, MISSING_PART
 
 DATA = Path(__file__).parent / "testdata" / "sms"
 
@@ -88,3 +88,14 @@ def test_consecutive_missing_parts_marked_once() -> None:
 def test_refuses_mixed_or_empty(parts: list[InboundMessage]) -> None:
     with pytest.raises(ValueError):
         merge_segments(parts)
+
+
+def test_work_follows_the_parts_received_not_the_total_claimed() -> None:
+    """A forged or stored-before-the-bound total (parts are never counted up to it)."""
+    merged = merge_segments([_msg(2, total=10**12), _msg(1, total=10**12)])
+    assert merged.text == "<1><2>" + MISSING_PART
+
+
+def test_highest_part_of_the_largest_message() -> None:
+    merged = merge_segments([_msg(MAX_PARTS, total=MAX_PARTS), _msg(1, total=MAX_PARTS)])
+    assert merged.text == "<1>" + MISSING_PART + f"<{MAX_PARTS}>"
