@@ -105,7 +105,7 @@ _PLACE_TITLES = _HONORIFICS | frozenset(
 _KEEP_PATTERNS = [
     # Prices and kilometre posts never start "0" and another digit: "Rp 0812..." is a phone number.
     re.compile(
-        r"\b(?:rp|idr)\.?\s?(?!0\d)\d[\d.,]*(?:\s?(?:juta|jt|ribu|rb|miliar|milyar|m|k))?\b", re.IGNORECASE
+        r"\b(?:rp|idr)\.?\s?(?!0\d)\d[\d.,]*(?![ _\-]?\d)(?:\s?(?:juta|jt|ribu|rb|miliar|milyar|m|k))?\b", re.IGNORECASE
     ),
     re.compile(  # dates: 12/03/2024, 05.03.2024, 2024-03-12, 03/2024
         r"(?<![\d.,/\-])(?:\d{1,2}[./\-]\d{1,2}[./\-](?:19|20)?\d{2}|(?:19|20)\d{2}[./\-]\d{1,2}[./\-]\d{1,2}"
@@ -114,7 +114,8 @@ _KEEP_PATTERNS = [
     re.compile(r"(?<![\d.,:/\-])(?:[01]?\d|2[0-3])[.:][0-5]\d(?:[.:][0-5]\d)?(?![.:]?\d)"),  # times
     re.compile(r"#\s?\d{8}(?!\d)"),  # tracking numbers
     re.compile(r"\b(?:rt|rw)\.?\s?\d{1,3}(?:\s?/\s?(?:rw\.?\s?)?\d{1,3})?(?!\d)", re.IGNORECASE),
-    re.compile(r"\bkm\.?\s?(?!0\d)\d+(?:[+.,]\d+)?(?!\d)", re.IGNORECASE),
+    # A kilometre post is short ("KM 12", "km 23+400"): "KM 3171 0101 0190 0001" is a NIK after "KM".
+    re.compile(r"\bkm\.?\s?(?!0\d)\d{1,4}(?:[+.,]\d{1,3})?(?!\d|[ ._\-]\d)", re.IGNORECASE),
     re.compile(r"-?\d{1,3}\.\d{3,}\s*,\s*-?\d{1,3}\.\d{3,}"),  # coordinates
 ]
 _PLACE_START = re.compile(rf"\b(?:(?:{_PLACE_ABBREVIATIONS})\b\.?|(?:{_PLACE_WORDS})\b(?!\.))", re.IGNORECASE)
