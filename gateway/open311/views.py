@@ -1,8 +1,11 @@
 """Open311 GeoReport v2 at /open311/v2: discovery, services, service definitions and requests.
 
 One service per complaint category. Reading is public and shows only what the
-public page shows (confidential requests are left out of lists and show only
-their status; every text is redacted). Creating needs ``api_key`` = an API token
+public page shows: `service.is_public` decides (verified and not confidential);
+other requests are left out of lists and, asked for by number, show only their
+status. Every text is redacted, coordinates are rounded to about 100 m, and the
+only media URL given is this gateway's own (never a provider's, which carries
+the account's credentials in its path). Creating needs ``api_key`` = an API token
 and files a ticket through the ticket service, so it is routed, audited and
 notified exactly like a complaint received as a message.
 """
@@ -27,6 +30,7 @@ from gateway.open311.formats import FORMATS, error, render
 from gateway.public.listing import known_names, public_description
 from gateway.public.texts import PublicTexts
 from gateway.redact import redact
+from gateway.tickets import service as tickets
 
 open311_bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
@@ -220,10 +224,19 @@ def service_definition(service_code: str, fmt: str) -> Response:
 
 
 # --------------------------------------------------------------------------- requests (read)
+def _public_media_url(ticket: Ticket) -> str | None:
+    """The ticket's first stored photo as this gateway serves it; provider URLs never leave."""
+    base = _runtime().settings.public_base_url
+    for item in (ticket.data or {}).get("attachments") or []:
+        if isinstance(item, dict) and item.get("stored_path"):
+            return f"{base}/media/{item['stored_path']}"
+    return None
+
+
 def _request_json(ticket: Ticket) -> dict[str, Any]:
     t = _texts()
     status_notes = t.status(ticket.status)
-    if ticket.privacy == "confidential":
+    if not tickets.is_public(ticket):
         return {
             "service_request_id": ticket.tracking,
             "status": "closed" if ticket.status in CLOSED else "open",
@@ -231,7 +244,6 @@ def _request_json(ticket: Ticket) -> dict[str, Any]:
         }
     catalog = _runtime().catalog
     category = catalog.category(ticket.category)
-    media = [a.get("url") for a in (ticket.data or {}).get("attachments", []) if isinstance(a, dict)]
     return {
         "service_request_id": ticket.tracking,
         "status": "closed" if ticket.status in CLOSED else "open",
@@ -251,9 +263,9 @@ def _request_json(ticket: Ticket) -> dict[str, Any]:
         "address": redact(ticket.location_text, known_names(ticket)) if ticket.location_text else None,
         "address_id": None,
         "zipcode": None,
-        "lat": ticket.latitude,
-        "long": ticket.longitude,
-        "media_url": next((m for m in media if m), None),
+        "lat": tickets.coarse_coordinate(ticket.latitude),
+        "long": tickets.coarse_coordinate(ticket.longitude),
+        "media_url": _public_media_url(ticket),
     }
 
 
@@ -268,7 +280,7 @@ def list_requests(fmt: str) -> Response:
     _check_params(LIST_PARAMS, request.args)
     _check_jurisdiction(request.args)
     args = request.args
-    query = _base_query().where(Ticket.privacy != "confidential")
+    query = _base_query().where(tickets.public_tickets_clause())
     if args.get("service_request_id"):
         ids = [part.strip().lstrip("#") for part in args["service_request_id"].split(",") if part.strip()]
         if len(ids) > MAX_REQUESTS or any(parse_tracking(i) is None for i in ids):
@@ -305,7 +317,7 @@ def list_requests(fmt: str) -> Response:
 
 @open311_bp.get("/requests/<service_request_id>.<fmt>")
 def get_request(service_request_id: str, fmt: str) -> Response:
-    """One request; a confidential one shows only its status."""
+    """One request; one that is not public (unverified or confidential) shows only its status."""
     fmt = _fmt(fmt)
     _check_params(frozenset({"jurisdiction_id"}), request.args)
     _check_jurisdiction(request.args)
