@@ -320,3 +320,14 @@ def test_verification_is_recorded_by_people_only(runtime: Any, matrix: dict[str,
         "archived_verified": True,
         "returned": False,
     }
+
+
+def test_tracking_page_names_the_agency_only_once_verified(app: Any, matrix: dict[str, Any]) -> None:
+    client = app.test_client()
+    for case in matrix["cases"]:
+        if case.privacy != "anonymous" or case.state not in ("unverified", "auto_dispatched", "dispatched"):
+            continue
+        html = client.get(f"/lacak/{case.tracking}").get_data(as_text=True)
+        named = "Dinas Pekerjaan Umum" in html
+        assert named == (case.state == "dispatched"), case.state
+        assert named or "Belum terverifikasi" in html
