@@ -42,7 +42,7 @@ def public_description(ticket: Ticket) -> str:
 
 def public_reporter(ticket: Ticket) -> str | None:
     """Initials of the reporter of a public ticket; None for anonymous and confidential ones."""
-    if ticket.privacy != "public" or ticket.contact is None:
+    if ticket.privacy != service.PUBLIC_PRIVACY or ticket.contact is None:
         return None
     return initials(ticket.contact.display_name)
 

@@ -63,6 +63,11 @@ class Actor:
         return cls(kind="citizen", id=contact_id, role=lc.CITIZEN, label=label)
 
     @classmethod
+    def forward_target(cls, agency_id: int | None) -> Actor:
+        """An agency's own system a ticket is forwarded to: it sees what that agency's tokens see."""
+        return cls(kind="forward", id=None, role=lc.API_AGENCY, agency_id=agency_id, label="Forward")
+
+    @classmethod
     def public(cls) -> Actor:
         """Nobody in particular: a visitor of the public pages, an Open311 reader."""
         return cls(kind="public", id=None, role=PUBLIC_ROLE, label="Publik")
