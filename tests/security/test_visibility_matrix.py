@@ -331,3 +331,17 @@ def test_tracking_page_names_the_agency_only_once_verified(app: Any, matrix: dic
         named = "Dinas Pekerjaan Umum" in html
         assert named == (case.state == "dispatched"), case.state
         assert named or "Belum terverifikasi" in html
+
+
+def test_inbox_map_pin_is_coarse_for_an_agency_on_an_anonymous_ticket(
+    app: Any, matrix: dict[str, Any]
+) -> None:
+    """The agency finds the place within about 100 m; the exact pin (often the reporter's home) stays hidden."""
+    anonymous = next(c for c in matrix["cases"] if c.state == "dispatched" and c.privacy == "anonymous")
+    public = next(c for c in matrix["cases"] if c.state == "dispatched" and c.privacy == "public")
+    agency, _ = _client(app, "agency_own", matrix)
+    coordinator, _ = _client(app, "coordinator", matrix)
+    html = agency.get(f"/inbox/t/{anonymous.tracking}").get_data(as_text=True)
+    assert "mlon=106.817000" in html and "106.816667" not in html
+    assert "106.816667" in agency.get(f"/inbox/t/{public.tracking}").get_data(as_text=True)
+    assert "106.816667" in coordinator.get(f"/inbox/t/{anonymous.tracking}").get_data(as_text=True)
