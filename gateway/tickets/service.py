@@ -236,7 +236,7 @@ def counted_clause(actor: Actor) -> ColumnElement[bool]:
     return visible_clause(actor)
 
 
-def attributed_agency(actor: Actor) -> ColumnElement[Any]:
+def attributed_agency(actor: Actor) -> Any:
     """The agency a ticket is counted under for ``actor``: for the public, only a verified one."""
     if actor.role == PUBLIC_ROLE:
         return case((verified_clause(), Ticket.agency_id), else_=null())
