@@ -336,7 +336,7 @@ def test_tracking_page_names_the_agency_only_once_verified(app: Any, matrix: dic
 def test_inbox_map_pin_is_coarse_for_an_agency_on_an_anonymous_ticket(
     app: Any, matrix: dict[str, Any]
 ) -> None:
-    """The agency finds the place within about 100 m; the exact pin (often the reporter's home) stays hidden."""
+    """The agency finds the place within about 100 m; the exact pin (often the reporter's home) is hidden."""
     anonymous = next(c for c in matrix["cases"] if c.state == "dispatched" and c.privacy == "anonymous")
     public = next(c for c in matrix["cases"] if c.state == "dispatched" and c.privacy == "public")
     agency, _ = _client(app, "agency_own", matrix)
