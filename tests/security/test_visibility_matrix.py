@@ -15,6 +15,7 @@ here once as `expected`, and every surface must agree with it:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,10 +46,10 @@ PUBLIC_VISIBLE = {"auto_started", "dispatched", "resolved", "archived_verified"}
 
 ROLES = ("admin", "coordinator", "agency_own", "agency_other", "token_agency", "token_all", "public")
 SURFACES = {
-    "admin": ("inbox_ticket", "inbox_search", "inbox_export"),
-    "coordinator": ("inbox_ticket", "inbox_search", "inbox_export"),
-    "agency_own": ("inbox_ticket", "inbox_search", "inbox_export"),
-    "agency_other": ("inbox_ticket", "inbox_search", "inbox_export"),
+    "admin": ("inbox_ticket", "inbox_search", "inbox_export", "inbox_dashboard"),
+    "coordinator": ("inbox_ticket", "inbox_search", "inbox_export", "inbox_dashboard"),
+    "agency_own": ("inbox_ticket", "inbox_search", "inbox_export", "inbox_dashboard"),
+    "agency_other": ("inbox_ticket", "inbox_search", "inbox_export", "inbox_dashboard"),
     "token_agency": ("api_ticket", "api_list", "api_messages", "api_stats"),
     "token_all": ("api_ticket", "api_list", "api_messages", "api_stats"),
     "public": ("open311_list", "open311_single", "public_page", "statistik"),
@@ -211,6 +212,12 @@ def _observe(client: Any, headers: dict[str, str], surface: str, case: Case, cac
     if surface == "inbox_export":
         body = get("/inbox/tickets/export.csv?tab=all")
         return "\n".join(line for line in body.splitlines() if case.marker in line)
+    if surface == "inbox_dashboard":
+        day = (case.day + timedelta(hours=7)).date().isoformat()  # the local (WIB) date
+        html = get(f"/inbox/dashboard?since={day}&until={day}")
+        total = re.search(r'<div class="card-num">(\d+)</div>', html)
+        assert total is not None
+        return html + case.marker if int(total.group(1)) else ""
     if surface == "api_ticket":
         return get(f"/api/v1/tickets/{case.tracking}")
     if surface == "api_list":
@@ -247,7 +254,7 @@ def test_visibility_table(app: Any, matrix: dict[str, Any], role: str, surface: 
         revealed = case.phone in body or case.wamid in body
         if seen != sees:
             wrong.append(f"{case.state}/{case.privacy}: sees {seen}, expected {sees}")
-        if surface != "api_stats" and seen and revealed != reveals:
+        if surface not in ("api_stats", "inbox_dashboard") and seen and revealed != reveals:
             wrong.append(f"{case.state}/{case.privacy}: reporter revealed {revealed}, expected {reveals}")
     assert not wrong, f"{role} on {surface}:\n" + "\n".join(wrong)
 
