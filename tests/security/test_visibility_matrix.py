@@ -352,3 +352,16 @@ def test_inbox_map_pin_is_coarse_for_an_agency_on_an_anonymous_ticket(
     assert "mlon=106.817000" in html and "106.816667" not in html
     assert "106.816667" in agency.get(f"/inbox/t/{public.tracking}").get_data(as_text=True)
     assert "106.816667" in coordinator.get(f"/inbox/t/{anonymous.tracking}").get_data(as_text=True)
+
+
+def test_the_agencys_reply_verifies_an_auto_dispatched_ticket(app: Any, matrix: dict[str, Any]) -> None:
+    """Answering the citizen is the agency's first step too: from then on the ticket is public."""
+    case = next(c for c in matrix["cases"] if c.state == "auto_dispatched" and c.privacy == "anonymous")
+    client = app.test_client()
+    assert f"#{case.tracking}" not in client.get(f"/?q={case.marker}").get_data(as_text=True)
+    agency, _ = _client(app, "agency_own", matrix)
+    response = agency.post(f"/inbox/t/{case.tracking}/reply", data={"text": "Tim kami segera ke lokasi."})
+    assert response.status_code == 302
+    assert f"#{case.tracking}" in client.get(f"/?q={case.marker}").get_data(as_text=True)
+    item = client.get(f"/open311/v2/requests/{case.tracking}.json").get_json()[0]
+    assert case.marker in item["description"]
