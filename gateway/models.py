@@ -225,6 +225,9 @@ class Ticket(Base):
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     first_response_at: Mapped[datetime | None] = mapped_column(nullable=True)
     dispatched_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    #: When a person confirmed the current disposition (the coordinator disposing it, or the agency's
+    #: first step on a ticket the system disposed); None while unverified. Gates what is public.
+    verified_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
     resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)  # resolved and past the window
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # attachments, extra fields

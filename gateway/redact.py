@@ -105,7 +105,8 @@ _PLACE_TITLES = _HONORIFICS | frozenset(
 _KEEP_PATTERNS = [
     # Prices and kilometre posts never start "0" and another digit: "Rp 0812..." is a phone number.
     re.compile(
-        r"\b(?:rp|idr)\.?\s?(?!0\d)\d[\d.,]*(?![ _\-]?\d)(?:\s?(?:juta|jt|ribu|rb|miliar|milyar|m|k))?\b", re.IGNORECASE
+        r"\b(?:rp|idr)\.?\s?(?!0\d)\d[\d.,]*(?![ _\-]?\d)(?:\s?(?:juta|jt|ribu|rb|miliar|milyar|m|k))?\b",
+        re.IGNORECASE,
     ),
     re.compile(  # dates: 12/03/2024, 05.03.2024, 2024-03-12, 03/2024
         r"(?<![\d.,/\-])(?:\d{1,2}[./\-]\d{1,2}[./\-](?:19|20)?\d{2}|(?:19|20)\d{2}[./\-]\d{1,2}[./\-]\d{1,2}"

@@ -14,6 +14,11 @@ Definitions (also in docs/openness.md):
 * *within deadline*: a resolved ticket whose resolution came no later than the
   ``follow_up`` deadline (working days, per category) counted from its dispatch
   (from its creation when it was never dispatched).
+* *attribution*: a ticket counts under its agency for whoever may see that; the
+  public sees an agency only for verified tickets (`service.attributed_agency`),
+  the rest count under "belum terverifikasi" (``code`` None).
+* *scope*: each reader counts the tickets `service.counted_clause` gives them: the
+  public and city-wide roles every ticket, an agency those disposed to it.
 * Durations are working days (weekends, holidays and cuti bersama excluded) between
   local dates in the deployment's time zone.
 """
@@ -45,7 +50,11 @@ def _empty_counts() -> dict[str, int]:
     return dict.fromkeys(STATUSES, 0)
 
 
-def _filtered(query: Any, since: datetime | None, until: datetime | None, agency_id: int | None) -> Any:
+def _filtered(
+    query: Any, since: datetime | None, until: datetime | None, agency_id: int | None, scope: Any = None
+) -> Any:
+    if scope is not None:
+        query = query.where(scope)
     if since is not None:
         query = query.where(Ticket.created_at >= since)
     if until is not None:
@@ -56,13 +65,20 @@ def _filtered(query: Any, since: datetime | None, until: datetime | None, agency
 
 
 def _grouped(
-    session: Session, column: Any, since: datetime | None, until: datetime | None, agency_id: int | None
+    session: Session,
+    column: Any,
+    since: datetime | None,
+    until: datetime | None,
+    agency_id: int | None,
+    scope: Any = None,
 ) -> dict[Any, dict[str, int]]:
+    key = column.label("key")
     query = _filtered(
-        select(column, Ticket.status, func.count(Ticket.id)).group_by(column, Ticket.status),
+        select(key, Ticket.status, func.count(Ticket.id)).group_by(key, Ticket.status),
         since,
         until,
         agency_id,
+        scope,
     )
     out: dict[Any, dict[str, int]] = {}
     for key, status, count in session.execute(query):
@@ -113,9 +129,14 @@ def stats(
     category_names: Mapping[str, str] | None = None,
     trend_months: int = DEFAULT_TREND_MONTHS,
     now: datetime | None = None,
+    scope: Any = None,
+    agency_column: Any = None,
 ) -> dict[str, Any]:
     """All published figures for tickets created in [since, until), optionally of one agency.
 
+    ``scope`` (a SQL condition on Ticket) limits the tickets counted and
+    ``agency_column`` is what they are counted under (Ticket.agency_id when None);
+    `stats_for` takes both from the ticket service for the reader.
     ``calendar`` counts working days (a plain WorkCalendar when None);
     ``deadlines(category)`` gives a category's deadline table (the defaults when
     None); ``category_names`` maps category codes to the names shown.
@@ -125,23 +146,24 @@ def stats(
 
     by_status = _empty_counts()
     counted = select(Ticket.status, func.count(Ticket.id)).group_by(Ticket.status)
-    for status, count in session.execute(_filtered(counted, since, until, agency_id)):
+    for status, count in session.execute(_filtered(counted, since, until, agency_id, scope)):
         by_status[status] = by_status.get(status, 0) + int(count)
     total = sum(by_status.values())
 
     agency_names = {a.id: (a.code, a.name) for a in session.scalars(select(Agency))}
     agencies = []
-    for key, counts in _grouped(session, Ticket.agency_id, since, until, agency_id).items():
+    by_agency = agency_column if agency_column is not None else Ticket.agency_id
+    for key, counts in _grouped(session, by_agency, since, until, agency_id, scope).items():
         code, name = agency_names.get(key, (None, None))
         agencies.append(_row(code, name, counts))
     names = category_names or {}
     categories = [
         _row(key, names.get(key or "", key), counts)
-        for key, counts in _grouped(session, Ticket.category, since, until, agency_id).items()
+        for key, counts in _grouped(session, Ticket.category, since, until, agency_id, scope).items()
     ]
     channels = [
         _row(key, key, counts)
-        for key, counts in _grouped(session, Ticket.channel, since, until, agency_id).items()
+        for key, counts in _grouped(session, Ticket.channel, since, until, agency_id, scope).items()
     ]
     for rows in (agencies, categories, channels):
         rows.sort(key=lambda r: (-r["total"], r["code"] or ""))
@@ -159,6 +181,7 @@ def stats(
             since,
             until,
             agency_id,
+            scope,
         )
     ).all()
     to_follow_up: list[int] = []
@@ -225,10 +248,17 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def stats_for(runtime: Any, session: Session, **kwargs: Any) -> dict[str, Any]:
-    """`stats` with this deployment's calendar, deadlines, time zone and category names."""
-    from gateway.tickets import policy
+def stats_for(runtime: Any, session: Session, *, actor: Any, **kwargs: Any) -> dict[str, Any]:
+    """`stats` as ``actor`` (a ticket service Actor) may read them, with this deployment's calendar.
 
+    Which tickets count and under which agency is the ticket service's rule
+    (`counted_clause`, `attributed_agency`): the public page passes
+    ``Actor.public()``, the API its token's actor, the dashboard the operator's.
+    """
+    from gateway.tickets import policy, service
+
+    kwargs.setdefault("scope", service.counted_clause(actor))
+    kwargs.setdefault("agency_column", service.attributed_agency(actor))
     language = kwargs.pop("language", "id")
     kwargs.setdefault("calendar", policy.calendar(runtime))
     kwargs.setdefault("deadlines", lambda category: policy.deadlines(runtime, category))

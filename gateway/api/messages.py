@@ -1,4 +1,8 @@
-"""GET /api/v1/messages: normalized inbound and outbound messages with delivery status."""
+"""GET /api/v1/messages: normalized inbound and outbound messages with delivery status.
+
+A token reads the messages of the tickets it may see (`service.visible_clause`);
+messages not (yet) on a ticket only with a city-wide token.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from sqlalchemy import select
 
 from gateway.api.auth import api_error, audit_confidential_reads, require_token
 from gateway.api.blueprint import api_bp
-from gateway.api.serialize import message_json, reveal_reporter
+from gateway.api.serialize import message_json
 from gateway.models import Message, Ticket
+from gateway.tickets import service
 
 ALLOWED = {"channel", "direction", "contact", "since", "limit", "before"}
 MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds (ids are 32-bit on PostgreSQL)
@@ -48,18 +53,21 @@ def list_messages() -> Any:
     direction = request.args.get("direction")
     if direction not in (None, "in", "out"):
         return api_error(400, "invalid_parameter", "direction must be 'in' or 'out'")
-    token = g.api_token
-    query = select(Message, Ticket).outerjoin(Ticket, Message.ticket_id == Ticket.id)
-    if token.agency_id is not None:
-        query = query.where(Ticket.agency_id == token.agency_id)
+    actor: service.Actor = g.api_actor
+    query = (
+        select(Message, Ticket)
+        .outerjoin(Ticket, Message.ticket_id == Ticket.id)
+        .where(service.visible_clause(actor))
+    )
     if request.args.get("channel"):
         query = query.where(Message.channel == request.args["channel"])
     if direction:
         query = query.where(Message.direction == direction)
     if request.args.get("contact"):
-        query = query.where(Message.address == request.args["contact"])
-        if token.agency_id is not None:
-            query = query.where(Ticket.privacy == "public")
+        # A search by address must not tell an agency who filed an anonymous ticket.
+        query = query.where(
+            Message.address == request.args["contact"], service.reveals_reporter_clause(actor)
+        )
     if since is not None:
         query = query.where(Message.created_at >= since)
     if before is not None:
@@ -68,10 +76,9 @@ def list_messages() -> Any:
     runtime = current_app.extensions["lapor"]
     with runtime.db.session() as session:
         rows = session.execute(query).all()
-        audit_confidential_reads(session, token, (ticket for _msg, ticket in rows), "confidential (messages)")
-        items = [
-            message_json(msg, reveal=reveal_reporter(ticket, token.agency_id is not None))
-            for msg, ticket in rows
-        ]
+        audit_confidential_reads(
+            session, g.api_token, (ticket for _msg, ticket in rows), "confidential (messages)"
+        )
+        items = [message_json(msg, reveal=service.reveals_reporter(actor, ticket)) for msg, ticket in rows]
     next_before = items[-1]["id"] if len(items) == limit else None
     return {"messages": items, "next": {"before": next_before} if next_before else None}

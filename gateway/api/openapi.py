@@ -324,7 +324,7 @@ def _operations() -> dict[str, dict[str, Any]]:
         "api.list_tickets": {
             "get": {
                 "operationId": "listTickets",
-                "summary": "Tickets, newest activity first; an agency token sees its agency's only",
+                "summary": "Tickets, newest activity first; an agency token sees those disposed to it",
                 "tags": ["tickets"],
                 "parameters": _ticket_list_params(),
                 "responses": {

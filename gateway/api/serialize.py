@@ -1,4 +1,10 @@
-"""JSON shapes of API resources, with the reporter hidden where privacy requires it."""
+"""JSON shapes of API resources, with the reporter hidden where privacy requires it.
+
+``reveal`` is `service.reveals_reporter` for the token's actor. Without it the
+reporter's address and name, the provider's message id (a WhatsApp ``wamid``
+encodes the sender's number) and the exact pin (a shared location is often the
+reporter's home) are left out: coordinates are rounded to about 100 m.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,21 @@ from datetime import datetime
 from typing import Any
 
 from gateway.models import Message, Ticket, TicketEvent
+from gateway.tickets.service import coarse_coordinate
 
 
 def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def reveal_reporter(ticket: Ticket | None, agency_scoped: bool) -> bool:
-    """Agencies never see the reporter of an anonymous or confidential ticket."""
-    if ticket is None:
-        return not agency_scoped
-    if ticket.privacy in ("anonymous", "confidential"):
-        return not agency_scoped
-    return True
+def _coarse_location(location: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A shared pin without the reporter: rounded, and without the name or address it was given."""
+    if not location:
+        return location
+    return {
+        "latitude": coarse_coordinate(location.get("latitude")),
+        "longitude": coarse_coordinate(location.get("longitude")),
+    }
 
 
 def message_json(msg: Message, *, reveal: bool) -> dict[str, Any]:
@@ -26,7 +34,7 @@ def message_json(msg: Message, *, reveal: bool) -> dict[str, Any]:
         "id": msg.id,
         "direction": msg.direction,
         "channel": msg.channel,
-        "provider_message_id": msg.provider_message_id,
+        "provider_message_id": msg.provider_message_id if reveal else None,
         "contact": (msg.address if reveal else None),
         "sender" if msg.direction == "in" else "recipient": (msg.address if reveal else "Pelapor anonim"),
         "sender_name": (msg.sender_name if reveal else None) if msg.direction == "in" else None,
@@ -37,7 +45,7 @@ def message_json(msg: Message, *, reveal: bool) -> dict[str, Any]:
             {k: a.get(k) for k in ("kind", "content_type", "filename", "caption", "size", "stored_path")}
             for a in (msg.attachments or [])
         ],
-        "location": msg.location,
+        "location": msg.location if reveal else _coarse_location(msg.location),
         "ticket": msg.ticket_id,
         "delivery_status": msg.delivery_status,
         "failure_reason": msg.failure_reason,
@@ -67,8 +75,8 @@ def ticket_json(ticket: Ticket, *, reveal: bool) -> dict[str, Any]:
         "description": ticket.description,
         "location": {
             "text": ticket.location_text,
-            "latitude": ticket.latitude,
-            "longitude": ticket.longitude,
+            "latitude": ticket.latitude if reveal else coarse_coordinate(ticket.latitude),
+            "longitude": ticket.longitude if reveal else coarse_coordinate(ticket.longitude),
         },
         "privacy": ticket.privacy,
         "channel": ticket.channel,

@@ -21,7 +21,8 @@ ALLOWED = {"since", "until", "agency", "lang"}
 def get_stats() -> Any:
     """Counts by status, agency, category and channel; deadline share; medians; monthly trend.
 
-    An agency-scoped token sees its own agency's figures; asking for another answers 403.
+    An agency-scoped token sees its own agency's figures (the tickets disposed to it,
+    as everywhere else); asking for another answers 403.
     ---
     get:
       operationId: getStats
@@ -70,7 +71,15 @@ def get_stats() -> Any:
             if token.agency_id is not None and agency.id != token.agency_id:
                 return api_error(403, "forbidden", "this token is scoped to another agency")
             agency_id = agency.id
-        return stats_for(runtime, session, since=since, until=until, agency_id=agency_id, language=lang)
+        return stats_for(
+            runtime,
+            session,
+            actor=g.api_actor,
+            since=since,
+            until=until,
+            agency_id=agency_id,
+            language=lang,
+        )
 
 
 def _aware(value: Any) -> Any:

@@ -1,7 +1,9 @@
 """GET /api/v1/tickets and /api/v1/tickets/<tracking>: tickets, history and thread.
 
-An agency-scoped token sees only its agency's tickets; any other answers 404, the
-same as a ticket that does not exist, so a token cannot probe for numbers.
+A token sees what the ticket service's `can_see` allows its actor: an agency-scoped
+token only the tickets disposed to its agency (not those still waiting for the
+coordinator); any other answers 404, the same as a ticket that does not exist, so
+a token cannot probe for numbers. The reporter shows where `reveals_reporter` says.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from sqlalchemy import or_, select
 from gateway.api.auth import api_error, audit_confidential_reads, require_token
 from gateway.api.blueprint import api_bp
 from gateway.api.messages import parse_limit, parse_since
-from gateway.api.serialize import event_json, message_json, reveal_reporter, ticket_json
+from gateway.api.serialize import event_json, message_json, ticket_json
 from gateway.models import Agency, Message, Ticket
+from gateway.tickets import service
 
 LIST_ALLOWED = {"status", "agency", "channel", "since", "q", "limit", "page"}
 STATUSES = {"unverified", "deferred", "dispatched", "in_progress", "resolved", "archived"}
@@ -40,10 +43,8 @@ def list_tickets() -> Any:
     status = request.args.get("status")
     if status is not None and status not in STATUSES:
         return api_error(400, "invalid_parameter", f"status must be one of {', '.join(sorted(STATUSES))}")
-    token = g.api_token
-    query = select(Ticket).outerjoin(Agency, Ticket.agency_id == Agency.id)
-    if token.agency_id is not None:
-        query = query.where(Ticket.agency_id == token.agency_id)
+    actor: service.Actor = g.api_actor
+    query = service.visible_tickets_query(actor).outerjoin(Agency, Ticket.agency_id == Agency.id)
     if status:
         query = query.where(Ticket.status == status)
     if request.args.get("agency"):
@@ -63,27 +64,27 @@ def list_tickets() -> Any:
     runtime = current_app.extensions["lapor"]
     with runtime.db.session() as session:
         tickets = session.scalars(query).all()
-        audit_confidential_reads(session, token, tickets, "confidential (list)")
-        items = [ticket_json(t, reveal=reveal_reporter(t, token.agency_id is not None)) for t in tickets]
+        audit_confidential_reads(session, g.api_token, tickets, "confidential (list)")
+        items = [ticket_json(t, reveal=service.reveals_reporter(actor, t)) for t in tickets]
     return {"tickets": items, "page": page, "limit": limit}
 
 
 @api_bp.get("/tickets/<tracking>")
 @require_token
 def get_ticket(tracking: str) -> Any:
-    token = g.api_token
+    actor: service.Actor = g.api_actor
     runtime = current_app.extensions["lapor"]
     number = tracking.lstrip("#")
     with runtime.db.session() as session:
-        ticket = session.scalar(select(Ticket).where(Ticket.tracking == number))
-        if ticket is None or (token.agency_id is not None and ticket.agency_id != token.agency_id):
+        ticket = service.find_ticket(session, actor, number)
+        if ticket is None:
             return api_error(404, "not_found", f"no ticket #{number}")
-        audit_confidential_reads(session, token, [ticket], "confidential")
-        reveal = reveal_reporter(ticket, token.agency_id is not None)
+        audit_confidential_reads(session, g.api_token, [ticket], "confidential")
+        reveal = service.reveals_reporter(actor, ticket)
         thread = session.scalars(
             select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id)
         ).all()
         body = ticket_json(ticket, reveal=reveal)
-        body["history"] = [event_json(e) for e in ticket.events if not e.internal or token.agency_id is None]
+        body["history"] = [event_json(e) for e in ticket.events if not e.internal or actor.city_wide]
         body["thread"] = [message_json(m, reveal=reveal) for m in thread]
     return body

@@ -60,9 +60,15 @@ def category_name(code: str | None) -> str:
     return found.name(current_language()) if found else code
 
 
-def map_url(latitude: float | None, longitude: float | None) -> str | None:
+def map_url(latitude: float | None, longitude: float | None, exact: bool = True) -> str | None:
+    """An OpenStreetMap link; ``exact`` False (the reporter is hidden) rounds the pin to about 100 m."""
     if latitude is None or longitude is None:
         return None
+    if not exact:
+        from gateway.tickets.service import coarse_coordinate
+
+        latitude, longitude = coarse_coordinate(latitude), coarse_coordinate(longitude)
+        assert latitude is not None and longitude is not None
     return f"https://www.openstreetmap.org/?mlat={latitude:.6f}&mlon={longitude:.6f}#map=17/{latitude:.6f}/{longitude:.6f}"
 
 

@@ -13,12 +13,13 @@ from sqlalchemy.exc import IntegrityError
 
 from conversations import lifecycle as lc
 from gateway.inbox import inbox_bp
-from gateway.inbox.access import audit, runtime
+from gateway.inbox.access import actor, audit, runtime
 from gateway.inbox.auth import roles_required
 from gateway.inbox.forms import AgencyForm, CannedForm, NewPasswordForm, OperatorForm
 from gateway.inbox.i18n import current_language, translate
 from gateway.models import Agency, AuditEntry, CannedResponse, Operator, Ticket
 from gateway.security import MIN_PASSWORD_LENGTH, hash_password
+from gateway.tickets import service
 
 #: Days the dashboard covers when no period is chosen.
 DEFAULT_PERIOD_DAYS = 30
@@ -53,47 +54,16 @@ def _utc_bounds(since: date, until: date) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _overdue_by(
-    db: Any, column: Any, start: datetime, end: datetime, agency_id: int | None
-) -> dict[Any, int]:
+def _overdue_by(db: Any, column: Any, start: datetime, end: datetime, scope: Any) -> dict[Any, int]:
+    """Overdue open tickets per ``column`` among those ``scope`` (the operator's visibility) allows."""
     query = (
         select(column, func.count(Ticket.id))
+        .where(scope)
         .where(Ticket.overdue.is_(True), Ticket.status.in_(tuple(lc.OPEN_STATUSES)))
         .where(Ticket.created_at >= start, Ticket.created_at < end)
         .group_by(column)
     )
-    if agency_id is not None:
-        query = query.where(Ticket.agency_id == agency_id)
     return {key: int(count) for key, count in db.execute(query)}
-
-
-def _hide_pre_dispatch(
-    db: Any, figures: dict[str, Any], start: datetime, end: datetime, agency_id: int
-) -> None:
-    """Take out tickets routed to the agency but not yet disposed to it: the agency does not see those.
-
-    gateway/stats.py counts by ``agency_id``, which routing sets before the
-    coordinator verifies; an agency operator's figures must match their list.
-    """
-    query = (
-        select(Ticket.channel, Ticket.category, Ticket.status, func.count(Ticket.id))
-        .where(Ticket.agency_id == agency_id, Ticket.status.in_(tuple(lc.PRE_DISPATCH_STATUSES)))
-        .where(Ticket.created_at >= start, Ticket.created_at < end)
-        .group_by(Ticket.channel, Ticket.category, Ticket.status)
-    )
-    for channel, category, status, count in db.execute(query):
-        n = int(count)
-        figures["total"] -= n
-        figures["open"] -= n
-        figures["by_status"][status] = figures["by_status"].get(status, 0) - n
-        for key, code in (("agencies", None), ("channels", channel), ("categories", category)):
-            for row in figures[key]:
-                if key == "agencies" or row["code"] == code:
-                    row["total"] -= n
-                    row["open"] -= n
-                    row["by_status"][status] = row["by_status"].get(status, 0) - n
-    for key in ("agencies", "channels", "categories"):
-        figures[key] = [row for row in figures[key] if row["total"] > 0]
 
 
 @inbox_bp.get("/dashboard")
@@ -104,17 +74,14 @@ def dashboard() -> Any:
 
     since, until = _period()
     start, end = _utc_bounds(since, until)
-    agency_id = current_user.agency_id if current_user.agency_scoped else None
+    act = actor()
+    scope = service.visible_clause(act)  # an agency counts what its list shows, no more
     with runtime().db.session() as db:
-        figures = stats_for(
-            runtime(), db, since=start, until=end, agency_id=agency_id, language=current_language()
-        )
+        figures = stats_for(runtime(), db, actor=act, since=start, until=end, language=current_language())
         codes = {a.id: a.code for a in db.scalars(select(Agency))}
-        by_agency_id = _overdue_by(db, Ticket.agency_id, start, end, agency_id)
+        by_agency_id = _overdue_by(db, Ticket.agency_id, start, end, scope)
         overdue_agency = {codes.get(k): v for k, v in by_agency_id.items()}
-        overdue_channel = _overdue_by(db, Ticket.channel, start, end, agency_id)
-        if agency_id is not None:
-            _hide_pre_dispatch(db, figures, start, end, agency_id)
+        overdue_channel = _overdue_by(db, Ticket.channel, start, end, scope)
     for row in figures["agencies"]:
         row["overdue"] = overdue_agency.get(row["code"], 0)
     for row in figures["channels"]:

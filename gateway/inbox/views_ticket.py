@@ -139,7 +139,7 @@ def _deadline_info(ticket: Ticket) -> dict[str, Any]:
 def thread(tracking: str) -> Any:
     with runtime().db.session() as db:
         ticket = ticket_or_404(db, tracking)
-        if ticket.privacy == "confidential":
+        if service.is_confidential(ticket):
             audit(db, "ticket.view", ticket, "confidential")
         if ticket.has_unread and _is_my_turn(ticket):
             ticket.has_unread = False

@@ -1,8 +1,11 @@
 """Open311 GeoReport v2 at /open311/v2: discovery, services, service definitions and requests.
 
 One service per complaint category. Reading is public and shows only what the
-public page shows (confidential requests are left out of lists and show only
-their status; every text is redacted). Creating needs ``api_key`` = an API token
+public page shows: `service.is_public` decides (verified and not confidential);
+other requests are left out of lists and, asked for by number, show only their
+status. Every text is redacted, coordinates are rounded to about 100 m, and the
+only media URL given is this gateway's own (never a provider's, which carries
+the account's credentials in its path). Creating needs ``api_key`` = an API token
 and files a ticket through the ticket service, so it is routed, audited and
 notified exactly like a complaint received as a message.
 """
@@ -234,7 +237,7 @@ def service_definition(service_code: str, fmt: str) -> Response:
 def _request_json(ticket: Ticket) -> dict[str, Any]:
     t = _texts()
     status_notes = t.status(ticket.status)
-    if ticket.privacy == "confidential":
+    if not service.is_public(ticket):
         return {
             "service_request_id": ticket.tracking,
             "status": "closed" if ticket.status in CLOSED else "open",
@@ -265,8 +268,8 @@ def _request_json(ticket: Ticket) -> dict[str, Any]:
         "address": redact(ticket.location_text, known_names(ticket)) if ticket.location_text else None,
         "address_id": None,
         "zipcode": None,
-        "lat": ticket.latitude,
-        "long": ticket.longitude,
+        "lat": service.coarse_coordinate(ticket.latitude),
+        "long": service.coarse_coordinate(ticket.longitude),
         "media_url": public_url(_runtime().settings, media[0]) if media else None,
     }
 
@@ -282,7 +285,7 @@ def list_requests(fmt: str) -> Response:
     _check_params(LIST_PARAMS, request.args)
     _check_jurisdiction(request.args)
     args = request.args
-    query = _base_query().where(Ticket.privacy != "confidential")
+    query = _base_query().where(service.public_tickets_clause())
     if args.get("service_request_id"):
         ids = [part.strip().lstrip("#") for part in args["service_request_id"].split(",") if part.strip()]
         if len(ids) > MAX_REQUESTS or any(parse_tracking(i) is None for i in ids):
@@ -319,7 +322,7 @@ def list_requests(fmt: str) -> Response:
 
 @open311_bp.get("/requests/<service_request_id>.<fmt>")
 def get_request(service_request_id: str, fmt: str) -> Response:
-    """One request; a confidential one shows only its status."""
+    """One request; one that is not public (unverified or confidential) shows only its status."""
     fmt = _fmt(fmt)
     _check_params(frozenset({"jurisdiction_id"}), request.args)
     _check_jurisdiction(request.args)

@@ -1,8 +1,9 @@
 """Which tickets the public may see, and in what form; shared by the public page and Open311.
 
-A confidential ticket is never listed. An anonymous one is listed without its
-reporter. Every text is passed through `gateway.redact` first, with the
-contact's display name as a known name.
+Only tickets `service.is_public` allows are listed: verified (a person disposed
+them, or the agency acted on an automatic disposition) and not confidential. An
+anonymous one is listed without its reporter. Every text is passed through
+`gateway.redact` first, with the contact's display name as a known name.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from conversations.tracking import parse_tracking
 from gateway.models import Agency, Ticket
 from gateway.redact import initials, redact
+from gateway.tickets import service
 
 #: At most this many SQL matches are redacted and re-checked for one search (a city's recent tickets).
 SEARCH_SCAN_LIMIT = 2000
@@ -40,7 +42,7 @@ def public_description(ticket: Ticket) -> str:
 
 def public_reporter(ticket: Ticket) -> str | None:
     """Initials of the reporter of a public ticket; None for anonymous and confidential ones."""
-    if ticket.privacy != "public" or ticket.contact is None:
+    if ticket.privacy != service.PUBLIC_PRIVACY or ticket.contact is None:
         return None
     return initials(ticket.contact.display_name)
 
@@ -64,7 +66,7 @@ def public_tickets(session: Session, query: PublicQuery) -> tuple[list[Ticket], 
     stmt = (
         select(Ticket)
         .outerjoin(Agency, Ticket.agency_id == Agency.id)
-        .where(Ticket.privacy != "confidential")
+        .where(service.public_tickets_clause())
         .options(selectinload(Ticket.contact), selectinload(Ticket.agency))
         .order_by(Ticket.created_at.desc(), Ticket.id.desc())
     )

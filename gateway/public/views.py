@@ -21,6 +21,7 @@ from gateway.public.charts import trend_svg
 from gateway.public.listing import PublicQuery, public_tickets, ticket_card
 from gateway.public.texts import LANGUAGES, PublicTexts
 from gateway.stats import STATUSES, stats_for
+from gateway.tickets import service
 
 public_bp = Blueprint("public", __name__)
 
@@ -109,7 +110,7 @@ def statistics_page() -> Any:
     catalog = runtime.catalog
     query = _list_query({a.code for a in catalog.agencies}, {c.code for c in catalog.categories})
     with runtime.db.session() as session:
-        figures = stats_for(runtime, session, language=lang)
+        figures = stats_for(runtime, session, actor=service.Actor.public(), language=lang)
         tickets, has_next = public_tickets(session, query)
         cards = [ticket_card(ticket) for ticket in tickets]
         agencies = [(a.code, a.name) for a in session.scalars(select(Agency).order_by(Agency.name))]
@@ -157,7 +158,11 @@ def track_form() -> Any:
 
 @public_bp.get("/lacak/<tracking>")
 def track(tracking: str) -> Any:
-    """One ticket's status; a confidential ticket shows its status and nothing else."""
+    """One ticket's status; a confidential ticket shows its status and nothing else.
+
+    Its agency shows only once the ticket is public (verified): before that it is
+    routing's suggestion, which the coordinator may still change.
+    """
     _check_params(frozenset({"lang"}))
     lang = _language()
     t = _texts(lang)
@@ -176,7 +181,9 @@ def track(tracking: str) -> Any:
         )
         if ticket is None:
             return _error_page(404, t("not_found_heading"), t("not_found_text", number=number), lang)
-        confidential = ticket.privacy == "confidential"
+        confidential = service.is_confidential(ticket)
+        # The agency is routing's guess until a person verified the ticket; it is shown only then.
+        attributed = service.is_public(ticket)
         history: list[tuple[datetime, str]] = []
         if not confidential:
             events = session.scalars(
@@ -190,7 +197,7 @@ def track(tracking: str) -> Any:
             "tracking": ticket.tracking,
             "status": ticket.status,
             "confidential": confidential,
-            "agency": ticket.agency.name if ticket.agency and not confidential else None,
+            "agency": ticket.agency.name if ticket.agency and attributed else None,
             "category": categories.get(ticket.category or "", ticket.category) if not confidential else None,
             "created_at": ticket.created_at if not confidential else None,
             "deadline": ticket.deadline if not confidential else None,

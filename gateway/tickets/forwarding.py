@@ -171,7 +171,9 @@ def _media_urls(session: Session, runtime: Runtime, ticket: Ticket) -> list[str]
 
 def _reporter(session: Session, ticket: Ticket) -> dict[str, Any] | None:
     """Who reported, for public tickets only: anonymous and confidential reporters never leave the gateway."""
-    if ticket.privacy != "public":
+    from gateway.tickets.service import Actor, reveals_reporter
+
+    if not reveals_reporter(Actor.forward_target(ticket.agency_id), ticket):
         return None
     contact = session.get(Contact, ticket.contact_id) if ticket.contact_id is not None else None
     return {

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from sqlalchemy import Select, and_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, false, null, select, true
 from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
@@ -63,6 +63,16 @@ class Actor:
         return cls(kind="citizen", id=contact_id, role=lc.CITIZEN, label=label)
 
     @classmethod
+    def forward_target(cls, agency_id: int | None) -> Actor:
+        """An agency's own system a ticket is forwarded to: it sees what that agency's tokens see."""
+        return cls(kind="forward", id=None, role=lc.API_AGENCY, agency_id=agency_id, label="Forward")
+
+    @classmethod
+    def public(cls) -> Actor:
+        """Nobody in particular: a visitor of the public pages, an Open311 reader."""
+        return cls(kind="public", id=None, role=PUBLIC_ROLE, label="Publik")
+
+    @classmethod
     def for_operator(cls, operator: Operator) -> Actor:
         agency = operator.agency.code.upper() if operator.agency is not None else None
         label = f"{operator.name} ({agency})" if agency else operator.name
@@ -80,51 +90,185 @@ class Actor:
         return self.role in lc.AGENCY_BOUND_ROLES
 
 
+# --------------------------------------------------------------------------- who sees what
+# The one rule of visibility, for the inbox, the API, exports, Open311, the public
+# pages and media alike. Each predicate on a loaded ticket has its SQL twin right
+# beside it (``*_clause``), so lists filter in the database by the same rule that
+# single reads check in Python; tests/security/test_visibility_matrix.py holds both
+# to the same table.
+
+#: The privacy level that is never public.
+CONFIDENTIAL: Final = "confidential"
+#: The privacy level whose reporter agencies may see.
+PUBLIC_PRIVACY: Final = "public"
+#: The role of an actor who is nobody in particular: the public pages and Open311 readers.
+PUBLIC_ROLE: Final = "public"
+#: Steps a person takes on a ticket the system disposed that verify it (the agency's first action).
+_AGENCY_STEPS: Final = frozenset({lc.START, lc.RESOLVE, "reply"})
+#: Decimal places of coordinates that leave the gateway without their reporter (about 100 m).
+COARSE_DECIMALS: Final = 3
+
+
+def is_confidential(ticket: Ticket) -> bool:
+    """Confidential tickets never become public; anywhere public they show their status at most."""
+    return ticket.privacy == CONFIDENTIAL
+
+
+def is_verified(ticket: Ticket) -> bool:
+    """Whether a person confirmed the ticket and its agency (see `mark_verified`), and it is still with one.
+
+    Until then its agency is only routing's guess and its text nobody's judgement:
+    counts may include it, as "belum terverifikasi", but nothing else of it is public.
+    """
+    return ticket.verified_at is not None and ticket.status not in lc.PRE_DISPATCH_STATUSES
+
+
+def verified_clause() -> ColumnElement[bool]:
+    """`is_verified` in SQL."""
+    return and_(Ticket.verified_at.is_not(None), Ticket.status.notin_(tuple(lc.PRE_DISPATCH_STATUSES)))
+
+
+def is_public(ticket: Ticket) -> bool:
+    """Whether the ticket's (redacted) text, place and agency may appear on public surfaces.
+
+    Verified and not confidential: `/`, `/statistik`, Open311 and unsigned media use this.
+    """
+    return is_verified(ticket) and not is_confidential(ticket)
+
+
+def public_tickets_clause() -> ColumnElement[bool]:
+    """`is_public` in SQL."""
+    return and_(verified_clause(), Ticket.privacy != CONFIDENTIAL)
+
+
+def _disposed_to(agency_id: int | None, ticket: Ticket) -> bool:
+    return (
+        agency_id is not None
+        and ticket.agency_id == agency_id
+        and ticket.dispatched_at is not None
+        and ticket.status not in lc.PRE_DISPATCH_STATUSES
+    )
+
+
+def _disposed_to_clause(agency_id: int | None) -> ColumnElement[bool]:
+    if agency_id is None:
+        return false()
+    return and_(
+        Ticket.agency_id == agency_id,
+        Ticket.dispatched_at.is_not(None),
+        Ticket.status.notin_(tuple(lc.PRE_DISPATCH_STATUSES)),
+    )
+
+
 def can_see(actor: Actor, ticket: Ticket) -> bool:
     """Whether ``actor`` may see ``ticket`` at all (the agency boundary).
 
     An agency sees tickets disposed to it, not those still waiting for the
-    coordinator's verification, even when routing already suggests it.
+    coordinator's verification even when routing already suggests it, nor those
+    archived before they ever reached it. The public sees what `is_public` allows.
     """
     if actor.city_wide:
         return True
     if actor.role == lc.CITIZEN:
         return actor.id is not None and ticket.contact_id == actor.id
     if actor.agency_bound:
-        return (
-            actor.agency_id is not None
-            and ticket.agency_id == actor.agency_id
-            and ticket.status not in lc.PRE_DISPATCH_STATUSES
-        )
+        return _disposed_to(actor.agency_id, ticket)
+    if actor.role == PUBLIC_ROLE:
+        return is_public(ticket)
     return False
 
 
-def reveals_reporter(actor: Actor, ticket: Ticket) -> bool:
-    """Whether ``actor`` may see who reported: agencies never see anonymous or confidential reporters."""
+def visible_clause(actor: Actor) -> ColumnElement[bool]:
+    """`can_see` in SQL, for lists, searches, exports and counts."""
     if actor.city_wide:
-        return True
+        return true()
     if actor.role == lc.CITIZEN:
-        return can_see(actor, ticket)
-    return ticket.privacy == "public" and can_see(actor, ticket)
-
-
-def is_public(ticket: Ticket) -> bool:
-    """Whether the ticket may appear on the public pages at all (confidential ones never do)."""
-    return ticket.privacy != "confidential"
+        return Ticket.contact_id == actor.id if actor.id is not None else false()
+    if actor.agency_bound:
+        return _disposed_to_clause(actor.agency_id)
+    if actor.role == PUBLIC_ROLE:
+        return public_tickets_clause()
+    return false()
 
 
 def visible_tickets_query(actor: Actor) -> Select[Any]:
     """``select(Ticket)`` limited to what ``actor`` may see; add filters and ordering to it."""
-    query = select(Ticket)
+    return select(Ticket).where(visible_clause(actor))
+
+
+def reveals_reporter(actor: Actor, ticket: Ticket | None) -> bool:
+    """Whether ``actor`` may see who reported (their address, name and provider message ids).
+
+    Agencies never see the reporter of an anonymous or confidential ticket; the
+    public never sees an address. A message with no ticket reveals its sender to
+    city-wide actors only.
+    """
     if actor.city_wide:
-        return query.where(true())
+        return True
+    if ticket is None:
+        return False
     if actor.role == lc.CITIZEN:
-        return query.where(Ticket.contact_id == actor.id) if actor.id is not None else query.where(~true())
-    if actor.agency_bound and actor.agency_id is not None:
-        return query.where(
-            and_(Ticket.agency_id == actor.agency_id, Ticket.status.notin_(tuple(lc.PRE_DISPATCH_STATUSES)))
-        )
-    return query.where(~true())
+        return can_see(actor, ticket)
+    if actor.agency_bound:
+        return ticket.privacy == PUBLIC_PRIVACY and can_see(actor, ticket)
+    return False
+
+
+def reveals_reporter_clause(actor: Actor) -> ColumnElement[bool]:
+    """`reveals_reporter` in SQL (a search by the reporter's address must not find hidden ones)."""
+    if actor.city_wide:
+        return true()
+    if actor.role == lc.CITIZEN:
+        return visible_clause(actor)
+    if actor.agency_bound:
+        return and_(Ticket.privacy == PUBLIC_PRIVACY, visible_clause(actor))
+    return false()
+
+
+def counted_clause(actor: Actor) -> ColumnElement[bool]:
+    """Which tickets ``actor``'s published figures count.
+
+    The public's counts include every ticket (numbers only: unverified ones under
+    "belum terverifikasi", see `attributed_agency`); everyone else counts what they see.
+    """
+    if actor.role == PUBLIC_ROLE:
+        return true()
+    return visible_clause(actor)
+
+
+def attributed_agency(actor: Actor) -> Any:
+    """The agency a ticket is counted under for ``actor``: for the public, only a verified one."""
+    if actor.role == PUBLIC_ROLE:
+        return case((verified_clause(), Ticket.agency_id), else_=null())
+    return Ticket.agency_id
+
+
+def coarse_coordinate(value: float | None) -> float | None:
+    """A latitude or longitude rounded to about 100 m: a pin that does not point at a house."""
+    return None if value is None else round(float(value), COARSE_DECIMALS)
+
+
+def mark_verified(ticket: Ticket, actor: Actor, action: str) -> None:
+    """Record whether a person has now confirmed the ticket (`Ticket.verified_at`).
+
+    A disposition by a person (an operator or an API token) verifies it; one by the
+    system (a category set to auto-dispatch) does not, until a person takes the
+    agency's first step on it: starts it, resolves it or replies to the citizen.
+    "Bukan wewenang" takes the verification back, the agency having been wrong.
+    Called by `transition` and `operator_reply`, after the status has changed.
+    """
+    person = actor.kind in ("operator", "api")
+    if action == lc.NOT_OUR_AUTHORITY or (action == lc.DISPOSE and not person):
+        ticket.verified_at = None
+        return
+    first_agency_step = (
+        action in _AGENCY_STEPS
+        and ticket.verified_at is None
+        and ticket.dispatched_at is not None
+        and ticket.status not in lc.PRE_DISPATCH_STATUSES
+    )
+    if person and (action == lc.DISPOSE or first_agency_step):
+        ticket.verified_at = utcnow()
 
 
 def find_ticket(session: Session, actor: Actor, tracking: str) -> Ticket | None:
@@ -486,6 +630,7 @@ def transition(
         internal = True  # between agencies and the coordinator
 
     ticket.status = new_status
+    mark_verified(ticket, actor, action)
     _touch(ticket, actor)
     event = _event(
         session,
@@ -570,6 +715,7 @@ def operator_reply(
     )
     message = _queue_reply(session, runtime, ticket, actor, body, dedupe_key or f"operator-reply:{event.id}")
     event.data = {"message_id": message.id}
+    mark_verified(ticket, actor, "reply")
     _touch(ticket, actor)
     ticket.has_unread = False
     return message

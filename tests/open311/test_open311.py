@@ -63,11 +63,23 @@ def test_create_and_read_back(runtime: Any, client: Any, api_key: str, drain: An
     request_id = created.get_json()[0]["service_request_id"]
     assert len(request_id) == 8
 
+    # Until the coordinator verifies it, the request shows only its status and is not listed.
+    one = client.get(f"{BASE}/requests/{request_id}.json").get_json()[0]
+    assert set(one) == {"service_request_id", "status", "status_notes"} and one["status"] == "open"
+    listed = client.get(f"{BASE}/requests.json?service_code=jalan&status=open").get_json()
+    assert request_id not in {r["service_request_id"] for r in listed}
+    disposed = client.post(
+        f"/api/v1/tickets/{request_id}/status",
+        json={"status": "dispatched", "agency": "dpupr"},
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
+    assert disposed.status_code == 200, disposed.data
+
     one = client.get(f"{BASE}/requests/{request_id}.json").get_json()[0]
     assert one["service_request_id"] == request_id
     assert one["status"] == "open" and one["service_code"] == "jalan"
     assert one["agency_responsible"] == "Dinas Pekerjaan Umum dan Penataan Ruang"
-    assert one["lat"] == pytest.approx(-6.2001)
+    assert one["lat"] == -6.2 and one["long"] == 106.817  # about 100 m, not the reporter's door
     assert "0812" not in one["description"] and "Budi" not in str(one)
     xml = ET.fromstring(client.get(f"{BASE}/requests/{request_id}.xml").data)  # noqa: S314
     assert xml.tag == "service_requests" and xml.find("request/service_request_id").text == request_id
@@ -77,7 +89,7 @@ def test_create_and_read_back(runtime: Any, client: Any, api_key: str, drain: An
     # The ticket is a ticket like any other: routed, audited, and the citizen is told by SMS.
     with runtime.db.session() as session:
         ticket = session.scalar(select(Ticket).where(Ticket.tracking == request_id))
-        assert ticket.source == "open311" and ticket.status == "unverified"
+        assert ticket.source == "open311" and ticket.status == "dispatched"
         assert ticket.agency.code == "dpupr" and ticket.privacy == "anonymous"
         assert ticket.channel == "sms" and ticket.address == "tel:+6281234567890"
         events = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).all()

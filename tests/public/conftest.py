@@ -116,7 +116,7 @@ SEED: list[dict[str, Any]] = [
         "address": "telegram:555000222",
         "description": "Parkir liar di trotoar Jl. Kenanga",
         "created": at(14, month=10),
-        "dispatched": None,
+        "dispatched": at(14, month=10, hour=5),
         "first_response": at(15, month=10),
         "resolved": None,
     },
@@ -146,6 +146,8 @@ def seed_tickets(runtime: Any) -> None:
                 created_at=row["created"],
                 last_activity_at=row["created"],
                 dispatched_at=row["dispatched"],
+                # Every dispatched row was disposed by the coordinator, so it is verified.
+                verified_at=row["dispatched"],
                 first_response_at=row["first_response"],
                 resolved_at=row["resolved"],
             )

@@ -7,12 +7,13 @@ from typing import Any
 
 from gateway.models import Agency
 from gateway.stats import stats, stats_for
+from gateway.tickets.service import Actor
 from tests.public.conftest import at
 
 
 def test_figures_of_the_seeded_set(seeded: Any) -> None:
     with seeded.db.session() as session:
-        figures = stats_for(seeded, session, now=datetime(2026, 11, 20, tzinfo=UTC))
+        figures = stats_for(seeded, session, actor=Actor.public(), now=datetime(2026, 11, 20, tzinfo=UTC))
     assert figures["total"] == 6
     assert figures["by_status"] == {
         "unverified": 1,
