@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
@@ -22,8 +22,13 @@ _DUMMY_HASH = hash_password("not-a-real-password-used-for-timing-only")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only local paths under /inbox; anything else (another host, //evil) goes to the list."""
-    if not target:
+    """Only local paths under /inbox; anything else (another host, //evil) goes to the list.
+
+    A target with a control character, raw or percent-encoded (CR/LF would split the
+    Location header: a 500, or a header injected), or a backslash (read as ``/`` by
+    browsers) is no local path either.
+    """
+    if not target or not target.isprintable() or not unquote(target).isprintable() or "\\" in target:
         return url_for("inbox.tickets")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith("/inbox") or target.startswith("//"):

@@ -19,8 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
+from adapters.common import clean_text
 from conversations.tracking import parse_tracking
 from gateway.api.auth import _actor_for, hash_token
+from gateway.bounds import parse_moment
 from gateway.inbound import find_or_create_contact
 from gateway.models import ApiToken, Ticket, utcnow
 from gateway.open311.formats import FORMATS, error, render
@@ -132,10 +134,9 @@ def _iso(value: datetime | None) -> str | None:
 
 def _parse_datetime(value: str, name: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise Open311Error(400, f"{name} must be a W3C date-time such as 2026-11-02T09:00:00+07:00")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parse_moment(value, name)
+    except ValueError as exc:
+        raise Open311Error(400, str(exc)) from None
 
 
 # --------------------------------------------------------------------------- discovery and services
@@ -358,7 +359,7 @@ def _phone(value: str | None) -> str | None:
 
 
 def _short(form: Any, name: str) -> str | None:
-    value = (form.get(name) or "").strip()
+    value = clean_text(form.get(name)).strip()
     if len(value) > MAX_FIELD:
         raise Open311Error(400, f"{name} is longer than {MAX_FIELD} characters")
     return value or None
@@ -394,7 +395,9 @@ def create_request(fmt: str) -> Response:
     address_id = _short(form, "address_id")
     if lat is None and not address_string and not address_id:
         raise Open311Error(400, "a location is required: lat and long, address_string or address_id")
-    description = (form.get("description") or "").strip()
+    # Control characters are stripped as from any provider: stored, they would break
+    # requests.xml (XML 1.0 cannot carry them) and every export after it.
+    description = clean_text(form.get("description")).strip()
     if not description:
         raise Open311Error(400, "description is required")
     email = _short(form, "email")
