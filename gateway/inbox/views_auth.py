@@ -30,7 +30,10 @@ def _safe_next(target: str | None) -> str:
     """
     if not target or not target.isprintable() or not unquote(target).isprintable() or "\\" in target:
         return url_for("inbox.tickets")
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "//[x": an unclosed IPv6 host
+        return url_for("inbox.tickets")
     if parts.scheme or parts.netloc or not parts.path.startswith("/inbox") or target.startswith("//"):
         return url_for("inbox.tickets")
     return target
@@ -99,7 +102,20 @@ def language() -> Any:
             if row is not None:
                 row.language = chosen
     back = request.form.get("next") or request.referrer
-    return redirect(_safe_next(urlsplit(back).path if back else None) if back else url_for("inbox.login"))
+    return redirect(_safe_next(_path_of(back)) if back else url_for("inbox.login"))
+
+
+def _path_of(url: str) -> str | None:
+    """The path of a referrer or a form's ``next``, to come back to; None when it cannot be read.
+
+    urlsplit drops CR/LF silently and fails on "//[x", so both are looked at first.
+    """
+    if not url.isprintable():
+        return None
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return None
 
 
 @inbox_bp.route("/account/password", methods=["GET", "POST"])

@@ -366,3 +366,34 @@ def test_open311_xml_is_well_formed_for_already_stored_control_characters(runtim
     assert listing.status_code == 200
     root = ET.fromstring(listing.data)  # noqa: S314
     assert "Lampu mati di gang" in root.find("request/description").text
+
+
+# --------------------------------------------------------------------------- the same holes nearby
+@pytest.mark.parametrize("operator_id", [HUGE, "²", "٣"])
+def test_assign_to_an_operator_id_that_is_no_id_is_refused(
+    runtime: Any, world: World, as_admin: Any, operator_id: str
+) -> None:
+    res = as_admin.post(f"/inbox/t/{world.dpupr_ticket}/assign", data={"operator_id": operator_id})
+    assert res.status_code in (302, 400, 404), res.data[:300]
+    with runtime.db.session() as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.tracking == world.dpupr_ticket))
+        assert ticket.assigned_operator_id is None
+
+
+@pytest.mark.parametrize("target", ["//[x", "http://[x/inbox", "/inbox/\r\nX: 1"])
+def test_language_switch_and_login_survive_an_unparseable_next(app: Any, world: World, target: str) -> None:
+    from urllib.parse import quote
+
+    client = app.test_client()
+    res = client.post(
+        f"/inbox/login?next={quote(target, safe='')}",
+        data={"email": "admin@example.id", "password": inbox.PASSWORD},
+    )
+    assert res.status_code == 302 and res.headers["Location"] == "/inbox/tickets"
+    res = client.post("/inbox/language", data={"lang": "en", "next": target})
+    assert res.status_code == 302 and res.headers["Location"] == "/inbox/tickets"
+
+
+@pytest.mark.parametrize("page", ["²", HUGE])
+def test_public_list_page_that_is_no_number_is_a_400(client: Any, page: str) -> None:
+    assert client.get(f"/?page={page}").status_code == 400
