@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
-from adapters.common import clean_text
+from adapters.common import clean_text, coordinates
 from conversations.tracking import parse_tracking
 from gateway.api.auth import _actor_for, hash_token
 from gateway.bounds import parse_moment
@@ -334,16 +334,17 @@ def _token(api_key: str | None) -> ApiToken:
     return row
 
 
-def _float(value: str | None, name: str, low: float, high: float) -> float | None:
-    if value is None or value.strip() == "":
+def _place(form: Any) -> tuple[float, float] | None:
+    """``lat`` and ``long``, both or neither, checked by the one coordinate rule of the adapters."""
+    lat, lon = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
+    if bool(lat) != bool(lon):
+        raise Open311Error(400, "lat and long go together")
+    if not lat:
         return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise Open311Error(400, f"{name} must be a number")
-    if not low <= number <= high:
-        raise Open311Error(400, f"{name} must be between {low} and {high}")
-    return number
+    place = coordinates(lat, lon)
+    if place is None:
+        raise Open311Error(400, "lat and long must be numbers within -90..90 and -180..180")
+    return place
 
 
 def _phone(value: str | None) -> str | None:
@@ -387,10 +388,8 @@ def create_request(fmt: str) -> Response:
     if not code:
         raise Open311Error(400, "service_code is required")
     _service(code)
-    lat = _float(form.get("lat"), "lat", -90.0, 90.0)
-    lon = _float(form.get("long"), "long", -180.0, 180.0)
-    if (lat is None) != (lon is None):
-        raise Open311Error(400, "lat and long go together")
+    place = _place(form)
+    lat, lon = place if place is not None else (None, None)
     address_string = _short(form, "address_string")
     address_id = _short(form, "address_id")
     if lat is None and not address_string and not address_id:
