@@ -35,6 +35,7 @@ class BoundedIntConverter(IntegerConverter):
 
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", MAX_ID)
+        kwargs.setdefault("min", -MAX_ID - 1)  # for a signed one: the column's low end
         super().__init__(map, *args, **kwargs)
 
 
