@@ -7,6 +7,8 @@ whichever provider carried them.
 from __future__ import annotations
 
 import email.utils
+import json
+import math
 import os
 import re
 import time
@@ -43,6 +45,88 @@ def clean_text(value: str | bytes | None) -> str:
     value = value.encode("utf-8", errors="replace").decode("utf-8")
     value = _CONTROL.sub("", value)
     return unicodedata.normalize("NFC", value)
+
+
+# No provider nests its payload deeper than about ten levels; a body far deeper is an
+# attack on the parser (Python's json recurses, and a RecursionError would be a 500).
+MAX_JSON_DEPTH = 64
+
+
+def json_too_deep(body: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``body`` opens more than ``limit`` nested arrays/objects (strings skipped).
+
+    A linear scan without parsing, so the check itself cannot be made to recurse. A body
+    with at most ``limit`` brackets in all (strings included) cannot nest deeper, which
+    two C-speed counts tell at once for every ordinary body.
+    """
+    if isinstance(body, str):
+        if body.count("[") + body.count("{") <= limit:
+            return False
+        body = body.encode("utf-8", errors="surrogatepass")
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = False
+    escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return False
+
+
+def load_json(body: bytes | str, **options: Any) -> Any:
+    """The one way a request body is read as JSON: webhooks, the API and the app's sessions.
+
+    Raises ValueError with the reason (not UTF-8, nested deeper than MAX_JSON_DEPTH, not
+    JSON) so every caller answers 400; ``json.loads`` alone would recurse into a body of
+    a hundred thousand ``[`` and fail with a RecursionError, a 500. ``options`` go to
+    ``json.loads`` (Flask's session cookie passes an ``object_hook``).
+    """
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"body is not UTF-8: {exc}") from exc
+    if json_too_deep(body):
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return json.loads(body, **options)
+
+
+def coordinates(latitude: Any, longitude: Any) -> tuple[float, float] | None:
+    """A provider's latitude/longitude as finite numbers on the globe, or None when they are not.
+
+    The one rule for every place a location comes in (adapters, Open311) or is shown (the
+    inbox map link): numbers or numeric text, latitude within ±90, longitude within ±180.
+    Text such as "abc", null, an object, NaN or infinity is no place at all.
+    """
+    values: list[float] = []
+    for value in (latitude, longitude):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            return None
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            return None
+        if not math.isfinite(number):
+            return None
+        values.append(number)
+    lat, lon = values
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+        return None
+    return lat, lon
 
 
 def normalize_phone(raw: str, region: str = DEFAULT_REGION) -> str | None:

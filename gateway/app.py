@@ -6,11 +6,14 @@ import logging
 from typing import Any
 
 from flask import Flask, Request, abort, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from adapters.common import load_json
 from config.settings import Settings, load_settings
+from gateway.bounds import BoundedIntConverter
 from gateway.logging_setup import configure_logging
 from gateway.runtime import Runtime
 
@@ -52,12 +55,23 @@ class SessionlessWebhooks(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+class SafeJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, read through `adapters.common.load_json`: a body nested thousands deep
+    is a ValueError (``get_json`` answers it as malformed), never a RecursionError (500)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return load_json(s, **kwargs)
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None, **config: Any) -> Flask:
     """Build the web app. Tests pass their own settings (or runtime) and Flask config."""
     runtime = runtime or Runtime(settings or load_settings())
     settings = runtime.settings
     configure_logging()
     app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.json = SafeJSONProvider(app)
+    # Before any blueprint adds a route: every <int:...> is bounded to the id column's range.
+    app.url_map.converters["int"] = BoundedIntConverter
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,

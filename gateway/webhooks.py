@@ -6,7 +6,8 @@ so every channel behaves the same way:
 * channel off (no credentials)  -> 404
 * wrong or missing signature    -> 403, nothing stored
 * malformed body                -> 400 with the reason (JSON nested deeper than
-                                   MAX_JSON_DEPTH included: refused before any parser sees it)
+                                   MAX_JSON_DEPTH included: every adapter reads JSON with
+                                   adapters.common.load_json, also while verifying)
 * body over LAPOR_MAX_BODY_BYTES -> 413 (Flask's MAX_CONTENT_LENGTH)
 * database unreachable          -> 503, so the provider retries
 * otherwise the messages are stored (once per provider id), their jobs recorded
@@ -36,41 +37,6 @@ from gateway.runtime import Runtime
 log = logging.getLogger(__name__)
 
 webhooks_bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
-
-# No provider nests its payload deeper than about ten levels; a body far deeper is an
-# attack on the parser (Python's json recurses, and a RecursionError would be a 500).
-MAX_JSON_DEPTH = 64
-
-
-def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether ``body`` opens more than ``limit`` nested arrays/objects (strings skipped).
-
-    A linear scan without parsing, so the check itself cannot be made to recurse. A body
-    with at most ``limit`` brackets in all (strings included) cannot nest deeper, which
-    two C-speed counts tell at once for every ordinary body.
-    """
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return False
-    depth = 0
-    in_string = False
-    escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth > limit:
-                return True
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return False
 
 
 def _runtime() -> Runtime:
@@ -139,8 +105,6 @@ def _handle_webhook(channel: str) -> Any:
         return _error(403, "bad_signature", str(exc) or "signature does not match")
     except PayloadError as exc:  # too malformed to even check the signature
         return _error(400, "malformed", str(exc))
-    if json_too_deep(webhook.body):
-        return _error(400, "malformed", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         parsed = adapter.parse(webhook)
     except PayloadError as exc:

@@ -45,6 +45,7 @@ from adapters.common import (
     address_value,
     clean_text,
     http_session,
+    load_json,
     normalize_phone,
     parse_epoch,
     phone_address,
@@ -256,9 +257,9 @@ class SmsAdapter(ChannelAdapter):
     @staticmethod
     def _json(request: WebhookRequest) -> Any:
         try:
-            return json.loads(request.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise PayloadError("body is not valid JSON")
+            return load_json(request.body)
+        except ValueError as exc:
+            raise PayloadError(f"body is not valid JSON: {exc}") from exc
 
     def _vonage_params(self, request: WebhookRequest) -> dict[str, str]:
         """Vonage sends GET query, POST form or POST JSON, as the account is set up."""

@@ -6,7 +6,10 @@ retries a failed one, holding back the rest, so anything that is valid JSON with
 an ``update_id`` is answered 200 (unknown kinds are recorded as ignored); only a
 body that is not an update at all is refused with a PayloadError. Which shapes are
 ignored (edits, channel posts, groups, bots) is decided by `not_for_us`, before
-anything is read, and listed in docs/channels.md ("Message shapes").
+anything is read, and listed in docs/channels.md ("Message shapes"). A location or
+venue whose coordinates are not a place (text, null, NaN, latitude past ±90,
+longitude past ±180) is recorded as ignored too: refusing it would hold the chat's
+later updates back, and storing it would give operators a pin that is nowhere.
 
 The Bot API client is asynchronous while our send jobs are synchronous. Each
 adapter owns one event loop, running in a daemon thread, and one ``Bot``
@@ -53,7 +56,15 @@ from adapters.base import (
     SimulatedRequest,
     WebhookRequest,
 )
-from adapters.common import HTTP_POOL_SIZE, address_value, clean_text, parse_epoch, split_text
+from adapters.common import (
+    HTTP_POOL_SIZE,
+    address_value,
+    clean_text,
+    coordinates,
+    load_json,
+    parse_epoch,
+    split_text,
+)
 
 CHANNEL = "telegram"
 
@@ -210,8 +221,8 @@ class TelegramAdapter(ChannelAdapter):
     def parse(self, request: WebhookRequest) -> ParseResult:
         """Normalize one Update; see the module docstring for what is refused and what ignored."""
         try:
-            data = json.loads(request.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = load_json(request.body)
+        except ValueError as exc:
             raise PayloadError(f"body is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise PayloadError("body is not a JSON object")
@@ -295,19 +306,21 @@ class TelegramAdapter(ChannelAdapter):
                 size=largest.file_size,
             )
             fields.update(kind="image", text=caption, attachments=(attachment,))
-        elif message.venue is not None:
+        elif message.venue is not None or message.location is not None:
             venue = message.venue
+            pin = venue.location if venue is not None else message.location
+            place = coordinates(pin.latitude, pin.longitude) if pin is not None else None
+            if place is None:
+                # Telegram itself never sends this; a forged or garbled pin is no place.
+                return "location without valid latitude/longitude"
             location = Location(
-                latitude=venue.location.latitude,
-                longitude=venue.location.longitude,
-                name=clean_text(venue.title) or None,
-                address=clean_text(venue.address) or None,
+                latitude=place[0],
+                longitude=place[1],
+                name=clean_text(venue.title) or None if venue is not None else None,
+                address=clean_text(venue.address) or None if venue is not None else None,
             )
             label = "\n".join(p for p in (location.name, location.address) if p)
             fields.update(kind="location", location=location, text=label)
-        elif message.location is not None:
-            location = Location(latitude=message.location.latitude, longitude=message.location.longitude)
-            fields.update(kind="location", location=location)
         elif message.contact is not None:
             contact = message.contact
             # The number is a third party's: fine in the stored text (private to operators of

@@ -48,6 +48,7 @@ from adapters.base import (
 from adapters.common import (
     address_value,
     clean_text,
+    coordinates,
     environment_has_http_settings,
     http_session,
     normalize_phone,
@@ -385,15 +386,15 @@ class TwilioAdapter(ChannelAdapter):
 
         location: Location | None = None
         if form.get("Latitude") and form.get("Longitude"):
-            try:
-                location = Location(
-                    latitude=float(form["Latitude"]),
-                    longitude=float(form["Longitude"]),
-                    name=form.get("Label") or None,
-                    address=form.get("Address") or None,
-                )
-            except ValueError:
-                raise PayloadError("Latitude/Longitude are not numbers")
+            place = coordinates(form["Latitude"], form["Longitude"])
+            if place is None:
+                raise PayloadError("Latitude/Longitude are not a place (numbers within ±90 and ±180)")
+            location = Location(
+                latitude=place[0],
+                longitude=place[1],
+                name=form.get("Label") or None,
+                address=form.get("Address") or None,
+            )
 
         # Quick-reply buttons exist on WhatsApp only; on an SMS these fields are not the citizen's.
         button_payload = (form.get("ButtonPayload") or None) if whatsapp else None

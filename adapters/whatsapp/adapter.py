@@ -49,7 +49,9 @@ from adapters.base import (
 from adapters.common import (
     address_value,
     clean_text,
+    coordinates,
     http_session,
+    load_json,
     normalize_phone,
     parse_epoch,
     retry_after_seconds,
@@ -194,8 +196,8 @@ class WhatsAppCloudAdapter(ChannelAdapter):
     def parse(self, request: WebhookRequest) -> ParseResult:
         """Normalize every message and status of a notification; see the module docstring."""
         try:
-            data = json.loads(request.body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = load_json(request.body)
+        except ValueError as exc:
             raise PayloadError(f"body is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise PayloadError("body is not a JSON object")
@@ -669,15 +671,15 @@ def _media(message: Mapping[str, Any], body: Mapping[str, Any]) -> Content:
 
 
 def _location(message: Mapping[str, Any], body: Mapping[str, Any]) -> Content:
-    try:
-        location = Location(
-            latitude=float(body["latitude"]),
-            longitude=float(body["longitude"]),
-            name=clean_text(body.get("name")) or None,
-            address=clean_text(body.get("address")) or None,
-        )
-    except (KeyError, TypeError, ValueError):
+    place = coordinates(body.get("latitude"), body.get("longitude"))
+    if place is None:
         return "location without valid latitude/longitude"
+    location = Location(
+        latitude=place[0],
+        longitude=place[1],
+        name=clean_text(body.get("name")) or None,
+        address=clean_text(body.get("address")) or None,
+    )
     return {"kind": "location", "location": location, "text": location.name or ""}
 
 

@@ -15,16 +15,16 @@ from sqlalchemy import select
 from gateway.api.auth import api_error, audit_confidential_reads, require_token
 from gateway.api.blueprint import api_bp
 from gateway.api.serialize import message_json
+from gateway.bounds import MAX_ID, parse_moment
 from gateway.models import Message, Ticket
 from gateway.tickets import service
 
 ALLOWED = {"channel", "direction", "contact", "since", "limit", "before"}
-MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds (ids are 32-bit on PostgreSQL)
 
 
-def parse_since(value: str) -> datetime:
-    """ISO-8601 timestamp; a trailing Z is accepted."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+def parse_since(value: str, name: str = "since") -> datetime:
+    """ISO-8601 timestamp (a trailing Z is accepted) within the range gateway.bounds allows."""
+    return parse_moment(value, name)
 
 
 def parse_limit(value: str | None, default: int = 50, maximum: int = 500) -> int:

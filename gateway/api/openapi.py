@@ -18,6 +18,7 @@ from apispec.yaml_utils import load_operations_from_docstring
 from flask import Flask, current_app, jsonify
 
 from gateway.api.blueprint import api_bp
+from gateway.bounds import MAX_ID, MOMENT_PATTERN
 
 API_TITLE = "lapor-gateway API"
 API_VERSION = "1.0.0"
@@ -267,7 +268,11 @@ def _ticket_list_params() -> list[dict[str, Any]]:
         "status": _query("status", "ticket status", {"type": "string", "enum": _STATUSES}),
         "agency": _query("agency", "agency code (an unknown one matches nothing)", {"type": "string"}),
         "channel": _query("channel", "channel name (an unknown one matches nothing)", {"type": "string"}),
-        "since": _query("since", "created at or after (ISO 8601)", {"type": "string", "format": "date-time"}),
+        "since": _query(
+            "since",
+            "created at or after (ISO 8601, years 2000-2999)",
+            {"type": "string", "format": "date-time", "pattern": MOMENT_PATTERN},
+        ),
         "q": _query("q", "tracking number or words of the text", {"type": "string", "maxLength": 200}),
         "limit": _query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 500}),
         "page": _query("page", "page number", {"type": "integer", "minimum": 1, "maximum": 100000}),
@@ -282,12 +287,16 @@ def _message_list_params() -> list[dict[str, Any]]:
         "channel": _query("channel", "channel name (an unknown one matches nothing)", {"type": "string"}),
         "direction": _query("direction", "in or out", {"type": "string", "enum": ["in", "out"]}),
         "contact": _query("contact", "address such as tel:+62...", {"type": "string"}),
-        "since": _query("since", "created at or after (ISO 8601)", {"type": "string", "format": "date-time"}),
+        "since": _query(
+            "since",
+            "created at or after (ISO 8601, years 2000-2999)",
+            {"type": "string", "format": "date-time", "pattern": MOMENT_PATTERN},
+        ),
         "limit": _query("limit", "page size", {"type": "integer", "minimum": 1, "maximum": 500}),
         "before": _query(
             "before",
             "messages with a smaller id (paging)",
-            {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+            {"type": "integer", "minimum": 0, "maximum": MAX_ID},
         ),
     }
     return [known[name] for name in sorted(messages.ALLOWED)]

@@ -29,10 +29,10 @@ def get_stats() -> Any:
       summary: Complaint-handling statistics
       tags: [stats]
       parameters:
-        - {name: since, in: query, description: "created at or after (ISO 8601)",
-           schema: {type: string, format: date-time}}
-        - {name: until, in: query, description: "created before (ISO 8601)",
-           schema: {type: string, format: date-time}}
+        - {name: since, in: query, description: "created at or after (ISO 8601, years 2000-2999)",
+           schema: {type: string, format: date-time, pattern: "^2[0-9]{3}-"}}
+        - {name: until, in: query, description: "created before (ISO 8601, years 2000-2999)",
+           schema: {type: string, format: date-time, pattern: "^2[0-9]{3}-"}}
         - {name: agency, in: query, description: agency code, schema: {type: string, maxLength: 64}}
         - {name: lang, in: query, description: language of category names,
            schema: {type: string, enum: [id, en]}}
@@ -51,9 +51,8 @@ def get_stats() -> Any:
     if unknown:
         return api_error(400, "unknown_parameter", f"unknown parameter(s): {', '.join(sorted(unknown))}")
     try:
-        since = parse_since(request.args["since"]) if "since" in request.args else None
-        until = parse_since(request.args["until"]) if "until" in request.args else None
-        since, until = _aware(since), _aware(until)
+        since = parse_since(request.args["since"], "since") if "since" in request.args else None
+        until = parse_since(request.args["until"], "until") if "until" in request.args else None
     except ValueError as exc:
         return api_error(400, "invalid_parameter", str(exc))
     lang = request.args.get("lang", "id")
@@ -80,11 +79,3 @@ def get_stats() -> Any:
             agency_id=agency_id,
             language=lang,
         )
-
-
-def _aware(value: Any) -> Any:
-    from datetime import UTC
-
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value

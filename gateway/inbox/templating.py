@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app
 from flask_login import current_user
 
+from adapters.common import coordinates
 from gateway.inbox.i18n import LANGUAGES, current_language, has_text, translate
 
 CHANNEL_LABELS = {"sms": "SMS", "twilio": "Twilio", "whatsapp": "WhatsApp", "telegram": "Telegram"}
@@ -60,16 +61,19 @@ def category_name(code: str | None) -> str:
     return found.name(current_language()) if found else code
 
 
-def map_url(latitude: float | None, longitude: float | None, exact: bool = True) -> str | None:
-    """An OpenStreetMap link; ``exact`` False (the reporter is hidden) rounds the pin to about 100 m."""
-    if latitude is None or longitude is None:
+def map_url(latitude: Any, longitude: Any, exact: bool = True) -> str | None:
+    """A map link for a stored pin; none for coordinates that are no place (stored before the
+    adapters checked them: text, null, an object, NaN, out of range), so the page still shows.
+    ``exact`` False (the reporter is hidden) rounds the pin to about 100 m."""
+    place = coordinates(latitude, longitude)
+    if place is None:
         return None
+    lat, lon = place
     if not exact:
         from gateway.tickets.service import coarse_coordinate
 
-        latitude, longitude = coarse_coordinate(latitude), coarse_coordinate(longitude)
-        assert latitude is not None and longitude is not None
-    return f"https://www.openstreetmap.org/?mlat={latitude:.6f}&mlon={longitude:.6f}#map=17/{latitude:.6f}/{longitude:.6f}"
+        lat, lon = coarse_coordinate(lat) or 0.0, coarse_coordinate(lon) or 0.0
+    return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=17/{lat:.6f}/{lon:.6f}"
 
 
 def number(value: int | float) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from conversations import lifecycle as lc
+from gateway.bounds import EARLIEST, LATEST, parse_day, parse_id
 from gateway.inbox import inbox_bp
 from gateway.inbox.access import actor, audit, runtime
 from gateway.inbox.auth import roles_required
@@ -27,19 +28,35 @@ DEFAULT_PERIOD_DAYS = 30
 AUDIT_PAGE = 100
 
 
-def _parse_day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
+def _days_asked() -> tuple[dict[str, date], str | None]:
+    """The ``since``/``until`` days of the query, and the error to show for one that is no day.
+
+    A bad day is said, never silently dropped: the operator would otherwise read
+    figures for a period they did not ask for.
+    """
+    days: dict[str, date] = {}
+    for name in ("since", "until"):
+        value = (request.args.get(name) or "").strip()
+        if not value:
+            continue
+        try:
+            days[name] = parse_day(value, name)
+        except ValueError:
+            return {}, translate(
+                "form.bad_date",
+                field=translate(f"dash.{name}"),
+                value=value[:40],
+                earliest=EARLIEST,
+                latest=LATEST,
+            )
+    return days, None
 
 
-def _period() -> tuple[date, date]:
+def _period(days: dict[str, date]) -> tuple[date, date]:
     from gateway.tickets import policy
 
-    today = policy.today(runtime())
-    until = _parse_day(request.args.get("until")) or today
-    since = _parse_day(request.args.get("since")) or until - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    until = days.get("until") or policy.today(runtime())
+    since = days.get("since") or until - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
     if since > until:
         since, until = until, since
     return since, until
@@ -72,7 +89,8 @@ def dashboard() -> Any:
     """The figures a city reports, for the chosen period; an agency operator sees their agency's."""
     from gateway.stats import stats_for
 
-    since, until = _period()
+    days, date_error = _days_asked()
+    since, until = _period(days)
     start, end = _utc_bounds(since, until)
     act = actor()
     scope = service.visible_clause(act)  # an agency counts what its list shows, no more
@@ -88,7 +106,10 @@ def dashboard() -> Any:
         row["overdue"] = overdue_channel.get(row["code"], 0)
     figures["overdue"] = sum(overdue_channel.values())
     largest = max([r["total"] for r in figures["agencies"] + figures["channels"]] + [1])
-    return render_template("inbox/dashboard.html", f=figures, since=since, until=until, largest=largest)
+    page = render_template(
+        "inbox/dashboard.html", f=figures, since=since, until=until, largest=largest, date_error=date_error
+    )
+    return page, 400 if date_error else 200
 
 
 # --------------------------------------------------------------------------- audit log
@@ -99,32 +120,31 @@ def audit_log() -> Any:
     operator = request.args.get("operator", "").strip()
     action_prefix = request.args.get("action", "").strip()[:64]
     tracking = request.args.get("tracking", "").strip().lstrip("#")[:16]
-    since = _parse_day(request.args.get("since"))
-    until = _parse_day(request.args.get("until"))
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
+    days, date_error = _days_asked()
+    since, until = days.get("since"), days.get("until")
+    page = parse_id(request.args.get("page")) or 1
     query = (
         select(AuditEntry, Operator.name, Ticket.tracking)
         .outerjoin(Operator, AuditEntry.operator_id == Operator.id)
         .outerjoin(Ticket, AuditEntry.ticket_id == Ticket.id)
     )
-    if operator.isdigit():
-        query = query.where(AuditEntry.operator_id == int(operator))
+    operator_id = parse_id(operator)
+    if operator_id is not None:
+        query = query.where(AuditEntry.operator_id == operator_id)
     if action_prefix:
         query = query.where(AuditEntry.action.startswith(action_prefix, autoescape=True))
     if tracking:
         query = query.where(Ticket.tracking == tracking)
     if since or until:
-        start, end = _utc_bounds(since or date(2000, 1, 1), until or date(2999, 12, 31))
+        start, end = _utc_bounds(since or EARLIEST, until or LATEST)
         query = query.where(AuditEntry.created_at >= start, AuditEntry.created_at < end)
     query = query.order_by(AuditEntry.id.desc()).offset((page - 1) * AUDIT_PAGE).limit(AUDIT_PAGE + 1)
     with runtime().db.session() as db:
         rows = db.execute(query).all()
         operators = list(db.scalars(select(Operator).order_by(Operator.name)))
-    return render_template(
+    html = render_template(
         "inbox/audit.html",
+        date_error=date_error,
         rows=rows[:AUDIT_PAGE],
         more=len(rows) > AUDIT_PAGE,
         page=page,
@@ -133,6 +153,7 @@ def audit_log() -> Any:
         prev_args={**request.args.to_dict(), "page": page - 1},
         next_args={**request.args.to_dict(), "page": page + 1},
     )
+    return html, 400 if date_error else 200
 
 
 # --------------------------------------------------------------------------- operators
@@ -264,7 +285,8 @@ def agencies() -> Any:
     """Names and whether an agency takes new dispositions; codes and routing stay in config/agencies.yaml."""
     with runtime().db.session() as db:
         if request.method == "POST":
-            row = db.get(Agency, int(request.form.get("agency_id", "0") or 0))
+            agency_id = parse_id(request.form.get("agency_id"))
+            row = db.get(Agency, agency_id) if agency_id is not None else None
             if row is None:
                 abort(404)
             form = AgencyForm()

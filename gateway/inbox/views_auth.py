@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
@@ -22,10 +22,18 @@ _DUMMY_HASH = hash_password("not-a-real-password-used-for-timing-only")
 
 
 def _safe_next(target: str | None) -> str:
-    """Only local paths under /inbox; anything else (another host, //evil) goes to the list."""
-    if not target:
+    """Only local paths under /inbox; anything else (another host, //evil) goes to the list.
+
+    A target with a control character, raw or percent-encoded (CR/LF would split the
+    Location header: a 500, or a header injected), or a backslash (read as ``/`` by
+    browsers) is no local path either.
+    """
+    if not target or not target.isprintable() or not unquote(target).isprintable() or "\\" in target:
         return url_for("inbox.tickets")
-    parts = urlsplit(target)
+    try:
+        parts = urlsplit(target)
+    except ValueError:  # "//[x": an unclosed IPv6 host
+        return url_for("inbox.tickets")
     if parts.scheme or parts.netloc or not parts.path.startswith("/inbox") or target.startswith("//"):
         return url_for("inbox.tickets")
     return target
@@ -95,7 +103,20 @@ def language() -> Any:
             if row is not None:
                 row.language = chosen
     back = request.form.get("next") or request.referrer
-    return redirect(_safe_next(urlsplit(back).path if back else None) if back else url_for("inbox.login"))
+    return redirect(_safe_next(_path_of(back)) if back else url_for("inbox.login"))
+
+
+def _path_of(url: str) -> str | None:
+    """The path of a referrer or a form's ``next``, to come back to; None when it cannot be read.
+
+    urlsplit drops CR/LF silently and fails on "//[x", so both are looked at first.
+    """
+    if not url.isprintable():
+        return None
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return None
 
 
 @inbox_bp.route("/account/password", methods=["GET", "POST"])

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from adapters.common import normalize_phone
 from conversations import lifecycle as lc
+from gateway.bounds import parse_id
 from gateway.inbox import inbox_bp
 from gateway.inbox.access import actor, audit, reveals_reporter, runtime, ticket_or_404
 from gateway.inbox.auth import roles_required
@@ -327,11 +328,12 @@ def assign(tracking: str) -> Any:
         ticket = ticket_or_404(db, tracking)
         form = AssignForm()
         form.operator_id.choices = [(raw, raw)]
-        if not form.validate_on_submit() or (raw and not raw.isdigit()):
+        operator_id = parse_id(raw)
+        if not form.validate_on_submit() or (raw and operator_id is None):
             _form_errors(form)
             return _back(ticket.tracking)
         try:
-            service.assign(db, runtime(), ticket, actor(), int(raw) if raw else None)
+            service.assign(db, runtime(), ticket, actor(), operator_id)
         except service.TransitionRefused as exc:
             _refused(exc)
             return _back(ticket.tracking)

@@ -8,6 +8,7 @@ the two element names, so each view builds its data once.
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -17,10 +18,16 @@ FORMATS: tuple[str, ...] = ("json", "xml")
 MIME = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 
 
+# What XML 1.0 cannot carry at all, even escaped: C0 controls but tab, newline and
+# return; lone surrogates; U+FFFE and U+FFFF. Text stored before Open311 stripped them
+# (or arriving another way) must not make the whole document unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return _NOT_XML.sub("", str(value))
 
 
 def _element(tag: str, value: Any) -> ET.Element:

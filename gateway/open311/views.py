@@ -24,8 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import object_session, selectinload
 from werkzeug.exceptions import HTTPException
 
+from adapters.common import clean_text, coordinates
 from conversations.tracking import parse_tracking
 from gateway.api.auth import _actor_for, audit_token, hash_token
+from gateway.bounds import parse_moment
 from gateway.inbound import find_or_create_contact
 from gateway.media_links import public_url
 from gateway.media_store import ticket_files
@@ -146,10 +148,9 @@ def _iso(value: datetime | None) -> str | None:
 
 def _parse_datetime(value: str, name: str) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise Open311Error(400, f"{name} must be a W3C date-time such as 2026-11-02T09:00:00+07:00")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parse_moment(value, name)
+    except ValueError as exc:
+        raise Open311Error(400, str(exc)) from None
 
 
 # --------------------------------------------------------------------------- discovery and services
@@ -350,16 +351,17 @@ def _token(api_key: str | None) -> ApiToken:
     return row
 
 
-def _float(value: str | None, name: str, low: float, high: float) -> float | None:
-    if value is None or value.strip() == "":
+def _place(form: Any) -> tuple[float, float] | None:
+    """``lat`` and ``long``, both or neither, checked by the one coordinate rule of the adapters."""
+    lat, lon = (form.get("lat") or "").strip(), (form.get("long") or "").strip()
+    if bool(lat) != bool(lon):
+        raise Open311Error(400, "lat and long go together")
+    if not lat:
         return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise Open311Error(400, f"{name} must be a number")
-    if not low <= number <= high:
-        raise Open311Error(400, f"{name} must be between {low} and {high}")
-    return number
+    place = coordinates(lat, lon)
+    if place is None:
+        raise Open311Error(400, "lat and long must be numbers within -90..90 and -180..180")
+    return place
 
 
 def _phone(value: str | None) -> str | None:
@@ -375,7 +377,7 @@ def _phone(value: str | None) -> str | None:
 
 
 def _short(form: Any, name: str) -> str | None:
-    value = (form.get(name) or "").strip()
+    value = clean_text(form.get(name)).strip()
     if len(value) > MAX_FIELD:
         raise Open311Error(400, f"{name} is longer than {MAX_FIELD} characters")
     return value or None
@@ -403,15 +405,15 @@ def create_request(fmt: str) -> Response:
     if not code:
         raise Open311Error(400, "service_code is required")
     _service(code)
-    lat = _float(form.get("lat"), "lat", -90.0, 90.0)
-    lon = _float(form.get("long"), "long", -180.0, 180.0)
-    if (lat is None) != (lon is None):
-        raise Open311Error(400, "lat and long go together")
+    place = _place(form)
+    lat, lon = place if place is not None else (None, None)
     address_string = _short(form, "address_string")
     address_id = _short(form, "address_id")
     if lat is None and not address_string and not address_id:
         raise Open311Error(400, "a location is required: lat and long, address_string or address_id")
-    description = (form.get("description") or "").strip()
+    # Control characters are stripped as from any provider: stored, they would break
+    # requests.xml (XML 1.0 cannot carry them) and every export after it.
+    description = clean_text(form.get("description")).strip()
     if not description:
         raise Open311Error(400, "description is required")
     email = _short(form, "email")

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from conversations.tracking import parse_tracking
+from gateway.bounds import parse_id
 from gateway.models import Agency, Ticket, TicketEvent
 from gateway.public.charts import trend_svg
 from gateway.public.listing import PublicQuery, public_tickets, ticket_card
@@ -77,10 +78,10 @@ def _list_query(agency_codes: set[str], category_codes: set[str]) -> PublicQuery
     category = request.args.get("category") or None
     if category is not None and category not in category_codes:
         raise BadRequest("unknown category")
-    raw_page = request.args.get("page", "1")
-    if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
+    page = parse_id(request.args.get("page", "1"))
+    if page is None or not 1 <= page <= MAX_PAGE:
         raise BadRequest(f"page must be a whole number from 1 to {MAX_PAGE}")
-    return PublicQuery(q=q or None, status=status, agency=agency, category=category, page=int(raw_page))
+    return PublicQuery(q=q or None, status=status, agency=agency, category=category, page=page)
 
 
 @public_bp.errorhandler(BadRequest)

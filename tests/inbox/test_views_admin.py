@@ -26,7 +26,9 @@ def test_dashboard_counts_per_agency_and_channel(as_coordinator: Any, as_dpupr: 
 def test_dashboard_period_excludes_older_tickets(as_coordinator: Any, world: World) -> None:
     html = as_coordinator.get("/inbox/dashboard?since=2020-01-01&until=2020-01-31").get_data(as_text=True)
     assert "0 laporan" in html
-    assert as_coordinator.get("/inbox/dashboard?since=nonsense").status_code == 200
+    # A date that is no date is said, not silently replaced by the default period.
+    bad = as_coordinator.get("/inbox/dashboard?since=nonsense")
+    assert bad.status_code == 400 and "nonsense" in bad.get_data(as_text=True)
 
 
 def test_audit_log_lists_and_filters_actions(as_admin: Any, as_dpupr: Any, world: World) -> None:
