@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.base import Button, InboundMessage
+from conversations import emergency as emergencies
 from conversations import texts
 from conversations.categorize import (
     category_from_answer,
@@ -36,6 +37,7 @@ from conversations.effects import (
     CreateTicket,
     DraftExpired,
     Effect,
+    FlagEmergency,
     Reply,
     ScheduleTimeout,
     SetLanguage,
@@ -113,6 +115,7 @@ class _Turn:
         self.ctx = ctx
         self.effects: list[Effect] = []
         self.notes: list[str] = []  # acknowledgements that precede the next question
+        self.emergency: emergencies.Emergency | None = None  # what this message reported, if anything
         self.settings: dict[str, Any] = conversation_settings()
 
     # ----------------------------------------------------------------- helpers
@@ -169,6 +172,8 @@ class _Turn:
     def finish(self) -> Step:
         """Schedule the idle reminder when a draft is open, and return the step."""
         state = self.state
+        if self.emergency is not None and state.draft is not None:
+            state.emergency = self.emergency.kind  # flagged on the ticket when it is filed
         if state.draft is not None and not state.opted_out:
             state.reminded = False
             self.effects.append(
@@ -178,6 +183,8 @@ class _Turn:
 
     def close_draft(self) -> None:
         self.state.draft = None
+        self.state.emergency = None
+        self.state.retries = 0
         self.state.menu = []
         self.state.menu_page = 0
         self.state.stage = FILED if self.state.open_ticket else IDLE
@@ -197,7 +204,7 @@ class _Turn:
             delay = max(0, self.setting("idle_expiry_seconds") - self.setting("idle_reminder_seconds"))
             self.effects.append(ScheduleTimeout(EXPIRE, delay, state.version))
             return Step(state, self.effects)
-        self.effects.append(DraftExpired(state.draft.to_dict()))
+        self.effects.append(self.expired_draft())
         self.close_draft()
         if self.settings.get("notify_on_expiry", True):
             self.reply(self.t("timeout.expired"))
@@ -214,10 +221,15 @@ class _Turn:
         command: Command | None = None
         if text and payload is None:
             command = parse(text, self.region_keyword())
+            self.emergency = emergencies.detect(text)
 
         if state.opted_out:
             if command is not None and command.name == "optin":
                 return self.opt_in(message)
+            if self.emergency is not None:
+                # STOP ends our messages, not a citizen's way to help in an emergency.
+                self.answer_emergency(self.emergency)
+                return Step(state, self.effects)
             return Step(self.original, [])  # silence while opted out
         if not has_content and message.kind in ("reaction", "sticker"):
             return Step(self.original, [])  # nothing to keep, nothing to answer
@@ -225,6 +237,8 @@ class _Turn:
         state.version += 1
         state.last_activity = self.ctx.now.isoformat()
         self.follow_language_hint(message)
+        if self.emergency is not None:
+            self.answer_emergency(self.emergency)  # the first reply, before any question
 
         if not has_content:
             if state.draft is not None:
@@ -251,6 +265,30 @@ class _Turn:
             self.on_draft_input(text, message, payload)
         return self.finish()
 
+    def answer_emergency(self, found: emergencies.Emergency) -> None:
+        """The emergency numbers, as a reply of their own ahead of anything else this turn.
+
+        The same text goes to a contact at most once per ``repeat_after_seconds``, so a
+        citizen who sends three panicked messages reads the numbers once, then the questions.
+        """
+        key = f"emergency.{found.reply}"
+        if not texts.has(key, self.lang):
+            key = "emergency.general"
+        sent = _parse_time(self.state.emergency_replies.get(key))
+        repeat = timedelta(seconds=emergencies.repeat_after_seconds())
+        if sent is not None and self.ctx.now - sent < repeat:
+            return
+        self.state.emergency_replies[key] = self.ctx.now.isoformat()
+        self.reply(self.t(key, **emergencies.numbers()))
+
+    def expired_draft(self) -> DraftExpired:
+        """The unfinished draft kept for operators, with the emergency it reported, if any."""
+        assert self.state.draft is not None
+        data = self.state.draft.to_dict()
+        if self.state.emergency:
+            data["emergency"] = self.state.emergency
+        return DraftExpired(data)
+
     def region_keyword(self) -> str | None:
         return self.ctx.region_keyword or configured_region_keyword()
 
@@ -272,7 +310,7 @@ class _Turn:
         name = command.name
         if name == "stop":
             if state.draft is not None and not state.draft.is_empty():
-                self.effects.append(DraftExpired(state.draft.to_dict()))
+                self.effects.append(self.expired_draft())
             self.close_draft()
             state.opted_out = True
             self.effects.append(SetOptOut(True))
@@ -315,7 +353,7 @@ class _Turn:
             if state.draft is not None and state.stage in DRAFT_STAGES and rest.startswith("#"):
                 # A complete one-shot form replaces the unfinished draft, which operators still get.
                 if not state.draft.is_empty():
-                    self.effects.append(DraftExpired(state.draft.to_dict()))
+                    self.effects.append(self.expired_draft())
                 self.close_draft()
             if state.draft is not None and state.stage in DRAFT_STAGES:
                 if rest.strip() or message.attachments or message.location:
@@ -427,6 +465,8 @@ class _Turn:
                     message_id=message.provider_message_id or None,
                 )
             )
+            if self.emergency is not None:
+                self.effects.append(FlagEmergency(tracking, self.emergency.kind))
             self.reply(self.t("ack.appended", tracking=tracking))
             return
         state.open_ticket = None
@@ -732,6 +772,9 @@ class _Turn:
                 message_ids=tuple(draft.message_ids),
             )
         )
+        kind = state.emergency or (self.emergency.kind if self.emergency else None)
+        if kind:
+            self.effects.append(FlagEmergency(tracking, kind))
         days = deadlines(draft.category)
         state.open_ticket = tracking
         self.close_draft()

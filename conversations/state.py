@@ -100,6 +100,11 @@ class ConversationState:
     at, so a reminder for a conversation that moved on is recognised as stale.
     ``menu`` holds the payloads of the numbered choices last shown, so "2" means
     what the citizen saw. ``open_ticket`` is the tracking number follow-ups go to.
+    ``emergency`` is the kind of emergency the current draft reported (its ticket is
+    flagged when filed); ``emergency_replies`` when each emergency text was last sent,
+    so a panicked citizen is not sent the same numbers with every message.
+    ``retries`` counts unrecognised answers to the current menu: after one retry the
+    dialogue moves on instead of asking again.
     """
 
     stage: str = IDLE
@@ -113,6 +118,9 @@ class ConversationState:
     last_activity: str | None = None  # ISO 8601, aware
     reminded: bool = False
     open_ticket: str | None = None
+    emergency: str | None = None
+    emergency_replies: dict[str, str] = field(default_factory=dict)
+    retries: int = 0
 
     @classmethod
     def new(cls, language: str = "id") -> ConversationState:
@@ -144,6 +152,7 @@ class ConversationState:
         draft = values.get("draft")
         values["draft"] = Draft.from_dict(draft) if isinstance(draft, dict) else None
         values["menu"] = list(values.get("menu") or [])
+        values["emergency_replies"] = dict(values.get("emergency_replies") or {})
         state = cls(**values)
         if state.stage not in STAGES:
             state.stage = IDLE if state.draft is None else COLLECTING
