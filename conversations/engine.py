@@ -589,6 +589,7 @@ class _Turn:
             state.stage = CONFIRMING
         if state.stage != previous:
             state.menu_page = 0
+            state.retries = 0
 
     def ask(self) -> None:
         """Send the acknowledgements collected so far followed by the current question."""
@@ -634,7 +635,7 @@ class _Turn:
         if choice == MORE:
             state.menu_page += 1
             return False
-        if kind == "cat" and category_by_code(value):
+        if kind == "cat" and (category_by_code(value) or value == self.other_category()):
             draft.category = value
             draft.category_inferred = False
             if draft.edit_field == "category":
@@ -672,26 +673,33 @@ class _Turn:
             if draft.edit_field == "location":
                 draft.edit_field = None
         elif stage == AWAITING_CATEGORY:
-            code = category_from_answer(text, self.lang)
-            if code and not category_named(text):
-                draft.extras.append(text.strip())  # "sampah di depan rumah": more than a choice, keep it
+            if self.means_other(text):
+                code: str | None = self.other_category()  # "tidak tahu": a choice, not part of the complaint
+            else:
+                code = category_from_answer(text, self.lang)
+                if code and not category_named(text):
+                    draft.extras.append(text.strip())  # "sampah di depan rumah": more than a choice, keep it
+            if code is None:
+                draft.extras.append(text.strip())
+                if not self.retry(self.t("ack.category_retry")):
+                    code = self.other_category()  # asked twice: the coordinator sorts it out
+                    self.notes.append(self.t("ack.category_other"))
             if code:
                 draft.category = code
                 draft.category_inferred = False
                 if draft.edit_field == "category":
                     draft.edit_field = None
-            else:
-                draft.extras.append(text.strip())
-                self.notes.append(self.t("ack.not_understood"))
         elif stage == AWAITING_PRIVACY:
             privacy = self.privacy_from_text(text)
+            if privacy is None:
+                draft.extras.append(text.strip())
+                if not self.retry(self.t("ack.not_understood")):
+                    privacy = DEFAULT_PRIVACY  # asked twice: the safe choice, shown in the summary
+                    self.notes.append(self.t("ack.privacy_default"))
             if privacy:
                 draft.privacy = privacy
                 if draft.edit_field == "privacy":
                     draft.edit_field = None
-            else:
-                draft.extras.append(text.strip())
-                self.notes.append(self.t("ack.not_understood"))
         elif stage == CONFIRMING:
             return self.on_confirm_text(draft, text)
         elif stage == EDITING:
@@ -701,8 +709,31 @@ class _Turn:
                 self.begin_edit(field_name)
                 return True
             draft.extras.append(text.strip())
-            self.notes.append(self.t("ack.not_understood"))
+            if not self.retry(self.t("ack.not_understood")):
+                self.state.stage = CONFIRMING  # asked twice: back to the summary, nothing changed
         return False
+
+    def retry(self, note: str) -> bool:
+        """Ask the current question once more after an answer we could not place.
+
+        True when the retry was asked; False when it already was, and the caller must
+        move on with a default: a menu never loops on "jawaban tidak dikenali".
+        """
+        if self.state.retries >= 1:
+            self.state.retries = 0
+            return False
+        self.state.retries += 1
+        self.notes.append(note)
+        return True
+
+    def other_category(self) -> str:
+        """The category of a complaint the citizen cannot place (config: other_category)."""
+        return str(self.settings.get("other_category") or "lainnya")
+
+    def means_other(self, text: str) -> bool:
+        """The answer says "other" or "I do not know" ("yang lain", "tidak tahu")."""
+        words = [str(w) for w in self.settings.get("other_category_words") or ()]
+        return lookup_word(text, {"other": words}) == "other"
 
     def privacy_from_text(self, text: str) -> str | None:
         if is_keyword(text, "skip"):
@@ -736,6 +767,7 @@ class _Turn:
     def show_edit_menu(self) -> None:
         self.state.stage = EDITING
         self.state.menu_page = 0
+        self.state.retries = 0
         self.ask()
 
     def begin_edit(self, field_name: str) -> None:
@@ -801,6 +833,7 @@ class _Turn:
         if stage == AWAITING_LOCATION:
             return Reply(self.t("ask.location"))
         if stage == AWAITING_CATEGORY:
+            other = self.other_category()
             options = [
                 _Option(
                     payload=f"cat:{c.code}",
@@ -808,8 +841,13 @@ class _Turn:
                     short=str(texts.raw(f"category_short.{c.code}", self.lang) or c.name(self.lang)),
                 )
                 for c in categories()
+                if c.code != other
             ]
-            return self.menu(self.t("ask.category"), options, self.t("menu.category_title"))
+            # "Lainnya / tidak tahu" on every page: a citizen who cannot place the complaint
+            # always has an answer that files it, whatever the channel shows.
+            label = self.t("menu.category_other")
+            pinned = _Option(payload=f"cat:{other}", title=label, short=label)
+            return self.menu(self.t("ask.category"), options, self.t("menu.category_title"), pinned)
         if stage == AWAITING_PRIVACY:
             options = [
                 _Option(
@@ -869,18 +907,24 @@ class _Turn:
     def button_title(self, title: str) -> str:
         return texts.truncate(title, int(self.settings.get("button_title_max", 24)))
 
-    def menu(self, question: str, options: list[_Option], menu_title: str) -> Reply:
-        """A menu in the channel's style, paged when it does not fit; sets ``state.menu``."""
+    def menu(
+        self, question: str, options: list[_Option], menu_title: str, pinned: _Option | None = None
+    ) -> Reply:
+        """A menu in the channel's style, paged when it does not fit; sets ``state.menu``.
+
+        ``pinned`` is shown on every page, after the options and before "more".
+        """
         style = self.ctx.menu_style if self.ctx.menu_style in ("numbered", "keyboard", "list") else "numbered"
         limits = self.settings.get("max_buttons") or {}
-        per_page = max(2, int(limits.get(style, 10)))
+        per_page = max(3, int(limits.get(style, 10)))
         more = _Option(MORE, self.t("menu.more"), self.t("menu.more"))
+        tail = [pinned] if pinned is not None else []
         if style == "numbered":
-            return self.numbered_menu(question, options, more)
-        pages = _chunk(options, per_page)
+            return self.numbered_menu(question, options, more, tail)
+        pages = _chunk(options, per_page - len(tail))
         page = pages[self.state.menu_page % len(pages)]
         self.state.menu_page %= len(pages)
-        shown = [*page, more] if len(pages) > 1 else page
+        shown = [*page, *tail, more] if len(pages) > 1 else [*page, *tail]
         self.state.menu = [o.payload for o in shown]
         text = question
         if style == "keyboard" and any(o.description for o in shown):
@@ -901,7 +945,9 @@ class _Turn:
         )
         return Reply(text, buttons, menu_title if style == "list" else None)
 
-    def numbered_menu(self, question: str, options: list[_Option], more: _Option) -> Reply:
+    def numbered_menu(
+        self, question: str, options: list[_Option], more: _Option, tail: list[_Option]
+    ) -> Reply:
         hint = self.t("ask.reply_number")
 
         def render(items: list[_Option], variant: str) -> str:
@@ -915,22 +961,23 @@ class _Turn:
             return texts.join([question, *lines, hint])
 
         for variant in ("full", "short"):
-            text = render(options, variant)
+            text = render([*options, *tail], variant)
             if len(text) <= self.max_len:
-                self.state.menu = [o.payload for o in options]
+                self.state.menu = [o.payload for o in [*options, *tail]]
                 self.state.menu_page = 0
                 return Reply(text)
         pages: list[list[_Option]] = []
         current: list[_Option] = []
         for option in options:
-            if current and len(render([*current, option, more], "short")) > self.max_len:
+            if current and len(render([*current, option, *tail, more], "short")) > self.max_len:
                 pages.append(current)
                 current = []
             current.append(option)
         if current:
             pages.append(current)
         self.state.menu_page %= len(pages)
-        shown = [*pages[self.state.menu_page], more] if len(pages) > 1 else pages[0]
+        page = pages[self.state.menu_page]
+        shown = [*page, *tail, more] if len(pages) > 1 else [*page, *tail]
         self.state.menu = [o.payload for o in shown]
         return Reply(texts.truncate(render(shown, "short"), self.max_len))
 
