@@ -65,6 +65,9 @@ class _Config:
     not_typos: frozenset[str]
     numbers: dict[str, str]
     repeat_after_seconds: int
+    # The phrase words a typo may stand for, by each one-letter deletion of them: a word one
+    # edit away shares a deletion with them, so only those few are compared letter by letter.
+    typo_index: dict[str, frozenset[str]]
 
 
 def settings() -> dict[str, Any]:
@@ -126,11 +129,18 @@ def _config() -> _Config:
                     alone=bool(raw.get("alone", False)),
                 )
             )
+        every = (p for r in rules for p in (*r.phrases, *r.excepted, *r.unless, *r.near))
+        typo_min = int(data.get("typo_min_length", 8))
+        index: dict[str, set[str]] = {}
+        for word in {w for phrase in every for w in phrase if len(w) >= typo_min}:
+            for variant in _deletions(word):
+                index.setdefault(variant, set()).add(word)
         return _Config(
+            typo_index={k: frozenset(v) for k, v in index.items()},
             rules=tuple(rules),
             spellings=spellings,
             filler=frozenset(w for f in _flatten(data.get("filler")) for w in _words(f, spellings)),
-            typo_min_length=int(data.get("typo_min_length", 8)),
+            typo_min_length=typo_min,
             not_typos=frozenset(str(w).lower() for w in _flatten(data.get("not_typos"))),
             numbers={str(k): str(v) for k, v in (data.get("numbers") or {}).items()},
             repeat_after_seconds=int(data.get("repeat_after_seconds", 600)),
@@ -138,6 +148,17 @@ def _config() -> _Config:
 
     result: _Config = derived("emergency", settings(), build)
     return result
+
+
+def _deletions(word: str) -> set[str]:
+    """``word`` and every word made by dropping one of its letters."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+def _typo_of(word: str, config: _Config) -> set[str]:
+    """The phrase words ``word`` is one typo away from."""
+    candidates = {c for v in _deletions(word) for c in config.typo_index.get(v, ())}
+    return {c for c in candidates if edit_distance_at_most_one(word, c)}
 
 
 def _words(text: str, spellings: dict[str, tuple[str, ...]]) -> list[str]:
@@ -155,43 +176,52 @@ def normalize_words(text: str) -> list[str]:
     return _words(text, _config().spellings)
 
 
-def _same(word: str, wanted: str, config: _Config) -> bool:
-    if word == wanted:
-        return True
-    if len(word) < config.typo_min_length or len(wanted) < config.typo_min_length:
-        return False
-    if word in config.not_typos:
-        return False
-    return edit_distance_at_most_one(word, wanted)
+class _Text:
+    """A message's words, each with the phrase words it may stand for (itself, or one typo away),
+    indexed by word so that a phrase is only tried where its first word stands."""
+
+    def __init__(self, words: list[str], config: _Config) -> None:
+        self.size = len(words)
+        self.words = words
+        self.alternatives: list[frozenset[str]] = []
+        self.where: dict[str, list[int]] = {}
+        for index, word in enumerate(words):
+            options = {word}
+            if len(word) >= config.typo_min_length and word not in config.not_typos:
+                options.update(_typo_of(word, config))
+            self.alternatives.append(frozenset(options))
+            for option in options:
+                self.where.setdefault(option, []).append(index)
+
+    def occurrences(self, phrase: Phrase) -> list[tuple[int, int]]:
+        """(start, end) of every place ``phrase`` stands."""
+        size = len(phrase)
+        return [
+            (start, start + size)
+            for start in self.where.get(phrase[0], ())
+            if start + size <= self.size
+            and all(phrase[i] in self.alternatives[start + i] for i in range(1, size))
+        ]
+
+    def spans(self, phrases: Iterable[Phrase]) -> list[tuple[int, int]]:
+        return [span for phrase in phrases for span in self.occurrences(phrase)]
 
 
-def _occurrences(words: list[str], phrase: Phrase, config: _Config) -> Iterable[tuple[int, int]]:
-    """(start, end) of every place ``phrase`` stands in ``words``."""
-    size = len(phrase)
-    for start in range(len(words) - size + 1):
-        if all(_same(words[start + i], phrase[i], config) for i in range(size)):
-            yield start, start + size
-
-
-def _spans(words: list[str], phrases: Iterable[Phrase], config: _Config) -> list[tuple[int, int]]:
-    return [span for phrase in phrases for span in _occurrences(words, phrase, config)]
-
-
-def _rule_matches(rule: _Rule, words: list[str], config: _Config) -> str | None:
-    """The phrase of ``rule`` found in ``words``, or None when there is none or it is called off."""
-    if rule.unless and _spans(words, rule.unless, config):
+def _rule_matches(rule: _Rule, text: _Text, config: _Config) -> str | None:
+    """The phrase of ``rule`` found in ``text``, or None when there is none or it is called off."""
+    found = [(phrase, span) for phrase in rule.phrases for span in text.occurrences(phrase)]
+    if not found or (rule.unless and text.spans(rule.unless)):
         return None
-    excepted = _spans(words, rule.excepted, config)
-    near = _spans(words, rule.near, config) if rule.near else []
-    for phrase in rule.phrases:
-        for start, end in _occurrences(words, phrase, config):
-            if any(s < end and start < e for s, e in excepted):
-                continue
-            if rule.alone and not _alone(words, phrase, config):
-                continue
-            if rule.near and not any(_is_near(rule, start, end, s, e) for s, e in near):
-                continue
-            return " ".join(phrase)
+    excepted = text.spans(rule.excepted)
+    near = text.spans(rule.near) if rule.near else []
+    for phrase, (start, end) in found:
+        if any(s < end and start < e for s, e in excepted):
+            continue
+        if rule.alone and not _alone(text, phrase, config):
+            continue
+        if rule.near and not any(_is_near(rule, start, end, s, e) for s, e in near):
+            continue
+        return " ".join(phrase)
     return None
 
 
@@ -204,13 +234,13 @@ def _is_near(rule: _Rule, start: int, end: int, near_start: int, near_end: int) 
     return gap < rule.window
 
 
-def _alone(words: list[str], phrase: Phrase, config: _Config) -> bool:
+def _alone(text: _Text, phrase: Phrase, config: _Config) -> bool:
     """The message is ``phrase`` (once or repeated) and filler words ("tolong pak!!")."""
-    covered = [False] * len(words)
-    for start, end in _occurrences(words, phrase, config):
+    covered = [False] * text.size
+    for start, end in text.occurrences(phrase):
         for i in range(start, end):
             covered[i] = True
-    return all(c or w in config.filler for c, w in zip(covered, words, strict=True))
+    return all(c or w in config.filler for c, w in zip(covered, text.words, strict=True))
 
 
 def detect(text: str) -> Emergency | None:
@@ -219,8 +249,9 @@ def detect(text: str) -> Emergency | None:
     words = _words(text or "", config.spellings)
     if not words:
         return None
+    indexed = _Text(words, config)
     for rule in config.rules:
-        phrase = _rule_matches(rule, words, config)
+        phrase = _rule_matches(rule, indexed, config)
         if phrase is not None:
             return Emergency(kind=rule.kind, reply=rule.reply, phrase=phrase)
     return None
