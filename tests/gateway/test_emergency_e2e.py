@@ -113,3 +113,38 @@ def test_a_follow_up_emergency_flags_the_open_ticket(client: Any, runtime: Any, 
         ticket = session.scalar(select(Ticket).where(Ticket.tracking == tracking))
         assert ticket is not None and ticket.data.get("emergency") == "fire"
         assert ticket.has_unread
+
+
+def _received(providers: dict[str, Any], channel: str) -> list[str]:
+    """What the channel's provider was asked to deliver, one JSON text per message, in order."""
+    import json
+
+    if channel == "sms":
+        items: list[Any] = list(providers["sms"].sent)
+    elif channel == "twilio":
+        items = list(providers["twilio"].sent)
+    elif channel == "whatsapp":
+        items = providers["whatsapp"].sent_messages()
+    else:
+        items = providers["telegram"].calls("sendMessage")
+    return [json.dumps(item, ensure_ascii=False) for item in items]
+
+
+@pytest.mark.parametrize(("channel", "sender"), CHANNELS, ids=[c for c, _ in CHANNELS])
+def test_the_category_menu_each_provider_renders_offers_other_or_not_sure(
+    client: Any, runtime: Any, drain: Any, providers: dict[str, Any], channel: str, sender: str
+) -> None:
+    citizen = Citizen(client, runtime, drain, channel, sender)
+    citizen.says("Pelayanan kantor sangat lambat dan petugasnya kasar")
+    before = len(_received(providers, channel))
+    menu = citizen.says("Jl. Merdeka 5, Kel. Sukajadi")
+    assert any("Pilih kategori" in r.text for r in menu)
+    sent = [p for p in _received(providers, channel)[before:] if "Pilih kategori" in p]
+    assert sent, "the menu did not reach the provider"
+    # The SMS text, the Twilio body, the WhatsApp list row, the Telegram inline button.
+    assert "Lainnya / tidak tahu" in sent[-1], sent[-1]
+    replies = citizen.says("pokoknya harus ditegur")
+    assert any("LAINNYA" in r.text for r in replies)  # one retry, saying how to get out
+    replies = citizen.says("pokoknya harus ditegur sekarang juga")
+    assert any("Kategori: Lainnya" in r.text for r in replies)  # then it moves on
+    assert any("identitas" in r.text.lower() for r in replies)
