@@ -36,11 +36,12 @@ Phrase = tuple[str, ...]
 @dataclass(frozen=True)
 class Emergency:
     """What a message reads as: its ``kind`` (fire, self_harm, ...), the text key to reply with,
-    and the phrase that made it one (for the inbox and the logs; never the citizen's number)."""
+    the phrase that made it one, and whether the complaint should be kept off the public page."""
 
     kind: str
     reply: str
     phrase: str
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class _Rule:
     before: bool = False
     window: int = 6
     alone: bool = False
+    private: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ def _config() -> _Config:
                     before=bool(raw.get("before", False)),
                     window=int(raw.get("window", 6)),
                     alone=bool(raw.get("alone", False)),
+                    private=bool(raw.get("private", False)),
                 )
             )
         every = (p for r in rules for p in (*r.phrases, *r.excepted, *r.unless, *r.near))
@@ -253,5 +256,5 @@ def detect(text: str) -> Emergency | None:
     for rule in config.rules:
         phrase = _rule_matches(rule, indexed, config)
         if phrase is not None:
-            return Emergency(kind=rule.kind, reply=rule.reply, phrase=phrase)
+            return Emergency(kind=rule.kind, reply=rule.reply, phrase=phrase, private=rule.private)
     return None

@@ -172,8 +172,6 @@ class _Turn:
     def finish(self) -> Step:
         """Schedule the idle reminder when a draft is open, and return the step."""
         state = self.state
-        if self.emergency is not None and state.draft is not None:
-            state.emergency = self.emergency.kind  # flagged on the ticket when it is filed
         if state.draft is not None and not state.opted_out:
             state.reminded = False
             self.effects.append(
@@ -239,6 +237,8 @@ class _Turn:
         self.follow_language_hint(message)
         if self.emergency is not None:
             self.answer_emergency(self.emergency)  # the first reply, before any question
+            if state.draft is not None:
+                self.mark_emergency(state.draft)
 
         if not has_content:
             if state.draft is not None:
@@ -280,6 +280,19 @@ class _Turn:
             return
         self.state.emergency_replies[key] = self.ctx.now.isoformat()
         self.reply(self.t(key, **emergencies.numbers()))
+
+    def mark_emergency(self, draft: Draft) -> None:
+        """Remember this turn's emergency for the draft's ticket, before the draft's next question.
+
+        Self-harm and violence are filed RAHASIA unless the citizen chose already: a suicide
+        note or a victim's address never goes on the public page (the summary shows it, UBAH
+        changes it).
+        """
+        if self.emergency is None:
+            return
+        self.state.emergency = self.emergency.kind  # flagged on the ticket when it is filed
+        if self.emergency.private and draft.privacy is None:
+            draft.privacy = "confidential"
 
     def expired_draft(self) -> DraftExpired:
         """The unfinished draft kept for operators, with the emergency it reported, if any."""
@@ -490,6 +503,7 @@ class _Turn:
         self.state.menu = []
         self.state.menu_page = 0
         self.take_media(draft, message)
+        self.mark_emergency(draft)
         return draft
 
     def take_media(self, draft: Draft, message: InboundMessage) -> None:
@@ -693,7 +707,8 @@ class _Turn:
             privacy = self.privacy_from_text(text)
             if privacy is None:
                 draft.extras.append(text.strip())
-                if not self.retry(self.t("ack.not_understood")):
+                already = draft.privacy is not None  # set this turn: an emergency is filed RAHASIA
+                if not already and not self.retry(self.t("ack.not_understood")):
                     privacy = DEFAULT_PRIVACY  # asked twice: the safe choice, shown in the summary
                     self.notes.append(self.t("ack.privacy_default"))
             if privacy:

@@ -173,3 +173,39 @@ def test_a_deployer_changes_the_numbers_in_config(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("LAPOR_CONFIG_DIR", str(tmp_path))
     result = _send(ConversationState.new(), "Tolong rumah saya kebakaran", SMS)
     assert "112 / 0274-555" in result.replies[0].text
+
+
+@pytest.mark.parametrize(
+    ("text", "privacy"),
+    [
+        ("saya mau bunuh diri, tidak kuat lagi hidup begini", "confidential"),  # never on the public page
+        ("tolong suami saya memukuli saya setiap malam", "confidential"),  # a victim's address neither
+        ("Tolong, gudang di Jl. Pasar 3 kebakaran, api besar", None),  # a fire: asked as usual
+    ],
+)
+def test_self_harm_and_violence_are_filed_confidential_unless_the_citizen_chooses(
+    text: str, privacy: str | None
+) -> None:
+    state = _send(ConversationState.new(), text, SMS).new_state
+    assert state.draft is not None and state.draft.privacy == privacy
+    if privacy:
+        state = _send(state, "Jl. Melati 4", SMS).new_state
+        summary = _send(state, "lainnya", SMS)
+        state = summary.new_state
+        assert state.stage == "confirming"  # the privacy question is not asked...
+        assert "RAHASIA" in summary.replies[-1].text  # ...but shown, and UBAH can change it
+        filed = _send(state, "YA", SMS)
+        created = [e for e in filed.effects if isinstance(e, CreateTicket)]
+        assert created and created[0].privacy == "confidential"
+
+
+def test_violence_reported_at_the_privacy_question_moves_on_to_a_confidential_summary() -> None:
+    state = ConversationState.new()
+    for text in ("Pelayanan kantor sangat lambat dan petugasnya kasar", "Jl. Melati 4", "lainnya"):
+        state = _send(state, text, SMS).new_state
+    assert state.stage == "awaiting_privacy"
+    result = _send(state, "tolong saya dipukuli petugasnya sekarang", SMS)
+    assert _is_numbers(result.replies[0])
+    assert result.new_state.stage == "confirming"
+    assert "RAHASIA" in result.replies[-1].text
+    assert not any("tidak dikenali" in r.text for r in result.replies)
