@@ -99,11 +99,25 @@ def _flatten(items: Any) -> list[str]:
     return out
 
 
+def _mapping(value: Any) -> dict[Any, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
 def _config() -> _Config:
+    """The file, read once per change. A deployer's slip (a list for a mapping, a word for a
+    number) drops that part, never the conversation: every message passes through here."""
+
     def build(data: dict[str, Any]) -> _Config:
         spellings = {
             str(k).lower(): tuple(_NOT_WORD.sub(" ", str(v).lower()).split())
-            for k, v in (data.get("spellings") or {}).items()
+            for k, v in _mapping(data.get("spellings")).items()
         }
 
         def phrases(items: Any) -> tuple[Phrase, ...]:
@@ -115,7 +129,8 @@ def _config() -> _Config:
             return tuple(out)
 
         rules = []
-        for raw in data.get("rules") or ():
+        raw_rules = data.get("rules")
+        for raw in raw_rules if isinstance(raw_rules, list) else ():
             if not isinstance(raw, dict) or not raw.get("kind"):
                 continue
             rules.append(
@@ -127,13 +142,13 @@ def _config() -> _Config:
                     unless=phrases(raw.get("unless")),
                     near=phrases(raw.get("near")),
                     before=bool(raw.get("before", False)),
-                    window=int(raw.get("window", 6)),
+                    window=_number(raw.get("window"), 6),
                     alone=bool(raw.get("alone", False)),
                     private=bool(raw.get("private", False)),
                 )
             )
         every = (p for r in rules for p in (*r.phrases, *r.excepted, *r.unless, *r.near))
-        typo_min = int(data.get("typo_min_length", 8))
+        typo_min = _number(data.get("typo_min_length"), 8)
         index: dict[str, set[str]] = {}
         for word in {w for phrase in every for w in phrase if len(w) >= typo_min}:
             for variant in _deletions(word):
@@ -145,8 +160,8 @@ def _config() -> _Config:
             filler=frozenset(w for f in _flatten(data.get("filler")) for w in _words(f, spellings)),
             typo_min_length=typo_min,
             not_typos=frozenset(str(w).lower() for w in _flatten(data.get("not_typos"))),
-            numbers={str(k): str(v) for k, v in (data.get("numbers") or {}).items()},
-            repeat_after_seconds=int(data.get("repeat_after_seconds", 600)),
+            numbers={str(k): str(v) for k, v in _mapping(data.get("numbers")).items()},
+            repeat_after_seconds=_number(data.get("repeat_after_seconds"), 600),
         )
 
     result: _Config = derived("emergency", settings(), build)

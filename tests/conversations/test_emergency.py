@@ -8,6 +8,8 @@ keep every near-miss below quiet.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conversations.emergency import detect, normalize_words
@@ -133,3 +135,17 @@ def test_words_are_normalised_before_matching() -> None:
 def test_empty_and_command_like_texts_are_not_emergencies() -> None:
     for text in ("", "   ", "YA", "STATUS 12345671", "1", "BATAL"):
         assert detect(text) is None
+
+
+def test_a_deployer_slip_in_the_file_drops_that_part_not_the_conversation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shipped = (Path(__file__).resolve().parents[2] / "config" / "emergency.yaml").read_text(encoding="utf-8")
+    broken = shipped.replace("repeat_after_seconds: 600", "repeat_after_seconds: sepuluh menit")
+    broken = broken.replace("typo_min_length: 8", "typo_min_length: [8]")
+    broken = broken.replace("    window: 3\n", "    window: tiga\n")
+    (tmp_path / "emergency.yaml").write_text(broken + "\nspellings: [oops]\n", encoding="utf-8")
+    monkeypatch.setenv("LAPOR_CONFIG_DIR", str(tmp_path))
+    found = detect("ada anak tenggelam di kali")
+    assert found is not None and found.kind == "medical"
+    assert detect("lampu jalan mati") is None
