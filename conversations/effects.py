@@ -84,7 +84,25 @@ class DraftExpired:
     draft: dict[str, Any] = field(default_factory=dict)
 
 
-Effect = Reply | CreateTicket | AppendToTicket | ScheduleTimeout | SetOptOut | SetLanguage | DraftExpired
+@dataclass(frozen=True)
+class FlagEmergency:
+    """The ticket ``tracking`` came with a message that read as an emergency (``kind``: fire,
+    self_harm, ...): the inbox shows it as urgent, at the top, until it is closed."""
+
+    tracking: str
+    kind: str
+
+
+Effect = (
+    Reply
+    | CreateTicket
+    | AppendToTicket
+    | ScheduleTimeout
+    | SetOptOut
+    | SetLanguage
+    | DraftExpired
+    | FlagEmergency
+)
 
 
 def effect_to_dict(effect: Effect) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.base import Button, InboundMessage
+from conversations import emergency as emergencies
 from conversations import texts
 from conversations.categorize import (
     category_from_answer,
@@ -36,6 +37,7 @@ from conversations.effects import (
     CreateTicket,
     DraftExpired,
     Effect,
+    FlagEmergency,
     Reply,
     ScheduleTimeout,
     SetLanguage,
@@ -113,6 +115,7 @@ class _Turn:
         self.ctx = ctx
         self.effects: list[Effect] = []
         self.notes: list[str] = []  # acknowledgements that precede the next question
+        self.emergency: emergencies.Emergency | None = None  # what this message reported, if anything
         self.settings: dict[str, Any] = conversation_settings()
 
     # ----------------------------------------------------------------- helpers
@@ -203,6 +206,8 @@ class _Turn:
 
     def close_draft(self) -> None:
         self.state.draft = None
+        self.state.emergency = None
+        self.state.retries = 0
         self.state.menu = []
         self.state.menu_page = 0
         self.state.stage = FILED if self.state.open_ticket else IDLE
@@ -222,7 +227,7 @@ class _Turn:
             delay = max(0, self.setting("idle_expiry_seconds") - self.setting("idle_reminder_seconds"))
             self.effects.append(ScheduleTimeout(EXPIRE, delay, state.version))
             return Step(state, self.effects)
-        self.effects.append(DraftExpired(state.draft.to_dict()))
+        self.effects.append(self.expired_draft())
         self.close_draft()
         if self.settings.get("notify_on_expiry", True):
             self.reply(self.t("timeout.expired"))
@@ -239,10 +244,15 @@ class _Turn:
         command: Command | None = None
         if text and payload is None:
             command = parse(text, self.region_keyword())
+            self.emergency = emergencies.detect(text)
 
         if state.opted_out:
             if command is not None and command.name == "optin":
                 return self.opt_in(message)
+            if self.emergency is not None:
+                # STOP ends our messages, not a citizen's way to help in an emergency.
+                self.answer_emergency(self.emergency)
+                return Step(state, self.effects)
             return Step(self.original, [])  # silence while opted out
         if not has_content and message.kind in ("reaction", "sticker"):
             return Step(self.original, [])  # nothing to keep, nothing to answer
@@ -250,6 +260,10 @@ class _Turn:
         state.version += 1
         state.last_activity = self.ctx.now.isoformat()
         self.follow_language_hint(message)
+        if self.emergency is not None:
+            self.answer_emergency(self.emergency)  # the first reply, before any question
+            if state.draft is not None:
+                self.mark_emergency(state.draft)
 
         if not has_content:
             if state.draft is not None:
@@ -276,6 +290,43 @@ class _Turn:
             self.on_draft_input(text, message, payload)
         return self.finish()
 
+    def answer_emergency(self, found: emergencies.Emergency) -> None:
+        """The emergency numbers, as a reply of their own ahead of anything else this turn.
+
+        The same text goes to a contact at most once per ``repeat_after_seconds``, so a
+        citizen who sends three panicked messages reads the numbers once, then the questions.
+        """
+        key = f"emergency.{found.reply}"
+        if not texts.has(key, self.lang):
+            key = "emergency.general"
+        sent = _parse_time(self.state.emergency_replies.get(key))
+        repeat = timedelta(seconds=emergencies.repeat_after_seconds())
+        if sent is not None and self.ctx.now - sent < repeat:
+            return
+        self.state.emergency_replies[key] = self.ctx.now.isoformat()
+        self.reply(self.t(key, **emergencies.numbers()))
+
+    def mark_emergency(self, draft: Draft) -> None:
+        """Remember this turn's emergency for the draft's ticket, before the draft's next question.
+
+        Self-harm and violence are filed RAHASIA unless the citizen chose already: a suicide
+        note or a victim's address never goes on the public page (the summary shows it, UBAH
+        changes it).
+        """
+        if self.emergency is None:
+            return
+        self.state.emergency = self.emergency.kind  # flagged on the ticket when it is filed
+        if self.emergency.private and draft.privacy is None:
+            draft.privacy = "confidential"
+
+    def expired_draft(self) -> DraftExpired:
+        """The unfinished draft kept for operators, with the emergency it reported, if any."""
+        assert self.state.draft is not None
+        data = self.state.draft.to_dict()
+        if self.state.emergency:
+            data["emergency"] = self.state.emergency
+        return DraftExpired(data)
+
     def region_keyword(self) -> str | None:
         return self.ctx.region_keyword or configured_region_keyword()
 
@@ -297,7 +348,7 @@ class _Turn:
         name = command.name
         if name == "stop":
             if state.draft is not None and not state.draft.is_empty():
-                self.effects.append(DraftExpired(state.draft.to_dict()))
+                self.effects.append(self.expired_draft())
             self.close_draft()
             state.opted_out = True
             self.effects.append(SetOptOut(True))
@@ -340,7 +391,7 @@ class _Turn:
             if state.draft is not None and state.stage in DRAFT_STAGES and rest.startswith("#"):
                 # A complete one-shot form replaces the unfinished draft, which operators still get.
                 if not state.draft.is_empty():
-                    self.effects.append(DraftExpired(state.draft.to_dict()))
+                    self.effects.append(self.expired_draft())
                 self.close_draft()
             if state.draft is not None and state.stage in DRAFT_STAGES:
                 if rest.strip() or message.attachments or message.location:
@@ -452,6 +503,8 @@ class _Turn:
                     message_id=message.provider_message_id or None,
                 )
             )
+            if self.emergency is not None:
+                self.effects.append(FlagEmergency(tracking, self.emergency.kind))
             self.reply(self.t("ack.appended", tracking=tracking))
             return
         state.open_ticket = None
@@ -475,6 +528,7 @@ class _Turn:
         self.state.menu = []
         self.state.menu_page = 0
         self.take_media(draft, message)
+        self.mark_emergency(draft)
         return draft
 
     def take_media(self, draft: Draft, message: InboundMessage) -> None:
@@ -574,6 +628,7 @@ class _Turn:
             state.stage = CONFIRMING
         if state.stage != previous:
             state.menu_page = 0
+            state.retries = 0
 
     def ask(self) -> None:
         """Send the acknowledgements collected so far followed by the current question."""
@@ -619,7 +674,7 @@ class _Turn:
         if choice == MORE:
             state.menu_page += 1
             return False
-        if kind == "cat" and category_by_code(value):
+        if kind == "cat" and (category_by_code(value) or value == self.other_category()):
             draft.category = value
             draft.category_inferred = False
             if draft.edit_field == "category":
@@ -657,26 +712,34 @@ class _Turn:
             if draft.edit_field == "location":
                 draft.edit_field = None
         elif stage == AWAITING_CATEGORY:
-            code = category_from_answer(text, self.lang)
-            if code and not category_named(text):
-                draft.extras.append(text.strip())  # "sampah di depan rumah": more than a choice, keep it
+            if self.means_other(text):
+                code: str | None = self.other_category()  # "tidak tahu": a choice, not part of the complaint
+            else:
+                code = category_from_answer(text, self.lang)
+                if code and not category_named(text):
+                    draft.extras.append(text.strip())  # "sampah di depan rumah": more than a choice, keep it
+            if code is None:
+                draft.extras.append(text.strip())
+                if not self.retry(self.t("ack.category_retry")):
+                    code = self.other_category()  # asked twice: the coordinator sorts it out
+                    self.notes.append(self.t("ack.category_other"))
             if code:
                 draft.category = code
                 draft.category_inferred = False
                 if draft.edit_field == "category":
                     draft.edit_field = None
-            else:
-                draft.extras.append(text.strip())
-                self.notes.append(self.t("ack.not_understood"))
         elif stage == AWAITING_PRIVACY:
             privacy = self.privacy_from_text(text)
+            if privacy is None:
+                draft.extras.append(text.strip())
+                already = draft.privacy is not None  # set this turn: an emergency is filed RAHASIA
+                if not already and not self.retry(self.t("ack.not_understood")):
+                    privacy = DEFAULT_PRIVACY  # asked twice: the safe choice, shown in the summary
+                    self.notes.append(self.t("ack.privacy_default"))
             if privacy:
                 draft.privacy = privacy
                 if draft.edit_field == "privacy":
                     draft.edit_field = None
-            else:
-                draft.extras.append(text.strip())
-                self.notes.append(self.t("ack.not_understood"))
         elif stage == CONFIRMING:
             return self.on_confirm_text(draft, text)
         elif stage == EDITING:
@@ -686,8 +749,31 @@ class _Turn:
                 self.begin_edit(field_name)
                 return True
             draft.extras.append(text.strip())
-            self.notes.append(self.t("ack.not_understood"))
+            if not self.retry(self.t("ack.not_understood")):
+                self.state.stage = CONFIRMING  # asked twice: back to the summary, nothing changed
         return False
+
+    def retry(self, note: str) -> bool:
+        """Ask the current question once more after an answer we could not place.
+
+        True when the retry was asked; False when it already was, and the caller must
+        move on with a default: a menu never loops on "jawaban tidak dikenali".
+        """
+        if self.state.retries >= 1:
+            self.state.retries = 0
+            return False
+        self.state.retries += 1
+        self.notes.append(note)
+        return True
+
+    def other_category(self) -> str:
+        """The category of a complaint the citizen cannot place (config: other_category)."""
+        return str(self.settings.get("other_category") or "lainnya")
+
+    def means_other(self, text: str) -> bool:
+        """The answer says "other" or "I do not know" ("yang lain", "tidak tahu")."""
+        words = [str(w) for w in self.settings.get("other_category_words") or ()]
+        return lookup_word(text, {"other": words}) == "other"
 
     def privacy_from_text(self, text: str) -> str | None:
         if is_keyword(text, "skip"):
@@ -721,6 +807,7 @@ class _Turn:
     def show_edit_menu(self) -> None:
         self.state.stage = EDITING
         self.state.menu_page = 0
+        self.state.retries = 0
         self.ask()
 
     def begin_edit(self, field_name: str) -> None:
@@ -757,6 +844,9 @@ class _Turn:
                 message_ids=tuple(draft.message_ids),
             )
         )
+        kind = state.emergency or (self.emergency.kind if self.emergency else None)
+        if kind:
+            self.effects.append(FlagEmergency(tracking, kind))
         days = deadlines(draft.category)
         state.open_ticket = tracking
         self.close_draft()
@@ -783,6 +873,7 @@ class _Turn:
         if stage == AWAITING_LOCATION:
             return Reply(self.t("ask.location"))
         if stage == AWAITING_CATEGORY:
+            other = self.other_category()
             options = [
                 _Option(
                     payload=f"cat:{c.code}",
@@ -790,8 +881,13 @@ class _Turn:
                     short=str(texts.raw(f"category_short.{c.code}", self.lang) or c.name(self.lang)),
                 )
                 for c in categories()
+                if c.code != other
             ]
-            return self.menu(self.t("ask.category"), options, self.t("menu.category_title"))
+            # "Lainnya / tidak tahu" on every page: a citizen who cannot place the complaint
+            # always has an answer that files it, whatever the channel shows.
+            label = self.t("menu.category_other")
+            pinned = _Option(payload=f"cat:{other}", title=label, short=label)
+            return self.menu(self.t("ask.category"), options, self.t("menu.category_title"), pinned)
         if stage == AWAITING_PRIVACY:
             options = [
                 _Option(
@@ -851,18 +947,24 @@ class _Turn:
     def button_title(self, title: str) -> str:
         return texts.truncate(title, int(self.settings.get("button_title_max", 24)))
 
-    def menu(self, question: str, options: list[_Option], menu_title: str) -> Reply:
-        """A menu in the channel's style, paged when it does not fit; sets ``state.menu``."""
+    def menu(
+        self, question: str, options: list[_Option], menu_title: str, pinned: _Option | None = None
+    ) -> Reply:
+        """A menu in the channel's style, paged when it does not fit; sets ``state.menu``.
+
+        ``pinned`` is shown on every page, after the options and before "more".
+        """
         style = self.ctx.menu_style if self.ctx.menu_style in ("numbered", "keyboard", "list") else "numbered"
         limits = self.settings.get("max_buttons") or {}
-        per_page = max(2, int(limits.get(style, 10)))
+        per_page = max(3, int(limits.get(style, 10)))
         more = _Option(MORE, self.t("menu.more"), self.t("menu.more"))
+        tail = [pinned] if pinned is not None else []
         if style == "numbered":
-            return self.numbered_menu(question, options, more)
-        pages = _chunk(options, per_page)
+            return self.numbered_menu(question, options, more, tail)
+        pages = _chunk(options, per_page - len(tail))
         page = pages[self.state.menu_page % len(pages)]
         self.state.menu_page %= len(pages)
-        shown = [*page, more] if len(pages) > 1 else page
+        shown = [*page, *tail, more] if len(pages) > 1 else [*page, *tail]
         self.state.menu = [o.payload for o in shown]
         text = question
         if style == "keyboard" and any(o.description for o in shown):
@@ -883,7 +985,9 @@ class _Turn:
         )
         return Reply(text, buttons, menu_title if style == "list" else None)
 
-    def numbered_menu(self, question: str, options: list[_Option], more: _Option) -> Reply:
+    def numbered_menu(
+        self, question: str, options: list[_Option], more: _Option, tail: list[_Option]
+    ) -> Reply:
         hint = self.t("ask.reply_number")
 
         def render(items: list[_Option], variant: str) -> str:
@@ -897,22 +1001,23 @@ class _Turn:
             return texts.join([question, *lines, hint])
 
         for variant in ("full", "short"):
-            text = render(options, variant)
+            text = render([*options, *tail], variant)
             if len(text) <= self.max_len:
-                self.state.menu = [o.payload for o in options]
+                self.state.menu = [o.payload for o in [*options, *tail]]
                 self.state.menu_page = 0
                 return Reply(text)
         pages: list[list[_Option]] = []
         current: list[_Option] = []
         for option in options:
-            if current and len(render([*current, option, more], "short")) > self.max_len:
+            if current and len(render([*current, option, *tail, more], "short")) > self.max_len:
                 pages.append(current)
                 current = []
             current.append(option)
         if current:
             pages.append(current)
         self.state.menu_page %= len(pages)
-        shown = [*pages[self.state.menu_page], more] if len(pages) > 1 else pages[0]
+        page = pages[self.state.menu_page]
+        shown = [*page, *tail, more] if len(pages) > 1 else [*page, *tail]
         self.state.menu = [o.payload for o in shown]
         return Reply(texts.truncate(render(shown, "short"), self.max_len))
 

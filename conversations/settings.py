@@ -74,6 +74,9 @@ DEFAULTS: dict[str, Any] = {
     "privacy_words": {},
     "shorthand": {},
     "location": {},
+    # The category of a complaint the citizen cannot place, and the answers that mean it.
+    "other_category": "lainnya",
+    "other_category_words": [],
 }
 
 

@@ -102,6 +102,11 @@ class ConversationState:
     what the citizen saw. ``open_ticket`` is the tracking number follow-ups go to.
     ``privacy_noticed`` lists the channels on which the citizen was already shown
     the privacy notice (once per channel: a WhatsApp reader has not seen the SMS).
+    ``emergency`` is the kind of emergency the current draft reported (its ticket is
+    flagged when filed); ``emergency_replies`` when each emergency text was last sent,
+    so a panicked citizen is not sent the same numbers with every message.
+    ``retries`` counts unrecognised answers to the current menu: after one retry the
+    dialogue moves on instead of asking again.
     """
 
     stage: str = IDLE
@@ -116,6 +121,9 @@ class ConversationState:
     reminded: bool = False
     open_ticket: str | None = None
     privacy_noticed: list[str] = field(default_factory=list)  # channels told the privacy notice
+    emergency: str | None = None
+    emergency_replies: dict[str, str] = field(default_factory=dict)
+    retries: int = 0
 
     @classmethod
     def new(cls, language: str = "id") -> ConversationState:
@@ -148,6 +156,7 @@ class ConversationState:
         values["draft"] = Draft.from_dict(draft) if isinstance(draft, dict) else None
         values["menu"] = list(values.get("menu") or [])
         values["privacy_noticed"] = [str(c) for c in values.get("privacy_noticed") or []]
+        values["emergency_replies"] = dict(values.get("emergency_replies") or {})
         state = cls(**values)
         if state.stage not in STAGES:
             state.stage = IDLE if state.draft is None else COLLECTING

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from conversations import lifecycle as lc
 from conversations.tracking import parse_tracking
 from gateway.models import Agency, Message, Ticket
+from gateway.tickets.emergency import urgent_first
 
 #: Tickets per page.
 PAGE_SIZE = 25
@@ -96,8 +97,9 @@ def _escape_like(text: str) -> str:
 
 
 def list_query(base: Select[tuple[Ticket]], flt: ListFilter, operator_id: int) -> Select[tuple[Ticket]]:
+    """The list in the order operators work it: open emergencies first, then the latest activity."""
     query = apply_filters(base, flt).where(tab_condition(flt.tab, operator_id))
-    return query.order_by(Ticket.last_activity_at.desc(), Ticket.id.desc())
+    return query.order_by(urgent_first(), Ticket.last_activity_at.desc(), Ticket.id.desc())
 
 
 def tab_counts(

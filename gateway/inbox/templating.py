@@ -82,8 +82,22 @@ def number(value: int | float) -> str:
     return text.replace(",", ".") if current_language() == "id" else text
 
 
+def emergency_label(ticket: Any) -> str | None:
+    """The badge text of a ticket that reported an emergency ("Darurat: Kebakaran"), else None."""
+    from gateway.tickets import emergency
+
+    kind = emergency.kind_of(ticket)
+    if kind is None:
+        return None
+    key = f"emergency.kinds.{kind}"
+    if not has_text(key):
+        return translate("emergency.badge")
+    return translate("emergency.badge_kind", kind=translate(key))
+
+
 def install_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
+        emergency_label=emergency_label,
         t=translate,
         local_time=local_time,
         local_day=local_day,

@@ -23,6 +23,7 @@ from conversations.effects import (
     AppendToTicket,
     CreateTicket,
     DraftExpired,
+    FlagEmergency,
     Reply,
     ScheduleTimeout,
     SetLanguage,
@@ -648,6 +649,12 @@ def apply_effects(
             contact.language = effect.language
         elif isinstance(effect, DraftExpired):
             session.add(IncompleteDraft(contact_id=contact.id, channel=channel, data=dict(effect.draft)))
+        elif isinstance(effect, FlagEmergency):
+            flagged = session.scalar(select(Ticket).where(Ticket.tracking == effect.tracking))
+            if flagged is not None:
+                from gateway.tickets import emergency
+
+                emergency.flag(flagged, effect.kind)
 
 
 def _own_message_rows(session: Session, contact_id: int, provider_ids: Any) -> list[int]:
