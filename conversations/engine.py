@@ -116,6 +116,7 @@ class _Turn:
         self.effects: list[Effect] = []
         self.notes: list[str] = []  # acknowledgements that precede the next question
         self.emergency: emergencies.Emergency | None = None  # what this message reported, if anything
+        self.emergency_reply: int | None = None  # index in effects of the numbers' reply, kept short
         self.settings: dict[str, Any] = conversation_settings()
 
     # ----------------------------------------------------------------- helpers
@@ -186,9 +187,16 @@ class _Turn:
         It rides on the turn's first reply when both fit one message of the channel
         (the short wording if needed), so an SMS citizen pays no extra message; only
         when even the short wording does not fit does it follow as one short reply.
+        The emergency numbers' reply never carries it; a turn with no other reply leaves
+        the notice for the next turn.
         """
         state, months = self.state, self.ctx.retention_months
-        firsts = [i for i, effect in enumerate(self.effects) if isinstance(effect, Reply)]
+        # Never on the emergency numbers: they must stay one short SMS, read at a glance.
+        firsts = [
+            i
+            for i, effect in enumerate(self.effects)
+            if isinstance(effect, Reply) and i != self.emergency_reply
+        ]
         if months is None or state.opted_out or self.ctx.channel in state.privacy_noticed or not firsts:
             return
         state.privacy_noticed = [*state.privacy_noticed, self.ctx.channel]
@@ -304,6 +312,7 @@ class _Turn:
         if sent is not None and self.ctx.now - sent < repeat:
             return
         self.state.emergency_replies[key] = self.ctx.now.isoformat()
+        self.emergency_reply = len(self.effects)
         self.reply(self.t(key, **emergencies.numbers()))
 
     def mark_emergency(self, draft: Draft) -> None:

@@ -248,7 +248,11 @@ class TelegramAdapter(ChannelAdapter):
                 )
             return result
         if update.message is not None:
-            result.messages.append(self._message(update.message, data))
+            inbound = self._message(update.message, data)
+            if isinstance(inbound, str):
+                result.ignored.append(f"update {update.update_id}: {inbound}")
+            else:
+                result.messages.append(inbound)
         elif update.callback_query is not None:
             result.messages.append(self._callback(update, data))
         elif update.my_chat_member is not None:
@@ -269,8 +273,9 @@ class TelegramAdapter(ChannelAdapter):
         full = " ".join(p for p in (user.first_name, user.last_name) if p)
         return clean_text(full or user.username or "") or None
 
-    def _message(self, message: telegram.Message, data: Mapping[str, Any]) -> InboundMessage:
-        """A message in a private chat (`not_for_us` has turned the others away)."""
+    def _message(self, message: telegram.Message, data: Mapping[str, Any]) -> InboundMessage | str:
+        """A message in a private chat (`not_for_us` has turned the others away), or the reason
+        it is ignored (a location that is no place)."""
         chat = message.chat
         user = message.from_user
         fields: dict[str, Any] = {

@@ -116,6 +116,8 @@ def _start_afresh(session: Session, conv: Conversation, contact: Contact, langua
         fresh.language = old.language
         fresh.language_explicit = old.language_explicit
         fresh.opted_out = old.opted_out
+        fresh.privacy_noticed = list(old.privacy_noticed)
+        fresh.emergency_replies = dict(old.emergency_replies)
         if old.draft is not None and not old.draft.is_empty():
             session.add(
                 IncompleteDraft(contact_id=contact.id, channel=conv.channel, data=old.draft.to_dict())

@@ -72,14 +72,14 @@ def test_a_message_that_keeps_failing_becomes_a_ticket_for_a_person(
 
     citizen.sends("Jl. Pasar Sukamaju no 3")
     drain()
-    citizen.sends("Tolong cepat ya")  # comes while the first one fails: it waits behind it
+    citizen.sends("Mohon segera ditindaklanjuti")  # comes while the first one fails: it waits behind it
     drain()
     assert len(citizen.replies()) == asked  # neither is answered yet
     with runtime.db.session() as session:
         stuck = session.scalar(select(Message).where(Message.text == "Jl. Pasar Sukamaju no 3"))
         assert stuck is not None and stuck.processed_at is None and stuck.attempts >= 1
         assert "TypeError" in (stuck.failure_reason or "")
-        later = session.scalar(select(Message).where(Message.text == "Tolong cepat ya"))
+        later = session.scalar(select(Message).where(Message.text == "Mohon segera ditindaklanjuti"))
         assert later is not None and later.processed_at is None
 
     for _ in range(TURN_ATTEMPTS + 2):
@@ -95,7 +95,7 @@ def test_a_message_that_keeps_failing_becomes_a_ticket_for_a_person(
         assert "TypeError" in ticket.data["needs_person"]["error"]
         stuck = session.scalar(select(Message).where(Message.text == "Jl. Pasar Sukamaju no 3"))
         assert stuck is not None and stuck.processed_at is not None and stuck.ticket_id == ticket.id
-        later = session.scalar(select(Message).where(Message.text == "Tolong cepat ya"))
+        later = session.scalar(select(Message).where(Message.text == "Mohon segera ditindaklanjuti"))
         assert later is not None and later.processed_at is not None  # it did not wait for ever
         tracking = ticket.tracking
         failed = session.scalars(select(Job).where(Job.status == "failed")).all()

@@ -54,7 +54,10 @@ def file_ticket(
     address: str | None = "whatsapp:+6281234567890",
     privacy: str = "anonymous",
     dispose_to: str | None = None,
+    disposed_by: Any = None,
 ) -> Ticket:
+    """A ticket, disposed to ``dispose_to`` by ``disposed_by`` (the system, unless a person is
+    given: only a person's disposition verifies it, which public surfaces wait for)."""
     from gateway.tickets import service
 
     contact = None
@@ -80,7 +83,8 @@ def file_ticket(
         address=address,
     )
     if dispose_to:
-        service.transition(session, runtime, ticket, "dispose", service.Actor.system(), agency=dispose_to)
+        actor = disposed_by or service.Actor.system()
+        service.transition(session, runtime, ticket, "dispose", actor, agency=dispose_to)
     return ticket
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from adapters.sms.signature import body_signature
 from gateway.api.auth import create_token
 from gateway.models import Message, Ticket
+from gateway.tickets import service
 from tests.inbox import conftest as inbox
 from tests.inbox.conftest import World, file_ticket
 
@@ -361,6 +362,7 @@ def test_open311_xml_is_well_formed_for_already_stored_control_characters(runtim
             category="jalan",
             privacy="public",
             dispose_to="dpupr",
+            disposed_by=service.Actor(kind="operator", id=None, role="coordinator", label="Koordinator"),
         )
     listing = client.get("/open311/v2/requests.xml")
     assert listing.status_code == 200
