@@ -79,9 +79,9 @@ def test_sigkill_between_claim_and_provider_call_still_answers_everyone_once(
     # The test-only hook: the worker waits between the claim and the provider call.
     worker_env.update({"LAPOR_TESTING": "1", "LAPOR_TEST_PAUSE_BEFORE_CALL": "30"})
     worker = start_worker()
-    assert wait_until(lambda: _claimed_not_called(fault_runtime) == len(senders), timeout=30), (
-        worker.log()[-3000:]
-    )
+    assert wait_until(lambda: _claimed_not_called(fault_runtime) == len(senders), timeout=30), worker.log()[
+        -3000:
+    ]
     assert not sms.requests, "a send reached the provider before the kill"
     worker.kill()
     worker_env.clear()
