@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from adapters.base import OutboundMessage
 from gateway.jobs import local_batch, runner
 from gateway.models import Contact, ContactAddress, Job, Message, utcnow
 from gateway.tasks.send import SendMessage, ambiguous_policy
@@ -337,3 +338,43 @@ def test_a_send_cut_off_during_its_call_follows_the_channels_policy(
     assert decision is not None
     assert (decision.code == "interrupted") is held
     assert (decision.send is not None) is not held
+
+
+def test_a_twilio_send_cut_off_during_its_call_is_looked_up_at_twilio(
+    runtime: Any, providers: dict[str, Any]
+) -> None:
+    """Twilio can be asked: a message it accepted before the worker died is recorded as sent with
+    Twilio's id and not sent again; one it never got is sent now, once."""
+    twilio = providers["twilio"]
+    adapter = runtime.adapter("twilio")
+    text = "Laporan Anda sudah kami terima."
+    with runtime.db.session() as session:
+        citizen = _contact(session)
+        ids = {
+            name: _message(
+                session,
+                channel="twilio",
+                contact_id=citizen,
+                address=address,
+                delivery_status="calling",
+                attempts=1,
+                status_at=utcnow(),
+            )
+            for name, address in (("reached", "tel:+6281200000021"), ("lost", "tel:+6281200000022"))
+        }
+        jobs = dict(zip(ids, _jobs(session, list(ids.values())), strict=True))
+    # The dead worker's call reached Twilio for one of them (its answer never read).
+    accepted = adapter.send(OutboundMessage("twilio", "tel:+6281200000021", text))
+    posts_before = sum(1 for r in twilio.requests if r.method == "POST")
+
+    for job_id in jobs.values():
+        assert runner.run_job(runtime, job_id, hand_off=False) == "done"
+
+    rows = _rows(runtime, list(ids.values()))
+    reached, lost = rows[ids["reached"]], rows[ids["lost"]]
+    assert (reached.delivery_status, reached.provider_message_id) == ("queued", accepted.provider_message_id)
+    assert lost.delivery_status == "queued" and lost.provider_message_id != accepted.provider_message_id
+    created = [m["to"] for m in twilio.sent]
+    assert sorted(created) == ["+6281200000021", "+6281200000022"]  # one each
+    assert sum(1 for r in twilio.requests if r.method == "POST") == posts_before + 1
+    assert sum(1 for r in twilio.requests if r.method == "GET" and r.path.endswith("/Messages.json")) == 2
