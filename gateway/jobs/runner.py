@@ -91,6 +91,10 @@ def _ensure_heartbeat() -> None:
         _HEARTBEAT.start()
 
 
+# How long the dispatcher of local sends waits for more free threads once one is free.
+GATHER_SECONDS = 0.002
+
+
 class ConcurrentJobs:
     """A bounded pool of threads for job kinds that mostly wait on the network (sends).
 
@@ -127,12 +131,17 @@ class ConcurrentJobs:
             if not self._outstanding:
                 self._idle.notify_all()
 
-    def reserve(self, wanted: int = 1) -> int:
-        """Reserve slots for up to ``wanted`` tasks: waits for the first, takes the others only if
-        free now. Returns how many were reserved (at least one)."""
+    def reserve(self, wanted: int = 1, gather: float = 0.0) -> int:
+        """Reserve slots for up to ``wanted`` tasks: waits for the first, then takes the others that
+        are free or become free within ``gather`` seconds. Returns how many (at least one)."""
         self._slots.acquire()
         got = 1
-        while got < wanted and self._slots.acquire(blocking=False):
+        deadline = time.monotonic() + gather
+        while got < wanted:
+            left = deadline - time.monotonic()
+            taken = self._slots.acquire(timeout=left) if left > 0 else self._slots.acquire(blocking=False)
+            if not taken:
+                break
             got += 1
         return got
 
@@ -190,7 +199,9 @@ class ConcurrentJobs:
             runtime, job_ids = item
             try:
                 while job_ids and not self._stopping:
-                    free = self.reserve(len(job_ids))
+                    # Sends end in groups (their results are committed together), so a moment's
+                    # wait gathers the threads a group frees into one claim, not one claim each.
+                    free = self.reserve(len(job_ids), gather=GATHER_SECONDS)
                     if self._stopping:
                         self.unreserve(free)
                         break
