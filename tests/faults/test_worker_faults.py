@@ -113,11 +113,13 @@ def test_sigkill_during_the_provider_call(
     senders = _numbers(4)
     _post_sms_citizens(fault_client, fault_runtime, senders, f"during-{policy}")
     worker_env["LAPOR_AMBIGUOUS_SENDS_SMS"] = policy
-    sms.delay = 1.5  # each send is in flight for a while: the kill lands inside the calls
+    sms.delay = 3.0  # each send is in flight for a while: the kill lands inside the calls
     try:
         worker = start_worker()
-        assert sms.wait_for(2, timeout=30, path_contains="/sms/json"), worker.log()
+        # Every send has reached the provider, none is answered yet: the kill lands during them.
+        arrived = sms.wait_for(len(senders), timeout=30, path_contains="/sms/json")
         worker.kill()  # the sends at the provider: their answers never read
+        assert len(arrived) == len(senders), worker.log()
     finally:
         sms.delay = 0.0
     in_flight = {r.form().get("to") for r in sms.requests if r.path == "/sms/json"}
@@ -159,11 +161,12 @@ def test_sigkill_during_a_twilio_call_asks_twilio_instead_of_guessing(
         req = adapter.simulate(sender, "Jalan berlubang di depan sekolah", message_id=f"SM{i:032x}")
         res = fault_client.open(req.path, method=req.method, headers=dict(req.headers), data=req.body)
         assert res.status_code == 200
-    twilio.delay = 1.5
+    twilio.delay = 3.0
     try:
         worker = start_worker()
-        assert twilio.wait_for(2, timeout=30, path_contains="/Messages.json"), worker.log()
+        arrived = twilio.wait_for(len(senders), timeout=30, path_contains="/Messages.json")
         worker.kill()
+        assert len(arrived) == len(senders), worker.log()
     finally:
         twilio.delay = 0.0
     assert any(r.method == "POST" for r in twilio.requests)
