@@ -9,6 +9,8 @@ the loopback providers through the real worker path where a send is made.
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -378,3 +380,20 @@ def test_a_twilio_send_cut_off_during_its_call_is_looked_up_at_twilio(
     assert sorted(created) == ["+6281200000021", "+6281200000022"]  # one each
     assert sum(1 for r in twilio.requests if r.method == "POST") == posts_before + 1
     assert sum(1 for r in twilio.requests if r.method == "GET" and r.path.endswith("/Messages.json")) == 2
+
+
+def test_the_test_only_pause_before_a_call_needs_the_testing_flag(
+    runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``LAPOR_TEST_PAUSE_BEFORE_CALL`` exists for the fault tests only: a production worker
+    (no ``LAPOR_TESTING=1``, settings not in testing mode) ignores it."""
+    monkeypatch.setitem(runtime.settings.env, "LAPOR_TEST_PAUSE_BEFORE_CALL", "0.5")
+    stage = SendMessage()
+    monkeypatch.setattr(runtime, "settings", replace(runtime.settings, testing=False))
+    began = time.monotonic()
+    stage.start_many(runtime, [])
+    assert time.monotonic() - began < 0.25
+    monkeypatch.setitem(runtime.settings.env, "LAPOR_TESTING", "1")
+    began = time.monotonic()
+    stage.start_many(runtime, [])
+    assert time.monotonic() - began >= 0.5
