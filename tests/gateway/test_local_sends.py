@@ -161,3 +161,52 @@ def test_no_more_sends_are_claimed_than_free_threads_call_at_once(
     assert set(statuses) == {"sent"}
     to = [r.form().get("to") for r in sms.requests if r.path == "/sms/json"]
     assert sorted(to) == [f"62812555000{n}" for n in range(6)]
+
+
+def test_a_send_rq_delivers_is_claimed_only_once_a_thread_is_free(runtime: Any) -> None:
+    """rq hands the worker one send job; while every send thread is busy, the job must wait
+    unclaimed (a kill then loses nothing), not wait claimed for a thread."""
+    from gateway.models import Contact
+
+    with runtime.db.session() as session:
+        contact = Contact()
+        session.add(contact)
+        session.flush()
+        message = Message(
+            direction="out",
+            channel="sms",
+            contact_id=contact.id,
+            address="tel:+6281255500099",
+            text="Laporan Anda sudah kami terima.",
+            author="bot",
+            delivery_status="pending",
+            payload={},
+        )
+        session.add(message)
+        session.flush()
+        job = Job(kind="send_message", payload={"message_id": message.id})
+        session.add(job)
+        session.flush()
+        message_id, job_id = message.id, job.id
+
+    def status() -> str | None:
+        with runtime.db.session(write=False) as session:
+            return session.scalar(select(Message.delivery_status).where(Message.id == message_id))
+
+    pool = runner.ConcurrentJobs(frozenset({"send_message"}), 1)
+    runner.set_concurrent(pool)
+    slow_call = threading.Event()
+    pool.submit(slow_call.wait)  # the only send thread is taken (a slow provider call, say)
+    rq_loop = threading.Thread(target=runner.run_job, args=(runtime, job_id))
+    try:
+        rq_loop.start()
+        time.sleep(0.5)
+        assert status() == "pending"  # not claimed while no thread can call at once
+        slow_call.set()
+        rq_loop.join(timeout=10)
+        pool.drain()
+    finally:
+        slow_call.set()
+        runner.set_concurrent(None)
+        pool.shutdown()
+    assert status() == "sent"
