@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from adapters.base import Button, OutboundMessage, SendError, SendResult, Template
+from adapters.base import Button, ChannelAdapter, OutboundMessage, SendError, SendResult, Template
 from gateway.inbound import apply_status_to_message
 from gateway.jobs import RetryLater
 from gateway.jobs.registry import GiveUp, StagedHandler, staged_handler
@@ -61,9 +61,8 @@ FIND_SENT_SLACK = timedelta(minutes=2)
 def ambiguous_policy(runtime: Runtime, channel: str) -> str:
     """What to do with a send cut off during its call when the provider cannot be asked:
     ``LAPOR_AMBIGUOUS_SENDS_<CHANNEL>``, else ``LAPOR_AMBIGUOUS_SENDS``, else ``hold``."""
-    env = runtime.settings
     for name in (f"LAPOR_AMBIGUOUS_SENDS_{channel.upper()}", "LAPOR_AMBIGUOUS_SENDS"):
-        value = (env.get(name) or "").strip().lower()
+        value = (runtime.settings.get(name) or "").strip().lower()
         if value in AMBIGUOUS_POLICIES:
             return value
         if value:
@@ -76,9 +75,9 @@ def _pause_before_call(runtime: Runtime) -> None:
     """Test-only: wait ``LAPOR_TEST_PAUSE_BEFORE_CALL`` seconds between the claim and the call,
     so that the fault tests can kill a worker exactly there. Honoured only with
     ``LAPOR_TESTING=1``; never set either in production."""
-    env = runtime.settings
-    pause = env.get("LAPOR_TEST_PAUSE_BEFORE_CALL")
-    if pause and (runtime.settings.testing or env.get("LAPOR_TESTING") == "1"):
+    settings = runtime.settings
+    pause = settings.get("LAPOR_TEST_PAUSE_BEFORE_CALL")
+    if pause and (settings.testing or settings.get("LAPOR_TESTING") == "1"):
         time.sleep(float(pause))
 
 
@@ -306,13 +305,13 @@ def _decide(runtime: Runtime, session: Session, message_id: int, message: Any) -
     return _decide_send(runtime, session, message_id, message, status)
 
 
+def _interrupted_reason(why: str) -> str:
+    """What operators read on a send held after its worker died (error code ``interrupted``)."""
+    return f"interrupted while sending (worker stopped); {why}"
+
+
 def _interrupted(seen_status: str, why: str) -> _Decision:
-    return _Decision(
-        seen_status,
-        status="failed",
-        reason=f"interrupted while sending (worker stopped); {why}",
-        code=INTERRUPTED,
-    )
+    return _Decision(seen_status, status="failed", reason=_interrupted_reason(why), code=INTERRUPTED)
 
 
 def _decide_ambiguous(runtime: Runtime, session: Session, message_id: int, message: Any) -> _Decision:
@@ -604,18 +603,19 @@ class SendMessage(StagedHandler):
                 ticket.first_response_at = utcnow()
 
 
-def _ask_provider(runtime: Runtime, adapter: Any, state: _Send) -> SendResult | None:
+def _ask_provider(runtime: Runtime, adapter: ChannelAdapter, state: _Send) -> SendResult | None:
     """Whether the provider has the message a dead worker was sending: its result if so (the
     message is recorded as sent, not sent twice), None if not (it is sent now). The message
     stays ``calling`` meanwhile, so a worker that dies here leaves it to be asked again."""
+    assert state.ask_since is not None
     try:
         found = adapter.find_sent(state.address, state.ask_since, state.outbound.text)
     except SendError as exc:
         if exc.retryable and state.attempts + 1 < max_send_attempts(runtime):
             delay = retry_delay(exc.retry_after, state.attempts + 1)
             raise RetryLater(f"cannot ask {state.channel} about an interrupted send: {exc.reason}", delay)
-        reason = "interrupted while sending (worker stopped); the provider could not be asked whether "
-        _fail(runtime, state.message_id, reason + f"it has the message ({exc.reason})", INTERRUPTED)
+        why = f"the provider could not be asked whether it has the message ({exc.reason})"
+        _fail(runtime, state.message_id, _interrupted_reason(why), INTERRUPTED)
         raise GiveUp(exc.reason)
     log.info(
         "interrupted send looked up at the provider",
