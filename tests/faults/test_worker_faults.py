@@ -147,6 +147,40 @@ def test_sigkill_during_the_provider_call(
     assert cut_off, "the kill landed while sends were in flight"
 
 
+def test_sigkill_with_more_replies_than_send_threads_holds_back_only_the_calls_in_flight(
+    fault_client: Any, fault_runtime: Any, providers: dict[str, Any], start_worker: Any, worker_env: Any
+) -> None:
+    """The reported case: many citizens, few send threads, a kill at some moment of the backlog.
+    Only the sends being called can be held as interrupted (at most one per send thread); every
+    other citizen is answered exactly once after the restart, none is silenced."""
+    sms = providers["sms"]
+    threads = 4
+    senders = _numbers(24, base=81222220000)
+    _post_sms_citizens(fault_client, fault_runtime, senders, "backlog")
+    worker_env["LAPOR_SEND_THREADS"] = str(threads)
+    sms.delay = 0.4
+    try:
+        worker = start_worker()
+        assert len(sms.wait_for(6, timeout=30, path_contains="/sms/json")) >= 6, worker.log()
+        worker.kill()
+    finally:
+        sms.delay = 0.0
+    _recover(fault_runtime, start_worker)
+
+    replies = _answered(fault_runtime)
+    assert len(replies) == len(senders)
+    held = []
+    for sender in senders:
+        row = _row_of(replies, _digits(sender))
+        sent = sends_to(sms, _digits(sender))
+        if row.delivery_status == "failed":
+            assert row.error_code == "interrupted" and sent <= 1, (sender, row.error_code, sent)
+            held.append(sender)
+        else:
+            assert (row.delivery_status, sent) == ("sent", 1), (sender, row.delivery_status, sent)
+    assert len(held) <= threads, held
+
+
 def test_sigkill_during_a_twilio_call_asks_twilio_instead_of_guessing(
     fault_client: Any, fault_runtime: Any, providers: dict[str, Any], start_worker: Any
 ) -> None:
