@@ -316,6 +316,18 @@ class ChannelAdapter:
         """Deliver one message through the provider's API; raise SendError on failure."""
         raise NotImplementedError
 
+    # Whether `find_sent` can ask the provider what it accepted (an optional capability).
+    can_find_sent: ClassVar[bool] = False
+
+    def find_sent(self, to: str, since: datetime, text: str) -> SendResult | None:
+        """The message with ``text`` the provider accepted for ``to`` since ``since``, or None.
+
+        Only for adapters with ``can_find_sent``. A worker killed during a send cannot know
+        whether the provider took the message; where the provider can be asked, the gateway
+        asks here instead of guessing (resending may duplicate it, holding may lose it).
+        Raise SendError when the provider cannot be asked now."""
+        raise NotImplementedError
+
     def fetch_media(self, attachment: Attachment) -> tuple[bytes, str | None]:
         """Download an attachment with the channel's credentials: (bytes, content type)."""
         raise NotImplementedError

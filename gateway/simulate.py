@@ -88,7 +88,7 @@ def _show_replies(
                 ).all()
         settled = True
         for reply in replies:
-            if reply.delivery_status in ("pending", "sending"):
+            if reply.delivery_status in ("pending", "sending", "calling"):
                 settled = False
                 continue
             if reply.id not in shown:

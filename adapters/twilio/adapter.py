@@ -19,6 +19,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -427,9 +428,9 @@ class TwilioAdapter(ChannelAdapter):
         )
 
     # -- sending ----------------------------------------------------------------------
-    def send(self, message: OutboundMessage) -> SendResult:
-        """Send one SMS or WhatsApp message; ``message.to`` picks which by its scheme."""
-        to = message.to.strip()
+    def _route(self, address: str) -> tuple[str, str]:
+        """Our sender and Twilio's ``To`` for one of our addresses; the scheme picks SMS or WhatsApp."""
+        to = address.strip()
         if to.startswith("whatsapp:"):
             sender, target = self.whatsapp_from, _whatsapp_address(to)
             setting = "TWILIO_WHATSAPP_FROM"
@@ -440,6 +441,11 @@ class TwilioAdapter(ChannelAdapter):
             raise SendError(f"Twilio cannot reach address scheme of {to.split(':', 1)[0]!r}", retryable=False)
         if not sender:
             raise SendError(f"{setting} is not set", retryable=False, code="not_configured")
+        return sender, target
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Send one SMS or WhatsApp message; ``message.to`` picks which by its scheme."""
+        sender, target = self._route(message.to)
 
         params: dict[str, Any] = {
             "to": target,
@@ -498,6 +504,28 @@ class TwilioAdapter(ChannelAdapter):
             unreachable=rule.unreachable,
             window_closed=rule.window_closed,
         )
+
+    can_find_sent = True
+
+    def find_sent(self, to: str, since: datetime, text: str) -> SendResult | None:
+        """Ask Twilio's message list (by recipient, sent since ``since``) for a message of ours
+        with this text: the one way to settle a send cut off by a dead worker."""
+        sender, target = self._route(to)
+        wanted = text.strip()
+        try:
+            for found in self.client.messages.list(
+                to=target, from_=sender, date_sent_after=since, page_size=50, limit=200
+            ):
+                if str(found.direction or "").startswith("outbound") and (found.body or "").strip() == wanted:
+                    status = STATUS_TABLE.get(str(found.status or "queued"), "queued")
+                    return SendResult(provider_message_id=str(found.sid), status=status)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise self._send_error(exc)
+        except requests.Timeout:
+            raise SendError("Twilio did not answer in time", retryable=True, code="timeout")
+        except requests.RequestException as exc:
+            raise SendError(f"cannot reach Twilio: {type(exc).__name__}", retryable=True, code="connection")
+        return None
 
     # -- media ------------------------------------------------------------------------
     def _rewrite_media_url(self, url: str) -> str:

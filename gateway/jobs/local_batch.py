@@ -8,9 +8,13 @@ claimed in one write transaction (one conditional UPDATE for their messages: `be
 sent on the send threads, and the results are recorded by one recorder thread that writes
 whatever has finished in a single transaction ("group commit").
 
-The guarantees are those of one send at a time: the claim (message ``sending``, job
-``running``) is committed before any provider call, so a worker killed mid-send never sends
-again; a send thread returns only once its result is committed, so a warm shutdown that
+Only as many sends are claimed as there are free send threads (the dispatcher of
+`ConcurrentJobs` reserves the threads first), and their calls are marked as starting in one
+more write (``calling``: `StagedHandler.start_many`) just before they are made. The guarantees
+are those of one send at a time: the claim (message ``sending``, job ``running``) is committed
+before any provider call; a worker killed after the claim and before the mark is known not to
+have called the provider, one killed after the mark may have (gateway/tasks/send.py decides
+what then); a send thread returns only once its result is committed, so a warm shutdown that
 waits for the send threads leaves nothing unrecorded. Anything unusual (a failure to read,
 claim or record, a provider error) goes through the one-job path of the runner.
 """
@@ -51,20 +55,61 @@ class _Started:
 
 
 def run_batch(runtime: Runtime, job_ids: list[int], pool: ConcurrentJobs) -> None:
-    """On a send thread: claim ``job_ids`` together and hand each send to a thread of ``pool``."""
+    """Claim ``job_ids`` together, mark their calls as starting, and hand each send to a thread of
+    ``pool``. One slot of the pool is reserved for each id (`ConcurrentJobs.reserve`): every
+    send claimed here is called at once, none waits for a thread; unused slots are given back."""
+    slots = len(job_ids)
     try:
-        started, finished, alone = _claim(runtime, job_ids)
-    except Exception:  # the database failed: each job takes the one-job path
-        log.warning("batch claim failed; sending one by one", exc_info=True)
-        for job_id in job_ids:
-            pool.spawn(runner.run_local_job, runtime, job_id)
-        return
-    for job_id in finished:
-        runner.release_claim(job_id)
-    for job_id in alone:
-        pool.spawn(runner.run_local_job, runtime, job_id)
+        try:
+            started, finished, alone = _claim(runtime, job_ids)
+        except Exception:  # the database failed: each job takes the one-job path
+            log.warning("batch claim failed; sending one by one", exc_info=True)
+            started, finished, alone = [], [], list(job_ids)
+        for job_id in finished:
+            runner.release_claim(job_id)
+        calls = _start(runtime, started)
+        for job_id in alone:
+            slots -= 1
+            pool.run_reserved(runner.run_local_job, runtime, job_id)
+        for item in calls:
+            slots -= 1
+            pool.run_reserved(_send, runtime, item)
+    finally:
+        pool.unreserve(slots)
+
+
+def _start(runtime: Runtime, started: list[_Started]) -> list[_Started]:
+    """Mark the claimed calls as starting, one write per kind (`StagedHandler.start_many`).
+    Returns those to call; if the mark fails, their jobs are retried later, and since their
+    claim was never marked the retry knows they were not attempted."""
+    by_stage: dict[int, list[_Started]] = {}
     for item in started:
-        pool.spawn(_send, runtime, item)
+        by_stage.setdefault(id(item.stage), []).append(item)
+    calls: list[_Started] = []
+    for items in by_stage.values():
+        try:
+            items[0].stage.start_many(runtime, [item.state for item in items])
+        except Exception as exc:
+            log.warning("calls not marked as starting; retried later", exc_info=True)
+            for item in items:
+                _record(runtime, item, exc)
+        else:
+            calls += items
+    return calls
+
+
+def _record(runtime: Runtime, item: _Started, exc: Exception) -> None:
+    """Record ``exc`` as the outcome of ``item``'s attempt (a retry, as for any failure)."""
+
+    def fail() -> None:
+        raise exc
+
+    try:
+        runner.guarded(runtime, item.job_id, item.kind, item.attempts, item.max_attempts, fail)
+    except Exception:  # the database is down: the reconciler sees the row
+        log.exception("job outcome not recorded", extra={"job_id": item.job_id, "kind": item.kind})
+    finally:
+        runner.release_claim(item.job_id)
 
 
 def _claim(runtime: Runtime, job_ids: list[int]) -> tuple[list[_Started], list[int], list[int]]:

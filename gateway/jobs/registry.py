@@ -41,10 +41,12 @@ TRANSACTIONAL_MANY: dict[str, ManyFn] = {}
 # A staged handler talks to a provider between two transactions: ``read`` (optional) looks
 # without the write lock, ``begin(runtime, session, payload, seen)`` runs in the transaction
 # that claims the job and returns what ``act(runtime,
-# state)`` needs (None: nothing to do, the job is done); ``act`` runs outside any transaction
-# (the provider call); ``end(runtime, session, state, outcome)`` runs in the transaction that
-# marks the job done. Two commits per job instead of five for a send, and the claim is
-# committed before the provider is called, so a worker killed mid-call never repeats it.
+# state)`` needs (None: nothing to do, the job is done); ``start_many`` marks, once for the
+# calls that start together, that they are about to begin; ``act`` runs outside any
+# transaction (the provider call); ``end(runtime, session, state, outcome)`` runs in the
+# transaction that marks the job done. The claim is committed before the provider is called,
+# so a worker killed mid-call is recognised: claimed but not marked was never attempted,
+# marked may have been (see gateway/tasks/send.py).
 class StagedHandler:
     def read(self, runtime: Any, session: Any, payload: dict[str, Any]) -> Any:
         """Optional first look, in a read-only transaction before the claim: on SQLite it takes no
@@ -70,6 +72,14 @@ class StagedHandler:
         ``begin`` would have returned for its pair, and a job whose row changed since it was
         seen must not start (the conditional writes of ``begin`` still decide)."""
         return [self.begin(runtime, session, payload, seen) for payload, seen in items]
+
+    def start_many(self, runtime: Any, states: list[Any]) -> None:
+        """Record durably that the ``act`` of each of ``states`` is about to begin: called after the
+        claim committed and right before the calls, outside any transaction, once for all the
+        states whose calls start together (one write for a batch, not one per job).
+
+        The claim alone then means "claimed, never attempted", which is safe to do again;
+        only what was marked here may have reached the other side. Default: nothing to mark."""
 
     def act(self, runtime: Any, state: Any) -> Any:
         raise NotImplementedError

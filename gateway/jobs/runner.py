@@ -8,6 +8,7 @@ one worker runs it.
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 import time
@@ -90,15 +91,26 @@ def _ensure_heartbeat() -> None:
         _HEARTBEAT.start()
 
 
+# How long the dispatcher of local sends waits for more free threads once one is free.
+GATHER_SECONDS = 0.002
+
+
 class ConcurrentJobs:
     """A bounded pool of threads for job kinds that mostly wait on the network (sends).
 
     A send holds its worker for the provider's whole answer time (200 ms and more), so one
-    job at a time caps a worker at a few replies per second whatever the CPU does. rq still
-    delivers jobs one at a time; `run_job` claims the row as usual and hands the handler to
-    this pool, and the job's row stays ``running`` (with its heartbeat) until the handler has
-    finished there, so a SIGKILL mid-send is recovered exactly as before. When every thread
-    is busy, `submit` blocks rq's loop: no more jobs are taken than can run.
+    job at a time caps a worker at a few replies per second whatever the CPU does.
+
+    A send is claimed only once a thread is free to call the provider at once: every task of
+    the pool holds one of ``threads`` slots, reserved *before* the claim (`reserve`). A claimed
+    send never waits in a queue for a thread, so a worker killed at any moment leaves as few
+    claimed-but-not-called sends as the design allows (see gateway/tasks/send.py for how those
+    are recovered). rq still delivers jobs one at a time: `run_job` reserves a slot before it
+    claims a job of these kinds (rq's loop waits there while every thread is busy: no more
+    jobs are taken than can run) and hands the handler to the pool. The sends this process
+    records itself (`run_local`) wait, unclaimed, for the dispatcher thread, which claims as
+    many of them as there are free slots. A job's row stays ``running`` (with its heartbeat)
+    until its handler has finished, so a SIGKILL mid-send is recovered as before.
     """
 
     def __init__(self, kinds: frozenset[str], threads: int) -> None:
@@ -108,17 +120,57 @@ class ConcurrentJobs:
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="lapor-job")
         self._outstanding = 0
         self._idle = threading.Condition()
+        self._batches: queue.SimpleQueue[tuple[Runtime, list[int]] | None] = queue.SimpleQueue()
+        self._dispatcher: threading.Thread | None = None
+        self._dispatcher_lock = threading.Lock()
+        self._stopping = False
 
-    def _track(self, future: Future[None]) -> None:
+    def _count(self, delta: int) -> None:
         with self._idle:
-            self._outstanding += 1
-
-        def done(_f: Future[None]) -> None:
-            with self._idle:
-                self._outstanding -= 1
+            self._outstanding += delta
+            if not self._outstanding:
                 self._idle.notify_all()
 
+    def reserve(self, wanted: int = 1, gather: float = 0.0) -> int:
+        """Reserve slots for up to ``wanted`` tasks: waits for the first, then takes the others that
+        are free or become free within ``gather`` seconds. Returns how many (at least one)."""
+        self._slots.acquire()
+        got = 1
+        deadline = time.monotonic() + gather
+        while got < wanted:
+            left = deadline - time.monotonic()
+            taken = self._slots.acquire(timeout=left) if left > 0 else self._slots.acquire(blocking=False)
+            if not taken:
+                break
+            got += 1
+        return got
+
+    def unreserve(self, count: int = 1) -> None:
+        for _ in range(count):
+            self._slots.release()
+
+    def run_reserved(self, fn: Callable[..., None], *args: Any) -> None:
+        """Run ``fn(*args)`` on a thread of the pool, in a slot reserved before (freed when it
+        ends); `drain` and `shutdown` wait for it."""
+        self._count(1)
+        try:
+            future = self._executor.submit(fn, *args)
+        except BaseException:
+            self._count(-1)
+            self._slots.release()
+            raise
+
+        def done(_f: Future[None]) -> None:
+            self._slots.release()
+            self._count(-1)
+
         future.add_done_callback(done)
+
+    def submit(self, fn: Callable[[], None], *, reserved: bool = False) -> None:
+        """Run ``fn`` on the pool; waits for a free slot unless one was reserved for it."""
+        if not reserved:
+            self.reserve()
+        self.run_reserved(fn)
 
     def run_local(self, runtime: Runtime, job_ids: list[int]) -> None:
         """Run jobs this process recorded itself (see `gateway.jobs.outbox.set_local_dispatch`)."""
@@ -127,23 +179,41 @@ class ConcurrentJobs:
         with _RUNNING_LOCK:
             _RUNNING.update(job_ids)
         _ensure_heartbeat()
+        self._count(1)
+        self._batches.put((runtime, list(job_ids)))
+        with self._dispatcher_lock:
+            if self._dispatcher is None or not self._dispatcher.is_alive():
+                self._dispatcher = threading.Thread(
+                    target=self._dispatch_loop, name="lapor-send-dispatch", daemon=True
+                )
+                self._dispatcher.start()
+
+    def _dispatch_loop(self) -> None:
+        """Claim the locally recorded jobs as threads become free, as many at a time as are free."""
         from gateway.jobs.local_batch import run_batch
 
-        self.spawn(run_batch, runtime, job_ids, self)
-
-    def spawn(self, fn: Callable[..., None], *args: Any) -> None:
-        """Run ``fn(*args)`` on a thread of the pool; `drain` and `shutdown` wait for it."""
-        self._track(self._executor.submit(fn, *args))
-
-    def submit(self, fn: Callable[[], None]) -> None:
-        self._slots.acquire()
-        try:
-            future = self._executor.submit(fn)
-        except BaseException:
-            self._slots.release()
-            raise
-        future.add_done_callback(lambda _f: self._slots.release())
-        self._track(future)
+        while True:
+            item = self._batches.get()
+            if item is None:
+                return
+            runtime, job_ids = item
+            try:
+                while job_ids and not self._stopping:
+                    # Sends end in groups (their results are committed together), so a moment's
+                    # wait gathers the threads a group frees into one claim, not one claim each.
+                    free = self.reserve(len(job_ids), gather=GATHER_SECONDS)
+                    if self._stopping:
+                        self.unreserve(free)
+                        break
+                    taken, job_ids = job_ids[:free], job_ids[free:]
+                    try:
+                        run_batch(runtime, taken, self)
+                    except Exception:  # its jobs stay pending or running: the reconciler sees them
+                        log.exception("local sends not started", extra={"jobs": len(taken)})
+            finally:
+                if job_ids:  # dropped at shutdown: pending rows the reconciler pushes to Redis
+                    release_claims(job_ids)
+                self._count(-1)
 
     def drain(self) -> None:
         """Wait until no handed-off job is queued or running (a burst worker does before it exits)."""
@@ -153,10 +223,15 @@ class ConcurrentJobs:
     def shutdown(self) -> None:
         """Wait for the jobs in flight: a warm shutdown (SIGTERM) lets each finish and record its end.
 
-        Jobs still waiting for a thread are dropped here; their rows stay pending and the
+        Local jobs not claimed yet are dropped here; their rows stay pending and the
         reconciler pushes them to another worker.
         """
+        self._stopping = True
+        self._batches.put(None)
         self._executor.shutdown(wait=True, cancel_futures=True)
+        dispatcher = self._dispatcher
+        if dispatcher is not None:
+            dispatcher.join(timeout=5)
 
 
 def run_local_job(runtime: Runtime, job_id: int) -> None:
@@ -263,7 +338,6 @@ def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
     second; the reconciler only suspects a running row older than its grace period (15 s),
     so no heartbeat needs writing per job here.
     """
-    state: Any = None
     begin_error: BaseException | None = None
     seen: Any = None
     # A first look without the write lock: a job already taken costs no write transaction, and a
@@ -278,6 +352,42 @@ def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
                 seen = stage.read(runtime, session, dict(row[2] or {}))
             except Exception as exc:
                 begin_error = exc
+    slot = _Slot.for_kind(str(row[0]) if hand_off else "")
+    try:
+        return _claim_and_run(runtime, job_id, hand_off, seen, begin_error, slot)
+    finally:
+        slot.release()
+
+
+class _Slot:
+    """A thread of the send pool reserved for one job before its claim (see `ConcurrentJobs`):
+    handed to the pool with the job, or given back if the job does not go there."""
+
+    def __init__(self, pool: ConcurrentJobs | None) -> None:
+        self.pool = pool
+        if pool is not None:
+            pool.reserve()
+
+    @classmethod
+    def for_kind(cls, kind: str) -> _Slot:
+        pool = _CONCURRENT
+        return cls(pool if pool is not None and kind in pool.kinds else None)
+
+    def hand_over(self) -> bool:
+        """True (once) if a slot is held: the pool's task takes it over."""
+        held, self.pool = self.pool is not None, None
+        return held
+
+    def release(self) -> None:
+        if self.pool is not None:
+            self.pool.unreserve()
+            self.pool = None
+
+
+def _claim_and_run(
+    runtime: Runtime, job_id: int, hand_off: bool, seen: Any, begin_error: BaseException | None, slot: _Slot
+) -> str:
+    state: Any = None
     now = utcnow()
     with runtime.db.session() as session:
         claimed = session.execute(_claim_statement(job_id, now)).first()
@@ -295,7 +405,7 @@ def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
         if stage is not None and begin_error is None:
             state, begin_error = _begin_stage(runtime, session, stage, job_id, batch[0][1], seen)
     if stage is not None:
-        return _run_staged(runtime, job_id, kind, stage, state, begin_error, batch[0], hand_off)
+        return _run_staged(runtime, job_id, kind, stage, state, begin_error, batch[0], hand_off, slot)
     ids = [job[0] for job in batch]
     with _RUNNING_LOCK:
         _RUNNING.update(ids)
@@ -316,12 +426,15 @@ def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
         kind,
         lambda: _run_claimed(runtime, job_id, kind, payload, attempts, max_attempts),
         hand_off,
+        slot,
     )
 
 
-def _run_here_or_on_a_send_thread(job_id: int, kind: str, run: Callable[[], str], hand_off: bool) -> str:
-    """Run a claimed job now, or on the pool when it is a kind the pool takes; either way its
-    heartbeat stops when it ends."""
+def _run_here_or_on_a_send_thread(
+    job_id: int, kind: str, run: Callable[[], str], hand_off: bool, slot: _Slot | None = None
+) -> str:
+    """Run a claimed job now, or on the pool when it is a kind the pool takes (in the ``slot``
+    reserved before its claim); either way its heartbeat stops when it ends."""
     pool = _CONCURRENT
     if hand_off and pool is not None and kind in pool.kinds:
 
@@ -334,7 +447,7 @@ def _run_here_or_on_a_send_thread(job_id: int, kind: str, run: Callable[[], str]
                 release_claim(job_id)
 
         try:
-            pool.submit(run_in_pool)
+            pool.submit(run_in_pool, reserved=slot is not None and slot.hand_over())
         except BaseException:
             release_claim(job_id)
             raise
@@ -373,6 +486,7 @@ def _run_staged(
     begin_error: BaseException | None,
     claimed: Claimed,
     hand_off: bool,
+    slot: _Slot | None = None,
 ) -> str:
     _, _payload, attempts, max_attempts = claimed
     if begin_error is None and state is _NOTHING_TO_DO:
@@ -381,6 +495,7 @@ def _run_staged(
     def body() -> None:
         if begin_error is not None:
             raise begin_error
+        stage.start_many(runtime, [state])
         outcome = stage.act(runtime, state)
         with runtime.db.session() as session:
             stage.end(runtime, session, state, outcome)
@@ -394,6 +509,7 @@ def _run_staged(
         kind,
         lambda: guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True),
         hand_off and begin_error is None,
+        slot,
     )
 
 

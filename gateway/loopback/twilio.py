@@ -45,6 +45,21 @@ def _png_pixel() -> bytes:
 PNG_PIXEL = _png_pixel()
 
 
+# Kept with each accepted message for the tests, never shown in the API's answers.
+_INTERNAL_FIELDS = frozenset({"media_urls", "status_callback", "_sent_at"})
+
+
+def _date_bound(value: str | None, *, end_of_day: bool = False) -> datetime | None:
+    """A ``DateSent`` bound as Twilio takes it: ``YYYY-MM-DD`` (the whole day) or an ISO 8601
+    UTC timestamp (``2026-12-02T06:41:23Z``, as the twilio library writes a datetime)."""
+    if not value:
+        return None
+    if len(value) == 10:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        return day.replace(hour=23, minute=59, second=59) if end_of_day else day
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
 def _error(status: int, code: int, message: str) -> Reply:
     return Reply(
         status,
@@ -58,7 +73,8 @@ def _error(status: int, code: int, message: str) -> Reply:
 
 
 class TwilioStandIn(LoopbackProvider):
-    """Answers ``POST /2010-04-01/Accounts/{sid}/Messages.json`` and media GETs like Twilio."""
+    """Answers ``POST`` and ``GET /2010-04-01/Accounts/{sid}/Messages.json`` (create, list) and
+    media GETs like Twilio."""
 
     def __init__(
         self,
@@ -80,6 +96,11 @@ class TwilioStandIn(LoopbackProvider):
         self.media: dict[str, tuple[bytes, str]] = {}
 
     # -- helpers for tests and demos -------------------------------------------------
+    def clear(self) -> None:
+        super().clear()
+        with self._lock:
+            self.sent.clear()
+
     def add_media(self, content: bytes = PNG_PIXEL, content_type: str = "image/png") -> str:
         """Store a media file; returns its MediaUrl as Twilio would put it in a webhook."""
         media_sid = "ME" + uuid.uuid4().hex
@@ -101,9 +122,11 @@ class TwilioStandIn(LoopbackProvider):
     # -- the provider ---------------------------------------------------------------
     def handle(self, request: RecordedRequest) -> Reply:
         match = _MESSAGES.match(request.path)
-        if match and request.method == "POST":
+        if match and request.method in ("POST", "GET"):
             if not self._authorized(request, match["sid"]):
                 return _error(401, 20003, "Authenticate")
+            if request.method == "GET":
+                return self._list_messages(request)
             return self._create_message(request)
         match = _MEDIA.match(request.path)
         if match and request.method == "GET":
@@ -118,6 +141,51 @@ class TwilioStandIn(LoopbackProvider):
             content, content_type = self.media[match["media"]]
             return Reply(200, content, {"Content-Type": content_type})
         return _error(404, 20404, f"The requested resource {request.path} was not found")
+
+    def _list_messages(self, request: RecordedRequest) -> Reply:
+        """``GET .../Messages.json``: the accepted messages, newest first, filtered by ``To``,
+        ``From`` and the ``DateSent>`` / ``DateSent<`` bounds (inclusive, a date or a UTC
+        timestamp), one page of ``PageSize`` (default 50) as Twilio pages them."""
+        query = request.query
+        try:
+            after = _date_bound(query.get("DateSent>"))
+            before = _date_bound(query.get("DateSent<"), end_of_day=True)
+            page = int(query.get("Page") or 0)
+            size = min(1000, max(1, int(query.get("PageSize") or 50)))
+        except ValueError as exc:
+            return _error(400, 20001, f"Invalid parameter: {exc}")
+        with self._lock:
+            accepted = list(self.sent)
+        found = [
+            {k: v for k, v in m.items() if k not in _INTERNAL_FIELDS}
+            for m in reversed(accepted)
+            if query.get("To") in (None, m["to"])
+            and query.get("From") in (None, m["from"])
+            and (after is None or m["_sent_at"] >= after)
+            and (before is None or m["_sent_at"] <= before)
+        ]
+        chunk = found[page * size : (page + 1) * size]
+        base = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
+        kept = [(k, v) for k, v in query.items() if k not in ("Page", "PageSize", "PageToken")]
+
+        def uri(number: int) -> str:
+            return f"{base}?{urlencode([*kept, ('PageSize', size), ('Page', number)])}"
+
+        more = (page + 1) * size < len(found)
+        return Reply(
+            200,
+            {
+                "end": page * size + max(0, len(chunk) - 1),
+                "first_page_uri": uri(0),
+                "messages": chunk,
+                "next_page_uri": uri(page + 1) + f"&PageToken=PA{page + 1}" if more else None,
+                "page": page,
+                "page_size": size,
+                "previous_page_uri": uri(page - 1) if page > 0 else None,
+                "start": page * size,
+                "uri": uri(page),
+            },
+        )
 
     def _create_message(self, request: RecordedRequest) -> Reply:
         pairs = request.form_list()
@@ -140,13 +208,15 @@ class TwilioStandIn(LoopbackProvider):
         if len(body) > 1600:
             return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
         sid = ("MM" if media_urls else "SM") + uuid.uuid4().hex
-        now = format_datetime(datetime.now(UTC), usegmt=False).replace("-0000", "+0000")
+        sent_at = datetime.now(UTC)
+        now = format_datetime(sent_at, usegmt=False).replace("-0000", "+0000")
         resource = {
             "account_sid": self.account_sid,
             "api_version": API_VERSION,
             "body": body,
             "date_created": now,
-            "date_sent": None,
+            # The stand-in hands every message on at once: sent the moment it is created.
+            "date_sent": now,
             "date_updated": now,
             "direction": "outbound-api",
             "error_code": None,
@@ -165,9 +235,15 @@ class TwilioStandIn(LoopbackProvider):
             "to": to,
             "uri": f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json",
         }
-        self.sent.append(
-            {**resource, "media_urls": media_urls, "status_callback": form.get("StatusCallback")}
-        )
+        with self._lock:
+            self.sent.append(
+                {
+                    **resource,
+                    "media_urls": media_urls,
+                    "status_callback": form.get("StatusCallback"),
+                    "_sent_at": sent_at,
+                }
+            )
         callback = form.get("StatusCallback")
         if self.status_callbacks and callback:
             self.post_later(self._status_callbacks(callback, resource))

@@ -1,13 +1,21 @@
 """The send job: hand one stored outbound message to its channel's adapter.
 
-Idempotent: only a message still ``pending`` is sent, and it is marked
-``sending`` in a commit before the provider is called. A message found
-``sending`` while no other send job of it is running means a worker died in
-the middle of a send; it is NOT sent again
-(the provider may already have delivered it and the citizen must not get it
-twice) but marked failed with code ``interrupted``, where operators see it and
-can resend. At-most-once at the provider boundary is deliberate; see
-docs/operations.md ("A worker killed while sending") for why.
+Idempotent: only a message still ``pending`` is sent. Its life around the provider call:
+
+* ``sending``: claimed (a conditional UPDATE, committed), the call not started yet;
+* ``calling``: written right before the call (`SendMessage.start_many`, one statement for
+  all the sends whose calls start together), so the call may have reached the provider;
+* then ``queued``/``sent`` with the provider's id, or back to ``pending`` for a retry, or
+  ``failed``.
+
+A message found ``sending`` or ``calling`` while no send job of it is running means a worker
+died. ``sending`` was never attempted: it is simply sent. ``calling`` is ambiguous (the
+provider may have delivered it): where the channel's adapter can ask the provider
+(``can_find_sent``: Twilio) the gateway asks it and records the message as sent if found, or
+sends it if not; otherwise the channel's policy decides (``LAPOR_AMBIGUOUS_SENDS`` and
+``LAPOR_AMBIGUOUS_SENDS_<CHANNEL>``: ``hold``, the default, marks it failed with code
+``interrupted`` where operators see it and can resend; ``resend`` sends it again, accepting a
+possible duplicate). See docs/operations.md ("A worker killed while sending").
 
 Retryable failures (5xx, timeouts, 429) back off with jitter; a provider's
 ``Retry-After`` is honoured (never retried sooner). After
@@ -19,14 +27,14 @@ from __future__ import annotations
 import logging
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from adapters.base import Button, OutboundMessage, SendError, SendResult, Template
+from adapters.base import Button, ChannelAdapter, OutboundMessage, SendError, SendResult, Template
 from gateway.inbound import apply_status_to_message
 from gateway.jobs import RetryLater
 from gateway.jobs.registry import GiveUp, StagedHandler, staged_handler
@@ -41,6 +49,36 @@ WHATSAPP_WINDOW = timedelta(hours=24)
 MAX_SEND_ATTEMPTS = 6
 """Provider calls per message before it is marked failed (``LAPOR_SEND_MAX_ATTEMPTS`` overrides)."""
 INTERRUPTED = "interrupted"
+CLAIMED = "sending"
+"""Claimed by a send job, its provider call not started: never attempted, safe to send again."""
+CALLING = "calling"
+"""Its provider call is about to start or running: the provider may have the message."""
+AMBIGUOUS_POLICIES = ("hold", "resend")
+# How far before the recorded start of a call the provider's list is searched (clock skew).
+FIND_SENT_SLACK = timedelta(minutes=2)
+
+
+def ambiguous_policy(runtime: Runtime, channel: str) -> str:
+    """What to do with a send cut off during its call when the provider cannot be asked:
+    ``LAPOR_AMBIGUOUS_SENDS_<CHANNEL>``, else ``LAPOR_AMBIGUOUS_SENDS``, else ``hold``."""
+    for name in (f"LAPOR_AMBIGUOUS_SENDS_{channel.upper()}", "LAPOR_AMBIGUOUS_SENDS"):
+        value = (runtime.settings.get(name) or "").strip().lower()
+        if value in AMBIGUOUS_POLICIES:
+            return value
+        if value:
+            log.warning("unknown ambiguous-send policy; using hold", extra={"setting": name})
+            return "hold"
+    return "hold"
+
+
+def _pause_before_call(runtime: Runtime) -> None:
+    """Test-only: wait ``LAPOR_TEST_PAUSE_BEFORE_CALL`` seconds between the claim and the call,
+    so that the fault tests can kill a worker exactly there. Honoured only with
+    ``LAPOR_TESTING=1``; never set either in production."""
+    settings = runtime.settings
+    pause = settings.get("LAPOR_TEST_PAUSE_BEFORE_CALL")
+    if pause and (settings.testing or settings.get("LAPOR_TESTING") == "1"):
+        time.sleep(float(pause))
 
 
 def max_send_attempts(runtime: Runtime) -> int:
@@ -129,6 +167,7 @@ _MESSAGE_COLUMNS = (
     "author",
     "contact_id",
     "language",
+    "status_at",
 )
 _DECIDED_ON = (
     *(getattr(Message, c) for c in _MESSAGE_COLUMNS),
@@ -165,8 +204,16 @@ _CLAIM_MANY = (
         _MESSAGES.c.id.in_(bindparam("ids", expanding=True)),
         _MESSAGES.c.delivery_status == bindparam("seen"),
     )
-    .values(delivery_status="sending", attempts=_MESSAGES.c.attempts + 1)
+    .values(delivery_status=CLAIMED, attempts=_MESSAGES.c.attempts + 1)
     .returning(_MESSAGES.c.id)
+)
+# Right before the calls of a batch (`SendMessage.start_many`): the claimed messages are marked
+# as possibly at the provider, with the time the calls start (what the provider is asked about).
+_MARK_CALLING = (
+    update(Message)
+    .where(Message.id.in_(bindparam("ids", expanding=True)), Message.delivery_status == CLAIMED)
+    .values(delivery_status=CALLING, status_at=bindparam("at"))
+    .execution_options(synchronize_session=False)
 )
 # One statement for a whole batch of sent messages (executed with a list of parameters).
 _RECORD_SENT = (
@@ -201,6 +248,9 @@ class _Send:
     row_address: str
     row_channel: str
     operator_reply_ticket: int | None  # an operator's answer: the ticket's first response
+    # A send cut off during its call, on a channel that can be asked: ask the provider whether it
+    # has the message (sent since this time) before sending it again.
+    ask_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -244,18 +294,46 @@ def _decide(runtime: Runtime, session: Session, message_id: int, message: Any) -
     if message is None or message.direction != "out":
         return None
     status = message.delivery_status or ""
-    if status == "sending":
+    if status in (CLAIMED, CALLING):
         if _send_in_flight(session, message_id):
             return None  # another job of this message is sending it now: not interrupted
-        return _Decision(
-            status,
-            status="failed",
-            reason="interrupted while sending (worker stopped); the provider may have delivered it, "
-            "so it is not resent automatically",
-            code=INTERRUPTED,
-        )
-    if status != "pending":
+        if status == CALLING:
+            return _decide_ambiguous(runtime, session, message_id, message)
+        # Claimed by a worker that died before calling the provider: never attempted, send it.
+    elif status != "pending":
         return None  # already sent, failed, or waiting: nothing to do
+    return _decide_send(runtime, session, message_id, message, status)
+
+
+def _interrupted_reason(why: str) -> str:
+    """What operators read on a send held after its worker died (error code ``interrupted``)."""
+    return f"interrupted while sending (worker stopped); {why}"
+
+
+def _interrupted(seen_status: str, why: str) -> _Decision:
+    return _Decision(seen_status, status="failed", reason=_interrupted_reason(why), code=INTERRUPTED)
+
+
+def _decide_ambiguous(runtime: Runtime, session: Session, message_id: int, message: Any) -> _Decision:
+    """A send whose worker died during its provider call: ask the provider where it can be asked,
+    else the channel's policy. Anything but a plain send again (the citizen opted out since,
+    the channel is off...) holds it: it may have been delivered."""
+    decision = _decide_send(runtime, session, message_id, message, CALLING)
+    send = decision.send
+    hold = _interrupted(CALLING, "the provider may have delivered it, so it is not resent automatically")
+    if send is None:
+        return hold
+    adapter = runtime.adapter(send.channel)
+    if adapter is not None and adapter.can_find_sent and send.template is None:
+        since = (message.status_at or utcnow()) - FIND_SENT_SLACK
+        return replace(decision, send=replace(send, ask_since=since))
+    if ambiguous_policy(runtime, send.channel) == "resend":
+        return decision
+    return hold
+
+
+def _decide_send(runtime: Runtime, session: Session, message_id: int, message: Any, status: str) -> _Decision:
+    """The decision for a message to send now (``pending``, or a recovered claim)."""
     purpose = (message.payload or {}).get("purpose", "reply")
     if message.opted_out and purpose == "notification":
         return _Decision(status, status="failed", reason="the citizen opted out (STOP)", code="opted_out")
@@ -333,7 +411,7 @@ class SendMessage(StagedHandler):
         if seen is None:
             return None
         message_id = int(payload["message_id"])
-        unchanged = (Message.id == message_id, Message.delivery_status == seen.seen_status)
+        unchanged: tuple[Any, ...] = (Message.id == message_id, Message.delivery_status == seen.seen_status)
         if seen.send is None:
             values: dict[str, Any] = {"delivery_status": seen.status, "failure_reason": seen.reason}
             if seen.status == "failed":
@@ -342,10 +420,17 @@ class SendMessage(StagedHandler):
             if seen.code == INTERRUPTED:
                 log.warning("send interrupted earlier; marked failed", extra={"message_id": message_id})
             return None
+        if seen.seen_status != "pending":
+            # A recovered claim: it stays what it is, so the attempts tell two recovering jobs
+            # apart (only the first moves them on).
+            unchanged += (Message.attempts == seen.send.attempts,)
         claimed = session.execute(
             update(Message)
             .where(*unchanged)
-            .values(delivery_status="sending", attempts=Message.attempts + 1)
+            .values(
+                delivery_status=CALLING if seen.send.ask_since is not None else CLAIMED,
+                attempts=Message.attempts + 1,
+            )
             .execution_options(synchronize_session=False)
         ).rowcount
         if not claimed:
@@ -358,14 +443,14 @@ class SendMessage(StagedHandler):
         """`begin` for a batch: the sends are claimed with one conditional UPDATE per status they
         were seen in (always ``pending`` today) whose RETURNING says which rows moved, so a
         message another worker claimed (or that changed) since the read is not started, exactly
-        as `begin`'s rowcount check does. The rare status changes (interrupted, opted out,
-        waiting...) go through `begin` one by one."""
+        as `begin`'s rowcount check does. The rare ones (status changes: interrupted, opted
+        out, waiting...; sends recovered after a worker died) go through `begin` one by one."""
         results: list[_Send | None] = [None] * len(items)
         sends: dict[str, list[int]] = {}  # seen status -> indexes of the items to claim
         for index, (payload, seen) in enumerate(items):
             if seen is None:
                 continue
-            if seen.send is None:
+            if seen.send is None or seen.seen_status != "pending":
                 results[index] = self.begin(runtime, session, payload, seen)
             else:
                 sends.setdefault(seen.seen_status, []).append(index)
@@ -386,9 +471,25 @@ class SendMessage(StagedHandler):
                     results[index] = seen.send
         return results
 
+    def start_many(self, runtime: Runtime, states: list[_Send]) -> None:
+        """Mark the claimed messages ``calling`` (one statement for the batch), right before
+        their calls: until then a dead worker's claim means "never attempted"."""
+        _pause_before_call(runtime)
+        ids = [state.message_id for state in states if state.ask_since is None]
+        if not ids:
+            return  # a recovered send that asks the provider first is ``calling`` already
+        now = utcnow()
+        with runtime.db.session() as session:
+            for start in range(0, len(ids), _IN_CHUNK):
+                session.execute(_MARK_CALLING, {"ids": ids[start : start + _IN_CHUNK], "at": now})
+
     def act(self, runtime: Runtime, state: _Send) -> SendResult:
         adapter = runtime.adapter(state.channel)
         assert adapter is not None
+        if state.ask_since is not None:
+            found = _ask_provider(runtime, adapter, state)
+            if found is not None:
+                return found
         started = time.monotonic()
         try:
             result = adapter.send(state.outbound)
@@ -500,6 +601,27 @@ class SendMessage(StagedHandler):
             ticket = session.get(Ticket, row.ticket_id)
             if ticket is not None and ticket.first_response_at is None:
                 ticket.first_response_at = utcnow()
+
+
+def _ask_provider(runtime: Runtime, adapter: ChannelAdapter, state: _Send) -> SendResult | None:
+    """Whether the provider has the message a dead worker was sending: its result if so (the
+    message is recorded as sent, not sent twice), None if not (it is sent now). The message
+    stays ``calling`` meanwhile, so a worker that dies here leaves it to be asked again."""
+    assert state.ask_since is not None
+    try:
+        found = adapter.find_sent(state.address, state.ask_since, state.outbound.text)
+    except SendError as exc:
+        if exc.retryable and state.attempts + 1 < max_send_attempts(runtime):
+            delay = retry_delay(exc.retry_after, state.attempts + 1)
+            raise RetryLater(f"cannot ask {state.channel} about an interrupted send: {exc.reason}", delay)
+        why = f"the provider could not be asked whether it has the message ({exc.reason})"
+        _fail(runtime, state.message_id, _interrupted_reason(why), INTERRUPTED)
+        raise GiveUp(exc.reason)
+    log.info(
+        "interrupted send looked up at the provider",
+        extra={"message_id": state.message_id, "channel": state.channel, "found": found is not None},
+    )
+    return found
 
 
 def _handle_send_error(runtime: Runtime, message: _Send, exc: SendError) -> None:

@@ -7,10 +7,12 @@ flight at the same time.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from adapters import adapter_class
 from gateway.jobs import runner
@@ -92,3 +94,119 @@ def test_results_recorded_together_apply_receipts_that_came_first(runtime: Any) 
     assert [rows[i].delivery_status for i in ids] == ["sent", "delivered", "sent"]
     assert all(rows[i].sent_at is not None for i in ids)
     assert receipt.applied
+
+
+def test_no_more_sends_are_claimed_than_free_threads_call_at_once(
+    runtime: Any, providers: dict[str, Any]
+) -> None:
+    """A claimed send must not wait for a thread: a worker killed then would leave it claimed
+    though never attempted. With 2 send threads and 6 replies recorded together, at most 2 are
+    ever claimed (``sending``/``calling``) at a time, and each is still sent once."""
+    from gateway.models import Contact
+
+    with runtime.db.session() as session:
+        contact = Contact()
+        session.add(contact)
+        session.flush()
+        messages = [
+            Message(
+                direction="out",
+                channel="sms",
+                contact_id=contact.id,
+                address=f"tel:+62812555000{n}",
+                text="Laporan Anda sudah kami terima.",
+                author="bot",
+                delivery_status="pending",
+                payload={},
+            )
+            for n in range(6)
+        ]
+        session.add_all(messages)
+        session.flush()
+        jobs = [Job(kind="send_message", payload={"message_id": m.id}) for m in messages]
+        session.add_all(jobs)
+        session.flush()
+        job_ids = [j.id for j in jobs]
+
+    most = 0
+    done = threading.Event()
+
+    def watch() -> None:
+        nonlocal most
+        while not done.is_set():
+            with runtime.db.session(write=False) as session:
+                claimed = session.scalar(
+                    select(func.count(Message.id)).where(Message.delivery_status.in_(("sending", "calling")))
+                )
+            most = max(most, int(claimed or 0))
+            time.sleep(0.01)
+
+    sms = providers["sms"]
+    sms.delay = 0.3
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    pool = runner.ConcurrentJobs(frozenset({"send_message"}), 2)
+    try:
+        pool.run_local(runtime, job_ids)
+        pool.drain()
+    finally:
+        pool.shutdown()
+        sms.delay = 0.0
+        done.set()
+        watcher.join()
+
+    assert 0 < most <= 2, most
+    with runtime.db.session(write=False) as session:
+        statuses = session.scalars(select(Message.delivery_status).where(Message.direction == "out")).all()
+    assert set(statuses) == {"sent"}
+    to = [r.form().get("to") for r in sms.requests if r.path == "/sms/json"]
+    assert sorted(to) == [f"62812555000{n}" for n in range(6)]
+
+
+def test_a_send_rq_delivers_is_claimed_only_once_a_thread_is_free(runtime: Any) -> None:
+    """rq hands the worker one send job; while every send thread is busy, the job must wait
+    unclaimed (a kill then loses nothing), not wait claimed for a thread."""
+    from gateway.models import Contact
+
+    with runtime.db.session() as session:
+        contact = Contact()
+        session.add(contact)
+        session.flush()
+        message = Message(
+            direction="out",
+            channel="sms",
+            contact_id=contact.id,
+            address="tel:+6281255500099",
+            text="Laporan Anda sudah kami terima.",
+            author="bot",
+            delivery_status="pending",
+            payload={},
+        )
+        session.add(message)
+        session.flush()
+        job = Job(kind="send_message", payload={"message_id": message.id})
+        session.add(job)
+        session.flush()
+        message_id, job_id = message.id, job.id
+
+    def status() -> str | None:
+        with runtime.db.session(write=False) as session:
+            return session.scalar(select(Message.delivery_status).where(Message.id == message_id))
+
+    pool = runner.ConcurrentJobs(frozenset({"send_message"}), 1)
+    runner.set_concurrent(pool)
+    slow_call = threading.Event()
+    pool.submit(slow_call.wait)  # the only send thread is taken (a slow provider call, say)
+    rq_loop = threading.Thread(target=runner.run_job, args=(runtime, job_id))
+    try:
+        rq_loop.start()
+        time.sleep(0.5)
+        assert status() == "pending"  # not claimed while no thread can call at once
+        slow_call.set()
+        rq_loop.join(timeout=10)
+        pool.drain()
+    finally:
+        slow_call.set()
+        runner.set_concurrent(None)
+        pool.shutdown()
+    assert status() == "sent"

@@ -9,14 +9,18 @@ the loopback providers through the real worker path where a send is made.
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 
+from adapters.base import OutboundMessage
 from gateway.jobs import local_batch, runner
 from gateway.models import Contact, ContactAddress, Job, Message, utcnow
-from gateway.tasks.send import SendMessage
+from gateway.tasks.send import SendMessage, ambiguous_policy
 
 
 def _contact(session: Any, *, opted_out: bool = False) -> int:
@@ -73,8 +77,17 @@ def _mixed(runtime: Any) -> dict[str, int]:
             "sent": _message(
                 session, contact_id=citizen, address="tel:+6281200000001", delivery_status="sent"
             ),
+            # A dead worker's send, cut off during its provider call (SMS cannot be asked): held.
             "interrupted": _message(
-                session, contact_id=citizen, address="tel:+6281200000001", delivery_status="sending"
+                session, contact_id=citizen, address="tel:+6281200000001", delivery_status="calling"
+            ),
+            # A dead worker's claim, its call never started: sent again.
+            "never_called": _message(
+                session,
+                contact_id=citizen,
+                address="tel:+6281200000001",
+                delivery_status="sending",
+                attempts=1,
             ),
             "opted_out_notice": _message(
                 session,
@@ -142,6 +155,7 @@ def test_a_batch_claim_ends_each_message_in_its_own_state(runtime: Any) -> None:
     result = dict(zip(names, started, strict=True))
     assert {name for name, state in result.items() if state is not None} == {
         "pending",
+        "never_called",
         "opted_out_reply",
         "window_fallback",
     }
@@ -156,6 +170,7 @@ def test_a_batch_claim_ends_each_message_in_its_own_state(runtime: Any) -> None:
         "pending": ("sending", None, 1),
         "sent": ("sent", None, 0),
         "interrupted": ("failed", "interrupted", 0),
+        "never_called": ("sending", None, 2),
         "opted_out_notice": ("failed", "opted_out", 0),
         "opted_out_reply": ("sending", None, 1),
         "unreachable": ("failed", "unreachable", 0),
@@ -188,6 +203,7 @@ def test_the_local_path_sends_the_batch_once_and_records_every_outcome(
         "pending": "sent",
         "sent": "sent",
         "interrupted": "failed",
+        "never_called": "sent",
         "opted_out_notice": "failed",
         "opted_out_reply": "sent",
         "unreachable": "failed",
@@ -202,7 +218,7 @@ def test_the_local_path_sends_the_batch_once_and_records_every_outcome(
     assert {j.status for j in job_rows} == {"done"}
     sms = providers["sms"]
     to = [r.form().get("to") for r in sms.requests if r.path == "/sms/json"]
-    assert sorted(to) == ["6281200000001", "6281200000002", "6281200000004"]
+    assert sorted(to) == ["6281200000001", "6281200000001", "6281200000002", "6281200000004"]
 
 
 def test_a_message_is_claimed_once_within_a_batch_and_across_claimers(runtime: Any) -> None:
@@ -248,8 +264,8 @@ def test_a_message_another_job_is_sending_is_left_alone_not_marked_interrupted(r
         first, second = _jobs(session, [message, message])
     stage = SendMessage()
     # The first job is at the provider: claimed (running) and the message marked sending.
-    started, _finished, _alone = local_batch._claim(runtime, [first])
-    assert [item.state.message_id for item in started] == [message]
+    claimed, _finished, _alone = local_batch._claim(runtime, [first])
+    assert [item.state.message_id for item in claimed] == [message]
 
     with runtime.db.session(write=False) as session:
         assert stage.read(runtime, session, {"message_id": message}) is None
@@ -258,10 +274,126 @@ def test_a_message_another_job_is_sending_is_left_alone_not_marked_interrupted(r
     assert started == [] and finished == [second]  # nothing to do: the first one sends it
     assert _rows(runtime, [message])[message].delivery_status == "sending"
 
-    # The first job's worker died: the reconciler puts its job back to pending; run again, it
-    # finds the message still sending and nobody sending it, so it was interrupted.
+    # The first job's worker died before the call: the reconciler puts its job back to pending;
+    # run again, it finds the message claimed, never marked as called, and nobody sending it:
+    # it was never attempted, so it is sent.
     with runtime.db.session() as session:
         session.execute(update(Job).where(Job.id == first).values(status="pending"))
     with runtime.db.session(write=False) as session:
         decision = stage.read(runtime, session, {"message_id": message})
+    assert decision is not None and decision.send is not None and decision.code is None
+
+    # Had the call started (marked ``calling``), the provider may have the message: SMS cannot
+    # be asked, so by default it is held for operators as interrupted.
+    stage.start_many(runtime, [item.state for item in claimed])
+    assert _rows(runtime, [message])[message].delivery_status == "calling"
+    with runtime.db.session(write=False) as session:
+        decision = stage.read(runtime, session, {"message_id": message})
     assert decision is not None and decision.code == "interrupted"
+
+
+def test_a_dead_workers_claim_is_taken_over_by_one_job_only(runtime: Any) -> None:
+    """Two jobs recovering the same never-called claim: the claim does not change its status,
+    so the attempts tell them apart and only one sends."""
+    with runtime.db.session() as session:
+        citizen = _contact(session)
+        _address(session, citizen, "tel:+6281200000012")
+        message = _message(
+            session, contact_id=citizen, address="tel:+6281200000012", delivery_status="sending", attempts=1
+        )
+    stage = SendMessage()
+    payload = {"message_id": message}
+    with runtime.db.session(write=False) as session:
+        one, two = stage.read(runtime, session, payload), stage.read(runtime, session, payload)
+    assert one is not None and one.send is not None
+    with runtime.db.session() as session:
+        first = stage.begin_many(runtime, session, [(payload, one)])
+    with runtime.db.session() as session:
+        second = stage.begin(runtime, session, payload, two)
+    assert first[0] is not None and second is None
+    assert _rows(runtime, [message])[message].attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("setting", "policy", "held"),
+    [
+        ({}, "hold", True),
+        ({"LAPOR_AMBIGUOUS_SENDS": "resend"}, "resend", False),
+        ({"LAPOR_AMBIGUOUS_SENDS": "resend", "LAPOR_AMBIGUOUS_SENDS_SMS": "hold"}, "hold", True),
+        ({"LAPOR_AMBIGUOUS_SENDS_SMS": "resend"}, "resend", False),
+    ],
+)
+def test_a_send_cut_off_during_its_call_follows_the_channels_policy(
+    runtime: Any, monkeypatch: pytest.MonkeyPatch, setting: dict[str, str], policy: str, held: bool
+) -> None:
+    for name, value in setting.items():
+        monkeypatch.setitem(runtime.settings.env, name, value)
+    assert ambiguous_policy(runtime, "sms") == policy
+    with runtime.db.session() as session:
+        citizen = _contact(session)
+        _address(session, citizen, "tel:+6281200000013")
+        message = _message(
+            session, contact_id=citizen, address="tel:+6281200000013", delivery_status="calling", attempts=1
+        )
+    with runtime.db.session(write=False) as session:
+        decision = SendMessage().read(runtime, session, {"message_id": message})
+    assert decision is not None
+    assert (decision.code == "interrupted") is held
+    assert (decision.send is not None) is not held
+
+
+def test_a_twilio_send_cut_off_during_its_call_is_looked_up_at_twilio(
+    runtime: Any, providers: dict[str, Any]
+) -> None:
+    """Twilio can be asked: a message it accepted before the worker died is recorded as sent with
+    Twilio's id and not sent again; one it never got is sent now, once."""
+    twilio = providers["twilio"]
+    adapter = runtime.adapter("twilio")
+    text = "Laporan Anda sudah kami terima."
+    with runtime.db.session() as session:
+        citizen = _contact(session)
+        ids = {
+            name: _message(
+                session,
+                channel="twilio",
+                contact_id=citizen,
+                address=address,
+                delivery_status="calling",
+                attempts=1,
+                status_at=utcnow(),
+            )
+            for name, address in (("reached", "tel:+6281200000021"), ("lost", "tel:+6281200000022"))
+        }
+        jobs = dict(zip(ids, _jobs(session, list(ids.values())), strict=True))
+    # The dead worker's call reached Twilio for one of them (its answer never read).
+    accepted = adapter.send(OutboundMessage("twilio", "tel:+6281200000021", text))
+    posts_before = sum(1 for r in twilio.requests if r.method == "POST")
+
+    for job_id in jobs.values():
+        assert runner.run_job(runtime, job_id, hand_off=False) == "done"
+
+    rows = _rows(runtime, list(ids.values()))
+    reached, lost = rows[ids["reached"]], rows[ids["lost"]]
+    assert (reached.delivery_status, reached.provider_message_id) == ("queued", accepted.provider_message_id)
+    assert lost.delivery_status == "queued" and lost.provider_message_id != accepted.provider_message_id
+    created = [m["to"] for m in twilio.sent]
+    assert sorted(created) == ["+6281200000021", "+6281200000022"]  # one each
+    assert sum(1 for r in twilio.requests if r.method == "POST") == posts_before + 1
+    assert sum(1 for r in twilio.requests if r.method == "GET" and r.path.endswith("/Messages.json")) == 2
+
+
+def test_the_test_only_pause_before_a_call_needs_the_testing_flag(
+    runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``LAPOR_TEST_PAUSE_BEFORE_CALL`` exists for the fault tests only: a production worker
+    (no ``LAPOR_TESTING=1``, settings not in testing mode) ignores it."""
+    monkeypatch.setitem(runtime.settings.env, "LAPOR_TEST_PAUSE_BEFORE_CALL", "0.5")
+    stage = SendMessage()
+    monkeypatch.setattr(runtime, "settings", replace(runtime.settings, testing=False))
+    began = time.monotonic()
+    stage.start_many(runtime, [])
+    assert time.monotonic() - began < 0.25
+    monkeypatch.setitem(runtime.settings.env, "LAPOR_TESTING", "1")
+    began = time.monotonic()
+    stage.start_many(runtime, [])
+    assert time.monotonic() - began >= 0.5
