@@ -57,6 +57,19 @@ def _load_cached(path: str, _mtime: int) -> Any:
         return yaml.safe_load(handle) or {}
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves an impossible date (``2026-20-08``) a string for the model to name."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        except ValueError:
+            return self.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 @dataclass(frozen=True)
 class Document:
     """One parsed YAML file: its data, and the line (1-based) of every key and list item."""
@@ -83,7 +96,7 @@ def read_document(path: Path) -> Document:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(str(path), f"cannot be read: {exc}")]) from exc
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
