@@ -180,11 +180,11 @@ def test_version() -> None:
 
 
 def test_gunicorn_comes_from_this_python_and_takes_the_usual_variables() -> None:
-    args = gunicorn_args("0.0.0.0", 8000, 3, env={})  # noqa: S104
+    args = gunicorn_args("0.0.0.0", 8000, 3, env={})
     assert args[:3] == [sys.executable, "-m", "gunicorn"] and args[-1] == "gateway.wsgi:app"
     assert args[args.index("--workers") + 1] == "3" and args[args.index("--timeout") + 1] == "30"
     # GUNICORN_CMD_ARGS wins: gunicorn reads it itself, so `web` leaves those options out.
-    args = gunicorn_args("0.0.0.0", 8000, 3, env={"GUNICORN_CMD_ARGS": "--timeout=90 -w 5 --keep-alive 5"})  # noqa: S104
+    args = gunicorn_args("0.0.0.0", 8000, 3, env={"GUNICORN_CMD_ARGS": "--timeout=90 -w 5 --keep-alive 5"})
     assert "--timeout" not in args and "--workers" not in args and "--bind" in args
     result = CliRunner().invoke(main, ["web", "--help"], env={"WEB_CONCURRENCY": "7"})
     assert "$WEB_CONCURRENCY" in result.output
