@@ -62,10 +62,10 @@ class Catalog:
         categories = tuple(
             CategoryConfig(
                 code=c.code,
-                names=dict(c.name) if isinstance(c.name, dict) else {"id": c.name},
+                names={str(k): v for k, v in c.name.items()} if isinstance(c.name, dict) else {"id": c.name},
                 keywords=tuple(k.lower() for k in keyword_words(c.keywords)),
                 auto_dispatch=c.auto_dispatch,
-                deadlines=dict(c.deadlines),
+                deadlines={str(k): v for k, v in c.deadlines.items()},
             )
             for c in categories_doc.categories
         )

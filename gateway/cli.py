@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -407,14 +408,15 @@ def operator_disable(email: str) -> None:
             if row is None:
                 raise click.ClickException(f"no operator has the email {email}")
             row.active = False
-            ended = session.execute(delete(InboxSession).where(InboxSession.operator_id == row.id)).rowcount
+            ended = session.execute(delete(InboxSession).where(InboxSession.operator_id == row.id))
+            ended_count = getattr(ended, "rowcount", 0)
             session.add(AuditEntry(actor_label=_cli_actor(), action="cli.operator_disable", detail=row.email))
     finally:
         runtime.close()
-    click.echo(f"operator {email} disabled; {ended or 0} session(s) ended")
+    click.echo(f"operator {email} disabled; {ended_count or 0} session(s) ended")
 
 
-def _table(header: tuple[str, ...], lines: list[tuple[str, ...]]) -> None:
+def _table(header: tuple[str, ...], lines: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(str(row[i])) for row in [header, *lines]) for i in range(len(header))]
     for row in [header, *lines]:
         click.echo(

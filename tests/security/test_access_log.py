@@ -107,9 +107,7 @@ def test_lapor_gateway_web_serves_with_a_masked_access_log(settings: Any, tmp_pa
     log = tmp_path / "access.log"
     env = {**os.environ, **settings.env}
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=out, stderr=out
-        )
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=out)
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.time() + 60
