@@ -33,10 +33,10 @@ def start_problems(env: Mapping[str, str] | None = None, need_secret: bool = Tru
     return found
 
 
-def refuse_on_problems(process: str, env: Mapping[str, str] | None = None) -> None:
+def refuse_on_problems(process: str, env: Mapping[str, str] | None = None, need_secret: bool = True) -> None:
     """Exit with status 2 and one line per problem when ``process`` must not start."""
     try:
-        found = start_problems(env)
+        found = start_problems(env, need_secret=need_secret)
     except ConfigError as exc:
         found = list(exc.problems)
     if not found:

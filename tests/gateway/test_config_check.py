@@ -50,6 +50,14 @@ SLIPS = [
         expect="not valid YAML",
     ),
     Slip(
+        "a text key indented out of its group",
+        "messages/id.yaml",
+        '  reply_number: "Balas dengan angka."',
+        'reply_number: "Balas dengan angka."',
+        expect="unknown text key (mis-indented, or misspelled?)",
+        key="reply_number",
+    ),
+    Slip(
         "agency lists a category that does not exist",
         "agencies.yaml",
         "categories: [sampah, pencemaran, taman]",
@@ -140,6 +148,10 @@ SLIPS = [
 ]
 
 
+def _slip(name: str) -> Slip:
+    return next(s for s in SLIPS if s.name == name)
+
+
 def _config_dir(tmp_path: Path, slip: Slip) -> tuple[Path, int | None]:
     """A LAPOR_CONFIG_DIR holding the edited file; the line of the edit (1-based)."""
     folder = tmp_path / "deploy"
@@ -205,7 +217,7 @@ def test_the_runtime_reads_the_catalog_through_the_same_models(tmp_path: Path) -
     from config.problems import ConfigError
     from gateway.catalog import Catalog
 
-    slip = SLIPS[2]
+    slip = _slip("categoris: for categories:")
     folder, line = _config_dir(tmp_path, slip)
     with pytest.raises(ConfigError) as caught:
         Catalog.load({"LAPOR_CONFIG_DIR": str(folder)})
@@ -216,7 +228,7 @@ def test_the_runtime_reads_the_catalog_through_the_same_models(tmp_path: Path) -
 def test_web_and_worker_refuse_to_start_with_the_same_lines_and_no_traceback(
     command: str, tmp_path: Path
 ) -> None:
-    folder, line = _config_dir(tmp_path, SLIPS[5])
+    folder, line = _config_dir(tmp_path, _slip("a misspelled time zone"))
     env = {k: v for k, v in os.environ.items() if k not in CLEARED}
     env |= {
         "LAPOR_CONFIG_DIR": str(folder),

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from click.testing import CliRunner
 
@@ -188,3 +189,72 @@ def test_gunicorn_comes_from_this_python_and_takes_the_usual_variables() -> None
     assert "--timeout" not in args and "--workers" not in args and "--bind" in args
     result = CliRunner().invoke(main, ["web", "--help"], env={"WEB_CONCURRENCY": "7"})
     assert "$WEB_CONCURRENCY" in result.output
+
+
+def test_a_worker_started_before_redis_waits_with_one_clear_line_then_works(tmp_path: Path) -> None:
+    from redis import Redis
+    from rq import Worker
+
+    from gateway.embedded_redis import EmbeddedRedis
+
+    port = _free_port()
+    env = _fresh_env(tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "worker", "--no-scheduler"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+        redis = None
+        try:
+            deadline = time.time() + 30
+            while "is not reachable" not in log.read_text():
+                assert time.time() < deadline and proc.poll() is None, log.read_text()
+                time.sleep(0.2)
+            assert proc.poll() is None
+            text = log.read_text()
+            assert f"Redis at 127.0.0.1:{port}/0 is not reachable" in text and "retrying in 1 s" in text
+            assert "Traceback" not in text
+            redis = EmbeddedRedis(tmp_path / "redis", port=port, persist=False).start()
+            connection = Redis.from_url(redis.url)
+            deadline = time.time() + 40
+            while not Worker.all(connection=connection):
+                assert time.time() < deadline and proc.poll() is None, log.read_text()
+                time.sleep(0.3)
+            assert "Traceback" not in log.read_text()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+            if redis is not None:
+                redis.stop()
+
+
+def test_a_database_outage_is_one_line_per_interval_not_a_traceback_per_pass(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path, redis_url: str
+) -> None:
+    """The scheduler's passes all fail while the database is down; the log says so once."""
+    import logging
+
+    from gateway.jobs.scheduler import Scheduler
+    from gateway.runtime import Runtime
+
+    env = _fresh_env(
+        tmp_path, DATABASE_URL=f"postgresql://nobody@127.0.0.1:{_free_port()}/lapor", REDIS_URL=redis_url
+    )
+    runtime = Runtime(load_settings(env, testing=True))
+    scheduler = Scheduler(runtime)
+    scheduler.tick = 0.05
+    try:
+        with caplog.at_level(logging.WARNING):
+            scheduler.start()
+            time.sleep(1.5)
+            scheduler.stop()
+    finally:
+        runtime.close()
+    records = [r for r in caplog.records if r.name.startswith("gateway")]
+    assert len(records) == 1, [r.getMessage() for r in records]
+    assert records[0].getMessage().startswith("database unavailable for 0 s (1 failed attempt(s)): ")
+    assert records[0].exc_info is None
