@@ -10,9 +10,9 @@ is never answered.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from config.loader import SHIPPED_DIR, Document, config_dirs, find_config_file, load_model, read_document
@@ -29,8 +29,10 @@ MESSAGE_FILES: dict[str, str] = {
     "messages/public_id.yaml": "messages/public_id.yaml",
     "messages/public_en.yaml": "messages/public_id.yaml",
 }
-#: Files the gateway reads without a model of their own here (the routing work owns their shape).
-OTHER_FILES = ("routing.yaml",)
+#: Files a deployment may go without (the routing work ships routing.yaml).
+OPTIONAL_FILES = frozenset({"routing.yaml"})
+#: Files only parsed here (none at the moment; a new file without a model goes here first).
+OTHER_FILES: tuple[str, ...] = ()
 
 
 def check_config(env: Mapping[str, str]) -> list[Problem]:
@@ -43,7 +45,8 @@ def check_config(env: Mapping[str, str]) -> list[Problem]:
         except ConfigError as exc:
             problems.extend(exc.problems)
         except FileNotFoundError:
-            problems.append(Problem(name, "file is missing (neither in LAPOR_CONFIG_DIR nor shipped)"))
+            if name not in OPTIONAL_FILES:
+                problems.append(Problem(name, "file is missing (neither in LAPOR_CONFIG_DIR nor shipped)"))
     for name, reference in MESSAGE_FILES.items():
         problems.extend(_check_messages(name, reference, env))
     for name in OTHER_FILES:
@@ -100,6 +103,16 @@ def _check_catalog(
             severity=WARNING,
         )
     for index, category in enumerate(categories.categories):
+        for position, pattern in enumerate(category.patterns):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                yield _at(
+                    categories_doc,
+                    ("categories", index, "patterns", position),
+                    f"pattern does not compile ({exc}); routing ignores it",
+                    severity=WARNING,
+                )
         if category.code not in handled:
             yield _at(
                 categories_doc,
@@ -207,7 +220,3 @@ def _document(name: str, env: Mapping[str, str]) -> Document:
 
 def _at(document: Document, path: tuple[str | int, ...], message: str, severity: str = "error") -> Problem:
     return Problem(str(document.path), message, key=dotted(path), line=document.line(path), severity=severity)
-
-
-def shipped_path(name: str) -> Path:
-    return SHIPPED_DIR / name

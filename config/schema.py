@@ -45,7 +45,8 @@ Open = dict[str, Any]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # Numbers where text is expected are read as text, as the gateway always did (``112``).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, coerce_numbers_to_str=True)
 
 
 # --------------------------------------------------------------------------- agencies.yaml
@@ -73,8 +74,10 @@ class AgencyEntry(Strict):
     categories: list[Code] = []
     areas: list[str] = []
     forward: Forward | None = None
-    # An agency outside the city government (routing may hand tickets to it).
+    # A body outside regional authority (PLN, BPN, ...): only suggested, and the citizen is
+    # referred to it with ``contact``.
     external: bool = False
+    contact: str | None = None
     routing: Open = {}
 
 
@@ -99,7 +102,13 @@ def keyword_words(keywords: list[Keyword]) -> list[str]:
 class CategoryEntry(Strict):
     code: Code
     name: Names
+    # Routing evidence (docs/routing.md): strong words, hints, regular expressions, counter-words.
     keywords: list[Keyword] = []
+    weak: list[str] = []
+    patterns: list[str] = []
+    not_: list[str] = Field(default=[], alias="not")
+    # False keeps the category out of the citizen's menu.
+    menu: bool = True
     auto_dispatch: bool = False
     deadlines: dict[Deadline, NonNegativeInt] = {}
     routing: Open = {}
@@ -108,6 +117,14 @@ class CategoryEntry(Strict):
 class CategoriesFile(Strict):
     categories: list[CategoryEntry] = Field(min_length=1)
     routing: Open = {}
+
+
+# --------------------------------------------------------------------------- routing.yaml
+class RoutingFile(Strict):
+    threshold: Annotated[float, Field(ge=0, le=1)] = 0.45
+    suggestions: PositiveInt = 3
+    weights: dict[Literal["keyword", "weak", "pattern", "not"], float] = {}
+    generic_words: list[str] = []
 
 
 # --------------------------------------------------------------------------- lifecycle.yaml
@@ -170,7 +187,7 @@ class EmergencyRule(Strict):
 
 class EmergencyFile(BaseModel):
     # Extra top-level keys hold the phrase lists anchored for the rules (``past: &past [...]``).
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
     __pydantic_extra__: dict[str, Phrases]
 
     numbers: dict[str, Annotated[str, StringConstraints(pattern=r"^[0-9][0-9 a-z]*$")]]
@@ -217,6 +234,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "emergency.yaml": EmergencyFile,
     "conversation.yaml": ConversationFile,
     "ratelimit.yaml": RateLimitFile,
+    "routing.yaml": RoutingFile,
 }
 
 
@@ -280,16 +298,20 @@ def _message(error: Any) -> str:
     if error["type"] == "missing":
         return "required key is missing"
     value = error.get("input")
-    shown = repr(value) if isinstance(value, (str, int, float, bool)) or value is None else ""
+    if isinstance(value, bool) and error["type"].endswith("_type"):
+        # YAML 1.1 reads no/yes/on/off/y/n as true/false: "no" in a word list becomes False.
+        return f"{str(value).lower()} is a yes/no value to YAML, not text: put the word in quotes"
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "literal_error":
-        expected = str(error.get("ctx", {}).get("expected", ""))
-        message = f"must be one of {expected}"
-    if error["type"] == "string_pattern_mismatch":
+        message = f"must be one of {error.get('ctx', {}).get('expected', '')}"
+    elif error["type"] == "string_pattern_mismatch":
         message = "has characters that are not allowed here"
-    if error["type"] in ("date_from_datetime_parsing", "date_parsing") or "date" in error["type"]:
+    elif "date" in error["type"]:
         message = "is not a date (YYYY-MM-DD)"
-    return f"{shown} {message}".strip() if shown and shown not in message else message
+    else:
+        message = message[:1].lower() + message[1:]
+    shown = repr(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
+    return f"{shown} {message}" if shown and shown not in message else message
 
 
 def dotted(path: tuple[str | int, ...]) -> str:

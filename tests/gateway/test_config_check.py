@@ -82,6 +82,14 @@ SLIPS = [
         key="categories[9].kode",
     ),
     Slip(
+        "a keyword YAML reads as false",
+        "categories.yaml",
+        "keywords: [parkir, jukir, parkir liar, parking]",
+        "keywords: [parkir, jukir, no, parking]",
+        expect="false is a yes/no value to YAML, not text: put the word in quotes",
+        key="categories[9].keywords[2]",
+    ),
+    Slip(
         "a holiday on month 20",
         "holidays.yaml",
         "date: 2026-08-20",
