@@ -299,7 +299,10 @@ def operator_create(
         if agency:
             row = session.scalar(select(Agency).where(Agency.code == agency))
             if row is None:
-                raise click.UsageError(f"no agency with code {agency!r}")
+                raise click.UsageError(
+                    f"no agency with code {agency!r} (codes are in agencies.yaml; after editing it, "
+                    "run `lapor-gateway agencies sync`)"
+                )
             agency_id = row.id
         if session.scalar(select(Operator).where(Operator.email == email.lower())):
             raise click.UsageError(f"an operator with email {email} exists")

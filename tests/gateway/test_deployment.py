@@ -7,6 +7,7 @@ database; the rest drives the CLI against a fresh SQLite database, as on day one
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -258,3 +259,36 @@ def test_a_database_outage_is_one_line_per_interval_not_a_traceback_per_pass(
     assert len(records) == 1, [r.getMessage() for r in records]
     assert records[0].getMessage().startswith("database unavailable for 0 s (1 failed attempt(s)): ")
     assert records[0].exc_info is None
+
+
+def test_run_makes_its_own_secret_key_and_its_worker_starts_with_it(tmp_path: Path) -> None:
+    """`run` is one machine: it generates SECRET_KEY into the data dir and hands it to its worker."""
+    env = {k: v for k, v in _fresh_env(tmp_path).items() if k not in ("SECRET_KEY", "REDIS_URL")}
+    port = _free_port()
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "run", "--no-demo", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.time() + 90
+            while True:
+                try:
+                    if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=10).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                assert time.time() < deadline and proc.poll() is None, log.read_text()
+                time.sleep(0.3)
+            key = (tmp_path / "data" / "secret_key").read_text().strip()
+            assert len(key) == 64
+            time.sleep(2)  # the worker has checked its configuration by now
+            assert "not starting" not in log.read_text() and "Traceback" not in log.read_text()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
