@@ -35,10 +35,14 @@ OPTIONAL_FILES = frozenset({"routing.yaml"})
 OTHER_FILES: tuple[str, ...] = ()
 
 
-def check_config(env: Mapping[str, str]) -> list[Problem]:
-    """Every problem in the configuration ``env`` points at, errors and warnings."""
-    problems: list[Problem] = []
+def load_all(env: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]:
+    """Every modelled file through `load_model`: the models that loaded, and the problems of the rest.
+
+    This is the one pass a later immutable runtime snapshot will be built from; today the
+    gateway still reads each file on use, through the same loader.
+    """
     models: dict[str, Any] = {}
+    problems: list[Problem] = []
     for name in MODELS:
         try:
             models[name] = load_model(name, env)
@@ -47,6 +51,12 @@ def check_config(env: Mapping[str, str]) -> list[Problem]:
         except FileNotFoundError:
             if name not in OPTIONAL_FILES:
                 problems.append(Problem(name, "file is missing (neither in LAPOR_CONFIG_DIR nor shipped)"))
+    return models, problems
+
+
+def check_config(env: Mapping[str, str]) -> list[Problem]:
+    """Every problem in the configuration ``env`` points at, errors and warnings."""
+    models, problems = load_all(env)
     for name, reference in MESSAGE_FILES.items():
         problems.extend(_check_messages(name, reference, env))
     for name in OTHER_FILES:
