@@ -38,8 +38,9 @@ OTHER_FILES: tuple[str, ...] = ()
 def load_all(env: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]:
     """Every modelled file through `load_model`: the models that loaded, and the problems of the rest.
 
-    This is the one pass a later immutable runtime snapshot will be built from; today the
-    gateway still reads each file on use, through the same loader.
+    This is the one pass a later immutable runtime snapshot will be built from. Today
+    gateway.catalog reads agencies, categories and lifecycle through `load_model`, while the
+    dialogue (conversations/) still reads its files raw and tolerates a slip at run time.
     """
     models: dict[str, Any] = {}
     problems: list[Problem] = []
