@@ -8,9 +8,27 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
+
+from annotated_types import Interval
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    StringConstraints,
+    ValidationError,
+)
+
+from config.problems import WARNING, ConfigError, Problem
+
+ENVIRONMENT = "environment"
 
 
 @dataclass(frozen=True)
@@ -67,11 +85,25 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+
+
 def _secret_key(data_dir: Path, env: Mapping[str, str]) -> str:
-    """SECRET_KEY, or one generated once into the data dir so sessions survive restarts."""
+    """SECRET_KEY, else the one `lapor-gateway run` wrote into the data dir, else "".
+
+    Never generated here: a key made up per host and directory signed sessions that the
+    next host rejected. `web` and `worker` refuse to start without SECRET_KEY
+    (`require_secret_key`); only `run`, one machine by definition, makes one.
+    """
     if env.get("SECRET_KEY"):
         return env["SECRET_KEY"]
-    path = data_dir / "secret_key"
+    path = data_dir / SECRET_KEY_FILE
+    return path.read_text().strip() if path.exists() else ""
+
+
+def ensure_secret_key(data_dir: Path) -> str:
+    """The data dir's secret key, generated once (for `lapor-gateway run` only)."""
+    path = data_dir / SECRET_KEY_FILE
     if path.exists():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -81,14 +113,133 @@ def _secret_key(data_dir: Path, env: Mapping[str, str]) -> str:
     return key
 
 
+def require_secret_key(env: Mapping[str, str]) -> list[Problem]:
+    """`web` and `worker`: SECRET_KEY must come from the environment, the same on every host."""
+    if env.get("SECRET_KEY"):
+        return []
+    return [
+        Problem(
+            ENVIRONMENT,
+            "is not set; set the same long random value on every host (python -c "
+            "'import secrets; print(secrets.token_hex(32))')",
+            key="SECRET_KEY",
+        )
+    ]
+
+
+# --------------------------------------------------------------------------- environment variables
+class Environment(BaseModel):
+    """The variables with a shape to check, by their names. Unset or empty means the default."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    public_base_url: Annotated[str, StringConstraints(pattern=r"^https?://[^/\s]+")] | None = Field(
+        None, alias="PUBLIC_BASE_URL"
+    )
+    reconcile_interval: PositiveFloat | None = Field(None, alias="LAPOR_RECONCILE_INTERVAL")
+    job_stuck_after: PositiveFloat | None = Field(None, alias="LAPOR_JOB_STUCK_AFTER")
+    sms_concat_timeout: PositiveFloat | None = Field(None, alias="LAPOR_SMS_CONCAT_TIMEOUT")
+    proxy_count: NonNegativeInt | None = Field(None, alias="LAPOR_PROXY_COUNT")
+    sender_rate_per_minute: PositiveInt | None = Field(None, alias="LAPOR_SENDER_RATE_PER_MINUTE")
+    max_body_bytes: PositiveInt | None = Field(None, alias="LAPOR_MAX_BODY_BYTES")
+    retention_months: NonNegativeInt | None = Field(None, alias="LAPOR_RETENTION_MONTHS")
+    media_url_ttl: PositiveInt | None = Field(None, alias="LAPOR_MEDIA_URL_TTL")
+    send_threads: Annotated[int, Interval(ge=1, le=64)] | None = Field(None, alias="LAPOR_SEND_THREADS")
+    send_max_attempts: PositiveInt | None = Field(None, alias="LAPOR_SEND_MAX_ATTEMPTS")
+    sms_profile: Literal["vonage", "infobip"] | None = Field(None, alias="SMS_PROFILE")
+    sms_signature_method: Literal["md5hash", "md5", "sha1", "sha256", "sha512"] | None = Field(
+        None, alias="SMS_SIGNATURE_METHOD"
+    )
+    sms_max_segments: PositiveInt | None = Field(None, alias="SMS_MAX_SEGMENTS")
+    sms_signature_max_age: NonNegativeFloat | None = Field(None, alias="SMS_SIGNATURE_MAX_AGE")
+    sms_timeout: PositiveFloat | None = Field(None, alias="SMS_TIMEOUT")
+    twilio_timeout: PositiveFloat | None = Field(None, alias="TWILIO_TIMEOUT")
+    whatsapp_timeout: PositiveFloat | None = Field(None, alias="WHATSAPP_TIMEOUT")
+    telegram_timeout: PositiveFloat | None = Field(None, alias="TELEGRAM_TIMEOUT")
+    twilio_whatsapp_from: Annotated[str, StringConstraints(pattern=r"^whatsapp:\+[0-9]+$")] | None = Field(
+        None, alias="TWILIO_WHATSAPP_FROM"
+    )
+
+
+def parse_environment(env: Mapping[str, str]) -> Environment:
+    """``env`` through `Environment`; ConfigError with one line per bad variable."""
+    present = {k: v.strip() for k, v in env.items() if isinstance(v, str) and v.strip()}
+    try:
+        return Environment.model_validate(present)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = str(error["loc"][0])
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "literal_error":
+                reason = f"must be one of {error.get('ctx', {}).get('expected', '')}"
+            problems.append(Problem(ENVIRONMENT, f"{present.get(name)!r}: {reason}", key=name))
+        raise ConfigError(problems) from None
+
+
+#: Channels and the variables each needs all of (ARCHITECTURE.md): some but not all set is an error.
+CHANNEL_CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "sms": ("SMS_SIGNATURE_SECRET", "SMS_API_KEY"),
+    "twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"),
+    "telegram": ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET"),
+    "whatsapp": (
+        "WHATSAPP_ACCESS_TOKEN",
+        "WHATSAPP_PHONE_NUMBER_ID",
+        "WHATSAPP_APP_SECRET",
+        "WHATSAPP_VERIFY_TOKEN",
+    ),
+}
+
+
+def channel_problems(env: Mapping[str, str]) -> Iterator[Problem]:
+    """A channel with half its credentials is an error; a channel left off is a warning."""
+    for channel, names in CHANNEL_CREDENTIALS.items():
+        present = [n for n in names if (env.get(n) or "").strip()]
+        if not present:
+            yield Problem(
+                ENVIRONMENT, f"channel {channel} is off ({', '.join(names)} unset)", severity=WARNING
+            )
+        elif len(present) < len(names):
+            missing = [n for n in names if n not in present]
+            yield Problem(
+                ENVIRONMENT,
+                f"is set but {', '.join(missing)} is not: channel {channel} needs all of {', '.join(names)}",
+                key=present[0],
+            )
+    if (env.get("TWILIO_ACCOUNT_SID") or "").strip() and not any(
+        (env.get(n) or "").strip() for n in ("TWILIO_SMS_FROM", "TWILIO_WHATSAPP_FROM")
+    ):
+        yield Problem(
+            ENVIRONMENT,
+            "is set but neither TWILIO_SMS_FROM nor TWILIO_WHATSAPP_FROM: Twilio cannot reply",
+            key="TWILIO_ACCOUNT_SID",
+        )
+
+
+def environment_problems(env: Mapping[str, str]) -> list[Problem]:
+    """Every problem in the environment: malformed values, half-configured channels."""
+    problems: list[Problem] = []
+    try:
+        parse_environment(env)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    problems.extend(channel_problems(env))
+    return problems
+
+
 def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-    """Build settings from ``env`` (default: the process environment)."""
+    """Build settings from ``env`` (default: the process environment).
+
+    ConfigError (one line per variable) when a variable read here is malformed, e.g.
+    ``LAPOR_PROXY_COUNT=one``: the same check `lapor-gateway config check` runs.
+    """
     env = dict(os.environ if env is None else env)
     data_dir = Path(env.get("LAPOR_DATA_DIR") or "./instance").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     # `lapor-gateway run` writes the settings of its stand-in channels here, so
     # that `simulate` and the worker see the same ones; real variables win.
     env = read_env_file(data_dir / CHANNELS_ENV) | env
+    parsed = parse_environment(env)
     database_url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'lapor.db'}"
     if database_url.startswith("postgres://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
@@ -99,22 +250,22 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         "database_url": database_url,
         "redis_url": env.get("REDIS_URL") or None,
         "secret_key": _secret_key(data_dir, env),
-        "public_base_url": (env.get("PUBLIC_BASE_URL") or "http://localhost:5000").rstrip("/"),
+        "public_base_url": (parsed.public_base_url or "http://localhost:5000").rstrip("/"),
         "config_dir": env.get("LAPOR_CONFIG_DIR") or None,
         "env": env,
     }
-    numeric = {
-        "LAPOR_RECONCILE_INTERVAL": ("reconcile_interval", float),
-        "LAPOR_JOB_STUCK_AFTER": ("job_stuck_after", float),
-        "LAPOR_SMS_CONCAT_TIMEOUT": ("sms_concat_timeout", float),
-        "LAPOR_PROXY_COUNT": ("proxy_count", int),
-        "LAPOR_SENDER_RATE_PER_MINUTE": ("sender_rate_per_minute", int),
-        "LAPOR_MAX_BODY_BYTES": ("max_body_bytes", int),
-        "LAPOR_RETENTION_MONTHS": ("retention_months", int),
-        "LAPOR_MEDIA_URL_TTL": ("media_url_ttl", int),
-    }
-    for var, (attr, cast) in numeric.items():
-        if env.get(var):
-            values[attr] = cast(env[var])
+    for attr in (
+        "reconcile_interval",
+        "job_stuck_after",
+        "sms_concat_timeout",
+        "proxy_count",
+        "sender_rate_per_minute",
+        "max_body_bytes",
+        "retention_months",
+        "media_url_ttl",
+    ):
+        value = getattr(parsed, attr)
+        if value is not None:
+            values[attr] = value
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from config.loader import load_yaml
+from config.loader import load_model
+from config.schema import AgenciesFile, CategoriesFile, LifecycleFile, keyword_words
 
 
 @dataclass(frozen=True)
@@ -43,36 +44,37 @@ class Catalog:
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> Catalog:
-        agencies_doc = load_yaml("agencies.yaml", env)
-        categories_doc = load_yaml("categories.yaml", env)
-        lifecycle_doc = load_yaml("lifecycle.yaml", env)
+        """Read through the same models `lapor-gateway config check` uses (ConfigError when invalid)."""
+        agencies_doc: AgenciesFile = load_model("agencies.yaml", env)
+        categories_doc: CategoriesFile = load_model("categories.yaml", env)
+        lifecycle_doc: LifecycleFile = load_model("lifecycle.yaml", env)
         agencies = tuple(
             AgencyConfig(
-                code=str(a["code"]),
-                name=str(a["name"]),
-                coordinator=bool(a.get("coordinator", False)),
-                categories=tuple(a.get("categories") or ()),
-                areas=tuple(a.get("areas") or ()),
-                forward=dict(a.get("forward") or {}),
+                code=a.code,
+                name=a.name,
+                coordinator=a.coordinator,
+                categories=tuple(a.categories),
+                areas=tuple(a.areas),
+                forward=a.forward.model_dump(exclude_none=True) if a.forward else {},
             )
-            for a in agencies_doc.get("agencies", [])
+            for a in agencies_doc.agencies
         )
         categories = tuple(
             CategoryConfig(
-                code=str(c["code"]),
-                names=dict(c.get("name") or {"id": c["code"]}),
-                keywords=tuple(str(k).lower() for k in c.get("keywords") or ()),
-                auto_dispatch=bool(c.get("auto_dispatch", False)),
-                deadlines=dict(c.get("deadlines") or {}),
+                code=c.code,
+                names={str(k): v for k, v in c.name.items()} if isinstance(c.name, dict) else {"id": c.name},
+                keywords=tuple(k.lower() for k in keyword_words(c.keywords)),
+                auto_dispatch=c.auto_dispatch,
+                deadlines={str(k): v for k, v in c.deadlines.items()},
             )
-            for c in categories_doc.get("categories", [])
+            for c in categories_doc.categories
         )
         return cls(
-            city=str(agencies_doc.get("city", "")),
-            region_keyword=agencies_doc.get("region_keyword"),
+            city=agencies_doc.city,
+            region_keyword=agencies_doc.region_keyword,
             agencies=agencies,
             categories=categories,
-            deadlines=dict(lifecycle_doc.get("deadlines") or {}),
+            deadlines=lifecycle_doc.deadlines.model_dump(exclude_unset=True),
         )
 
     @property

@@ -5,10 +5,12 @@ from __future__ import annotations
 import getpass
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,17 @@ from config.settings import CHANNELS_ENV, load_settings
 DEFAULT_SEND_THREADS = 32
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lapor-gateway")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 @click.group()
+@click.version_option(version=_version(), prog_name="lapor-gateway")
 def main() -> None:
     """lapor-gateway: SMS, WhatsApp and Telegram complaints for SP4N-LAPOR!."""
 
@@ -34,13 +46,116 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every migration (safe to run on every deploy)."""
-    from gateway.db import Database
+    """Apply every migration and sync the agencies from config (safe to run on every deploy)."""
     from gateway.migrate import upgrade
+    from gateway.runtime import Runtime
+    from gateway.tickets.seed import apply_agencies
 
-    settings = load_settings()
-    upgrade(Database(settings.database_url))
-    click.echo("database is up to date")
+    runtime = Runtime(_settings_or_exit())
+    try:
+        applied = upgrade(runtime.db)
+        for line in applied:
+            click.echo(f"applied {line}")
+        click.echo(f"database is at head ({len(applied)} migration(s) applied)")
+        with runtime.db.session() as session:
+            click.echo(apply_agencies(session, _catalog_or_exit(runtime)).summary())
+    finally:
+        runtime.close()
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the database's migration revision and whether it is at head (exit 1 when not)."""
+    from gateway.db import Database, StorageUnavailable
+    from gateway.migrate import current_revisions, head_revisions, pending_revisions
+
+    database = Database(_settings_or_exit().database_url)
+    try:
+        current = current_revisions(database)
+        pending = pending_revisions(database)
+    except StorageUnavailable as exc:
+        raise click.ClickException(f"database unavailable: {str(exc).splitlines()[0][:200]}") from None
+    finally:
+        database.dispose()
+    click.echo(f"current: {', '.join(sorted(current)) or '(empty: never migrated)'}")
+    click.echo(f"head:    {', '.join(sorted(head_revisions()))}")
+    for line in pending:
+        click.echo(f"pending {line}")
+    if pending:
+        click.echo("run `lapor-gateway db upgrade`")
+        sys.exit(1)
+
+
+def _settings_or_exit() -> Any:
+    """load_settings, or the ConfigError's lines and exit status 2 (never a traceback)."""
+    from config.problems import ConfigError
+
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(2)
+
+
+def _catalog_or_exit(runtime: Any) -> Any:
+    from config.problems import ConfigError
+
+    try:
+        return runtime.catalog
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(2)
+
+
+# --------------------------------------------------------------------------- configuration
+@main.group("config")
+def config_group() -> None:
+    """The deployer's configuration (LAPOR_CONFIG_DIR, config/, environment)."""
+
+
+@config_group.command("check")
+@click.option("--quiet", "-q", is_flag=True, help="print errors only, not warnings")
+def config_check(quiet: bool) -> None:
+    """Validate every config file and channel variable; one line per problem, exit 1 on an error.
+
+    `web` and `worker` run the same check at start and refuse to start on an error.
+    """
+    from config.check import check_config
+    from config.problems import errors
+    from gateway.startup import effective_env
+
+    problems = check_config(effective_env())
+    for problem in problems:
+        if problem.is_error or not quiet:
+            click.echo(str(problem))
+    failed = errors(problems)
+    click.echo(
+        f"{len(failed)} error(s), {len(problems) - len(failed)} warning(s)",
+        err=True,
+    )
+    sys.exit(1 if failed else 0)
+
+
+# --------------------------------------------------------------------------- agencies
+@main.group()
+def agencies() -> None:
+    """Agencies (OPD) as configured in agencies.yaml."""
+
+
+@agencies.command("sync")
+def agencies_sync() -> None:
+    """Make the agencies table match agencies.yaml (also done by `db upgrade`)."""
+    from gateway.runtime import Runtime
+    from gateway.tickets.seed import apply_agencies
+
+    runtime = Runtime(_settings_or_exit())
+    try:
+        with runtime.db.session() as session:
+            click.echo(apply_agencies(session, _catalog_or_exit(runtime)).summary())
+    finally:
+        runtime.close()
 
 
 def _prepare_database(seed_demo: bool) -> None:
@@ -57,34 +172,55 @@ def _prepare_database(seed_demo: bool) -> None:
 
 
 # --------------------------------------------------------------------------- processes
+#: `web`'s own defaults; anything set in GUNICORN_CMD_ARGS wins over them.
+GUNICORN_DEFAULTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("--threads",), "4"),
+    (("--access-logfile",), "-"),
+    (("--logger-class",), "gateway.access_log.MaskedAccessLogger"),
+    (("--timeout", "-t"), "30"),
+)
+
+
 @main.command()
 @click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104 - a server listens
 @click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), show_default="5000 or $PORT")
-@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=lambda: int(os.environ.get("WEB_CONCURRENCY") or 2),
+    show_default="2 or $WEB_CONCURRENCY",
+    help="gunicorn worker processes",
+)
 def web(host: str, port: int, workers: int) -> None:
-    """Serve the web app with gunicorn (deployments: see the Procfile)."""
+    """Serve the web app with gunicorn (deployments: see the Procfile).
+
+    More gunicorn options go in GUNICORN_CMD_ARGS (they win over the defaults here).
+    Refuses to start on a configuration error or without SECRET_KEY.
+    """
+    from gateway.startup import refuse_on_problems
+
+    refuse_on_problems("web")
     args = gunicorn_args(host, port, workers)
-    os.execvp(args[0], args)  # noqa: S606 - replace this process with gunicorn
+    os.execv(args[0], args)  # noqa: S606 - replace this process with gunicorn
 
 
-def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
-    """The gunicorn command `web` runs; its access log is masked (gateway.access_log)."""
-    return [
-        "gunicorn",
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        str(workers),
-        "--threads",
-        "4",
-        "--access-logfile",
-        "-",
-        "--logger-class",
-        "gateway.access_log.MaskedAccessLogger",
-        "--timeout",
-        "30",
-        "gateway.wsgi:app",
-    ]
+def gunicorn_args(host: str, port: int, workers: int, env: dict[str, str] | None = None) -> list[str]:
+    """The gunicorn command `web` runs: this Python's gunicorn, whatever PATH holds.
+
+    Its access log is masked (gateway.access_log). Options given in GUNICORN_CMD_ARGS
+    are left to gunicorn, which reads that variable itself.
+    """
+    env = dict(os.environ if env is None else env)
+    given = {arg.split("=")[0] for arg in shlex.split(env.get("GUNICORN_CMD_ARGS") or "")}
+    args = [sys.executable, "-m", "gunicorn"]
+    if not given & {"--bind", "-b"}:
+        args += ["--bind", f"{host}:{port}"]
+    if not given & {"--workers", "-w"}:
+        args += ["--workers", str(workers)]
+    for flags, value in GUNICORN_DEFAULTS:
+        if not given & set(flags):
+            args += [flags[0], value]
+    return [*args, "gateway.wsgi:app"]
 
 
 @main.command()
@@ -98,8 +234,14 @@ def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
     help="threads sending replies to providers concurrently (each send waits for its provider)",
 )
 def worker(burst: bool, no_scheduler: bool, send_threads: int) -> None:
-    """Run jobs from Redis (one process; start several for more throughput)."""
+    """Run jobs from Redis (one process; start several for more throughput).
+
+    Refuses to start on a configuration error or without SECRET_KEY.
+    """
+    from gateway.startup import refuse_on_problems
     from gateway.worker import run_worker
+
+    refuse_on_problems("worker")
 
     run_worker(burst=burst, scheduler=not no_scheduler, send_threads=send_threads)
 
@@ -157,7 +299,10 @@ def operator_create(
         if agency:
             row = session.scalar(select(Agency).where(Agency.code == agency))
             if row is None:
-                raise click.UsageError(f"no agency with code {agency!r}")
+                raise click.UsageError(
+                    f"no agency with code {agency!r} (codes are in agencies.yaml; after editing it, "
+                    "run `lapor-gateway agencies sync`)"
+                )
             agency_id = row.id
         if session.scalar(select(Operator).where(Operator.email == email.lower())):
             raise click.UsageError(f"an operator with email {email} exists")
@@ -212,6 +357,74 @@ def operator_set_password(email: str, password: str | None) -> None:
     finally:
         runtime.close()
     click.echo(f"password of {email} changed; their other sessions have ended")
+
+
+@operator.command("list")
+def operator_list() -> None:
+    """Every operator: email, name, role, agency, active, last login. Never a password."""
+    from sqlalchemy import select
+
+    from gateway.models import Agency, Operator
+    from gateway.runtime import Runtime
+
+    runtime = Runtime(_settings_or_exit())
+    try:
+        with runtime.db.session(write=False) as session:
+            rows = session.execute(
+                select(Operator, Agency.code)
+                .outerjoin(Agency, Operator.agency_id == Agency.id)
+                .order_by(Operator.active.desc(), Operator.email)
+            ).all()
+            lines = [
+                (
+                    op.email,
+                    op.name,
+                    op.role,
+                    code or "-",
+                    "active" if op.active else "disabled",
+                    op.last_login_at.strftime("%Y-%m-%d %H:%M") if op.last_login_at else "-",
+                )
+                for op, code in rows
+            ]
+    finally:
+        runtime.close()
+    _table(("EMAIL", "NAME", "ROLE", "AGENCY", "STATE", "LAST LOGIN"), lines)
+
+
+@operator.command("disable")
+@click.argument("email")
+def operator_disable(email: str) -> None:
+    """Disable the operator with EMAIL: they cannot log in, and their open sessions end now.
+
+    The account stays (tickets and the audit log name it); `operator set-password` does
+    not enable it again.
+    """
+    from sqlalchemy import delete, func, select
+
+    from gateway.models import AuditEntry, InboxSession, Operator
+    from gateway.runtime import Runtime
+
+    runtime = Runtime(_settings_or_exit())
+    try:
+        with runtime.db.session() as session:
+            row = session.scalar(select(Operator).where(func.lower(Operator.email) == email.lower()))
+            if row is None:
+                raise click.ClickException(f"no operator has the email {email}")
+            row.active = False
+            ended = session.execute(delete(InboxSession).where(InboxSession.operator_id == row.id))
+            ended_count = getattr(ended, "rowcount", 0)
+            session.add(AuditEntry(actor_label=_cli_actor(), action="cli.operator_disable", detail=row.email))
+    finally:
+        runtime.close()
+    click.echo(f"operator {email} disabled; {ended_count or 0} session(s) ended")
+
+
+def _table(header: tuple[str, ...], lines: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(str(row[i])) for row in [header, *lines]) for i in range(len(header))]
+    for row in [header, *lines]:
+        click.echo(
+            "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
 
 
 def _check_password(password: str) -> None:

@@ -127,6 +127,15 @@ def run_all(host: str = "127.0.0.1", port: int = 5000, demo: bool = True) -> Non
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / CHANNELS_ENV).unlink(missing_ok=True)
     env["LAPOR_DATA_DIR"] = str(data_dir)
+    from gateway.startup import refuse_on_problems
+
+    # The same check as `web` and `worker`, before anything starts (the key is made below).
+    refuse_on_problems("run", env, need_secret=False)
+    # One machine by definition: a key generated once into the data dir is fine here (and only
+    # here; `web` and `worker` refuse to start without SECRET_KEY). The worker gets it too.
+    from config.settings import ensure_secret_key
+
+    env.setdefault("SECRET_KEY", ensure_secret_key(data_dir))
     env.setdefault("PUBLIC_BASE_URL", f"http://localhost:{port}")
 
     redis = None

@@ -21,8 +21,10 @@ from __future__ import annotations
 import logging
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
@@ -41,6 +43,41 @@ CONCURRENT_KINDS = frozenset({"send_message"})
 
 # Seconds between attempts to start a new rq worker after the previous one quit on a Redis error.
 RESTART_PAUSE = 1.0
+
+
+#: Longest pause between two attempts to reach Redis while it is down.
+REDIS_RETRY_MAX = 30.0
+
+
+def redis_location(url: str) -> str:
+    """host:port/db of a Redis URL, without its password (for log lines)."""
+    parts = urlsplit(url)
+    return f"{parts.hostname or '?'}:{parts.port or 6379}{parts.path or ''}"
+
+
+def wait_for_redis(url: str, stop: threading.Event, retry_max: float = REDIS_RETRY_MAX) -> bool:
+    """Block until Redis answers (True) or a stop is asked for (False).
+
+    A worker started before Redis (a reboot, a compose file without ordering) waits
+    with one clear line per attempt instead of exiting with a traceback; the pause
+    doubles up to ``retry_max`` seconds.
+    """
+    pause = 1.0
+    while not stop.is_set():
+        connection = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            connection.ping()
+            return True
+        except RedisError as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            message = f"Redis at {redis_location(url)} is not reachable ({reason}); retrying in {pause:.0f} s"
+            log.warning(message)
+        finally:
+            connection.close()
+        if stop.wait(pause):
+            break
+        pause = min(pause * 2, retry_max)
+    return False
 
 
 class LaporWorker(SimpleWorker):
@@ -71,9 +108,12 @@ def run_worker(
         # Replies recorded by this worker's own jobs go straight to its send threads.
         local_pool, local_runtime = pool, runtime
         set_local_dispatch(CONCURRENT_KINDS, lambda ids: local_pool.run_local(local_runtime, ids))
-    sched = Scheduler(runtime).start() if scheduler else None
     stop = threading.Event()
+    sched = None
     try:
+        if not wait_for_redis(runtime.queue.redis_url, stop):
+            return
+        sched = Scheduler(runtime).start() if scheduler else None
         if sched is not None and burst:
             sched.run_once(force_reconcile=True)
         while True:
@@ -83,10 +123,10 @@ def run_worker(
             connection = Redis.from_url(
                 runtime.queue.redis_url, socket_connect_timeout=2, health_check_interval=30
             )
-            queue = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
-            worker = LaporWorker([queue], connection=connection, serializer=JSONSerializer)
-            worker.stop_event = stop
             try:
+                queue = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
+                worker = LaporWorker([queue], connection=connection, serializer=JSONSerializer)
+                worker.stop_event = stop
                 worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
             except Exception as exc:  # Redis vanished during start-up or teardown
                 log.warning("rq worker stopped on an error", extra={"error": type(exc).__name__})
@@ -100,7 +140,7 @@ def run_worker(
             if burst or stop.is_set():
                 break
             log.warning("rq worker quit unexpectedly (Redis restarted?); starting a new one")
-            if stop.wait(RESTART_PAUSE):
+            if stop.wait(RESTART_PAUSE) or not wait_for_redis(runtime.queue.redis_url, stop):
                 break
     finally:
         if pool is not None:

@@ -22,6 +22,7 @@ from sqlalchemy import or_, select, update
 
 from gateway.jobs.runner import heartbeat_key
 from gateway.models import Job, utcnow
+from gateway.outage import OutageReport, is_storage_outage
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -227,14 +228,21 @@ class Scheduler:
                 task.last_run = now
                 try:
                     task.fn(self.runtime)
-                except Exception:
+                except Exception as exc:
+                    if is_storage_outage(exc):
+                        raise  # the loop reports the outage once per interval
                     log.exception("periodic task failed", extra={"task": task.name})
 
     def _loop(self) -> None:
+        outage = OutageReport("database")
         while not self._stop.is_set():
             try:
                 if self._have_lock():
                     self.run_once()
-            except Exception:
-                log.exception("scheduler pass failed")
+                outage.recovered()
+            except Exception as exc:
+                if is_storage_outage(exc):
+                    outage.failed(exc)  # one line per interval, not a traceback per tick
+                else:
+                    log.exception("scheduler pass failed")
             self._stop.wait(self.tick)

@@ -103,13 +103,11 @@ def test_lapor_gateway_web_serves_with_a_masked_access_log(settings: Any, tmp_pa
 
     port = _free_port()
     args = gunicorn_args("127.0.0.1", port, 1)
-    assert args[0] == "gunicorn"
+    assert args[:3] == [sys.executable, "-m", "gunicorn"]
     log = tmp_path / "access.log"
     env = {**os.environ, **settings.env}
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", *args[1:]], cwd=ROOT, env=env, stdout=out, stderr=out
-        )
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=out)
         try:
             base = f"http://127.0.0.1:{port}"
             deadline = time.time() + 60
