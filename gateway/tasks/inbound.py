@@ -88,7 +88,8 @@ def _segment(row: Any) -> Segment | None:
     )
 
 
-def _lock_conversation(session: Session, contact_id: int) -> Conversation:
+def lock_conversation(session: Session, contact_id: int) -> Conversation:
+    """The contact's conversation row, locked for this transaction (created if it has none)."""
     conv = session.scalar(select(Conversation).where(Conversation.contact_id == contact_id).with_for_update())
     if conv is None:
         conv = Conversation(contact_id=contact_id, state={}, intake_state="idle", version=0)
@@ -496,7 +497,7 @@ def process_inbound(
             flush_waiting_notifications(session, contact_id)
             return None
     wait_for_segments: float | None = None
-    conv = _lock_conversation(session, contact_id)
+    conv = lock_conversation(session, contact_id)
     contact = session.get(Contact, contact_id)
     if contact is None:
         return None
@@ -546,7 +547,7 @@ def conversation_timeout(
     runtime: Runtime, session: Session, payload: dict[str, Any], seen: Any = None
 ) -> None:
     contact_id = int(payload["contact_id"])
-    conv = _lock_conversation(session, contact_id)
+    conv = lock_conversation(session, contact_id)
     contact = session.get(Contact, contact_id)
     if contact is None or conv.version != int(payload["version"]):
         return  # the conversation moved on: a stale timeout does nothing

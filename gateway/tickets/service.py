@@ -385,6 +385,11 @@ def create_ticket(
         to_status=lc.UNVERIFIED,
         data={"routing": dict(ticket.data["routing"]), "source": source},
     )
+    if source != "message":
+        # Filed for the citizen (walk-in desk, Open311, API): their reply answers this ticket.
+        from gateway.tickets.threads import open_thread
+
+        open_thread(session, ticket)
     if notify_received is None:
         notify_received = source != "message"
     if notify_received:
