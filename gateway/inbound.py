@@ -452,6 +452,7 @@ def retry_outside_window(session: Session, message: Message, error_code: str | N
 def apply_status_to_message(
     session: Session, message: Message, status: str, error_code: str | None, error_message: str | None
 ) -> None:
+    """Move ``message`` to the provider's ``status`` if it is news (see `DELIVERY_RANK`)."""
     current = DELIVERY_RANK.get(message.delivery_status or "pending", 0)
     new = DELIVERY_RANK.get(status)
     if new is None:
@@ -464,6 +465,11 @@ def apply_status_to_message(
             message.failure_reason = error_message or (
                 f"provider error {error_code}" if error_code else "failed"
             )
+        else:
+            # It went through (after a retry, a fallback to SMS): an earlier attempt's
+            # failure no longer describes it, and the inbox must not show one.
+            message.error_code = None
+            message.failure_reason = None
 
 
 def apply_contact_event(session: Session, event: ContactEvent) -> None:
