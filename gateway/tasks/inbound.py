@@ -10,7 +10,7 @@ marked processed in the same transaction as its effects.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -574,6 +574,13 @@ def run_engine(
     address = source.address if source is not None else (conv.address or "")
     state = ConversationState.from_dict(conv.state) if conv.state else ConversationState.new()
     ctx = build_context(runtime, session, contact.id, channel)
+    if state.draft is not None:
+        from gateway.tickets.service import dispatch_at_once
+
+        # If this step files the draft, the confirmation says where it went (see Context).
+        ctx = replace(
+            ctx, dispatch_to=dispatch_at_once(runtime, state.draft.category, state.draft.location_text)
+        )
     result = step(state, event, ctx)
     new_state = result.new_state
     conv.state = new_state.to_dict()
@@ -584,7 +591,17 @@ def run_engine(
         conv.channel, conv.address = channel, address
     key = f"m{source.id}" if source is not None else f"t{conv.id}:{event.kind}:{event.version}"
     apply_effects(
-        runtime, session, contact, conv, result.effects, channel, address, key, source, new_state.language
+        runtime,
+        session,
+        contact,
+        conv,
+        result.effects,
+        channel,
+        address,
+        key,
+        source,
+        new_state.language,
+        told_dispatch=ctx.dispatch_to is not None,
     )
 
 
@@ -599,7 +616,10 @@ def apply_effects(
     key: str,
     source: Message | None,
     language: str,
+    told_dispatch: bool = False,
 ) -> None:
+    """Carry out the engine's effects; ``told_dispatch``: its confirmation of a filed ticket
+    already named the agency it goes to at once, so no separate notice follows it."""
     for index, effect in enumerate(effects):
         if isinstance(effect, Reply):
             ticket_id = source.ticket_id if source is not None else None
@@ -628,6 +648,7 @@ def apply_effects(
                 source="message",
                 attachments=[a.__dict__ for a in effect.attachments],
                 message_ids=_own_message_rows(session, contact.id, effect.message_ids),
+                notify_dispatch=not told_dispatch,
             )
             _link_messages(session, contact.id, ticket.id)
         elif isinstance(effect, AppendToTicket):
