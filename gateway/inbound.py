@@ -93,6 +93,31 @@ def same_phone_addresses(address: str) -> list[str]:
     return [f"{other}:{value}" for other in PHONE_SCHEMES if other != scheme]
 
 
+def address_as_written(session: Session, typed: str) -> str:
+    """The stored address behind what a person typed: a number as people write it
+    (``0812-…``, ``+62 812 …``, ``62812…``, optionally after ``tel:`` or ``whatsapp:``) or
+    an address as stored (``telegram:…``).
+
+    A phone number is read with phonenumbers (region ID, see `normalize_phone`) and
+    matched under every phone scheme, its own first: the SMS and the WhatsApp address of
+    one number are one contact. Unreadable text is returned as typed (and found by nobody).
+    """
+    text = typed.strip()
+    scheme, sep, value = text.partition(":")
+    scheme = scheme.lower() if sep else ""
+    if sep and scheme not in PHONE_SCHEMES:
+        return text
+    number = normalize_phone(value if sep else text)
+    if number is None:
+        return text
+    schemes = [scheme] if scheme else []
+    candidates = [f"{s}:{number}" for s in [*schemes, *(s for s in PHONE_SCHEMES if s != scheme)]]
+    for candidate in candidates:
+        if session.scalar(select(ContactAddress.id).where(ContactAddress.address == candidate)) is not None:
+            return candidate
+    return candidates[0]
+
+
 def _new_address(
     conn: Connection,
     address: str,

@@ -1,0 +1,56 @@
+"""`contact export` and `contact erase` take a number as people write it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from gateway.cli import main
+from gateway.models import ContactAddress
+from tests.gateway.test_conversation_e2e import Citizen
+
+
+def _env(runtime: Any) -> dict[str, str]:
+    return dict(runtime.settings.env)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["0812-8888-7777", "+62 812 8888 7777", "6281288887777", "tel:0812 8888 7777", "whatsapp:+6281288887777"],
+)
+def test_export_finds_the_citizen_by_the_number_as_written(
+    client: Any, runtime: Any, drain: Any, typed: str
+) -> None:
+    Citizen(client, runtime, drain, "sms", "081288887777").says(
+        "Lampu jalan mati di Jl. Melati sejak kemarin"
+    )
+    out = CliRunner().invoke(main, ["contact", "export", typed], env=_env(runtime))
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert [a["address"] for a in data["contact"]["addresses"]] == ["tel:+6281288887777"]
+
+
+def test_erase_by_number_removes_both_addresses_of_the_citizen(client: Any, runtime: Any, drain: Any) -> None:
+    Citizen(client, runtime, drain, "sms", "081288886666").says(
+        "Lampu jalan mati di Jl. Melati sejak kemarin"
+    )
+    Citizen(client, runtime, drain, "whatsapp", "+6281288886666").says("Halo")
+    out = CliRunner().invoke(main, ["contact", "erase", "0812 8888 6666", "--yes"], env=_env(runtime))
+    assert out.exit_code == 0, out.output
+    with runtime.db.session() as session:
+        assert (
+            session.scalars(
+                select(ContactAddress.address).where(ContactAddress.address.like("%6281288886666"))
+            ).all()
+            == []
+        )
+
+
+def test_an_unknown_or_unreadable_number_is_refused(client: Any, runtime: Any) -> None:
+    for typed in ("0812-0000-0000", "12"):
+        out = CliRunner().invoke(main, ["contact", "export", typed], env=_env(runtime))
+        assert out.exit_code != 0 and "no contact" in out.output
