@@ -38,7 +38,7 @@ from gateway.jobs import RetryLater, handler, record_job
 from gateway.jobs.registry import GiveUp
 from gateway.media_links import signed_url
 from gateway.media_store import ticket_files
-from gateway.models import Agency, Contact, Ticket, TicketEvent, TicketForward, utcnow
+from gateway.models import Agency, Contact, Message, Ticket, TicketEvent, TicketForward, utcnow
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -56,6 +56,11 @@ RETRY_FIRST = 300.0
 RETRY_EVERY = 1800.0
 #: Keep retrying at least this long before the forward is marked failed.
 RETRY_FOR = timedelta(hours=24)
+#: How long a forward waits for the ticket's photos to finish downloading (the media job
+#: retries a slow provider); past that it goes without the ones still missing.
+MEDIA_WAIT = timedelta(minutes=15)
+#: Seconds between two looks at downloads still running.
+MEDIA_POLL = 30.0
 #: (connect, read) timeouts of one delivery, in seconds.
 TIMEOUT = (5.0, 20.0)
 #: Header carrying the HMAC-SHA256 of the webhook body: ``sha256=<hex>``.
@@ -167,6 +172,27 @@ def _media_urls(session: Session, runtime: Runtime, ticket: Ticket) -> list[str]
     its photos, while the unsigned ``/media/`` answers only for public tickets.
     """
     return [signed_url(runtime.settings, name) for name in ticket_files(session, ticket)]
+
+
+def media_downloading(session: Session, ticket: Ticket, now: datetime | None = None) -> bool:
+    """Whether a file of the ticket's messages is still being downloaded by the media job.
+
+    A forward built meanwhile would reach the agency without that photo, and the external
+    targets get a ticket once. Only recent messages count (`MEDIA_WAIT`): a download that
+    never finishes does not hold the ticket back for ever.
+    """
+    since = (now or utcnow()) - MEDIA_WAIT
+    rows = session.scalars(
+        select(Message.attachments).where(
+            Message.ticket_id == ticket.id, Message.direction == "in", Message.created_at >= since
+        )
+    )
+    return any(
+        not item.get("stored_path") and not item.get("fetch_error")
+        for attachments in rows
+        for item in attachments or []
+        if isinstance(item, dict)
+    )
 
 
 def _reporter(session: Session, ticket: Ticket) -> dict[str, Any] | None:
@@ -344,6 +370,8 @@ def forward_ticket(runtime: Runtime, payload: dict[str, Any]) -> None:
         agency = session.get(Agency, agency_id)
         if ticket is None or agency is None:
             return
+        if media_downloading(session, ticket):
+            raise RetryLater("waiting for the ticket's photos to download", MEDIA_POLL)
         rows = session.scalars(
             select(TicketForward).where(
                 TicketForward.ticket_id == ticket_id,
