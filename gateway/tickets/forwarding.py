@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from gateway.jobs import RetryLater, handler, record_job
 from gateway.jobs.registry import GiveUp
 from gateway.media_links import signed_url
-from gateway.media_store import ticket_files
+from gateway.media_store import names_in, ticket_files
 from gateway.models import Agency, Contact, Message, Ticket, TicketEvent, TicketForward, utcnow
 
 if TYPE_CHECKING:
@@ -286,19 +286,26 @@ def _webhook(
     row: TicketForward,
     config: dict[str, Any],
 ) -> Delivery:
-    url = str(config.get("url") or "")
-    secret_env = config.get("secret_env")
-    secret = runtime.settings.get(str(secret_env)) if secret_env else None
     document = {
         "event": "ticket.dispatched",
         "idempotency_key": row.idempotency_key,
         "ticket": ticket_document(session, runtime, ticket, agency),
     }
+    return _signed_post(runtime, row, config, document, row.idempotency_key)
+
+
+def _signed_post(
+    runtime: Runtime, row: TicketForward, config: dict[str, Any], document: dict[str, Any], key: str
+) -> Delivery:
+    """``document`` as the agency's webhook receives it: JSON, signed, with its idempotency key."""
+    url = str(config.get("url") or "")
+    secret_env = config.get("secret_env")
+    secret = runtime.settings.get(str(secret_env)) if secret_env else None
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     headers = {
         "Content-Type": "application/json; charset=utf-8",
-        IDEMPOTENCY_HEADER: row.idempotency_key,
-        "X-Lapor-Event": "ticket.dispatched",
+        IDEMPOTENCY_HEADER: key,
+        "X-Lapor-Event": str(document["event"]),
         "User-Agent": USER_AGENT,
     }
     error = None
@@ -312,7 +319,7 @@ def _webhook(
         forward_id=row.id,
         target=WEBHOOK,
         url=url,
-        key=row.idempotency_key,
+        key=key,
         body=body,
         headers=headers,
         error=error,
@@ -380,6 +387,7 @@ def forward_ticket(runtime: Runtime, payload: dict[str, Any]) -> None:
                 TicketForward.target.in_(EXTERNAL_TARGETS),
             )
         ).all()
+        sent_media = ticket_files(session, ticket)  # what the payloads below carry
         deliveries: list[Delivery] = []
         for row in rows:
             config = dict((agency.forward or {}).get(row.target) or {})
@@ -415,7 +423,7 @@ def forward_ticket(runtime: Runtime, payload: dict[str, Any]) -> None:
                         ticket,
                         "forwarded",
                         f"{delivery.target}: {external_id or 'ok'}",
-                        {"target": delivery.target, "external_id": external_id},
+                        {"target": delivery.target, "external_id": external_id, "media": list(sent_media)},
                     )
                 )
                 continue
@@ -466,3 +474,95 @@ def _internal_event(ticket: Ticket, action: str, note: str, data: dict[str, Any]
         data=data,
         created_at=utcnow(),
     )
+
+
+# --------------------------------------------------------------------------- photos sent later
+MEDIA_ADDED = "ticket.media_added"
+
+
+def schedule_media_update(session: Session, message: Message) -> None:
+    """A later message of a ticket has stored files: send them on to the webhook that has the ticket.
+
+    Called where either half becomes true (the media job stored the files; the conversation
+    linked the message to its ticket), once per message (the job's dedupe key). Open311
+    (GeoReport v2) has no way to add media to a request: those agencies see the photo in the
+    inbox, which every agency has.
+    """
+    if message.ticket_id is None or not names_in(message.attachments):
+        return
+    delivered = session.scalar(
+        select(TicketForward.id)
+        .join(Ticket, Ticket.id == TicketForward.ticket_id)
+        .where(
+            TicketForward.ticket_id == message.ticket_id,
+            TicketForward.agency_id == Ticket.agency_id,
+            TicketForward.target == WEBHOOK,
+            TicketForward.status == "delivered",
+        )
+        .limit(1)
+    )
+    if delivered is None:
+        return  # not forwarded yet: the forward itself will carry the files
+    record_job(
+        session,
+        "forward_media",
+        {"ticket_id": message.ticket_id, "message_id": message.id, "since": utcnow().isoformat()},
+        dedupe_key=f"forward-media:{message.id}",
+        max_attempts=1000,  # the 24-hour window ends it, as for a forward
+    )
+
+
+def _already_sent(ticket: Ticket) -> set[str]:
+    """Files the ticket's webhook deliveries carried (recorded on their history events)."""
+    sent: set[str] = set()
+    for event in ticket.events:
+        data = event.data or {}
+        if event.action in ("forwarded", "media_forwarded") and data.get("target") == WEBHOOK:
+            sent.update(str(n) for n in data.get("media") or [])
+    return sent
+
+
+@handler("forward_media")
+def forward_media(runtime: Runtime, payload: dict[str, Any]) -> None:
+    """POST the files of one later message to the ticket's agency's webhook, signed, once."""
+    ticket_id, message_id = int(payload["ticket_id"]), int(payload["message_id"])
+    since = datetime.fromisoformat(payload["since"]) if payload.get("since") else utcnow()
+    with runtime.db.session() as session:
+        ticket, message = session.get(Ticket, ticket_id), session.get(Message, message_id)
+        if ticket is None or message is None or message.ticket_id != ticket_id or ticket.agency is None:
+            return
+        row = session.scalar(
+            select(TicketForward).where(
+                TicketForward.ticket_id == ticket_id,
+                TicketForward.agency_id == ticket.agency_id,
+                TicketForward.target == WEBHOOK,
+                TicketForward.status == "delivered",
+            )
+        )
+        names = [n for n in names_in(message.attachments) if n not in _already_sent(ticket)]
+        if row is None or not names:
+            return
+        document = {
+            "event": MEDIA_ADDED,
+            "idempotency_key": f"{row.idempotency_key}:m{message_id}",
+            "ticket": {"tracking": ticket.tracking, "agency": ticket.agency.code},
+            "media_urls": [signed_url(runtime.settings, name) for name in names],
+        }
+        config = dict((ticket.agency.forward or {}).get(WEBHOOK) or {})
+        delivery = _signed_post(runtime, row, config, document, document["idempotency_key"])
+    delivered, _external, error = _call(delivery)
+    gave_up = not delivered and utcnow() - since >= RETRY_FOR
+    with runtime.db.session() as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        if delivered:
+            note, data = f"{WEBHOOK}: {len(names)}", {"target": WEBHOOK, "media": names}
+            session.add(_internal_event(ticket, "media_forwarded", note, data))
+        elif gave_up:
+            note, data = f"{WEBHOOK} (media): {error}", {"target": WEBHOOK, "error": error}
+            session.add(_internal_event(ticket, "forward_failed", note, data))
+    if gave_up:
+        raise GiveUp("the webhook kept refusing the ticket's later photos for 24 hours")
+    if not delivered:
+        log.warning("media forward failed, will retry", extra={"message_id": message_id})
+        raise RetryLater(f"webhook did not accept the photos: {error}", RETRY_EVERY)

@@ -583,6 +583,9 @@ def add_citizen_message(
     message.ticket_id = ticket.id
     ticket.has_unread = True
     ticket.last_activity_at = utcnow()
+    from gateway.tickets.forwarding import schedule_media_update
+
+    schedule_media_update(session, message)  # its photos, if already downloaded, follow the forward
     citizen = Actor.citizen(ticket.contact_id)
     if ticket.status == lc.DEFERRED:
         return transition(session, runtime, ticket, lc.ANSWER, citizen)

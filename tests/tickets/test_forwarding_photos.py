@@ -137,3 +137,33 @@ def test_forwarding_waits_for_a_photo_still_downloading(
     drain()
     [request] = open311.requests
     _assert_link_to(runtime, request.form()["media_url"], photo)
+
+
+def test_a_photo_sent_after_forwarding_follows_to_the_webhook(
+    runtime: Any, client: Any, drain: Any, receiver: WebhookReceiver
+) -> None:
+    sender = "+6281234567143"
+    citizen = Citizen(client, runtime, drain, "whatsapp", sender)
+    reply = citizen.says("Sampah menumpuk di TPS pasar sudah seminggu, bau sekali")
+    for answer in ("Jl. Merdeka No. 5, Kecamatan Tengah", "ANONIM", "YA"):
+        if re.search(r"#\d{8}", reply):
+            break
+        reply = citizen.says(answer)
+    tracking = re.search(r"#(\d{8})", reply).group(1)  # type: ignore[union-attr]
+    _dispose(client, runtime, tracking, "dlh")
+    drain()
+    [(first_key, first)] = receiver.delivered.items()
+    assert first["ticket"]["media_urls"] == []
+    _send_photo(client, runtime, sender, "Ini fotonya")
+    drain()
+    [photo] = _stored_photos(runtime)
+    later = {k: d for k, d in receiver.delivered.items() if k != first_key}
+    [(key, document)] = later.items()
+    assert document["event"] == "ticket.media_added" and key == document["idempotency_key"]
+    assert document["ticket"]["tracking"] == tracking
+    [link] = document["media_urls"]
+    _assert_link_to(runtime, link, photo)
+    request = receiver.requests[-1]
+    assert request.headers["x-lapor-signature"] == receiver.expected_signature(request.body)
+    drain()
+    assert len(receiver.delivered) == 2 and receiver.duplicates == 0  # once
