@@ -7,6 +7,7 @@ LAPOR_DATA_DIR/demo-credentials.txt, never stored in the repository.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -73,7 +74,7 @@ def seed(runtime: Runtime, demo: bool) -> None:
 
 
 # (description, category, place, steps): steps are (action, agency or note) pairs run in order.
-DEMO_TICKETS: list[tuple[str, str, str, list[tuple[str, dict[str, str]]]]] = [
+DEMO_TICKETS: list[tuple[str, str, str, list[tuple[str, dict[str, Any]]]]] = [
     (
         "Jalan berlubang besar di depan SDN 3, bahaya untuk motor",
         "jalan",

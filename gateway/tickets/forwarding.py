@@ -542,25 +542,26 @@ def forward_media(runtime: Runtime, payload: dict[str, Any]) -> None:
         names = [n for n in names_in(message.attachments) if n not in _already_sent(ticket)]
         if row is None or not names:
             return
-        document = {
+        key = f"{row.idempotency_key}:m{message_id}"
+        document: dict[str, Any] = {
             "event": MEDIA_ADDED,
-            "idempotency_key": f"{row.idempotency_key}:m{message_id}",
+            "idempotency_key": key,
             "ticket": {"tracking": ticket.tracking, "agency": ticket.agency.code},
             "media_urls": [signed_url(runtime.settings, name) for name in names],
         }
         config = dict((ticket.agency.forward or {}).get(WEBHOOK) or {})
-        delivery = _signed_post(runtime, row, config, document, document["idempotency_key"])
+        delivery = _signed_post(runtime, row, config, document, key)
     delivered, _external, error = _call(delivery)
     gave_up = not delivered and utcnow() - since >= RETRY_FOR
     with runtime.db.session() as session:
         ticket = session.get(Ticket, ticket_id)
         assert ticket is not None
         if delivered:
-            note, data = f"{WEBHOOK}: {len(names)}", {"target": WEBHOOK, "media": names}
-            session.add(_internal_event(ticket, "media_forwarded", note, data))
+            data: dict[str, Any] = {"target": WEBHOOK, "media": names}
+            session.add(_internal_event(ticket, "media_forwarded", f"{WEBHOOK}: {len(names)}", data))
         elif gave_up:
-            note, data = f"{WEBHOOK} (media): {error}", {"target": WEBHOOK, "error": error}
-            session.add(_internal_event(ticket, "forward_failed", note, data))
+            data = {"target": WEBHOOK, "error": error}
+            session.add(_internal_event(ticket, "forward_failed", f"{WEBHOOK} (media): {error}", data))
     if gave_up:
         raise GiveUp("the webhook kept refusing the ticket's later photos for 24 hours")
     if not delivered:
