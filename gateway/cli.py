@@ -468,6 +468,30 @@ def contact_erase(address: str, yes: bool) -> None:
     click.echo(f"erased; {cleared} messages cleared")
 
 
+@contact.command("link-numbers")
+def contact_link_numbers() -> None:
+    """Join the contacts that share a phone number on SMS and WhatsApp (stored before they were
+    linked on arrival); each merge is audited."""
+    from gateway.models import AuditEntry
+    from gateway.runtime import Runtime
+    from gateway.tickets.merge import link_phone_numbers
+
+    runtime = Runtime(load_settings())
+    with runtime.db.session() as session:
+        results = link_phone_numbers(session)
+        for result in results:
+            session.add(
+                AuditEntry(
+                    actor_label=f"cli:{getpass.getuser()}",
+                    action="contact.merge",
+                    detail=f"contact {result.merged} into {result.kept} (same phone number): "
+                    f"{result.addresses} addresses, {result.tickets} tickets, {result.messages} messages",
+                )
+            )
+    runtime.close()
+    click.echo(f"{len(results)} contacts merged")
+
+
 # --------------------------------------------------------------------------- helpers used by `run`
 def write_channels_env(data_dir: Path, values: dict[str, str]) -> None:
     """Record stand-in channel settings for the worker and `simulate` to read."""

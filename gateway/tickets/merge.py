@@ -91,3 +91,25 @@ def _merge_conversations(session: Session, keep_id: int, other_id: int) -> None:
         kept.channel, kept.address, kept.version = merged.channel, merged.address, version
     session.delete(merged)
     session.flush()
+
+
+def link_phone_numbers(session: Session) -> list[MergeResult]:
+    """Merge the contacts that share a phone number under different schemes (``tel:`` and
+    ``whatsapp:``), the oldest contact kept.
+
+    New addresses are linked as they arrive (`gateway.inbound`); this joins the contacts
+    stored before that, once, for `lapor-gateway contact link-numbers`.
+    """
+    from gateway.inbound import same_phone_addresses
+
+    owners: dict[str, set[int]] = {}
+    for address, contact_id in session.execute(select(ContactAddress.address, ContactAddress.contact_id)):
+        if same_phone_addresses(address):  # a phone number under a phone scheme
+            owners.setdefault(address.partition(":")[2], set()).add(int(contact_id))
+    results = []
+    for ids in owners.values():
+        keep, *others = sorted(ids)
+        for other in others:
+            if session.get(Contact, other) is not None:  # not merged already under another number
+                results.append(merge_contacts(session, keep, other))
+    return results

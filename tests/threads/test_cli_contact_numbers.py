@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gateway.cli import main
 from gateway.models import ContactAddress
@@ -54,3 +54,31 @@ def test_an_unknown_or_unreadable_number_is_refused(client: Any, runtime: Any) -
     for typed in ("0812-0000-0000", "12"):
         out = CliRunner().invoke(main, ["contact", "export", typed], env=_env(runtime))
         assert out.exit_code != 0 and "no contact" in out.output
+
+
+def test_link_numbers_joins_contacts_split_before_linking_existed(
+    client: Any, runtime: Any, drain: Any
+) -> None:
+    """Contacts stored before the gateway linked numbers: one command joins them, audited."""
+    from gateway.models import AuditEntry, Contact
+
+    with runtime.db.session() as session:  # as an older version stored them: two contacts
+        for address in ("tel:+6281288885555", "whatsapp:+6281288885555", "telegram:700000123"):
+            contact = Contact(display_name=None)
+            session.add(contact)
+            session.flush()
+            session.add(ContactAddress(contact_id=contact.id, address=address, channel=address.split(":")[0]))
+    out = CliRunner().invoke(main, ["contact", "link-numbers"], env=_env(runtime))
+    assert out.exit_code == 0, out.output
+    assert "1" in out.output
+    with runtime.db.session() as session:
+        owners = dict(
+            session.execute(select(ContactAddress.address, ContactAddress.contact_id)).tuples().all()
+        )
+        assert owners["tel:+6281288885555"] == owners["whatsapp:+6281288885555"]
+        assert owners["telegram:700000123"] != owners["tel:+6281288885555"]
+        assert session.scalar(select(func.count()).select_from(Contact)) == 2
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "contact.merge")).all()
+        assert "6281288885555" not in (entry.detail or "")
+    again = CliRunner().invoke(main, ["contact", "link-numbers"], env=_env(runtime))
+    assert again.exit_code == 0 and "0" in again.output
