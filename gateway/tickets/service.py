@@ -411,11 +411,14 @@ def create_ticket(
         from gateway.tickets.threads import open_thread
 
         open_thread(session, ticket)
+    at_once = decision.certain and decision.auto_dispatch
     if notify_received is None:
         notify_received = source != "message"
-    if notify_received:
+    if notify_received and not at_once:
+        # Dispatched at once: "waiting for verification" would be untrue a moment later; the
+        # "forwarded to" notice below carries the tracking number instead.
         notify_citizen(session, runtime, ticket, event, lc.UNVERIFIED)
-    if decision.certain and decision.auto_dispatch:
+    if at_once:
         transition(
             session,
             runtime,

@@ -83,3 +83,29 @@ def test_dispatched_again_to_the_same_agency_tells_the_citizen_once(
         texts = [m.text for m in outbound(session, tracking)]
     assert sum("Dinas Lingkungan Hidup" in t for t in texts) == 1
     assert sum("Dinas Pekerjaan Umum" in t for t in texts) == 2, texts  # back to PU after DLH: news again
+
+
+def test_walk_in_auto_dispatched_gets_one_notice_without_a_verification_promise(
+    runtime_with: Any, tmp_path: Any
+) -> None:
+    from gateway.inbound import find_or_create_contact
+    from gateway.tickets.service import Actor, create_ticket
+
+    runtime = runtime_with(LAPOR_CONFIG_DIR=str(config_dir(tmp_path, categories=AUTO_SAMPAH)))
+    with runtime.db.session() as session:
+        contact, _ = find_or_create_contact(session, "tel:+6281234567131", "sms", "Budi")
+        ticket = create_ticket(
+            session,
+            runtime,
+            contact=contact,
+            description="Sampah menumpuk di TPS pasar sudah seminggu",
+            category="sampah",
+            channel="sms",
+            address="tel:+6281234567131",
+            source="operator",
+            actor=Actor.system("Petugas loket"),
+        )
+        texts = [m.text for m in outbound(session, ticket.tracking)]
+    assert len(texts) == 1, texts
+    assert f"#{ticket.tracking}" in texts[0] and "Dinas Lingkungan Hidup" in texts[0]
+    assert "verifikasi" not in texts[0].lower()
