@@ -52,6 +52,10 @@ class Context:
     #: Months personal data is kept after a ticket closes (LAPOR_RETENTION_MONTHS, 0 = kept).
     #: None: not told, so no privacy notice can state it (engine tests that are not about it).
     retention_months: int | None = None
+    #: The agency a ticket filed in this step goes to at once (its category is dispatched
+    #: without verification and its owner is certain), by name; None: the coordinator
+    #: verifies it first. The gateway works it out with the same routing that files it.
+    dispatch_to: str | None = None
 
     def ticket(self, tracking: str | None) -> TicketInfo | None:
         for info in self.tickets:

@@ -859,11 +859,15 @@ class _Turn:
         days = deadlines(draft.category)
         state.open_ticket = tracking
         self.close_draft()
-        self.reply(
-            self.t(
-                "filed", tracking=tracking, verify=days.get("verify", 3), follow_up=days.get("follow_up", 5)
+        follow_up = days.get("follow_up", 5)
+        if self.ctx.dispatch_to:  # no verification to promise: say where it went instead
+            self.reply(
+                self.t(
+                    "filed_dispatched", tracking=tracking, agency=self.ctx.dispatch_to, follow_up=follow_up
+                )
             )
-        )
+            return
+        self.reply(self.t("filed", tracking=tracking, verify=days.get("verify", 3), follow_up=follow_up))
 
     # ----------------------------------------------------------------- questions
 

@@ -630,14 +630,20 @@ def contact() -> None:
 @contact.command("export")
 @click.argument("address")
 def contact_export(address: str) -> None:
-    """Print everything stored about the citizen behind ADDRESS (e.g. tel:+62812...) as JSON."""
+    """Print everything stored about the citizen behind ADDRESS as JSON.
+
+    ADDRESS: a phone number as written (0812-..., +62 812 ..., 62812...) or a stored
+    address (tel:+62812..., whatsapp:+62812..., telegram:...).
+    """
     import json
 
+    from gateway.inbound import address_as_written
     from gateway.privacy_requests import export_contact
     from gateway.runtime import Runtime
 
     runtime = Runtime(load_settings())
     with runtime.db.session() as session:
+        address = address_as_written(session, address)
         data = export_contact(session, address, actor=f"cli:{getpass.getuser()}")
     runtime.close()
     if data is None:
@@ -649,7 +655,11 @@ def contact_export(address: str) -> None:
 @click.argument("address")
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def contact_erase(address: str, yes: bool) -> None:
-    """Remove the personal data of the citizen behind ADDRESS (their files too); complaints stay, unlinked."""
+    """Remove the personal data of the citizen behind ADDRESS (their files too); complaints stay, unlinked.
+
+    ADDRESS: a phone number as written or a stored address, as for `contact export`.
+    """
+    from gateway.inbound import address_as_written
     from gateway.media_store import detach_contact_media, remove_unreferenced
     from gateway.privacy_requests import erase_contact, find_contact
     from gateway.runtime import Runtime
@@ -658,6 +668,7 @@ def contact_erase(address: str, yes: bool) -> None:
         click.confirm("Erase this citizen's personal data? This cannot be undone", abort=True)
     runtime = Runtime(load_settings())
     with runtime.db.session() as session:
+        address = address_as_written(session, address)
         contact = find_contact(session, address)
         files = detach_contact_media(session, contact.id) if contact is not None else set()
         cleared = erase_contact(session, address, actor=f"cli:{getpass.getuser()}")
@@ -668,6 +679,30 @@ def contact_erase(address: str, yes: bool) -> None:
     if cleared is None:
         raise click.ClickException("no contact has this address")
     click.echo(f"erased; {cleared} messages cleared")
+
+
+@contact.command("link-numbers")
+def contact_link_numbers() -> None:
+    """Join the contacts that share a phone number on SMS and WhatsApp (stored before they were
+    linked on arrival); each merge is audited."""
+    from gateway.models import AuditEntry
+    from gateway.runtime import Runtime
+    from gateway.tickets.merge import link_phone_numbers
+
+    runtime = Runtime(load_settings())
+    with runtime.db.session() as session:
+        results = link_phone_numbers(session)
+        for result in results:
+            session.add(
+                AuditEntry(
+                    actor_label=f"cli:{getpass.getuser()}",
+                    action="contact.merge",
+                    detail=f"contact {result.merged} into {result.kept} (same phone number): "
+                    f"{result.addresses} addresses, {result.tickets} tickets, {result.messages} messages",
+                )
+            )
+    runtime.close()
+    click.echo(f"{len(results)} contacts merged")
 
 
 # --------------------------------------------------------------------------- helpers used by `run`

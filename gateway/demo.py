@@ -7,6 +7,7 @@ LAPOR_DATA_DIR/demo-credentials.txt, never stored in the repository.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -73,7 +74,7 @@ def seed(runtime: Runtime, demo: bool) -> None:
 
 
 # (description, category, place, steps): steps are (action, agency or note) pairs run in order.
-DEMO_TICKETS: list[tuple[str, str, str, list[tuple[str, dict[str, str]]]]] = [
+DEMO_TICKETS: list[tuple[str, str, str, list[tuple[str, dict[str, Any]]]]] = [
     (
         "Jalan berlubang besar di depan SDN 3, bahaya untuk motor",
         "jalan",
@@ -114,7 +115,8 @@ DEMO_TICKETS: list[tuple[str, str, str, list[tuple[str, dict[str, str]]]]] = [
 
 def seed_demo_tickets(runtime: Runtime) -> None:
     """A few tickets in various states, so the inbox and the public page show something."""
-    from gateway.models import Contact, ContactAddress, Ticket
+    from gateway.inbound import find_or_create_contact
+    from gateway.models import Ticket
     from gateway.tickets.service import Actor, create_ticket, transition
 
     with runtime.db.session() as session:
@@ -126,10 +128,8 @@ def seed_demo_tickets(runtime: Runtime) -> None:
             address = f"tel:+62812000000{index:02d}"
             # Opted out, so no update is ever sent to these made-up numbers, even
             # when `demo` runs against a real aggregator.
-            contact = Contact(display_name=f"Warga Demo {index + 1}", opted_out=True)
-            session.add(contact)
-            session.flush()
-            session.add(ContactAddress(contact_id=contact.id, address=address, channel="sms"))
+            contact, _address = find_or_create_contact(session, address, "sms", f"Warga Demo {index + 1}")
+            contact.opted_out = True
             ticket = create_ticket(
                 session,
                 runtime,

@@ -14,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from adapters.base import DELIVERY_RANK, ContactEvent, InboundMessage, ParseResult, StatusUpdate
+from adapters.common import normalize_phone
 from gateway.db import insert_ignoring
 from gateway.jobs import record_job
 from gateway.jobs.outbox import enqueue_when_due, job_values
@@ -74,32 +75,108 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+# Schemes whose value is a phone number: one number reached by SMS (aggregator, Twilio) and
+# by WhatsApp (Cloud API, Twilio) is one citizen. Telegram ids and WhatsApp business-scoped
+# ids are not phone numbers and are never linked.
+PHONE_SCHEMES = ("tel", "whatsapp")
+
+
+def same_phone_addresses(address: str) -> list[str]:
+    """The other addresses of the phone number ``address`` names (``tel:+62…`` ↔ ``whatsapp:+62…``).
+
+    Empty when ``address`` is not an E.164 number under a phone scheme (a Telegram chat,
+    a WhatsApp business-scoped id, an SMS alphanumeric sender).
+    """
+    scheme, _, value = address.partition(":")
+    if scheme not in PHONE_SCHEMES or not value.startswith("+") or normalize_phone(value) != value:
+        return []
+    return [f"{other}:{value}" for other in PHONE_SCHEMES if other != scheme]
+
+
+def address_as_written(session: Session, typed: str) -> str:
+    """The stored address behind what a person typed: a number as people write it
+    (``0812-…``, ``+62 812 …``, ``62812…``, optionally after ``tel:`` or ``whatsapp:``) or
+    an address as stored (``telegram:…``).
+
+    A phone number is read with phonenumbers (region ID, see `normalize_phone`) and
+    matched under every phone scheme, its own first: the SMS and the WhatsApp address of
+    one number are one contact. Unreadable text is returned as typed (and found by nobody).
+    """
+    text = typed.strip()
+    scheme, sep, value = text.partition(":")
+    scheme = scheme.lower() if sep else ""
+    if sep and scheme not in PHONE_SCHEMES:
+        return text
+    number = normalize_phone(value if sep else text)
+    if number is None:
+        return text
+    schemes = [scheme] if scheme else []
+    candidates = [f"{s}:{number}" for s in [*schemes, *(s for s in PHONE_SCHEMES if s != scheme)]]
+    for candidate in candidates:
+        if session.scalar(select(ContactAddress.id).where(ContactAddress.address == candidate)) is not None:
+            return candidate
+    return candidates[0]
+
+
+def _new_address(
+    conn: Connection,
+    address: str,
+    channel: str,
+    name: str | None,
+    language: str | None,
+    last_inbound_at: datetime | None,
+) -> tuple[int, str] | None:
+    """Store ``address``, owned by the contact of the same phone number, or by a new contact.
+
+    Returns the owning contact's id and language, or None when the address was stored concurrently by
+    another request (the caller reads theirs). The single place where a contact is created:
+    the webhook's ack path and every form that files a ticket for a phone number (walk-in
+    desk, Open311) come through here, so an SMS and a WhatsApp of one number are one citizen.
+    """
+    owner: int | None = None
+    lang = "en" if (language or "").startswith("en") else "id"
+    for sibling in same_phone_addresses(address):
+        found = _run(conn, "lookup", {"b_address": sibling})
+        if found is not None:
+            owner, lang = int(found[1]), str(found[3])
+            if name and not found[2]:
+                _run(conn, "name", {"b_id": owner, "b_name": name})
+            break
+    created = owner is None
+    if owner is None:
+        inserted = _run(conn, "contact", {"display_name": name, "language": lang})
+        assert inserted is not None  # INSERT ... RETURNING id
+        owner = int(inserted[0])
+    row = _run(
+        conn,
+        "address",
+        {"contact_id": owner, "address": address, "channel": channel, "last_inbound_at": last_inbound_at},
+    )
+    if row is not None:
+        return owner, lang
+    if created:
+        _run(conn, "drop_contact", {"b_id": owner})
+    return None
+
+
 def find_or_create_contact(
     session: Session, address: str, channel: str, name: str | None = None, language: str | None = None
 ) -> tuple[Contact, ContactAddress]:
-    """The contact owning ``address``, created on first contact."""
-    row = session.scalar(select(ContactAddress).where(ContactAddress.address == address))
-    if row is not None:
-        contact = session.get(Contact, row.contact_id)
-        assert contact is not None
-        if name and not contact.display_name:
-            contact.display_name = name
-        return contact, row
-    contact = Contact(display_name=name, language="en" if (language or "").startswith("en") else "id")
-    session.add(contact)
+    """The contact owning ``address``, created on first contact (see `_new_address`).
+
+    For callers outside the ack path (walk-in desk, Open311); the webhook's own path is
+    `_contact_for_inbound`, which shares `_new_address`.
+    """
     session.flush()
-    row = ContactAddress(contact_id=contact.id, address=address, channel=channel)
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        # Created concurrently by another request: use theirs.
-        session.expunge(contact)
-        row = session.scalars(select(ContactAddress).where(ContactAddress.address == address)).one()
-        found = session.get(Contact, row.contact_id)
-        assert found is not None
-        return found, row
+    conn = session.connection()
+    if _run(conn, "lookup", {"b_address": address}) is None:
+        # None back: stored concurrently by another request, whose row is read below.
+        _new_address(conn, address, channel, name, language, None)
+    row = session.scalars(select(ContactAddress).where(ContactAddress.address == address)).one()
+    contact = session.get(Contact, row.contact_id)
+    assert contact is not None
+    if name and not contact.display_name:
+        contact.display_name = name
     return contact, row
 
 
@@ -270,28 +347,19 @@ def _contact_for_inbound(conn: Connection, msg: InboundMessage, counted: bool) -
 
     One SELECT and one UPDATE for a known sender, on the session's connection (see
     `_Prepared`): the ack path runs this once per message while holding the write lock.
-    The count is read only when ``counted`` (a rate limit is set), in the same SELECT; a
-    contact created here has no messages yet (a deleted contact's messages lose their
-    contact id).
+    The count is read only when ``counted`` (a rate limit is set), in the same SELECT; an
+    address stored here counts from zero (a new contact has no messages yet; a deleted
+    contact's messages lose their contact id).
     """
     now = utcnow()
     lookup = "lookup_counted" if counted else "lookup"
     params = {"b_address": msg.sender, "b_since": recent_since()} if counted else {"b_address": msg.sender}
     found = _run(conn, lookup, params)
     if found is None:
-        language = "en" if (msg.language or "").startswith("en") else "id"
-        created = _run(conn, "contact", {"display_name": msg.sender_name, "language": language})
-        assert created is not None  # INSERT ... RETURNING id
-        contact_id = created[0]
-        row = _run(
-            conn,
-            "address",
-            {"contact_id": contact_id, "address": msg.sender, "channel": msg.channel, "last_inbound_at": now},
-        )
-        if row is not None:
-            return int(contact_id), language, 0
+        stored = _new_address(conn, msg.sender, msg.channel, msg.sender_name, msg.language, now)
+        if stored is not None:
+            return stored[0], stored[1], 0
         # Created concurrently by another request: use theirs.
-        _run(conn, "drop_contact", {"b_id": contact_id})
         found = _run(conn, lookup, params)
         if found is None:  # pragma: no cover - the conflicting row cannot vanish inside our transaction
             raise RuntimeError(f"address {msg.sender!r} conflicted but cannot be read")
@@ -409,6 +477,7 @@ def retry_outside_window(session: Session, message: Message, error_code: str | N
 def apply_status_to_message(
     session: Session, message: Message, status: str, error_code: str | None, error_message: str | None
 ) -> None:
+    """Move ``message`` to the provider's ``status`` if it is news (see `DELIVERY_RANK`)."""
     current = DELIVERY_RANK.get(message.delivery_status or "pending", 0)
     new = DELIVERY_RANK.get(status)
     if new is None:
@@ -421,6 +490,11 @@ def apply_status_to_message(
             message.failure_reason = error_message or (
                 f"provider error {error_code}" if error_code else "failed"
             )
+        else:
+            # It went through (after a retry, a fallback to SMS): an earlier attempt's
+            # failure no longer describes it, and the inbox must not show one.
+            message.error_code = None
+            message.failure_reason = None
 
 
 def apply_contact_event(session: Session, event: ContactEvent) -> None:

@@ -1,4 +1,5 @@
-"""The dashboard, the audit log and the admin pages (operators, canned responses, agencies)."""
+"""The dashboard, the audit log, the admin pages (operators, canned responses, agencies) and
+merging two contacts that are one citizen."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from conversations import lifecycle as lc
 from gateway.bounds import EARLIEST, LATEST, parse_day, parse_id
 from gateway.inbox import inbox_bp
-from gateway.inbox.access import actor, audit, runtime
+from gateway.inbox.access import actor, audit, runtime, ticket_or_404
 from gateway.inbox.auth import roles_required
 from gateway.inbox.forms import AgencyForm, CannedForm, NewPasswordForm, OperatorForm
 from gateway.inbox.i18n import current_language, translate
@@ -307,3 +308,48 @@ def agencies() -> Any:
             db.execute(select(Operator.agency_id, func.count(Operator.id)).group_by(Operator.agency_id)).all()
         )
         return render_template("inbox/agencies.html", rows=rows, counts=counts, form=AgencyForm())
+
+
+# --------------------------------------------------------------------------- merging contacts
+@inbox_bp.post("/t/<tracking>/merge-contact")
+@login_required
+@roles_required("admin", "coordinator")
+def merge_contact(tracking: str) -> Any:
+    """Merge the reporter of another ticket into this ticket's reporter (one citizen, two contacts).
+
+    Admins and coordinators only (they see every ticket, so both reporters are theirs to
+    judge); audited with contact ids and counts, never an address.
+    """
+    from gateway.tickets.merge import MergeRefused, merge_contacts
+
+    other_tracking = (request.form.get("other") or "").strip().lstrip("#")[:16]
+    with runtime().db.session() as db:
+        ticket = ticket_or_404(db, tracking)
+        back = redirect(url_for("inbox.thread", tracking=ticket.tracking) + "#merge-contact")
+        if ticket.contact_id is None:
+            flash(translate("merge.no_reporter"), "error")
+            return back
+        other = service.find_ticket(db, actor(), other_tracking) if other_tracking.isdigit() else None
+        if other is None or other.contact_id is None:
+            flash(translate("merge.not_found"), "error")
+            return back
+        if other.contact_id == ticket.contact_id:
+            flash(translate("merge.same"), "error")
+            return back
+        try:
+            result = merge_contacts(db, ticket.contact_id, other.contact_id)
+        except MergeRefused:
+            flash(translate("merge.not_found"), "error")
+            return back
+        audit(
+            db,
+            "contact.merge",
+            ticket,
+            f"contact {result.merged} into {result.kept} (from #{other_tracking}): {result.addresses} "
+            f"addresses, {result.tickets} tickets, {result.messages} messages",
+        )
+    flash(
+        translate("merge.done", addresses=result.addresses, tickets=result.tickets, messages=result.messages),
+        "ok",
+    )
+    return back

@@ -10,7 +10,7 @@ marked processed in the same transaction as its effects.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -89,7 +89,8 @@ def _segment(row: Any) -> Segment | None:
     )
 
 
-def _lock_conversation(session: Session, contact_id: int) -> Conversation:
+def lock_conversation(session: Session, contact_id: int) -> Conversation:
+    """The contact's conversation row, locked for this transaction (created if it has none)."""
     conv = session.scalar(select(Conversation).where(Conversation.contact_id == contact_id).with_for_update())
     if conv is None:
         conv = Conversation(contact_id=contact_id, state={}, intake_state="idle", version=0)
@@ -497,7 +498,7 @@ def process_inbound(
             flush_waiting_notifications(session, contact_id)
             return None
     wait_for_segments: float | None = None
-    conv = _lock_conversation(session, contact_id)
+    conv = lock_conversation(session, contact_id)
     contact = session.get(Contact, contact_id)
     if contact is None:
         return None
@@ -547,7 +548,7 @@ def conversation_timeout(
     runtime: Runtime, session: Session, payload: dict[str, Any], seen: Any = None
 ) -> None:
     contact_id = int(payload["contact_id"])
-    conv = _lock_conversation(session, contact_id)
+    conv = lock_conversation(session, contact_id)
     contact = session.get(Contact, contact_id)
     if contact is None or conv.version != int(payload["version"]):
         return  # the conversation moved on: a stale timeout does nothing
@@ -574,6 +575,13 @@ def run_engine(
     address = source.address if source is not None else (conv.address or "")
     state = ConversationState.from_dict(conv.state) if conv.state else ConversationState.new()
     ctx = build_context(runtime, session, contact.id, channel)
+    if state.draft is not None:
+        from gateway.tickets.service import dispatch_at_once
+
+        # If this step files the draft, the confirmation says where it went (see Context).
+        ctx = replace(
+            ctx, dispatch_to=dispatch_at_once(runtime, state.draft.category, state.draft.location_text)
+        )
     result = step(state, event, ctx)
     new_state = result.new_state
     conv.state = new_state.to_dict()
@@ -584,7 +592,17 @@ def run_engine(
         conv.channel, conv.address = channel, address
     key = f"m{source.id}" if source is not None else f"t{conv.id}:{event.kind}:{event.version}"
     apply_effects(
-        runtime, session, contact, conv, result.effects, channel, address, key, source, new_state.language
+        runtime,
+        session,
+        contact,
+        conv,
+        result.effects,
+        channel,
+        address,
+        key,
+        source,
+        new_state.language,
+        told_dispatch=ctx.dispatch_to is not None,
     )
 
 
@@ -599,7 +617,10 @@ def apply_effects(
     key: str,
     source: Message | None,
     language: str,
+    told_dispatch: bool = False,
 ) -> None:
+    """Carry out the engine's effects; ``told_dispatch``: its confirmation of a filed ticket
+    already named the agency it goes to at once, so no separate notice follows it."""
     for index, effect in enumerate(effects):
         if isinstance(effect, Reply):
             ticket_id = source.ticket_id if source is not None else None
@@ -628,6 +649,7 @@ def apply_effects(
                 source="message",
                 attachments=[a.__dict__ for a in effect.attachments],
                 message_ids=_own_message_rows(session, contact.id, effect.message_ids),
+                notify_dispatch=not told_dispatch,
             )
             _link_messages(session, contact.id, ticket.id)
         elif isinstance(effect, AppendToTicket):

@@ -61,6 +61,9 @@ def fetch_media(runtime: Runtime, payload: dict[str, Any]) -> None:
             message = session.get(Message, message_id)
             if message is not None and message.attachments:
                 message.attachments = attachments
+                from gateway.tickets.forwarding import schedule_media_update
+
+                schedule_media_update(session, message)  # a photo sent after the forward
                 return
         # Erased (or deleted) while we downloaded: keep nothing of it.
         with runtime.db.session() as session:

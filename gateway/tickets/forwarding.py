@@ -37,8 +37,8 @@ from sqlalchemy.orm import Session
 from gateway.jobs import RetryLater, handler, record_job
 from gateway.jobs.registry import GiveUp
 from gateway.media_links import signed_url
-from gateway.media_store import ticket_files
-from gateway.models import Agency, Contact, Ticket, TicketEvent, TicketForward, utcnow
+from gateway.media_store import names_in, ticket_files
+from gateway.models import Agency, Contact, Message, Ticket, TicketEvent, TicketForward, utcnow
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -56,6 +56,11 @@ RETRY_FIRST = 300.0
 RETRY_EVERY = 1800.0
 #: Keep retrying at least this long before the forward is marked failed.
 RETRY_FOR = timedelta(hours=24)
+#: How long a forward waits for the ticket's photos to finish downloading (the media job
+#: retries a slow provider); past that it goes without the ones still missing.
+MEDIA_WAIT = timedelta(minutes=15)
+#: Seconds between two looks at downloads still running.
+MEDIA_POLL = 30.0
 #: (connect, read) timeouts of one delivery, in seconds.
 TIMEOUT = (5.0, 20.0)
 #: Header carrying the HMAC-SHA256 of the webhook body: ``sha256=<hex>``.
@@ -169,6 +174,27 @@ def _media_urls(session: Session, runtime: Runtime, ticket: Ticket) -> list[str]
     return [signed_url(runtime.settings, name) for name in ticket_files(session, ticket)]
 
 
+def media_downloading(session: Session, ticket: Ticket, now: datetime | None = None) -> bool:
+    """Whether a file of the ticket's messages is still being downloaded by the media job.
+
+    A forward built meanwhile would reach the agency without that photo, and the external
+    targets get a ticket once. Only recent messages count (`MEDIA_WAIT`): a download that
+    never finishes does not hold the ticket back for ever.
+    """
+    since = (now or utcnow()) - MEDIA_WAIT
+    rows = session.scalars(
+        select(Message.attachments).where(
+            Message.ticket_id == ticket.id, Message.direction == "in", Message.created_at >= since
+        )
+    )
+    return any(
+        not item.get("stored_path") and not item.get("fetch_error")
+        for attachments in rows
+        for item in attachments or []
+        if isinstance(item, dict)
+    )
+
+
 def _reporter(session: Session, ticket: Ticket) -> dict[str, Any] | None:
     """Who reported, for public tickets only: anonymous and confidential reporters never leave the gateway."""
     from gateway.tickets.service import Actor, reveals_reporter
@@ -262,19 +288,26 @@ def _webhook(
     row: TicketForward,
     config: dict[str, Any],
 ) -> Delivery:
-    url = str(config.get("url") or "")
-    secret_env = config.get("secret_env")
-    secret = runtime.settings.get(str(secret_env)) if secret_env else None
     document = {
         "event": "ticket.dispatched",
         "idempotency_key": row.idempotency_key,
         "ticket": ticket_document(session, runtime, ticket, agency),
     }
+    return _signed_post(runtime, row, config, document, row.idempotency_key)
+
+
+def _signed_post(
+    runtime: Runtime, row: TicketForward, config: dict[str, Any], document: dict[str, Any], key: str
+) -> Delivery:
+    """``document`` as the agency's webhook receives it: JSON, signed, with its idempotency key."""
+    url = str(config.get("url") or "")
+    secret_env = config.get("secret_env")
+    secret = runtime.settings.get(str(secret_env)) if secret_env else None
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     headers = {
         "Content-Type": "application/json; charset=utf-8",
-        IDEMPOTENCY_HEADER: row.idempotency_key,
-        "X-Lapor-Event": "ticket.dispatched",
+        IDEMPOTENCY_HEADER: key,
+        "X-Lapor-Event": str(document["event"]),
         "User-Agent": USER_AGENT,
     }
     error = None
@@ -288,7 +321,7 @@ def _webhook(
         forward_id=row.id,
         target=WEBHOOK,
         url=url,
-        key=row.idempotency_key,
+        key=key,
         body=body,
         headers=headers,
         error=error,
@@ -346,6 +379,8 @@ def forward_ticket(runtime: Runtime, payload: dict[str, Any]) -> None:
         agency = session.get(Agency, agency_id)
         if ticket is None or agency is None:
             return
+        if media_downloading(session, ticket):
+            raise RetryLater("waiting for the ticket's photos to download", MEDIA_POLL)
         rows = session.scalars(
             select(TicketForward).where(
                 TicketForward.ticket_id == ticket_id,
@@ -354,6 +389,7 @@ def forward_ticket(runtime: Runtime, payload: dict[str, Any]) -> None:
                 TicketForward.target.in_(EXTERNAL_TARGETS),
             )
         ).all()
+        sent_media = ticket_files(session, ticket)  # what the payloads below carry
         deliveries: list[Delivery] = []
         for row in rows:
             config = dict((agency.forward or {}).get(row.target) or {})
@@ -389,7 +425,7 @@ def forward_ticket(runtime: Runtime, payload: dict[str, Any]) -> None:
                         ticket,
                         "forwarded",
                         f"{delivery.target}: {external_id or 'ok'}",
-                        {"target": delivery.target, "external_id": external_id},
+                        {"target": delivery.target, "external_id": external_id, "media": list(sent_media)},
                     )
                 )
                 continue
@@ -440,3 +476,96 @@ def _internal_event(ticket: Ticket, action: str, note: str, data: dict[str, Any]
         data=data,
         created_at=utcnow(),
     )
+
+
+# --------------------------------------------------------------------------- photos sent later
+MEDIA_ADDED = "ticket.media_added"
+
+
+def schedule_media_update(session: Session, message: Message) -> None:
+    """A later message of a ticket has stored files: send them on to the webhook that has the ticket.
+
+    Called where either half becomes true (the media job stored the files; the conversation
+    linked the message to its ticket), once per message (the job's dedupe key). Open311
+    (GeoReport v2) has no way to add media to a request: those agencies see the photo in the
+    inbox, which every agency has.
+    """
+    if message.ticket_id is None or not names_in(message.attachments):
+        return
+    delivered = session.scalar(
+        select(TicketForward.id)
+        .join(Ticket, Ticket.id == TicketForward.ticket_id)
+        .where(
+            TicketForward.ticket_id == message.ticket_id,
+            TicketForward.agency_id == Ticket.agency_id,
+            TicketForward.target == WEBHOOK,
+            TicketForward.status == "delivered",
+        )
+        .limit(1)
+    )
+    if delivered is None:
+        return  # not forwarded yet: the forward itself will carry the files
+    record_job(
+        session,
+        "forward_media",
+        {"ticket_id": message.ticket_id, "message_id": message.id, "since": utcnow().isoformat()},
+        dedupe_key=f"forward-media:{message.id}",
+        max_attempts=1000,  # the 24-hour window ends it, as for a forward
+    )
+
+
+def _already_sent(ticket: Ticket) -> set[str]:
+    """Files the ticket's webhook deliveries carried (recorded on their history events)."""
+    sent: set[str] = set()
+    for event in ticket.events:
+        data = event.data or {}
+        if event.action in ("forwarded", "media_forwarded") and data.get("target") == WEBHOOK:
+            sent.update(str(n) for n in data.get("media") or [])
+    return sent
+
+
+@handler("forward_media")
+def forward_media(runtime: Runtime, payload: dict[str, Any]) -> None:
+    """POST the files of one later message to the ticket's agency's webhook, signed, once."""
+    ticket_id, message_id = int(payload["ticket_id"]), int(payload["message_id"])
+    since = datetime.fromisoformat(payload["since"]) if payload.get("since") else utcnow()
+    with runtime.db.session() as session:
+        ticket, message = session.get(Ticket, ticket_id), session.get(Message, message_id)
+        if ticket is None or message is None or message.ticket_id != ticket_id or ticket.agency is None:
+            return
+        row = session.scalar(
+            select(TicketForward).where(
+                TicketForward.ticket_id == ticket_id,
+                TicketForward.agency_id == ticket.agency_id,
+                TicketForward.target == WEBHOOK,
+                TicketForward.status == "delivered",
+            )
+        )
+        names = [n for n in names_in(message.attachments) if n not in _already_sent(ticket)]
+        if row is None or not names:
+            return
+        key = f"{row.idempotency_key}:m{message_id}"
+        document: dict[str, Any] = {
+            "event": MEDIA_ADDED,
+            "idempotency_key": key,
+            "ticket": {"tracking": ticket.tracking, "agency": ticket.agency.code},
+            "media_urls": [signed_url(runtime.settings, name) for name in names],
+        }
+        config = dict((ticket.agency.forward or {}).get(WEBHOOK) or {})
+        delivery = _signed_post(runtime, row, config, document, key)
+    delivered, _external, error = _call(delivery)
+    gave_up = not delivered and utcnow() - since >= RETRY_FOR
+    with runtime.db.session() as session:
+        ticket = session.get(Ticket, ticket_id)
+        assert ticket is not None
+        if delivered:
+            data: dict[str, Any] = {"target": WEBHOOK, "media": names}
+            session.add(_internal_event(ticket, "media_forwarded", f"{WEBHOOK}: {len(names)}", data))
+        elif gave_up:
+            data = {"target": WEBHOOK, "error": error}
+            session.add(_internal_event(ticket, "forward_failed", f"{WEBHOOK} (media): {error}", data))
+    if gave_up:
+        raise GiveUp("the webhook kept refusing the ticket's later photos for 24 hours")
+    if not delivered:
+        log.warning("media forward failed, will retry", extra={"message_id": message_id})
+        raise RetryLater(f"webhook did not accept the photos: {error}", RETRY_EVERY)

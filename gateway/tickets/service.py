@@ -433,6 +433,25 @@ def route_ticket(runtime: Runtime, category: str | None, area: str | None) -> Ro
     return route(category, area, catalog.agencies, catalog.categories)
 
 
+def area_of(runtime: Runtime, location_text: str | None) -> str | None:
+    """The configured area (kecamatan) ``location_text`` names, if any."""
+    return detect_area(location_text, {a for agency in runtime.catalog.agencies for a in agency.areas})
+
+
+def dispatch_at_once(runtime: Runtime, category: str | None, location_text: str | None) -> str | None:
+    """The name of the agency a ticket about this would be dispatched to at once, skipping
+    verification (its category auto-dispatches and its owner is certain); None otherwise.
+
+    The same routing `create_ticket` applies, asked before filing so that the citizen's
+    confirmation can say where the ticket went rather than promise a verification.
+    """
+    decision = route_ticket(runtime, category, area_of(runtime, location_text))
+    if not (decision.certain and decision.auto_dispatch):
+        return None
+    agency = next((a for a in runtime.catalog.agencies if a.code == decision.agency_code), None)
+    return agency.name if agency is not None else None
+
+
 def thread_message_ids(ticket: Ticket) -> list[int]:
     """Row ids of the messages the ticket was filed from (``data["message_ids"]``).
 
@@ -467,22 +486,24 @@ def create_ticket(
     actor: Actor | None = None,
     area: str | None = None,
     notify_received: bool | None = None,
+    notify_dispatch: bool = True,
 ) -> Ticket:
     """File a complaint: route it, start its verify deadline, audit it, tell the citizen.
 
     ``notify_received`` defaults to False for tickets from the conversation (the
     engine's "filed" reply already gives the tracking number) and True for tickets
     an operator or the API files for a citizen. A ticket whose category is set to
-    auto-dispatch and whose agency is certain is disposed at once by the system.
+    auto-dispatch and whose agency is certain is disposed at once by the system;
+    ``notify_dispatch`` False when the citizen was already told so (the conversation's
+    confirmation names the agency, see `dispatch_at_once`).
     ``message_ids`` are row ids of the citizen's own messages, never a provider's ids (see
     `thread_message_ids`).
     """
     actor = actor or (
         Actor.citizen(contact.id if contact else None) if source == "message" else Actor.system()
     )
-    catalog = runtime.catalog
     if area is None:
-        area = detect_area(location_text, {a for agency in catalog.agencies for a in agency.areas})
+        area = area_of(runtime, location_text)
     decision = route_ticket(runtime, category, area)
     owner = _agency_by_code(session, runtime, decision.agency_code) or coordinator_agency(session, runtime)
     now = utcnow()
@@ -529,18 +550,41 @@ def create_ticket(
         to_status=lc.UNVERIFIED,
         data={"routing": dict(ticket.data["routing"]), "source": source},
     )
+    if source != "message":
+        # Filed for the citizen (walk-in desk, Open311, API): their reply answers this ticket.
+        from gateway.tickets.threads import open_thread
+
+        open_thread(session, ticket)
+    at_once = decision.certain and decision.auto_dispatch
     if notify_received is None:
         notify_received = source != "message"
-    if notify_received:
+    if notify_received and not at_once:
+        # Dispatched at once: "waiting for verification" would be untrue a moment later; the
+        # "forwarded to" notice below carries the tracking number instead.
         notify_citizen(session, runtime, ticket, event, lc.UNVERIFIED)
-    if decision.certain and decision.auto_dispatch:
-        transition(session, runtime, ticket, lc.DISPOSE, Actor.system("Disposisi otomatis"), agency=owner)
+    if at_once:
+        transition(
+            session,
+            runtime,
+            ticket,
+            lc.DISPOSE,
+            Actor.system("Disposisi otomatis"),
+            notify=notify_dispatch,
+            agency=owner,
+        )
     return ticket
 
 
 # --------------------------------------------------------------------------- transitions
 def transition(
-    session: Session, runtime: Runtime, ticket: Ticket, action: str, actor: Actor, **args: Any
+    session: Session,
+    runtime: Runtime,
+    ticket: Ticket,
+    action: str,
+    actor: Actor,
+    *,
+    notify: bool = True,
+    **args: Any,
 ) -> TicketEvent:
     """Apply the named ``action`` for ``actor``; raises TransitionRefused (nothing changed) when not allowed.
 
@@ -549,6 +593,9 @@ def transition(
     ``note`` (the question); not_our_authority ``note`` (the reason); resolve
     ``note`` (the follow-up); archive ``reason`` (lifecycle.ARCHIVE_REASONS),
     ``duplicate_of`` for duplicates, optional ``note``; start, reopen optional ``note``.
+    ``notify`` False: the citizen already knows (see `create_ticket`); nothing is queued.
+    A disposition to the agency the citizen was last told of (sent back as "bukan
+    wewenang", then dispatched there again) is not news and is not sent twice.
     """
     args = {k: v for k, v in args.items() if v is not None}
     session.flush()
@@ -648,9 +695,19 @@ def transition(
 
         schedule_forward(session, runtime, ticket, ticket.agency)
     kind = lc.notification_kind(action, new_status)
-    if kind is not None:
+    if action == lc.DISPOSE and _last_disposed_to(ticket, before=event) == data.get("agency"):
+        kind = None
+    if kind is not None and notify:
         notify_citizen(session, runtime, ticket, event, kind, notify_note)
     return event
+
+
+def _last_disposed_to(ticket: Ticket, before: TicketEvent) -> str | None:
+    """The agency code of the ticket's disposition before ``before``: what the citizen was told."""
+    for event in reversed(ticket.events):
+        if event is not before and event.action == lc.DISPOSE:
+            return str((event.data or {}).get("agency") or "") or None
+    return None
 
 
 def reply_window_open(runtime: Runtime, ticket: Ticket, today: date | None = None) -> bool:
@@ -674,6 +731,9 @@ def add_citizen_message(
     message.ticket_id = ticket.id
     ticket.has_unread = True
     ticket.last_activity_at = utcnow()
+    from gateway.tickets.forwarding import schedule_media_update
+
+    schedule_media_update(session, message)  # its photos, if already downloaded, follow the forward
     citizen = Actor.citizen(ticket.contact_id)
     if ticket.status == lc.DEFERRED:
         return transition(session, runtime, ticket, lc.ANSWER, citizen)
