@@ -17,6 +17,9 @@ class AgencyConfig:
     categories: tuple[str, ...] = ()
     areas: tuple[str, ...] = ()
     forward: Mapping[str, Any] = field(default_factory=dict)
+    # Outside regional authority (PLN, BPN...): suggested to the coordinator, never routed to.
+    external: bool = False
+    contact: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,8 @@ class Catalog:
                 categories=tuple(a.get("categories") or ()),
                 areas=tuple(a.get("areas") or ()),
                 forward=dict(a.get("forward") or {}),
+                external=bool(a.get("external", False)),
+                contact=str(a.get("contact") or ""),
             )
             for a in agencies_doc.get("agencies", [])
         )

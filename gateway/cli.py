@@ -488,3 +488,25 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# --------------------------------------------------------------------------- routing
+@main.group()
+def routing() -> None:
+    """How well complaints find their agency."""
+
+
+@routing.command("evaluate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the numbers as JSON")
+def routing_evaluate(file: Path, as_json: bool) -> None:
+    """Route the labelled complaints in FILE (JSON lines of {"text", "agency"}) and report."""
+    import json
+
+    from gateway.routing_eval import EvaluationError, evaluate_file, report, summary
+
+    try:
+        result = evaluate_file(file)
+    except EvaluationError as exc:
+        raise click.ClickException(f"{file}: {exc}") from exc
+    click.echo(json.dumps(summary(result)) if as_json else report(result))

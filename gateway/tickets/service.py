@@ -289,6 +289,37 @@ def route_ticket(runtime: Runtime, category: str | None, area: str | None) -> Ro
     return route(category, area, catalog.agencies, catalog.categories)
 
 
+def _routing_for(
+    runtime: Runtime,
+    description: str,
+    location_text: str | None,
+    category: str | None,
+    area: str | None,
+    source: str,
+) -> tuple[RoutingDecision, list[dict[str, Any]]]:
+    """Where a new ticket goes, and the ranked suggestions kept for the coordinator.
+
+    A complaint from the conversation whose category the router itself guessed (the
+    category is its top candidate) is routed only when the confidence reaches the
+    deployer's threshold (config/routing.yaml); a category the citizen chose from the menu,
+    or one an operator or the API set, is routed as given.
+    """
+    from conversations.routing import recommend
+    from conversations.routing_score import current_rules, score
+
+    catalog = runtime.catalog
+    rules = current_rules()
+    scoring = score(description, location=location_text or None, rules=rules)
+    advice = recommend(
+        scoring, area, catalog.agencies, catalog.categories, rules.threshold, rules.suggestions
+    )
+    suggestions = [dict(s) for s in advice.suggestions]
+    guessed = source == "message" and category is not None and category == advice.category
+    if guessed:
+        return advice.decision, suggestions
+    return route_ticket(runtime, category, area), suggestions
+
+
 def thread_message_ids(ticket: Ticket) -> list[int]:
     """Row ids of the messages the ticket was filed from (``data["message_ids"]``).
 
@@ -339,7 +370,7 @@ def create_ticket(
     catalog = runtime.catalog
     if area is None:
         area = detect_area(location_text, {a for agency in catalog.agencies for a in agency.areas})
-    decision = route_ticket(runtime, category, area)
+    decision, suggestions = _routing_for(runtime, description, location_text, category, area, source)
     owner = _agency_by_code(session, runtime, decision.agency_code) or coordinator_agency(session, runtime)
     now = utcnow()
     ticket = Ticket(
@@ -370,6 +401,7 @@ def create_ticket(
                 "agency": decision.agency_code,
                 "certain": decision.certain,
                 "reason": decision.reason,
+                "suggestions": suggestions,
             },
         },
     )
