@@ -139,13 +139,22 @@ def current_rules() -> Rules:
 _RULES_CACHE: dict[str, tuple[tuple[Any, Any, Any], Rules]] = {}
 
 
+# "jalannya" (Indonesian), "dalane", "lampune" (Javanese), "jalanna" (Sundanese): the thing
+# itself, owned. Only on words of four letters or more, so short words keep their meaning.
+_POSSESSIVE = ("nya", "ne", "na", "e")
+
+
+def _possessive(word: str, base: str) -> bool:
+    return len(base) >= 4 and any(word == base + end for end in _POSSESSIVE)
+
+
 def _find(words: Sequence[str], phrase: tuple[str, ...]) -> list[int]:
-    """Start positions of ``phrase`` in ``words`` ("-nya" endings read as the bare word)."""
+    """Start positions of ``phrase`` in ``words`` (possessive endings read as the bare word)."""
     n = len(phrase)
     hits = []
     for start in range(len(words) - n + 1):
         window = words[start : start + n]
-        if all(w == p or (w.endswith("nya") and w[:-3] == p) for w, p in zip(window, phrase, strict=True)):
+        if all(w == p or _possessive(w, p) for w, p in zip(window, phrase, strict=True)):
             hits.append(start)
     return hits
 
