@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from conversations.keywords import normalize
-from conversations.settings import Category, categories, conversation_settings, derived
+from conversations.settings import Category, all_categories, conversation_settings, derived
 
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -41,19 +41,21 @@ def infer_category(text: str) -> str | None:
     """The category ``text`` is most clearly about, or None when nothing points anywhere.
 
     The evidence is weighed by conversations.routing_score (strong and weak phrases,
-    patterns, words against); this is its best guess, whatever its confidence, so that the
-    citizen is not asked what the text already says. Whether the guess is sure enough to
+    patterns, words against); this is its best guess whenever a strong phrase names it,
+    whatever the confidence, so that the citizen is not asked what the text already says
+    (hints alone, "resah", still get the menu). Whether the guess is sure enough to
     route without the coordinator is decided when the ticket is filed.
     """
     from conversations.routing_score import score  # imports this module
 
     top = score(text, location="").top
-    return top.category if top else None
+    return top.category if top and top.named else None
 
 
 def category_from_answer(text: str, language: str) -> str | None:
     """A typed answer to "which category?": a code, a name, or a keyword."""
-    return category_named(text) or infer_category(text)
+    # "jln" names the road category: shorthand first, since "jalan" alone is no evidence.
+    return category_named(text) or category_named(" ".join(tokens(text))) or infer_category(text)
 
 
 def category_named(text: str) -> str | None:
@@ -61,11 +63,11 @@ def category_named(text: str) -> str | None:
     wanted = normalize(text)
     if not wanted:
         return None
-    for category in categories():
+    for category in all_categories():
         names = {normalize(category.code)} | {normalize(n) for n in category.names.values()}
         if wanted in names:
             return category.code
-    for category in categories():
+    for category in all_categories():
         first_words = {normalize(n).split(" ")[0] for n in category.names.values()}
         if wanted in first_words:
             return category.code

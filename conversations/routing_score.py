@@ -40,6 +40,8 @@ class Suggestion:
     confidence: float
     score: float
     words: tuple[str, ...]
+    # At least one strong phrase (not only hints or patterns): enough to skip asking the citizen.
+    named: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,7 @@ def score(text: str, location: str | None = None, rules: Rules | None = None) ->
 
     used = [False] * len(words)
     found: dict[str, list[tuple[float, str]]] = {c.code: [] for c in rules.categories}
+    named: set[str] = set()
     # Strong and weak phrases, longest first across all categories: a word used by a longer
     # phrase ("lampu jalan") is not counted again by a shorter one ("jalan ...").
     table = [
@@ -202,6 +205,8 @@ def score(text: str, location: str | None = None, rules: Rules | None = None) ->
             for i in range(start, start + length):
                 used[i] = True
             found[code].append((weight, " ".join(phrase)))
+            if weight == weights["keyword"]:
+                named.add(code)
     for c in rules.categories:
         for pattern in c.patterns:
             match = pattern.search(joined)
@@ -221,6 +226,7 @@ def score(text: str, location: str | None = None, rules: Rules | None = None) ->
             confidence=confidence(positive[code], total),
             score=positive[code],
             words=tuple(dict.fromkeys(word for _, word in found[code])),
+            named=code in named,
         )
         for code in ranked
     )
