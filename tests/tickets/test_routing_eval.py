@@ -73,6 +73,6 @@ def test_an_unsure_complaint_becomes_a_coordinator_ticket_carrying_the_suggestio
         assert all(s["words"] and 0 < s["confidence"] < 1 for s in routing["suggestions"])
         sure_ticket = session.scalar(select(Ticket).where(Ticket.tracking == sure))
         assert sure_ticket.agency.code == "dpupr" and sure_ticket.data["routing"]["certain"] is True
-        # A category the citizen chose from the menu (nothing in the text pointed anywhere) is routed as chosen.
+        # A category the citizen chose from the menu (no evidence in the text) is routed as chosen.
         chosen_ticket = session.scalar(select(Ticket).where(Ticket.tracking == chosen))
         assert chosen_ticket.agency.code == "dpupr"
