@@ -21,6 +21,7 @@ from sqlalchemy import Select, and_, select, true
 from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
+from conversations import texts
 from conversations.notify import render_operator_reply
 from conversations.routing import RoutingDecision, detect_area, route
 from conversations.tracking import new_tracking_number, parse_tracking
@@ -530,14 +531,29 @@ def transition(
         internal=internal,
         data=data,
     )
-    if action == lc.DISPOSE:
+    referral = _external_body(runtime, ticket) if action == lc.DISPOSE else None
+    if action == lc.DISPOSE and referral is None:
         from gateway.tickets.forwarding import schedule_forward
 
         schedule_forward(session, runtime, ticket, ticket.agency)
     kind = lc.notification_kind(action, new_status)
-    if kind is not None:
+    if kind is not None and referral is None:
         notify_citizen(session, runtime, ticket, event, kind, notify_note)
+    if referral is not None:
+        # PLN, BPN, Imigrasi...: no inbox of ours will answer. The citizen is told where to go
+        # and the ticket is done: "diteruskan ke instansi berwenang".
+        note = texts.text(
+            "referral", ticket.language or "id", agency=referral.name, contact=referral.contact or "-"
+        )
+        transition(session, runtime, ticket, lc.RESOLVE, actor, note=note)
     return event
+
+
+def _external_body(runtime: Runtime, ticket: Ticket) -> Any:
+    """The catalogue entry of the ticket's agency when it is outside regional authority, else None."""
+    code = ticket.agency.code if ticket.agency is not None else None
+    config = runtime.catalog.agency(code)
+    return config if config is not None and config.external else None
 
 
 def reply_window_open(runtime: Runtime, ticket: Ticket, today: date | None = None) -> bool:

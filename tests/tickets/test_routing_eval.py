@@ -77,3 +77,25 @@ def test_an_unsure_complaint_becomes_a_coordinator_ticket_carrying_the_suggestio
         # A category the citizen chose from the menu (no evidence in the text) is routed as chosen.
         chosen_ticket = session.scalar(select(Ticket).where(Ticket.tracking == chosen))
         assert chosen_ticket.agency.code == "dpupr"
+
+
+def test_disposing_to_a_body_outside_regional_authority_refers_the_citizen_and_resolves(
+    runtime: Any, make_ticket: Any, coordinator: Any
+) -> None:
+    from gateway.models import Message
+    from gateway.tickets.service import transition
+
+    tracking = make_ticket(description="listrik PLN padam tiap malam, tegangan drop", category="listrik")
+    with runtime.db.session() as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.tracking == tracking))
+        assert ticket.agency.code == "diskominfo"  # never routed to PLN by itself
+        assert ticket.data["routing"]["suggestions"][0]["agency"] == "pln"
+        transition(session, runtime, ticket, "dispose", coordinator, agency="pln")
+        assert ticket.status == "resolved" and ticket.agency.code == "pln"
+        resolved = ticket.events[-1]
+        assert resolved.action == "resolve" and "PT PLN (Persero)" in resolved.note and "123" in resolved.note
+        sent = list(
+            session.scalars(select(Message).where(Message.ticket_id == ticket.id, Message.direction == "out"))
+        )
+        # One message to the citizen (the referral), not a "dispatched" notice first.
+        assert len(sent) == 1 and "instansi berwenang" in sent[0].text and "PLN Mobile" in sent[0].text
