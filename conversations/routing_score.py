@@ -73,6 +73,9 @@ class Rules:
     generic: frozenset[str]
     threshold: float
     suggestions: int
+    # What in the config could not be used ("categories.yaml jalan.patterns[0]: ..."): a
+    # deployer's typo must not stop complaints from being filed; it is reported instead.
+    problems: tuple[str, ...] = ()
 
 
 def _norm_word(word: str) -> str:
@@ -89,7 +92,9 @@ def build_rules(categories_doc: Any, routing_doc: Any) -> Rules:
     routing_doc = routing_doc if isinstance(routing_doc, dict) else {}
     generic = frozenset(_norm_word(str(w).lower()) for w in routing_doc.get("generic_words") or ())
     weights = dict(DEFAULT_WEIGHTS)
-    weights.update({str(k): float(v) for k, v in (routing_doc.get("weights") or {}).items()})
+    for key, value in (routing_doc.get("weights") or {}).items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            weights[str(key)] = float(value)
 
     def phrases(values: Any) -> tuple[tuple[str, ...], ...]:
         out = []
@@ -101,26 +106,39 @@ def build_rules(categories_doc: Any, routing_doc: Any) -> Rules:
         return tuple(out)
 
     cats = []
+    problems: list[str] = []
     items = categories_doc.get("categories", []) if isinstance(categories_doc, dict) else []
     for item in items:
         code = str(item.get("code", "")).strip()
         if not code:
             continue
+        patterns = []
+        for index, source in enumerate(item.get("patterns") or ()):
+            try:
+                patterns.append(re.compile(str(source)))
+            except re.error as exc:
+                problems.append(f"categories.yaml {code}.patterns[{index}]: {exc}")
         cats.append(
             _CategoryRules(
                 code=code,
                 strong=phrases(item.get("keywords")),
                 weak=phrases(item.get("weak")),
-                patterns=tuple(re.compile(str(p)) for p in item.get("patterns") or ()),
+                patterns=tuple(patterns),
                 against=phrases(item.get("not")),
             )
         )
+    try:
+        threshold = float(routing_doc.get("threshold", DEFAULT_THRESHOLD))
+    except (TypeError, ValueError):
+        problems.append(f"routing.yaml threshold: not a number: {routing_doc.get('threshold')!r}")
+        threshold = DEFAULT_THRESHOLD
     return Rules(
         categories=tuple(cats),
         weights=weights,
         generic=generic,
-        threshold=float(routing_doc.get("threshold", DEFAULT_THRESHOLD)),
+        threshold=threshold,
         suggestions=int(routing_doc.get("suggestions", 3)),
+        problems=tuple(problems),
     )
 
 

@@ -40,6 +40,7 @@ class Evaluation:
     coordinator_top3: int = 0
     confusion: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     mistakes: list[tuple[str, str, str]] = field(default_factory=list)
+    problems: tuple[str, ...] = ()
 
     def share(self, count: int) -> float:
         return count / self.total if self.total else 0.0
@@ -88,7 +89,7 @@ def evaluate(cases: Sequence[tuple[str, str]], catalog: Catalog, rules: Rules | 
     """Run every case through the router the way a new ticket is routed."""
     rules = rules or current_rules()
     coordinator = catalog.coordinator.code
-    result = Evaluation()
+    result = Evaluation(problems=rules.problems)
     for text, label in cases:
         advice = recommend(
             score(text, rules=rules),
@@ -132,7 +133,8 @@ def evaluate_file(path: Path, catalog: Catalog | None = None) -> Evaluation:
 
 def report(result: Evaluation) -> str:
     """The numbers and the confusion table, as plain text."""
-    lines = [
+    lines = [f"config problem (ignored): {p}" for p in result.problems]
+    lines += [
         f"complaints:                     {result.total}",
         f"right agency, no menu:          {result.right} ({result.accuracy:.1%})",
         f"routed with confidence, wrong:  {result.confident_wrong} ({result.confident_wrong_share:.1%})",

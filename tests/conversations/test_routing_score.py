@@ -80,3 +80,13 @@ def test_rules_come_from_config_documents() -> None:
 def test_infer_category_uses_the_weighed_evidence() -> None:
     assert infer_category("Banyak PKL berjualan di jalan depan pasar") == "pkl"
     assert infer_category("pelayanan lambat sekali") is None
+
+
+def test_a_deployers_broken_pattern_or_threshold_is_reported_not_fatal() -> None:
+    rules = build_rules(
+        {"categories": [{"code": "a", "keywords": ["kucing"], "patterns": ["(unclosed"]}]},
+        {"threshold": "tinggi", "weights": {"keyword": "tiga"}},
+    )
+    assert rules.threshold == 0.45 and rules.weights["keyword"] == 3
+    assert any("a.patterns[0]" in p for p in rules.problems) and any("threshold" in p for p in rules.problems)
+    assert score("kucing lagi", rules=rules).suggestions[0].category == "a"
