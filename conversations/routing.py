@@ -18,7 +18,7 @@ Pure: works on anything shaped like gateway.catalog's agency and category config
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -166,13 +166,19 @@ def recommend(
     categories: Sequence[CategoryLike],
     threshold: float,
     limit: int = 3,
+    learned: Mapping[str, float] | None = None,
+    learned_weight: float = 0.0,
 ) -> Recommendation:
     """Route on the best-scoring category when its confidence reaches ``threshold``.
 
     Below the threshold, or for a body outside regional authority, the coordinator owns
     the ticket; either way the top ``limit`` suggestions (category, agency, confidence,
-    deciding words) go with it.
+    deciding words) go with it. ``learned`` (agency -> probability from the model trained on
+    the coordinator's dispositions) is blended in with ``learned_weight``; without it the
+    rules decide alone.
     """
+    if learned and learned_weight > 0:
+        return _blended(scoring, area, agencies, categories, threshold, limit, learned, learned_weight)
     suggestions = []
     for s in scoring.suggestions[:limit]:
         agency = handler_of(s.category, agencies)
@@ -188,3 +194,64 @@ def recommend(
     else:
         decision = route(top.category, area, agencies, categories)
     return Recommendation(decision, top.category, top.confidence, top.words, tuple(suggestions))
+
+
+def _blended(
+    scoring: Scoring,
+    area: str | None,
+    agencies: Sequence[AgencyLike],
+    categories: Sequence[CategoryLike],
+    threshold: float,
+    limit: int,
+    learned: Mapping[str, float],
+    weight: float,
+) -> Recommendation:
+    """Rules and model, agency by agency: ``(1 - weight) * rules + weight * model``."""
+    by_code = {a.code: a for a in agencies}
+    rule: dict[str, float] = {}
+    words: dict[str, tuple[str, ...]] = {}
+    category_of: dict[str, str] = {}
+    for s in scoring.suggestions:
+        agency = handler_of(s.category, agencies)
+        if agency is None:
+            continue
+        rule[agency.code] = rule.get(agency.code, 0.0) + s.confidence
+        words.setdefault(agency.code, s.words)
+        category_of.setdefault(agency.code, s.category)
+    codes = [c for c in set(rule) | set(learned) if c in by_code]
+    blended = {
+        c: round((1 - weight) * rule.get(c, 0.0) + weight * float(learned.get(c, 0.0)), 3) for c in codes
+    }
+    ranked = sorted(blended, key=lambda c: -blended[c])
+    suggestions = tuple(
+        {
+            "category": category_of.get(code),
+            "agency": code,
+            "external": is_external(by_code[code]),
+            "confidence": blended[code],
+            "words": list(words.get(code, ())),
+            "learned": round(float(learned.get(code, 0.0)), 3),
+        }
+        for code in ranked[:limit]
+    )
+    top = scoring.top
+    coordinator = coordinator_of(agencies)
+    if not ranked:
+        return Recommendation(route(None, area, agencies, categories), None, 0.0, (), suggestions)
+    best = by_code[ranked[0]]
+    confidence = blended[best.code]
+    if confidence < threshold or best.coordinator or is_external(best):
+        why = f"uncertain or outside regional authority: {best.code!r} at {confidence:.2f} (rules + learned)"
+        decision = RoutingDecision(coordinator.code, False, False, why)
+    elif top is not None and category_of.get(best.code) == top.category:
+        # Model and rules agree: the category's own routing (areas, auto-dispatch) applies.
+        decision = route(top.category, area, agencies, categories)
+    else:
+        decision = RoutingDecision(best.code, True, False, f"learned from dispositions: {confidence:.2f}")
+    return Recommendation(
+        decision,
+        top.category if top else None,
+        confidence,
+        top.words if top else (),
+        suggestions,
+    )

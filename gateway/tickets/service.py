@@ -303,16 +303,25 @@ def _routing_for(
     A complaint from the conversation whose category the router itself guessed (the
     category is its top candidate) is routed only when the confidence reaches the
     deployer's threshold (config/routing.yaml); a category the citizen chose from the menu,
-    or one an operator or the API set, is routed as given.
+    or one an operator or the API set, is routed as given. Once the coordinator's
+    dispositions have trained a model (gateway.routing_learn), it is blended with the rules.
     """
     from conversations.routing import recommend
     from conversations.routing_score import current_rules, score
+    from gateway.routing_learn import learned_probabilities, learned_weight
 
     catalog = runtime.catalog
     rules = current_rules()
     scoring = score(description, location=location_text or None, rules=rules)
     advice = recommend(
-        scoring, area, catalog.agencies, catalog.categories, rules.threshold, rules.suggestions
+        scoring,
+        area,
+        catalog.agencies,
+        catalog.categories,
+        rules.threshold,
+        rules.suggestions,
+        learned=learned_probabilities(runtime, description),
+        learned_weight=learned_weight(),
     )
     suggestions = [dict(s) for s in advice.suggestions]
     guessed = source == "message" and category is not None and category == advice.category
