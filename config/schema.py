@@ -123,6 +123,8 @@ class CategoriesFile(Strict):
 class RoutingFile(Strict):
     threshold: Annotated[float, Field(ge=0, le=1)] = 0.45
     suggestions: PositiveInt = 3
+    min_training_cases: PositiveInt = 50
+    learned_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
     weights: dict[Literal["keyword", "weak", "pattern", "not"], float] = {}
     generic_words: list[str] = []
 

@@ -1,9 +1,8 @@
 """Reading a complaint: which category it is about and where it happened.
 
 Citizens rarely name a category; they describe what they see ("jln rsk dpn
-pasar"). Shorthand is expanded first (config/conversation.yaml), then category
-keywords (config/categories.yaml) are looked up, longest phrase first, so that
-"lampu jalan" counts for street lighting rather than roads. A place phrase
+pasar"). Shorthand is expanded first (config/conversation.yaml), then the evidence
+for each category is weighed (conversations/routing_score.py, config/categories.yaml). A place phrase
 ("di Jl. Merdeka no 5") is cut out of the description to fill the location and is
 left out of the category lookup, so that a street name does not make every
 complaint a road complaint.
@@ -15,7 +14,7 @@ import re
 from typing import Any
 
 from conversations.keywords import normalize
-from conversations.settings import Category, categories, conversation_settings, derived
+from conversations.settings import Category, all_categories, conversation_settings, derived
 
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -38,66 +37,25 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def _keyword_tokens(keyword: str) -> tuple[str, ...]:
-    return tuple(tokens(keyword))
-
-
-def _keyword_table() -> list[tuple[int, str, tuple[str, ...]]]:
-    """(words, category, keyword words), longest first; rebuilt when a config file changes."""
-
-    def build(cats: tuple[Category, ...]) -> list[tuple[int, str, tuple[str, ...]]]:
-        table: list[tuple[int, str, tuple[str, ...]]] = []
-        for category in cats:
-            for keyword in category.keywords:
-                kw = _keyword_tokens(keyword)
-                if kw:
-                    table.append((len(kw), category.code, kw))
-        table.sort(key=lambda c: -c[0])
-        return table
-
-    # Keyed on both files: the shorthand (conversation.yaml) shapes the keywords too.
-    source = (categories(), conversation_settings())
-    hit = _KEYWORD_CACHE.get("table")
-    if hit is not None and hit[0][0] is source[0] and hit[0][1] is source[1]:
-        return hit[1]
-    table = build(source[0])
-    _KEYWORD_CACHE["table"] = (source, table)
-    return table
-
-
-_KEYWORD_CACHE: dict[str, tuple[tuple[Any, Any], list[tuple[int, str, tuple[str, ...]]]]] = {}
-
-
 def infer_category(text: str) -> str | None:
-    """The category ``text`` is most clearly about, or None when no keyword matches.
+    """The category ``text`` is most clearly about, or None when nothing points anywhere.
 
-    Keywords are matched on word boundaries, longest first; a word used by a longer
-    match is not counted again. Each match scores its number of words; a tie goes to
-    the category mentioned first, since citizens lead with the problem.
+    The evidence is weighed by conversations.routing_score (strong and weak phrases,
+    patterns, words against); this is its best guess whenever a strong phrase names it,
+    whatever the confidence, so that the citizen is not asked what the text already says
+    (hints alone, "resah", still get the menu). Whether the guess is sure enough to
+    route without the coordinator is decided when the ticket is filed.
     """
-    words = tokens(text)
-    if not words:
-        return None
-    candidates = _keyword_table()
-    used = [False] * len(words)
-    scores: dict[str, int] = {}
-    first_seen: dict[str, int] = {}
-    for length, code, kw in candidates:
-        for start in range(len(words) - length + 1):
-            if tuple(words[start : start + length]) == kw and not any(used[start : start + length]):
-                for i in range(start, start + length):
-                    used[i] = True
-                scores[code] = scores.get(code, 0) + length
-                first_seen[code] = min(first_seen.get(code, start), start)
-    if not scores:
-        return None
-    # Highest score wins; on a tie, what the citizen named first ("banjir di jalan").
-    return min(scores, key=lambda code: (-scores[code], first_seen[code]))
+    from conversations.routing_score import score  # imports this module
+
+    top = score(text, location="").top
+    return top.category if top and top.named else None
 
 
 def category_from_answer(text: str, language: str) -> str | None:
     """A typed answer to "which category?": a code, a name, or a keyword."""
-    return category_named(text) or infer_category(text)
+    # "jln" names the road category: shorthand first, since "jalan" alone is no evidence.
+    return category_named(text) or category_named(" ".join(tokens(text))) or infer_category(text)
 
 
 def category_named(text: str) -> str | None:
@@ -105,11 +63,11 @@ def category_named(text: str) -> str | None:
     wanted = normalize(text)
     if not wanted:
         return None
-    for category in categories():
+    for category in all_categories():
         names = {normalize(category.code)} | {normalize(n) for n in category.names.values()}
         if wanted in names:
             return category.code
-    for category in categories():
+    for category in all_categories():
         first_words = {normalize(n).split(" ")[0] for n in category.names.values()}
         if wanted in first_words:
             return category.code

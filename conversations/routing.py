@@ -4,8 +4,13 @@ A citizen does not know which office handles a blocked drain. The category and,
 where agencies split the city between them, the area (kecamatan) decide. When
 exactly one agency fits, the ticket is routed to it and ``certain`` is true;
 otherwise (no category, an unknown one, two agencies that both fit, an area the
-ticket does not name) it goes to the coordinator, who disposes it by hand. A
-ticket is never left without an owner.
+ticket does not name, a body outside regional authority such as PLN) it goes to the
+coordinator, who disposes it by hand. A ticket is never left without an owner.
+
+``recommend`` starts one step earlier, from the complaint's text: the category is
+weighed on evidence (conversations.routing_score) and the ticket is routed by itself
+only when the confidence reaches the deployer's threshold; otherwise the coordinator gets
+it with the ranked suggestions.
 
 Pure: works on anything shaped like gateway.catalog's agency and category configs.
 """
@@ -13,9 +18,11 @@ Pure: works on anything shaped like gateway.catalog's agency and category config
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+from conversations.routing_score import Scoring, as_data
 
 
 class AgencyLike(Protocol):
@@ -27,6 +34,11 @@ class AgencyLike(Protocol):
     def categories(self) -> Sequence[str]: ...
     @property
     def areas(self) -> Sequence[str]: ...
+
+
+def is_external(agency: AgencyLike) -> bool:
+    """A body outside regional authority (PLN, BPN, ...): suggested, never dispatched to."""
+    return bool(getattr(agency, "external", False))
 
 
 class CategoryLike(Protocol):
@@ -79,7 +91,11 @@ def route(
     config = next((c for c in categories if c.code == category), None)
     if config is None:
         return to_coordinator(f"unknown category {category!r}")
-    handlers = [a for a in agencies if category in a.categories and not a.coordinator]
+    candidates = [a for a in agencies if category in a.categories and not a.coordinator]
+    handlers = [a for a in candidates if not is_external(a)]
+    if not handlers and candidates:
+        # PLN, BPN, national roads...: the coordinator refers the citizen; never by itself.
+        return to_coordinator(f"outside regional authority: {_codes(candidates)}")
     if not handlers:
         if category in coordinator.categories:
             return to_coordinator(f"category {category!r} is the coordinator's own")
@@ -116,3 +132,126 @@ def detect_area(text: str | None, known_areas: Iterable[str]) -> str | None:
         if f" {_norm(name)} " in haystack:
             return name
     return None
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """Where a complaint goes from its text alone, and the coordinator's ranked suggestions."""
+
+    decision: RoutingDecision
+    category: str | None
+    confidence: float
+    words: tuple[str, ...]
+    suggestions: tuple[dict[str, Any], ...]
+
+    @property
+    def routed(self) -> bool:
+        """Sent to an agency without the coordinator."""
+        return self.decision.certain
+
+
+def handler_of(category: str, agencies: Sequence[AgencyLike]) -> AgencyLike | None:
+    """The agency a suggestion names: the (city-wide first) non-coordinator handler, else the coordinator."""
+    handlers = [a for a in agencies if category in a.categories and not a.coordinator]
+    handlers.sort(key=lambda a: (bool(a.areas), is_external(a)))
+    if handlers:
+        return handlers[0]
+    return next((a for a in agencies if a.coordinator and category in a.categories), None)
+
+
+def recommend(
+    scoring: Scoring,
+    area: str | None,
+    agencies: Sequence[AgencyLike],
+    categories: Sequence[CategoryLike],
+    threshold: float,
+    limit: int = 3,
+    learned: Mapping[str, float] | None = None,
+    learned_weight: float = 0.0,
+) -> Recommendation:
+    """Route on the best-scoring category when its confidence reaches ``threshold``.
+
+    Below the threshold, or for a body outside regional authority, the coordinator owns
+    the ticket; either way the top ``limit`` suggestions (category, agency, confidence,
+    deciding words) go with it. ``learned`` (agency -> probability from the model trained on
+    the coordinator's dispositions) is blended in with ``learned_weight``; without it the
+    rules decide alone.
+    """
+    if learned and learned_weight > 0:
+        return _blended(scoring, area, agencies, categories, threshold, limit, learned, learned_weight)
+    suggestions = []
+    for s in scoring.suggestions[:limit]:
+        agency = handler_of(s.category, agencies)
+        suggestions.append(as_data(s, agency.code if agency else None, bool(agency and is_external(agency))))
+    top = scoring.top
+    if top is None:
+        decision = route(None, area, agencies, categories)
+        return Recommendation(decision, None, 0.0, (), tuple(suggestions))
+    if top.confidence < threshold:
+        coordinator = coordinator_of(agencies)
+        why = f"uncertain: {top.category!r} at {top.confidence:.2f} < {threshold:.2f}"
+        decision = RoutingDecision(coordinator.code, False, False, why)
+    else:
+        decision = route(top.category, area, agencies, categories)
+    return Recommendation(decision, top.category, top.confidence, top.words, tuple(suggestions))
+
+
+def _blended(
+    scoring: Scoring,
+    area: str | None,
+    agencies: Sequence[AgencyLike],
+    categories: Sequence[CategoryLike],
+    threshold: float,
+    limit: int,
+    learned: Mapping[str, float],
+    weight: float,
+) -> Recommendation:
+    """Rules and model, agency by agency: ``(1 - weight) * rules + weight * model``."""
+    by_code = {a.code: a for a in agencies}
+    rule: dict[str, float] = {}
+    words: dict[str, tuple[str, ...]] = {}
+    category_of: dict[str, str] = {}
+    for s in scoring.suggestions:
+        agency = handler_of(s.category, agencies)
+        if agency is None:
+            continue
+        rule[agency.code] = rule.get(agency.code, 0.0) + s.confidence
+        words.setdefault(agency.code, s.words)
+        category_of.setdefault(agency.code, s.category)
+    codes = [c for c in set(rule) | set(learned) if c in by_code]
+    blended = {
+        c: round((1 - weight) * rule.get(c, 0.0) + weight * float(learned.get(c, 0.0)), 3) for c in codes
+    }
+    ranked = sorted(blended, key=lambda c: -blended[c])
+    suggestions = tuple(
+        {
+            "category": category_of.get(code),
+            "agency": code,
+            "external": is_external(by_code[code]),
+            "confidence": blended[code],
+            "words": list(words.get(code, ())),
+            "learned": round(float(learned.get(code, 0.0)), 3),
+        }
+        for code in ranked[:limit]
+    )
+    top = scoring.top
+    coordinator = coordinator_of(agencies)
+    if not ranked:
+        return Recommendation(route(None, area, agencies, categories), None, 0.0, (), suggestions)
+    best = by_code[ranked[0]]
+    confidence = blended[best.code]
+    if confidence < threshold or best.coordinator or is_external(best):
+        why = f"uncertain or outside regional authority: {best.code!r} at {confidence:.2f} (rules + learned)"
+        decision = RoutingDecision(coordinator.code, False, False, why)
+    elif top is not None and category_of.get(best.code) == top.category:
+        # Model and rules agree: the category's own routing (areas, auto-dispatch) applies.
+        decision = route(top.category, area, agencies, categories)
+    else:
+        decision = RoutingDecision(best.code, True, False, f"learned from dispositions: {confidence:.2f}")
+    return Recommendation(
+        decision,
+        top.category if top else None,
+        confidence,
+        top.words if top else (),
+        suggestions,
+    )

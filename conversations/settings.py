@@ -102,13 +102,21 @@ class Category:
     names: dict[str, str]
     keywords: tuple[str, ...]
     deadlines: dict[str, int]
+    # Offered in the citizen's category menu; others are reached by the words of the
+    # complaint or by the coordinator (a 35-line menu does not fit an SMS).
+    menu: bool = True
 
     def name(self, language: str) -> str:
         return self.names.get(language) or self.names.get("id") or self.code
 
 
 def categories() -> tuple[Category, ...]:
-    """Categories in config order; the order is the order of the menu."""
+    """The categories of the citizen's menu, in config order (``menu: false`` ones left out)."""
+    return tuple(c for c in all_categories() if c.menu)
+
+
+def all_categories() -> tuple[Category, ...]:
+    """Every configured category, in config order."""
     result: tuple[Category, ...] = derived("categories", load_yaml("categories.yaml"), _build_categories)
     return result
 
@@ -125,12 +133,13 @@ def _build_categories(data: Any) -> tuple[Category, ...]:
             names = {"id": str(raw_names or code)}
         keywords = tuple(str(k).lower() for k in item.get("keywords") or ())
         deadlines = {str(k): int(v) for k, v in (item.get("deadlines") or {}).items()}
-        out.append(Category(code=code, names=names, keywords=keywords, deadlines=deadlines))
+        menu = bool(item.get("menu", True))
+        out.append(Category(code=code, names=names, keywords=keywords, deadlines=deadlines, menu=menu))
     return tuple(out)
 
 
 def category_by_code(code: str | None) -> Category | None:
-    for category in categories():
+    for category in all_categories():
         if category.code == code:
             return category
     return None

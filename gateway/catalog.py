@@ -18,6 +18,9 @@ class AgencyConfig:
     categories: tuple[str, ...] = ()
     areas: tuple[str, ...] = ()
     forward: Mapping[str, Any] = field(default_factory=dict)
+    # Outside regional authority (PLN, BPN...): suggested to the coordinator, never routed to.
+    external: bool = False
+    contact: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ class Catalog:
                 categories=tuple(a.categories),
                 areas=tuple(a.areas),
                 forward=a.forward.model_dump(exclude_none=True) if a.forward else {},
+                external=a.external,
+                contact=a.contact or "",
             )
             for a in agencies_doc.agencies
         )

@@ -736,3 +736,45 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# --------------------------------------------------------------------------- routing
+@main.group()
+def routing() -> None:
+    """How well complaints find their agency."""
+
+
+@routing.command("evaluate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the numbers as JSON")
+def routing_evaluate(file: Path, as_json: bool) -> None:
+    """Route the labelled complaints in FILE (JSON lines of {"text", "agency"}) and report."""
+    import json
+
+    from gateway.routing_eval import EvaluationError, evaluate_file, report, summary
+
+    try:
+        result = evaluate_file(file)
+    except EvaluationError as exc:
+        raise click.ClickException(f"{file}: {exc}") from exc
+    click.echo(json.dumps(summary(result)) if as_json else report(result))
+
+
+@routing.command("train")
+def routing_train() -> None:
+    """Learn from the coordinator's dispositions; the model is blended with the rules."""
+    from gateway.routing_learn import DEFAULT_MIN_CASES, model_path, retrain, settings
+    from gateway.runtime import Runtime
+
+    runtime = Runtime(load_settings())
+    learned = retrain(runtime)
+    if learned is None:
+        wanted = settings().get("min_training_cases", DEFAULT_MIN_CASES)
+        click.echo(
+            f"too few dispositions to learn from (at least {wanted} of two agencies): routing by rules alone"
+        )
+        return
+    agencies = len(learned.agencies)
+    click.echo(
+        f"learned from {learned.cases} dispositions ({agencies} agencies); model: {model_path(runtime)}"
+    )

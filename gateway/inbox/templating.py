@@ -61,6 +61,12 @@ def category_name(code: str | None) -> str:
     return found.name(current_language()) if found else code
 
 
+def agency_name(code: str | None) -> str:
+    """An agency's name from the catalogue (the code when it is no longer configured)."""
+    found = current_app.extensions["lapor"].catalog.agency(code) if code else None
+    return found.name if found else (code or "-")
+
+
 def map_url(latitude: Any, longitude: Any, exact: bool = True) -> str | None:
     """A map link for a stored pin; none for coordinates that are no place (stored before the
     adapters checked them: text, null, an object, NaN, out of range), so the page still shows.
@@ -105,6 +111,7 @@ def install_template_helpers(app: Flask) -> None:
         action_label=action_label,
         channel_label=channel_label,
         category_name=category_name,
+        agency_name=agency_name,
         map_url=map_url,
         fmt_number=number,
         LANGUAGES=LANGUAGES,

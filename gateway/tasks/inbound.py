@@ -580,7 +580,10 @@ def run_engine(
 
         # If this step files the draft, the confirmation says where it went (see Context).
         ctx = replace(
-            ctx, dispatch_to=dispatch_at_once(runtime, state.draft.category, state.draft.location_text)
+            ctx,
+            dispatch_to=dispatch_at_once(
+                runtime, state.draft.full_description(), state.draft.category, state.draft.location_text
+            ),
         )
     result = step(state, event, ctx)
     new_state = result.new_state

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, false, null, select, t
 from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
+from conversations import texts
 from conversations.notify import render_operator_reply
 from conversations.routing import RoutingDecision, detect_area, route
 from conversations.tracking import new_tracking_number, parse_tracking
@@ -438,18 +439,62 @@ def area_of(runtime: Runtime, location_text: str | None) -> str | None:
     return detect_area(location_text, {a for agency in runtime.catalog.agencies for a in agency.areas})
 
 
-def dispatch_at_once(runtime: Runtime, category: str | None, location_text: str | None) -> str | None:
+def dispatch_at_once(
+    runtime: Runtime, description: str, category: str | None, location_text: str | None
+) -> str | None:
     """The name of the agency a ticket about this would be dispatched to at once, skipping
     verification (its category auto-dispatches and its owner is certain); None otherwise.
 
     The same routing `create_ticket` applies, asked before filing so that the citizen's
     confirmation can say where the ticket went rather than promise a verification.
     """
-    decision = route_ticket(runtime, category, area_of(runtime, location_text))
+    decision, _ = _routing_for(
+        runtime, description, location_text, category, area_of(runtime, location_text), "message"
+    )
     if not (decision.certain and decision.auto_dispatch):
         return None
     agency = next((a for a in runtime.catalog.agencies if a.code == decision.agency_code), None)
     return agency.name if agency is not None else None
+
+
+def _routing_for(
+    runtime: Runtime,
+    description: str,
+    location_text: str | None,
+    category: str | None,
+    area: str | None,
+    source: str,
+) -> tuple[RoutingDecision, list[dict[str, Any]]]:
+    """Where a new ticket goes, and the ranked suggestions kept for the coordinator.
+
+    A complaint from the conversation whose category the router itself guessed (the
+    category is its top candidate) is routed only when the confidence reaches the
+    deployer's threshold (config/routing.yaml); a category the citizen chose from the menu,
+    or one an operator or the API set, is routed as given. Once the coordinator's
+    dispositions have trained a model (gateway.routing_learn), it is blended with the rules.
+    """
+    from conversations.routing import recommend
+    from conversations.routing_score import current_rules, score
+    from gateway.routing_learn import learned_probabilities, learned_weight
+
+    catalog = runtime.catalog
+    rules = current_rules()
+    scoring = score(description, location=location_text or None, rules=rules)
+    advice = recommend(
+        scoring,
+        area,
+        catalog.agencies,
+        catalog.categories,
+        rules.threshold,
+        rules.suggestions,
+        learned=learned_probabilities(runtime, description),
+        learned_weight=learned_weight(),
+    )
+    suggestions = [dict(s) for s in advice.suggestions]
+    guessed = source == "message" and category is not None and category == advice.category
+    if guessed:
+        return advice.decision, suggestions
+    return route_ticket(runtime, category, area), suggestions
 
 
 def thread_message_ids(ticket: Ticket) -> list[int]:
@@ -504,7 +549,7 @@ def create_ticket(
     )
     if area is None:
         area = area_of(runtime, location_text)
-    decision = route_ticket(runtime, category, area)
+    decision, suggestions = _routing_for(runtime, description, location_text, category, area, source)
     owner = _agency_by_code(session, runtime, decision.agency_code) or coordinator_agency(session, runtime)
     now = utcnow()
     ticket = Ticket(
@@ -535,6 +580,7 @@ def create_ticket(
                 "agency": decision.agency_code,
                 "certain": decision.certain,
                 "reason": decision.reason,
+                "suggestions": suggestions,
             },
         },
     )
@@ -690,15 +736,23 @@ def transition(
         internal=internal,
         data=data,
     )
-    if action == lc.DISPOSE:
+    referral = _external_body(runtime, ticket) if action == lc.DISPOSE else None
+    if action == lc.DISPOSE and referral is None:
         from gateway.tickets.forwarding import schedule_forward
 
         schedule_forward(session, runtime, ticket, ticket.agency)
     kind = lc.notification_kind(action, new_status)
     if action == lc.DISPOSE and _last_disposed_to(ticket, before=event) == data.get("agency"):
         kind = None
-    if kind is not None and notify:
+    if kind is not None and notify and referral is None:
         notify_citizen(session, runtime, ticket, event, kind, notify_note)
+    if referral is not None:
+        # PLN, BPN, Imigrasi...: no inbox of ours will answer. The citizen is told where to go
+        # and the ticket is done: "diteruskan ke instansi berwenang".
+        note = texts.text(
+            "referral", ticket.language or "id", agency=referral.name, contact=referral.contact or "-"
+        )
+        transition(session, runtime, ticket, lc.RESOLVE, actor, note=note)
     return event
 
 
@@ -708,6 +762,13 @@ def _last_disposed_to(ticket: Ticket, before: TicketEvent) -> str | None:
         if event is not before and event.action == lc.DISPOSE:
             return str((event.data or {}).get("agency") or "") or None
     return None
+
+
+def _external_body(runtime: Runtime, ticket: Ticket) -> Any:
+    """The catalogue entry of the ticket's agency when it is outside regional authority, else None."""
+    code = ticket.agency.code if ticket.agency is not None else None
+    config = runtime.catalog.agency(code)
+    return config if config is not None and config.external else None
 
 
 def reply_window_open(runtime: Runtime, ticket: Ticket, today: date | None = None) -> bool:

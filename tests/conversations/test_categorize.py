@@ -21,6 +21,9 @@ def test_shorthand_is_expanded_from_config() -> None:
         ("pdam mati 3 hari", "air"),
         ("Pothole near the school gate", "jalan"),
         ("pelayanan lambat sekali", None),
+        # "jalan" in the address no longer makes it a road complaint.
+        ("Banyak PKL jualan di trotoar jalan Merdeka", "pkl"),
+        ("Spanduk liar di jalan Diponegoro", "reklame"),
     ],
 )
 def test_category_is_inferred_from_keywords(text: str, category: str | None) -> None:

@@ -52,6 +52,8 @@ def file_complaint(
             answer = "YA"
         elif "identitas" in text.lower():
             answer = privacy
+        elif "Pilih kategori" in text:
+            answer = "Lainnya"
         else:
             answer = "Kantor Kelurahan Sukamaju, Jl. Melati 2"
         text = say(client, runtime, drain, sender, answer)

@@ -125,3 +125,48 @@ def test_no_agencies_is_a_config_error() -> None:
 )
 def test_detect_area(text: str | None, area: str | None) -> None:
     assert detect_area(text, ["Kecamatan Utara", "Kecamatan Utara Baru", "Utara"]) == area
+
+
+# --------------------------------------------------------------------------- evidence and threshold
+def test_bodies_outside_regional_authority_are_never_dispatched_by_the_router(catalog: Catalog) -> None:
+    for category, body in [("listrik", "pln"), ("pertanahan", "bpn"), ("jalan_nasional", "bbpjn")]:
+        decision = route(category, None, catalog.agencies, catalog.categories)
+        assert (decision.agency_code, decision.certain) == ("diskominfo", False)
+        assert "outside regional authority" in decision.reason and body in decision.reason
+
+
+def test_the_shipped_catalogue_names_every_external_body_with_a_contact(catalog: Catalog) -> None:
+    external = {a.code: a for a in catalog.agencies if a.external}
+    assert set(external) >= {"pln", "bpn", "imigrasi", "polri", "bpjs", "bbpjn", "dpu_provinsi"}
+    assert all(a.contact for a in external.values())
+    codes = {c.code for c in catalog.categories}
+    assert "lainnya" in codes
+    assert all(set(a.categories) <= codes for a in catalog.agencies)
+
+
+def test_a_sure_complaint_is_routed_and_an_unsure_one_goes_to_the_coordinator_with_suggestions(
+    catalog: Catalog,
+) -> None:
+    from conversations.routing import recommend
+    from conversations.routing_score import score
+
+    sure = recommend(
+        score("PKL jualan di trotoar, lapak pedagang menutup trotoar"),
+        None,
+        catalog.agencies,
+        catalog.categories,
+        0.45,
+    )
+    assert sure.routed and sure.decision.agency_code == "satpolpp"
+    unsure = recommend(score("ada lubang depan sekolah"), None, catalog.agencies, catalog.categories, 0.45)
+    assert not unsure.routed and unsure.decision.agency_code == "diskominfo"
+    assert [s["agency"] for s in unsure.suggestions][:2] in (["dpupr", "disdik"], ["disdik", "dpupr"])
+    assert all(0 < s["confidence"] < 0.45 and s["words"] for s in unsure.suggestions)
+    referral = recommend(
+        score("listrik PLN padam tiap malam, tegangan drop"), None, catalog.agencies, catalog.categories, 0.45
+    )
+    assert (
+        not referral.routed
+        and referral.suggestions[0]["agency"] == "pln"
+        and referral.suggestions[0]["external"]
+    )

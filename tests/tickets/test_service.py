@@ -65,7 +65,10 @@ def test_create_routes_sets_deadline_and_audits(runtime: Any, make_ticket: Ticke
         ticket = load(session, tracking)
         assert ticket.status == "unverified"
         assert ticket.agency is not None and ticket.agency.code == "dpupr"  # category jalan: certain
-        assert ticket.data["routing"] == {"agency": "dpupr", "certain": True, "reason": "category 'jalan'"}
+        routing = dict(ticket.data["routing"])
+        suggestions = routing.pop("suggestions")
+        assert routing == {"agency": "dpupr", "certain": True, "reason": "category 'jalan'"}
+        assert suggestions[0]["agency"] == "dpupr" and suggestions[0]["words"]  # kept for the coordinator
         assert ticket.privacy == "anonymous"  # the citizen did not choose
         today = policy.today(runtime)
         assert ticket.deadline == policy.calendar(runtime).add_working_days(today, 3)

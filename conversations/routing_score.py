@@ -1,0 +1,267 @@
+"""Which category a complaint is about, weighed on evidence rather than the first keyword seen.
+
+The old reader took the first keyword it met, and "jalan" is in almost every Indonesian
+address, so street vendors, banners and noise all went to public works. Here every category
+collects evidence from the text (config/categories.yaml): strong phrases (``keywords``), weak
+hints (``weak``), phrase patterns (``patterns``) and words that count against it (``not``).
+The place phrase ("di Jl. Merdeka No 5") is cut out first, and the generic words of
+addresses (config/routing.yaml ``generic_words``) never count on their own.
+
+The result is ranked suggestions, each with a confidence in 0..1 and the words that decided
+it, so that the router can act only when it is sure (``threshold`` in config/routing.yaml)
+and otherwise hand the coordinator its best three guesses with its reasons.
+
+Pure: reads the config through conversations.settings, does no I/O of its own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from conversations.categorize import extract_location, tokens, without_location
+from conversations.settings import conversation_settings, load_yaml
+
+DEFAULT_THRESHOLD = 0.45
+DEFAULT_WEIGHTS = {"keyword": 3.0, "weak": 1.0, "pattern": 3.0, "not": -4.0}
+# Evidence worth this much (one strong phrase) makes a lone category fully trusted;
+# less than that scales its confidence down (a single weak hint is a guess, not a route).
+FULL_EVIDENCE = 3.0
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One candidate category, how sure the router is of it, and why."""
+
+    category: str
+    confidence: float
+    score: float
+    words: tuple[str, ...]
+    # At least one strong phrase (not only hints or patterns): enough to skip asking the citizen.
+    named: bool = False
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Candidates best first (only those with positive evidence)."""
+
+    suggestions: tuple[Suggestion, ...]
+
+    @property
+    def top(self) -> Suggestion | None:
+        return self.suggestions[0] if self.suggestions else None
+
+
+@dataclass(frozen=True)
+class _CategoryRules:
+    code: str
+    strong: tuple[tuple[str, ...], ...]
+    weak: tuple[tuple[str, ...], ...]
+    patterns: tuple[re.Pattern[str], ...]
+    against: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Everything the scorer needs, built once per config edit."""
+
+    categories: tuple[_CategoryRules, ...]
+    weights: Mapping[str, float]
+    generic: frozenset[str]
+    threshold: float
+    suggestions: int
+    # What in the config could not be used ("categories.yaml jalan.patterns[0]: ..."): a
+    # deployer's typo must not stop complaints from being filed; it is reported instead.
+    problems: tuple[str, ...] = ()
+
+
+def _norm_word(word: str) -> str:
+    """One spelling per word: "sampah2" (reduplication) -> "sampah"."""
+    return re.sub(r"(?<=[a-z])2$", "", word)
+
+
+def _phrase(text: str) -> tuple[str, ...]:
+    return tuple(_norm_word(w) for w in tokens(text))
+
+
+def build_rules(categories_doc: Any, routing_doc: Any) -> Rules:
+    """Rules from the loaded categories.yaml and routing.yaml documents."""
+    routing_doc = routing_doc if isinstance(routing_doc, dict) else {}
+    generic = frozenset(_norm_word(str(w).lower()) for w in routing_doc.get("generic_words") or ())
+    weights = dict(DEFAULT_WEIGHTS)
+    for key, value in (routing_doc.get("weights") or {}).items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            weights[str(key)] = float(value)
+
+    def phrases(values: Any) -> tuple[tuple[str, ...], ...]:
+        out = []
+        for value in values or ():
+            words = _phrase(str(value))
+            # A phrase made only of address words ("jalan", "gang") is no evidence.
+            if words and not all(w in generic for w in words):
+                out.append(words)
+        return tuple(out)
+
+    cats = []
+    problems: list[str] = []
+    items = categories_doc.get("categories", []) if isinstance(categories_doc, dict) else []
+    for item in items:
+        code = str(item.get("code", "")).strip()
+        if not code:
+            continue
+        patterns = []
+        for index, source in enumerate(item.get("patterns") or ()):
+            try:
+                patterns.append(re.compile(str(source)))
+            except re.error as exc:
+                problems.append(f"categories.yaml {code}.patterns[{index}]: {exc}")
+        cats.append(
+            _CategoryRules(
+                code=code,
+                strong=phrases(item.get("keywords")),
+                weak=phrases(item.get("weak")),
+                patterns=tuple(patterns),
+                against=phrases(item.get("not")),
+            )
+        )
+    try:
+        threshold = float(routing_doc.get("threshold", DEFAULT_THRESHOLD))
+    except (TypeError, ValueError):
+        problems.append(f"routing.yaml threshold: not a number: {routing_doc.get('threshold')!r}")
+        threshold = DEFAULT_THRESHOLD
+    return Rules(
+        categories=tuple(cats),
+        weights=weights,
+        generic=generic,
+        threshold=threshold,
+        suggestions=int(routing_doc.get("suggestions", 3)),
+        problems=tuple(problems),
+    )
+
+
+def current_rules() -> Rules:
+    """The rules of the config in effect (rebuilt when a config file changes)."""
+    categories_doc = load_yaml("categories.yaml")
+    routing_doc = load_yaml("routing.yaml")
+    # The shorthand table (conversation.yaml) shapes the phrases too: key on all three files.
+    source = (categories_doc, routing_doc, conversation_settings())
+    hit = _RULES_CACHE.get("rules")
+    if hit is not None and all(a is b for a, b in zip(hit[0], source, strict=True)):
+        return hit[1]
+    rules = build_rules(categories_doc, routing_doc)
+    _RULES_CACHE["rules"] = (source, rules)
+    return rules
+
+
+_RULES_CACHE: dict[str, tuple[tuple[Any, Any, Any], Rules]] = {}
+
+
+# "jalannya" (Indonesian), "dalane", "lampune" (Javanese), "jalanna" (Sundanese): the thing
+# itself, owned. Only on words of four letters or more, so short words keep their meaning.
+_POSSESSIVE = ("nya", "ne", "na", "e")
+
+
+def _possessive(word: str, base: str) -> bool:
+    return len(base) >= 4 and any(word == base + end for end in _POSSESSIVE)
+
+
+def _find(words: Sequence[str], phrase: tuple[str, ...]) -> list[int]:
+    """Start positions of ``phrase`` in ``words`` (possessive endings read as the bare word)."""
+    n = len(phrase)
+    hits = []
+    for start in range(len(words) - n + 1):
+        window = words[start : start + n]
+        if all(w == p or _possessive(w, p) for w, p in zip(window, phrase, strict=True)):
+            hits.append(start)
+    return hits
+
+
+def confidence(score: float, total: float) -> float:
+    """How sure: the category's share of all evidence, scaled down while evidence is thin.
+
+    ``score / (total + 1)`` is the share of the positive evidence (the +1 keeps a lone weak
+    hint from looking certain); ``1 - exp(-score / FULL_EVIDENCE)`` grows with the amount
+    of evidence. One strong phrase alone gives about 0.47; two agreeing ones about 0.74;
+    two categories with equal evidence never pass 0.5. Calibration on the labelled set is in
+    docs/routing.md.
+    """
+    if score <= 0:
+        return 0.0
+    share = score / (total + 1.0)
+    amount = 1.0 - math.exp(-score / FULL_EVIDENCE)
+    return round(min(1.0, share * amount), 3)
+
+
+def score(text: str, location: str | None = None, rules: Rules | None = None) -> Scoring:
+    """Rank the categories ``text`` is about; ``location`` (else the one found in it) is ignored."""
+    rules = rules or current_rules()
+    place = location if location is not None else extract_location(text)
+    body = without_location(text, place) if place else text
+    words = [_norm_word(w) for w in tokens(body)]
+    joined = " ".join(words)
+    weights = rules.weights
+
+    used = [False] * len(words)
+    found: dict[str, list[tuple[float, str]]] = {c.code: [] for c in rules.categories}
+    named: set[str] = set()
+    # Strong and weak phrases, longest first across all categories: a word used by a longer
+    # phrase ("lampu jalan") is not counted again by a shorter one ("jalan ...").
+    table = [
+        (len(p), weights["keyword"] if kind == "strong" else weights["weak"], c.code, p)
+        for c in rules.categories
+        for kind, group in (("strong", c.strong), ("weak", c.weak))
+        for p in group
+    ]
+    table.sort(key=lambda row: (-row[0], -row[1]))
+    for length, weight, code, phrase in table:
+        for start in _find(words, phrase):
+            if any(used[start : start + length]):
+                continue
+            for i in range(start, start + length):
+                used[i] = True
+            found[code].append((weight, " ".join(phrase)))
+            if weight == weights["keyword"]:
+                named.add(code)
+    for c in rules.categories:
+        for pattern in c.patterns:
+            match = pattern.search(joined)
+            if match:
+                found[c.code].append((weights["pattern"], match.group(0).strip()))
+        for phrase in c.against:
+            if _find(words, phrase):
+                found[c.code].append((weights["not"], "-" + " ".join(phrase)))
+
+    scores = {code: sum(w for w, _ in hits) for code, hits in found.items()}
+    positive = {code: s for code, s in scores.items() if s > 0}
+    total = sum(positive.values())
+    ranked = sorted(positive, key=lambda code: -positive[code])
+    suggestions = tuple(
+        Suggestion(
+            category=code,
+            confidence=confidence(positive[code], total),
+            score=positive[code],
+            words=tuple(dict.fromkeys(word for _, word in found[code])),
+            named=code in named,
+        )
+        for code in ranked
+    )
+    return Scoring(suggestions)
+
+
+def threshold(rules: Rules | None = None) -> float:
+    """The deployer's confidence threshold for routing without the coordinator."""
+    return (rules or current_rules()).threshold
+
+
+def as_data(suggestion: Suggestion, agency: str | None, external: bool = False) -> dict[str, Any]:
+    """A suggestion as stored on the ticket (``data["routing"]["suggestions"]``)."""
+    return {
+        "category": suggestion.category,
+        "agency": agency,
+        "external": external,
+        "confidence": suggestion.confidence,
+        "words": list(suggestion.words),
+    }

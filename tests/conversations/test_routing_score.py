@@ -1,0 +1,92 @@
+"""Evidence, not first match: the words of a complaint weighed per category (config as shipped)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conversations.categorize import infer_category
+from conversations.routing_score import build_rules, confidence, score
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # "jalan" is in every address: it must not send these to public works.
+        ("Banyak PKL berjualan di trotoar Jalan Merdeka, pejalan kaki terpaksa turun ke jalan", "pkl"),
+        ("Spanduk dan bendera partai dipasang di tiang Jalan Sudirman sudah lewat masa kampanye", "reklame"),
+        ("Pengamen dan pengemis di lampu merah Jalan Ahmad Yani tiap malam", "ketertiban"),
+        ("Suara karaoke bising sampai jam 2 malam di Gang Mawar RT 03", "ketertiban"),
+        ("Bangunan liar berdiri di atas saluran Jalan Kenanga", "bangunan_liar"),
+        # Bodies outside regional authority are recognised as such.
+        ("Listrik PLN padam terus tiap malam, tegangan naik turun", "listrik"),
+        ("Sertifikat tanah PTSL saya belum jadi sudah 2 tahun", "pertanahan"),
+        ("Antrian paspor di kantor imigrasi lama sekali", "keimigrasian"),
+        ("Jalan nasional jalur pantura berlubang banyak", "jalan_nasional"),
+        # Javanese and Sundanese words.
+        ("dalane ruksak parah, dalan bolong neng ngarep pasar", "jalan"),
+        ("runtah numpuk di sisi walungan", "sampah"),
+        ("uwuh ora diangkut wis seminggu", "sampah"),
+        ("lampune ora murup wis rong minggu neng gang", "penerangan"),
+    ],
+)
+def test_the_category_is_weighed_on_evidence(text: str, category: str) -> None:
+    top = score(text).top
+    assert top is not None and top.category == category, score(text).suggestions[:3]
+
+
+def test_the_place_phrase_and_address_words_do_not_decide() -> None:
+    # A street named after a road word is still a street: the complaint is about garbage.
+    result = score("Sampah menumpuk di Jl. Aspal Raya No. 5, Kel. Sukajadi")
+    assert result.top is not None and result.top.category == "sampah"
+    assert all(s.category != "jalan" for s in result.suggestions)
+    # An address alone is no evidence at all.
+    assert score("di Jalan Merdeka gang 3 RT 02 RW 05").top is None
+
+
+def test_the_deciding_words_and_a_calibrated_confidence_come_back() -> None:
+    top = score("jalan rusak berlubang parah, aspal mengelupas").top
+    assert top is not None and top.category == "jalan"
+    assert "aspal" in top.words and top.confidence >= 0.6
+    thin = score("ada lubang").top
+    assert thin is not None and thin.confidence < top.confidence
+    # Two categories with equal evidence never look sure.
+    assert confidence(3, 6) < 0.5
+    assert confidence(0, 0) == 0.0
+
+
+def test_words_against_a_category_count_against_it() -> None:
+    # "lampu" speaks against roads: a dark street is a lighting complaint.
+    result = score("lampu jalan mati, jalan jadi gelap dan rusak")
+    assert result.top is not None and result.top.category == "penerangan"
+
+
+def test_rules_come_from_config_documents() -> None:
+    rules = build_rules(
+        {
+            "categories": [
+                {"code": "a", "keywords": ["kucing"], "not": ["anjing"]},
+                {"code": "b", "keywords": ["jalan"]},
+            ]
+        },
+        {"threshold": 0.7, "generic_words": ["jalan"], "weights": {"keyword": 2}},
+    )
+    assert rules.threshold == 0.7
+    assert score("kucing di jalan", rules=rules).suggestions[0].category == "a"
+    assert score("kucing di jalan", rules=rules).suggestions[0].score == 2
+    assert score("kucing dan anjing", rules=rules).top is None  # 2 - 4 < 0
+    assert score("jalan", rules=rules).top is None  # a keyword made only of address words is dropped
+
+
+def test_infer_category_uses_the_weighed_evidence() -> None:
+    assert infer_category("Banyak PKL berjualan di jalan depan pasar") == "pkl"
+    assert infer_category("pelayanan lambat sekali") is None
+
+
+def test_a_deployers_broken_pattern_or_threshold_is_reported_not_fatal() -> None:
+    rules = build_rules(
+        {"categories": [{"code": "a", "keywords": ["kucing"], "patterns": ["(unclosed"]}]},
+        {"threshold": "tinggi", "weights": {"keyword": "tiga"}},
+    )
+    assert rules.threshold == 0.45 and rules.weights["keyword"] == 3
+    assert any("a.patterns[0]" in p for p in rules.problems) and any("threshold" in p for p in rules.problems)
+    assert score("kucing lagi", rules=rules).suggestions[0].category == "a"
