@@ -235,7 +235,7 @@ def _candidates(tokens: Sequence[str], entries: Sequence[_Entry]) -> list[_Candi
             street_left = _STREET_MAX_WORDS
             skipped.add(i)
         elif street_left:
-            if token == ".":
+            if token == ".":  # noqa: S105 (a full stop, not a secret)
                 continue  # "Jl." and "Jl. Ir. H. Juanda": the dot of an abbreviation
             if not _is_word(token) or token.isdigit() or token in _STREET_END:
                 street_left = 0
