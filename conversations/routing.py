@@ -62,12 +62,15 @@ def route(
     area: str | None,
     agencies: Sequence[AgencyLike],
     categories: Sequence[CategoryLike],
+    area_codes: Sequence[str] = (),
 ) -> RoutingDecision:
     """Decide the owner of a ticket about ``category`` in ``area``.
 
     An agency with no ``areas`` covers the whole city; one with areas covers only
     those. An agency naming the ticket's area wins over a city-wide one, so a
-    district office takes its district and the city office the rest.
+    district office takes its district and the city office the rest. An agency's
+    area may be a kecamatan name or a Kemendagri code; ``area_codes`` are the codes
+    the ticket's place matched (its kecamatan's and kelurahan's, conversations.places).
     """
     coordinator = coordinator_of(agencies)
 
@@ -84,8 +87,8 @@ def route(
         if category in coordinator.categories:
             return to_coordinator(f"category {category!r} is the coordinator's own")
         return to_coordinator(f"no agency handles category {category!r}")
-    wanted = _norm(area) if area else None
-    local = [a for a in handlers if wanted and wanted in {_norm(x) for x in a.areas}]
+    wanted = {_norm(x) for x in (area, *area_codes) if x}
+    local = [a for a in handlers if wanted & {_norm(str(x)) for x in a.areas}]
     citywide = [a for a in handlers if not a.areas]
     if len(local) == 1:
         chosen, why = local[0], f"category {category!r} in area {area!r}"

@@ -161,10 +161,14 @@ def deadlines(category: str | None = None) -> dict[str, int]:
     return base
 
 
-def area_table() -> AreaTable:
-    """The city's kecamatan and kelurahan with their codes (config/areas.yaml); empty when absent."""
+def area_table(env: Mapping[str, str] | None = None) -> AreaTable:
+    """The city's kecamatan and kelurahan with their codes (config/areas.yaml); empty when absent.
+
+    ``env`` picks the deployer's folder (LAPOR_CONFIG_DIR) as for any config file; the
+    gateway passes its runtime's so tickets and the dialogue read the same list.
+    """
     try:
-        data = load_yaml("areas.yaml")
+        data = load_yaml("areas.yaml", env)
     except FileNotFoundError:
         return _NO_AREAS
     result: AreaTable = derived("areas", data, AreaTable.from_config)

@@ -12,7 +12,7 @@ an `Actor`, so the agency boundary and the privacy rules are checked in one plac
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
 from conversations.notify import render_operator_reply
+from conversations.places import match_area
 from conversations.routing import RoutingDecision, detect_area, route
+from conversations.settings import area_table
 from conversations.tracking import new_tracking_number, parse_tracking
 from gateway.models import Agency, AuditEntry, Contact, Message, Operator, Ticket, TicketEvent, utcnow
 from gateway.outbound import queue_message
@@ -428,9 +430,17 @@ def unique_tracking(session: Session) -> str:
             return number
 
 
-def route_ticket(runtime: Runtime, category: str | None, area: str | None) -> RoutingDecision:
+def route_ticket(
+    runtime: Runtime, category: str | None, area: str | None, area_codes: Sequence[str] = ()
+) -> RoutingDecision:
     catalog = runtime.catalog
-    return route(category, area, catalog.agencies, catalog.categories)
+    return route(category, area, catalog.agencies, catalog.categories, area_codes)
+
+
+def area_codes(ticket: Ticket) -> tuple[str, ...]:
+    """The Kemendagri codes the ticket's place matched (ticket.data["area"]), for routing."""
+    found = (ticket.data or {}).get("area") or {}
+    return tuple(str(found[k]) for k in ("kecamatan_code", "kelurahan_code") if found.get(k))
 
 
 def thread_message_ids(ticket: Ticket) -> list[int]:
@@ -481,9 +491,14 @@ def create_ticket(
         Actor.citizen(contact.id if contact else None) if source == "message" else Actor.system()
     )
     catalog = runtime.catalog
+    # Where, as codes: the kecamatan and kelurahan the place names (config/areas.yaml).
+    place = match_area(location_text, area_table(runtime.settings.env))
+    if area is None:
+        area = place.kecamatan if place else None
     if area is None:
         area = detect_area(location_text, {a for agency in catalog.agencies for a in agency.areas})
-    decision = route_ticket(runtime, category, area)
+    codes = (place.kecamatan_code, place.kelurahan_code or "") if place and place.kecamatan == area else ()
+    decision = route_ticket(runtime, category, area, [c for c in codes if c])
     owner = _agency_by_code(session, runtime, decision.agency_code) or coordinator_agency(session, runtime)
     now = utcnow()
     ticket = Ticket(
@@ -515,6 +530,7 @@ def create_ticket(
                 "certain": decision.certain,
                 "reason": decision.reason,
             },
+            **({"area": place.as_data()} if place and place.kecamatan == area else {}),
         },
     )
     session.add(ticket)
@@ -819,7 +835,7 @@ def change_category(
     ticket.category = category
     data: dict[str, Any] = {"from": before, "to": category}
     if ticket.status in lc.PRE_DISPATCH_STATUSES:
-        decision = route_ticket(runtime, category, ticket.area)
+        decision = route_ticket(runtime, category, ticket.area, area_codes(ticket))
         owner = _agency_by_code(session, runtime, decision.agency_code) or coordinator_agency(
             session, runtime
         )
