@@ -245,6 +245,16 @@ def attributed_agency(actor: Actor) -> Any:
     return Ticket.agency_id
 
 
+def attributed_area(actor: Actor) -> Any:
+    """The kecamatan a ticket is counted under for ``actor``: for the public, only a public ticket's.
+
+    A place may appear publicly only when `is_public` says so; the rest still count, with no place.
+    """
+    if actor.role == PUBLIC_ROLE:
+        return case((public_tickets_clause(), Ticket.area), else_=null())
+    return Ticket.area
+
+
 def coarse_coordinate(value: float | None) -> float | None:
     """A latitude or longitude rounded to about 100 m: a pin that does not point at a house."""
     return None if value is None else round(float(value), COARSE_DECIMALS)
