@@ -30,7 +30,7 @@ MESSAGE_FILES: dict[str, str] = {
     "messages/public_en.yaml": "messages/public_id.yaml",
 }
 #: Files a deployment may go without (the routing work ships routing.yaml).
-OPTIONAL_FILES = frozenset({"routing.yaml"})
+OPTIONAL_FILES = frozenset({"routing.yaml", "areas.yaml"})
 #: Files only parsed here (none at the moment; a new file without a model goes here first).
 OTHER_FILES: tuple[str, ...] = ()
 

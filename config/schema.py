@@ -228,6 +228,31 @@ class RateLimitFile(Strict):
 
 
 #: Files read through a model; every other file in the config folder is only parsed.
+# --------------------------------------------------------------------------- areas.yaml
+_AREA_CODE = r"^\d{2}(\.\d{2}){1,2}(\.\d{4})?$"
+
+
+class Kelurahan(Strict):
+    code: Annotated[str, Field(pattern=_AREA_CODE)]
+    name: str
+    aliases: list[str] = []
+
+
+class Kecamatan(Strict):
+    code: Annotated[str, Field(pattern=_AREA_CODE)]
+    name: str
+    aliases: list[str] = []
+    kelurahan: list[Kelurahan] = []
+
+
+class AreasFile(Strict):
+    """The deploying city's kecamatan and kelurahan with their Kemendagri codes (config/areas.yaml)."""
+
+    city: str
+    code: Annotated[str, Field(pattern=_AREA_CODE)]
+    kecamatan: list[Kecamatan]
+
+
 MODELS: dict[str, type[BaseModel]] = {
     "agencies.yaml": AgenciesFile,
     "categories.yaml": CategoriesFile,
@@ -237,6 +262,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "conversation.yaml": ConversationFile,
     "ratelimit.yaml": RateLimitFile,
     "routing.yaml": RoutingFile,
+    "areas.yaml": AreasFile,
 }
 
 

@@ -14,7 +14,8 @@ import re
 from typing import Any
 
 from conversations.keywords import normalize
-from conversations.settings import Category, all_categories, conversation_settings, derived
+from conversations.places import marker_level, names_an_area
+from conversations.settings import Category, all_categories, area_table, conversation_settings, derived
 
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -86,8 +87,13 @@ def extract_location(text: str) -> str | None:
     """A place phrase inside ``text`` ("di Jl. Merdeka No. 5, Kel. Sukajadi"), or None.
 
     The phrase starts at a preposition followed by a place word (jalan, gang,
-    pasar...) or at an area word (kelurahan, RT...), and runs to the end of the
-    sentence or to a word that starts a new clause ("sudah", "sejak", "tolong").
+    pasar...) or at an area word (kelurahan, RT...). It ends at the end of the
+    sentence, at a word that starts a new clause ("sudah", "setiap", "tolong"), at a
+    comma not followed by more address ("..., menutup jalan"), or, in a text whose
+    writer uses capitals, at the first ordinary lower-case word after a capitalized
+    name ("Jalan Melati setiap hujan"). "Kelurahan" or "kecamatan" is also the office
+    ("di kelurahan saat mengurus KTP"): it starts a place only when a name follows,
+    one of the city's areas (config/areas.yaml) or, in a cased text, a capitalized word.
     """
     conf = _location_settings()
     preps = {str(w).lower() for w in conf.get("prepositions") or ()}
@@ -97,44 +103,125 @@ def extract_location(text: str) -> str | None:
     stop_words = {str(w).lower() for w in conf.get("stop_words") or ()}
     not_names = stop_words | {str(w).lower() for w in conf.get("not_names") or ()}
     max_length = int(conf.get("max_length") or 100)
+    address_words = places | areas | abbreviations
+    table = area_table()
 
-    spans = [(m.start(), m.end(), m.group(0)) for m in re.finditer(r"[^\s]+", text)]
+    spans = _word_spans(text)
+    words = [word for _, _, word in spans]
+    cased = _writer_uses_capitals(words, abbreviations)
 
     def bare(word: str) -> str:
         return re.sub(r"[^\w/-]", "", word.lower())
 
+    def capitalized(word: str) -> bool:
+        return word[:1].isupper()
+
+    def name_follows(index: int) -> bool:
+        """Whether the words from ``index`` name an area rather than go on about the office."""
+        if index >= len(spans) or bare(words[index]) in not_names:
+            return False
+        if cased and capitalized(words[index]):
+            return True
+        if not table.kecamatan:
+            return True  # no area list: only the stop words can tell
+        return names_an_area(" ".join(words[index : index + 3]), table)
+
     start_index: int | None = None
-    for i, (_, _, word) in enumerate(spans):
+    for i, word in enumerate(words):
         w = bare(word)
-        followed_by_place = i + 2 < len(spans) and bare(spans[i + 1][2]) in places
-        if w in preps and followed_by_place and bare(spans[i + 2][2]) not in not_names:
-            start_index = i + 1
-            break
-        if w in areas and i + 1 < len(spans) and bare(spans[i + 1][2]) not in not_names:
+        if w in preps and i + 2 < len(spans):
+            following = bare(words[i + 1])
+            level = marker_level(following)
+            named = bare(words[i + 2]) not in not_names and (not level or name_follows(i + 2))
+            if (following in places or level) and named:
+                start_index = i + 1
+                break
+        level = marker_level(w)
+        named = i + 1 < len(spans) and bare(words[i + 1]) not in not_names
+        if (w in areas or level) and named and (not level or name_follows(i + 1)):
             start_index = i
             break
     if start_index is None:
         return None
-    pieces: list[str] = []
+    last = start_index
     for j in range(start_index, len(spans)):
-        word = spans[j][2]
+        word = words[j]
         w = bare(word)
-        if j > start_index + 1 and w in stop_words:
-            break
-        pieces.append(word)
+        if j > start_index:
+            previous = words[j - 1]
+            if j > start_index + 1 and w in stop_words:
+                break
+            more_address = w in address_words or marker_level(w) or (cased and capitalized(word))
+            if previous.endswith(",") and not more_address:
+                break  # "jl dago atas, menutup jalan"
+            name_done = capitalized(previous) or any(c.isdigit() for c in previous)
+            if (
+                cased
+                and j > start_index + 1
+                and name_done
+                and not capitalized(word)
+                and not any(c.isdigit() for c in word)
+                and w not in address_words
+                and not marker_level(w)
+                and not (w in preps and j + 1 < len(words) and bare(words[j + 1]) in places)
+            ):
+                break  # "Jalan Melati setiap hujan"; but "Jl. Dago depan sekolah" goes on
+        last = j
         ends_sentence = re.search(r"[!?;\n]$", word) or (
-            word.endswith(".") and w not in abbreviations and not re.fullmatch(r"\d+\.?", word)
+            word.endswith(".")
+            and w not in abbreviations
+            and not re.fullmatch(r"\d+\.?", word)
+            and not _initial_or_title(word, words[j + 1] if j + 1 < len(words) else "")
         )
         if ends_sentence and j > start_index:
             break
-    phrase = " ".join(pieces).strip(" ,;:!?")
-    if phrase.endswith(".") and bare(pieces[-1]) not in abbreviations:
+    phrase = text[spans[start_index][0] : spans[last][1]].strip(" ,;:!?")
+    if phrase.endswith(".") and bare(words[last]) not in abbreviations:
         phrase = phrase[:-1]
     if len(phrase) < 4:
         return None
     if len(phrase) > max_length:
         phrase = phrase[:max_length].rsplit(" ", 1)[0]
     return phrase
+
+
+def _word_spans(text: str) -> list[tuple[int, int, str]]:
+    """Whitespace-separated words with their offsets; "kel.sukaluyu" is two words."""
+    spans: list[tuple[int, int, str]] = []
+    for match in re.finditer(r"\S+", text):
+        word, offset = match.group(0), match.start()
+        if re.match(r"[A-Za-z]+\.[A-Za-z]", word):
+            cut = word.index(".") + 1
+            spans.append((offset, offset + cut, word[:cut]))
+            spans.append((offset + cut, match.end(), word[cut:]))
+        else:
+            spans.append((offset, match.end(), word))
+    return spans
+
+
+def _writer_uses_capitals(words: list[str], abbreviations: set[str]) -> bool:
+    """Whether capitals carry meaning: some word other than a sentence's first has one.
+
+    Phones capitalize the first word by themselves, and some citizens write in all caps;
+    in neither case does a lower-case word say "not a name".
+    """
+    if not any(c.islower() for w in words for c in w):
+        return False
+    sentence_start = True
+    for word in words:
+        if not sentence_start and any(c.isupper() for c in word):
+            return True
+        ends = re.search(r"[!?]$", word) or (
+            word.endswith(".") and word.lower().strip(".") not in abbreviations
+        )
+        sentence_start = bool(ends)
+    return False
+
+
+def _initial_or_title(word: str, following: str) -> bool:
+    """ "H." or "Ir." before a capitalized word is part of a name ("Jl. Ir. H. Juanda"), not an end."""
+    letters = word.rstrip(".")
+    return letters.isalpha() and len(letters) <= 3 and letters[:1].isupper() and following[:1].isupper()
 
 
 def without_location(text: str, location: str | None) -> str:

@@ -74,12 +74,15 @@ def route(
     area: str | None,
     agencies: Sequence[AgencyLike],
     categories: Sequence[CategoryLike],
+    area_codes: Sequence[str] = (),
 ) -> RoutingDecision:
     """Decide the owner of a ticket about ``category`` in ``area``.
 
     An agency with no ``areas`` covers the whole city; one with areas covers only
     those. An agency naming the ticket's area wins over a city-wide one, so a
-    district office takes its district and the city office the rest.
+    district office takes its district and the city office the rest. An agency's
+    area may be a kecamatan name or a Kemendagri code; ``area_codes`` are the codes
+    the ticket's place matched (its kecamatan's and kelurahan's, conversations.places).
     """
     coordinator = coordinator_of(agencies)
 
@@ -100,8 +103,8 @@ def route(
         if category in coordinator.categories:
             return to_coordinator(f"category {category!r} is the coordinator's own")
         return to_coordinator(f"no agency handles category {category!r}")
-    wanted = _norm(area) if area else None
-    local = [a for a in handlers if wanted and wanted in {_norm(x) for x in a.areas}]
+    wanted = {_norm(x) for x in (area, *area_codes) if x}
+    local = [a for a in handlers if wanted & {_norm(str(x)) for x in a.areas}]
     citywide = [a for a in handlers if not a.areas]
     if len(local) == 1:
         chosen, why = local[0], f"category {category!r} in area {area!r}"
@@ -168,6 +171,7 @@ def recommend(
     limit: int = 3,
     learned: Mapping[str, float] | None = None,
     learned_weight: float = 0.0,
+    area_codes: Sequence[str] = (),
 ) -> Recommendation:
     """Route on the best-scoring category when its confidence reaches ``threshold``.
 
@@ -178,21 +182,23 @@ def recommend(
     rules decide alone.
     """
     if learned and learned_weight > 0:
-        return _blended(scoring, area, agencies, categories, threshold, limit, learned, learned_weight)
+        return _blended(
+            scoring, area, agencies, categories, threshold, limit, learned, learned_weight, area_codes
+        )
     suggestions = []
     for s in scoring.suggestions[:limit]:
         agency = handler_of(s.category, agencies)
         suggestions.append(as_data(s, agency.code if agency else None, bool(agency and is_external(agency))))
     top = scoring.top
     if top is None:
-        decision = route(None, area, agencies, categories)
+        decision = route(None, area, agencies, categories, area_codes)
         return Recommendation(decision, None, 0.0, (), tuple(suggestions))
     if top.confidence < threshold:
         coordinator = coordinator_of(agencies)
         why = f"uncertain: {top.category!r} at {top.confidence:.2f} < {threshold:.2f}"
         decision = RoutingDecision(coordinator.code, False, False, why)
     else:
-        decision = route(top.category, area, agencies, categories)
+        decision = route(top.category, area, agencies, categories, area_codes)
     return Recommendation(decision, top.category, top.confidence, top.words, tuple(suggestions))
 
 
@@ -205,6 +211,7 @@ def _blended(
     limit: int,
     learned: Mapping[str, float],
     weight: float,
+    area_codes: Sequence[str] = (),
 ) -> Recommendation:
     """Rules and model, agency by agency: ``(1 - weight) * rules + weight * model``."""
     by_code = {a.code: a for a in agencies}
@@ -237,7 +244,7 @@ def _blended(
     top = scoring.top
     coordinator = coordinator_of(agencies)
     if not ranked:
-        return Recommendation(route(None, area, agencies, categories), None, 0.0, (), suggestions)
+        return Recommendation(route(None, area, agencies, categories, area_codes), None, 0.0, (), suggestions)
     best = by_code[ranked[0]]
     confidence = blended[best.code]
     if confidence < threshold or best.coordinator or is_external(best):
@@ -245,7 +252,7 @@ def _blended(
         decision = RoutingDecision(coordinator.code, False, False, why)
     elif top is not None and category_of.get(best.code) == top.category:
         # Model and rules agree: the category's own routing (areas, auto-dispatch) applies.
-        decision = route(top.category, area, agencies, categories)
+        decision = route(top.category, area, agencies, categories, area_codes)
     else:
         decision = RoutingDecision(best.code, True, False, f"learned from dispositions: {confidence:.2f}")
     return Recommendation(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.loader import load_yaml as _load_yaml_from_disk
+from conversations.places import AreaTable
 
 # How long a config file read is reused before the file is looked at again. The
 # engine consults the config dozens of times per step; a deployer's edit still
@@ -167,3 +168,20 @@ def deadlines(category: str | None = None) -> dict[str, int]:
     if found:
         base.update(found.deadlines)
     return base
+
+
+def area_table(env: Mapping[str, str] | None = None) -> AreaTable:
+    """The city's kecamatan and kelurahan with their codes (config/areas.yaml); empty when absent.
+
+    ``env`` picks the deployer's folder (LAPOR_CONFIG_DIR) as for any config file; the
+    gateway passes its runtime's so tickets and the dialogue read the same list.
+    """
+    try:
+        data = load_yaml("areas.yaml", env)
+    except FileNotFoundError:
+        return _NO_AREAS
+    result: AreaTable = derived("areas", data, AreaTable.from_config)
+    return result
+
+
+_NO_AREAS = AreaTable()

@@ -17,6 +17,9 @@ Definitions (also in docs/openness.md):
 * *attribution*: a ticket counts under its agency for whoever may see that; the
   public sees an agency only for verified tickets (`service.attributed_agency`),
   the rest count under "belum terverifikasi" (``code`` None).
+* *kecamatan*: a ticket counts under the kecamatan its place matched (``Ticket.area``,
+  config/areas.yaml gives the code); the public sees it only for public tickets
+  (`service.attributed_area`), the rest count under "unknown" (``name`` None).
 * *scope*: each reader counts the tickets `service.counted_clause` gives them: the
   public and city-wide roles every ticket, an agency those disposed to it.
 * Durations are working days (weekends, holidays and cuti bersama excluded) between
@@ -33,6 +36,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from conversations.settings import area_table
 from conversations.workdays import DEFAULT_DEADLINES, DEFAULT_TIMEZONE, WorkCalendar, local_date
 from gateway.models import Agency, Ticket, utcnow
 
@@ -131,11 +135,15 @@ def stats(
     now: datetime | None = None,
     scope: Any = None,
     agency_column: Any = None,
+    area_column: Any = None,
+    area_codes: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """All published figures for tickets created in [since, until), optionally of one agency.
 
     ``scope`` (a SQL condition on Ticket) limits the tickets counted and
-    ``agency_column`` is what they are counted under (Ticket.agency_id when None);
+    ``agency_column`` is what they are counted under (Ticket.agency_id when None),
+    ``area_column`` the kecamatan (Ticket.area when None), ``area_codes`` maps a
+    kecamatan name to its Kemendagri code;
     `stats_for` takes both from the ticket service for the reader.
     ``calendar`` counts working days (a plain WorkCalendar when None);
     ``deadlines(category)`` gives a category's deadline table (the defaults when
@@ -165,7 +173,13 @@ def stats(
         _row(key, key, counts)
         for key, counts in _grouped(session, Ticket.channel, since, until, agency_id, scope).items()
     ]
-    for rows in (agencies, categories, channels):
+    codes = area_codes or {}
+    by_area = area_column if area_column is not None else Ticket.area
+    kecamatan = [
+        _row(codes.get(key or ""), key, counts)
+        for key, counts in _grouped(session, by_area, since, until, agency_id, scope).items()
+    ]
+    for rows in (agencies, categories, channels, kecamatan):
         rows.sort(key=lambda r: (-r["total"], r["code"] or ""))
 
     # Durations need each ticket's dates; only the few columns needed are read.
@@ -231,6 +245,7 @@ def stats(
         "agencies": agencies,
         "categories": categories,
         "channels": channels,
+        "kecamatan": kecamatan,
         "resolved": resolved_count,
         "resolved_within_deadline": within,
         "resolved_within_deadline_share": (round(within / resolved_count, 4) if resolved_count else None),
@@ -259,6 +274,8 @@ def stats_for(runtime: Any, session: Session, *, actor: Any, **kwargs: Any) -> d
 
     kwargs.setdefault("scope", service.counted_clause(actor))
     kwargs.setdefault("agency_column", service.attributed_agency(actor))
+    kwargs.setdefault("area_column", service.attributed_area(actor))
+    kwargs.setdefault("area_codes", {k.name: k.code for k in area_table(runtime.settings.env).kecamatan})
     language = kwargs.pop("language", "id")
     kwargs.setdefault("calendar", policy.calendar(runtime))
     kwargs.setdefault("deadlines", lambda category: policy.deadlines(runtime, category))

@@ -25,6 +25,7 @@ from sqlalchemy.orm import object_session, selectinload
 from werkzeug.exceptions import HTTPException
 
 from adapters.common import clean_text, coordinates
+from conversations.settings import area_table
 from conversations.tracking import parse_tracking
 from gateway.api.auth import _actor_for, audit_token, hash_token
 from gateway.bounds import parse_moment
@@ -267,7 +268,8 @@ def _request_json(ticket: Ticket) -> dict[str, Any]:
             else None
         ),
         "address": redact(ticket.location_text, known_names(ticket)) if ticket.location_text else None,
-        "address_id": None,
+        # The kelurahan's Kemendagri code (config/areas.yaml) when the place matched one.
+        "address_id": ((ticket.data or {}).get("area") or {}).get("kelurahan_code"),
         "zipcode": None,
         "lat": service.coarse_coordinate(ticket.latitude),
         "long": service.coarse_coordinate(ticket.longitude),
@@ -277,6 +279,21 @@ def _request_json(ticket: Ticket) -> dict[str, Any]:
 
 def _base_query() -> Any:
     return select(Ticket).options(selectinload(Ticket.agency), selectinload(Ticket.contact))
+
+
+def _location_text(runtime: Any, address_string: str | None, address_id: str | None) -> str | None:
+    """The place as the ticket keeps it; an address_id that is one of our kelurahan codes is named.
+
+    A client that knows the Kemendagri code sends it as address_id; naming the kelurahan
+    and kecamatan lets the ticket match it like any other place (and route by area).
+    """
+    table = area_table(runtime.settings.env)
+    village = table.kelurahan_by_code(address_id) if address_id else None
+    district = table.kecamatan_by_code(village.kecamatan_code) if village else None
+    named = f"Kel. {village.name}, Kec. {district.name}" if village and district else None
+    if address_string or named:
+        return ", ".join(part for part in (address_string, named) if part)
+    return f"address_id {address_id}" if address_id else None
 
 
 @open311_bp.get("/requests.<fmt>")
@@ -442,7 +459,7 @@ def create_request(fmt: str) -> Response:
         elif email:
             mailto = f"mailto:{email.lower()}"
             contact, _row = find_or_create_contact(session, mailto, "open311", display_name)
-        location_text = address_string or (f"address_id {address_id}" if address_id else None)
+        location_text = _location_text(runtime, address_string, address_id)
         ticket = service.create_ticket(
             session,
             runtime,

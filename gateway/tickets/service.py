@@ -12,7 +12,7 @@ an `Actor`, so the agency boundary and the privacy rules are checked in one plac
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 from conversations import lifecycle as lc
 from conversations import texts
 from conversations.notify import render_operator_reply
+from conversations.places import match_area
 from conversations.routing import RoutingDecision, detect_area, route
+from conversations.settings import area_table
 from conversations.tracking import new_tracking_number, parse_tracking
 from gateway.models import Agency, AuditEntry, Contact, Message, Operator, Ticket, TicketEvent, utcnow
 from gateway.outbound import queue_message
@@ -244,6 +246,16 @@ def attributed_agency(actor: Actor) -> Any:
     return Ticket.agency_id
 
 
+def attributed_area(actor: Actor) -> Any:
+    """The kecamatan a ticket is counted under for ``actor``: for the public, only a public ticket's.
+
+    A place may appear publicly only when `is_public` says so; the rest still count, with no place.
+    """
+    if actor.role == PUBLIC_ROLE:
+        return case((public_tickets_clause(), Ticket.area), else_=null())
+    return Ticket.area
+
+
 def coarse_coordinate(value: float | None) -> float | None:
     """A latitude or longitude rounded to about 100 m: a pin that does not point at a house."""
     return None if value is None else round(float(value), COARSE_DECIMALS)
@@ -429,9 +441,17 @@ def unique_tracking(session: Session) -> str:
             return number
 
 
-def route_ticket(runtime: Runtime, category: str | None, area: str | None) -> RoutingDecision:
+def route_ticket(
+    runtime: Runtime, category: str | None, area: str | None, area_codes: Sequence[str] = ()
+) -> RoutingDecision:
     catalog = runtime.catalog
-    return route(category, area, catalog.agencies, catalog.categories)
+    return route(category, area, catalog.agencies, catalog.categories, area_codes)
+
+
+def area_codes(ticket: Ticket) -> tuple[str, ...]:
+    """The Kemendagri codes the ticket's place matched (ticket.data["area"]), for routing."""
+    found = (ticket.data or {}).get("area") or {}
+    return tuple(str(found[k]) for k in ("kecamatan_code", "kelurahan_code") if found.get(k))
 
 
 def area_of(runtime: Runtime, location_text: str | None) -> str | None:
@@ -464,6 +484,7 @@ def _routing_for(
     category: str | None,
     area: str | None,
     source: str,
+    area_codes: Sequence[str] = (),
 ) -> tuple[RoutingDecision, list[dict[str, Any]]]:
     """Where a new ticket goes, and the ranked suggestions kept for the coordinator.
 
@@ -489,12 +510,13 @@ def _routing_for(
         rules.suggestions,
         learned=learned_probabilities(runtime, description),
         learned_weight=learned_weight(),
+        area_codes=area_codes,
     )
     suggestions = [dict(s) for s in advice.suggestions]
     guessed = source == "message" and category is not None and category == advice.category
     if guessed:
         return advice.decision, suggestions
-    return route_ticket(runtime, category, area), suggestions
+    return route_ticket(runtime, category, area, area_codes), suggestions
 
 
 def thread_message_ids(ticket: Ticket) -> list[int]:
@@ -547,9 +569,16 @@ def create_ticket(
     actor = actor or (
         Actor.citizen(contact.id if contact else None) if source == "message" else Actor.system()
     )
+    # Where, as codes: the kecamatan and kelurahan the place names (config/areas.yaml).
+    place = match_area(location_text, area_table(runtime.settings.env))
+    if area is None:
+        area = place.kecamatan if place else None
     if area is None:
         area = area_of(runtime, location_text)
-    decision, suggestions = _routing_for(runtime, description, location_text, category, area, source)
+    codes = (place.kecamatan_code, place.kelurahan_code or "") if place and place.kecamatan == area else ()
+    decision, suggestions = _routing_for(
+        runtime, description, location_text, category, area, source, [c for c in codes if c]
+    )
     owner = _agency_by_code(session, runtime, decision.agency_code) or coordinator_agency(session, runtime)
     now = utcnow()
     ticket = Ticket(
@@ -582,6 +611,7 @@ def create_ticket(
                 "reason": decision.reason,
                 "suggestions": suggestions,
             },
+            **({"area": place.as_data()} if place and place.kecamatan == area else {}),
         },
     )
     session.add(ticket)
@@ -940,7 +970,7 @@ def change_category(
     ticket.category = category
     data: dict[str, Any] = {"from": before, "to": category}
     if ticket.status in lc.PRE_DISPATCH_STATUSES:
-        decision = route_ticket(runtime, category, ticket.area)
+        decision = route_ticket(runtime, category, ticket.area, area_codes(ticket))
         owner = _agency_by_code(session, runtime, decision.agency_code) or coordinator_agency(
             session, runtime
         )

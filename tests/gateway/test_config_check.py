@@ -63,7 +63,7 @@ SLIPS = [
         "categories: [sampah, pencemaran, taman]",
         "categories: [sampah, pencemaran, tamann]",
         expect="category 'tamann' does not exist in categories.yaml",
-        key="agencies[2].categories[2]",
+        key="agencies[5].categories[2]",
     ),
     Slip(
         "categoris: for categories:",
@@ -71,7 +71,7 @@ SLIPS = [
         "    categories: [kesehatan]",
         "    categoris: [kesehatan]",
         expect="unknown key (did you mean 'categories'?)",
-        key="agencies[3].categoris",
+        key="agencies[7].categoris",
     ),
     Slip(
         "kode: for code:",
@@ -84,10 +84,18 @@ SLIPS = [
     Slip(
         "a keyword YAML reads as false",
         "categories.yaml",
-        "keywords: [parkir, jukir, parkir liar, parking]",
-        "keywords: [parkir, jukir, no, parking]",
+        "keywords: [parkir, jukir, parkir liar, juru parkir,",
+        "keywords: [parkir, jukir, no, juru parkir,",
         expect="false is a yes/no value to YAML, not text: put the word in quotes",
         key="categories[9].keywords[2]",
+    ),
+    Slip(
+        "a kecamatan code with a missing dot",
+        "areas.yaml",
+        '- code: "32.73.01"',
+        '- code: "32.7301"',
+        expect="'32.7301' has characters that are not allowed here",
+        key="kecamatan[0].code",
     ),
     Slip(
         "a holiday on month 20",
@@ -229,7 +237,7 @@ def test_the_runtime_reads_the_catalog_through_the_same_models(tmp_path: Path) -
     folder, line = _config_dir(tmp_path, slip)
     with pytest.raises(ConfigError) as caught:
         Catalog.load({"LAPOR_CONFIG_DIR": str(folder)})
-    assert f"agencies.yaml:{line}: error: agencies[3].categoris: unknown key" in str(caught.value)
+    assert f"agencies.yaml:{line}: error: agencies[7].categoris: unknown key" in str(caught.value)
 
 
 @pytest.mark.parametrize("command", ["worker", "web"])
