@@ -96,6 +96,7 @@ class StateCollector(Collector):
         self.runtime = runtime
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        from gateway import sms_budget
         from gateway.models import Job, Message, Ticket
 
         up = GaugeMetricFamily("lapor_dependency_up", "1 when the dependency answers", labels=["dependency"])
@@ -112,6 +113,13 @@ class StateCollector(Collector):
         overdue = GaugeMetricFamily("lapor_tickets_overdue", "Open tickets past their deadline")
         jobs = GaugeMetricFamily("lapor_jobs", "Outbox jobs by status", labels=["status"])
         failed = GaugeMetricFamily("lapor_messages_failed", "Outbound messages whose delivery failed")
+        segments = GaugeMetricFamily(
+            "lapor_sms_segments",
+            "SMS segments sent this month (what the city pays for)",
+            labels=["channel", "month"],
+        )
+        cap = GaugeMetricFamily("lapor_sms_segment_cap", "SMS_MONTHLY_SEGMENT_CAP (absent: no cap)")
+        held = GaugeMetricFamily("lapor_messages_held", "Outbound messages held by the SMS budget")
         try:
             with self.runtime.db.session() as session:
                 for status, n in session.execute(
@@ -132,10 +140,16 @@ class StateCollector(Collector):
                     )
                     or 0,
                 )
+                spent = sms_budget.budget(self.runtime, session)
+                for channel in sorted(set(spent.by_channel) | {"sms"}):
+                    segments.add_metric([channel, spent.month], spent.by_channel.get(channel, 0))
+                if spent.cap is not None:
+                    cap.add_metric([], spent.cap)
+                held.add_metric([], spent.held)
             up.add_metric(["database"], 1)
         except Exception:
             up.add_metric(["database"], 0)
-        yield from (tickets, overdue, jobs, failed, up)
+        yield from (tickets, overdue, jobs, failed, segments, cap, held, up)
 
 
 def _event_registry() -> CollectorRegistry:
