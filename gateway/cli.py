@@ -63,14 +63,19 @@ def _prepare_database(seed_demo: bool) -> None:
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes")
 def web(host: str, port: int, workers: int) -> None:
     """Serve the web app with gunicorn (deployments: see the Procfile)."""
+    from gateway.metrics import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir()  # counters summed over gunicorn's workers, fresh at every start
     args = gunicorn_args(host, port, workers)
     os.execvp(args[0], args)  # noqa: S606 - replace this process with gunicorn
 
 
 def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
-    """The gunicorn command `web` runs; its access log is masked (gateway.access_log)."""
+    """The gunicorn command `web` runs; its logs are the app's JSON, masked (gateway.access_log)."""
     return [
         "gunicorn",
+        "--config",
+        "python:gateway.gunicorn_conf",
         "--bind",
         f"{host}:{port}",
         "--workers",
@@ -79,8 +84,10 @@ def gunicorn_args(host: str, port: int, workers: int) -> list[str]:
         "4",
         "--access-logfile",
         "-",
+        "--error-logfile",
+        "-",
         "--logger-class",
-        "gateway.access_log.MaskedAccessLogger",
+        "gateway.access_log.JsonGunicornLogger",
         "--timeout",
         "30",
         "gateway.wsgi:app",

@@ -32,6 +32,7 @@ from gateway.jobs.registry import (
     RetryLater,
     StagedHandler,
 )
+from gateway.logging_setup import request_context
 from gateway.models import Job, utcnow
 
 if TYPE_CHECKING:
@@ -386,13 +387,17 @@ def _run_staged(
             stage.end(runtime, session, state, outcome)
             session.execute(finish_statement(job_id, "done", None))
 
+    def run() -> str:  # on whichever thread runs it, with the request id of the job's webhook
+        with request_context(_request_id(_payload)):
+            return guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
+
     with _RUNNING_LOCK:
         _RUNNING.add(job_id)
     _ensure_heartbeat()
     return _run_here_or_on_a_send_thread(
         job_id,
         kind,
-        lambda: guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True),
+        run,
         hand_off and begin_error is None,
     )
 
@@ -433,7 +438,8 @@ def _run_transactional(
             later = fn(runtime, session, payload, seen)
             _end_in(session, job_id, later)
 
-    outcome = guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
+    with request_context(_request_id(payload)):
+        outcome = guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
     if outcome == "done" and later is not None:
         _count_retry(kind)
         return "retry"
@@ -503,7 +509,7 @@ def _run_transactional_batch(runtime: Runtime, kind: str, batch: list[Claimed]) 
                     chunk.append(job)
                     job_id, payload = job[0], job[1]
                     try:
-                        with session.begin_nested():
+                        with session.begin_nested(), request_context(_request_id(payload)):
                             later = fn(runtime, session, payload, seen.get(job_id))
                             _end_in(session, job_id, later)
                         outcomes[job_id] = "done" if later is None else "retry"
@@ -585,7 +591,14 @@ def _run_claimed(
     if fn is None:
         _fail(runtime, job_id, kind, f"no handler for job kind {kind!r}")
         return "failed"
-    return guarded(runtime, job_id, kind, attempts, max_attempts, lambda: fn(runtime, payload))
+    with request_context(_request_id(payload)):
+        return guarded(runtime, job_id, kind, attempts, max_attempts, lambda: fn(runtime, payload))
+
+
+def _request_id(payload: dict[str, object]) -> str | None:
+    """The request id a job's payload carries (the webhook it came from), for its log lines."""
+    value = payload.get("request_id")
+    return str(value) if value else None
 
 
 def _count_retry(kind: str) -> None:
