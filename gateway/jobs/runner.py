@@ -208,10 +208,24 @@ def backoff_delay(attempt: int) -> float:
 
 
 def execute(job_id: int) -> str:
-    """Run one outbox job. Returns a word for rq's log; never raises for job failures."""
+    """Run one outbox job. Returns a word for rq's log; never raises.
+
+    Job failures, retries (RetryLater) and give-ups (GiveUp) end in the outbox row. A database
+    error around the job (its claim, the write of its outcome) is not the job failing either:
+    the row is still pending, or running with a heartbeat that stops, and the reconciler pushes
+    it again. Raised to rq, it put the job in rq's failed registry with an ERROR traceback
+    although the outbox then ran it to the end; `rq info` must list real failures only.
+    """
     runtime = get_runtime()
     _import_handlers()
-    return run_job(runtime, job_id)
+    try:
+        return run_job(runtime, job_id)
+    except Exception as exc:
+        log.warning(
+            "job not run: the database failed around it; the reconciler pushes it again",
+            extra={"job_id": job_id, "error": f"{type(exc).__name__}: {exc}"[:300]},
+        )
+        return "deferred"
 
 
 Claimed = tuple[int, dict[str, object], int, int]  # id, payload, attempts, max_attempts
