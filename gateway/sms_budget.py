@@ -258,8 +258,9 @@ def release_held(runtime: Any, session: Session) -> int:
             update(Message)
             .where(Message.id == message_id, Message.delivery_status == HELD)
             .values(delivery_status="pending", failure_reason=None, error_code=None)
+            .returning(Message.id)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).first()
         if moved:
             record_job(
                 session,
