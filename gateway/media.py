@@ -21,12 +21,20 @@ with our origin.
 
 from __future__ import annotations
 
-from pathlib import Path
+import io
 
-from flask import Blueprint, Response, abort, current_app, request, send_from_directory
+from flask import Blueprint, Response, abort, current_app, request, send_file, send_from_directory
 
 from gateway.media_links import EXPIRES, SIGNATURE, verify
-from gateway.media_store import stored_type, tickets_holding, valid_name
+from gateway.media_store import (
+    FilesystemMedia,
+    MediaPlace,
+    as_backend,
+    media_backend,
+    stored_type,
+    tickets_holding,
+    valid_name,
+)
 from gateway.tickets import service
 
 media_bp = Blueprint("media", __name__)
@@ -36,20 +44,34 @@ MEDIA_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 MAX_AGE = 3600
 
 
-def media_response(media_dir: Path, name: str) -> Response:
+def media_response(where: MediaPlace, name: str) -> Response:
     """A stored file as a response, typed by its content; 404 when it is gone. Both media routes use this."""
-    if not valid_name(name) or not (media_dir / name).is_file():
+    backend = as_backend(where)
+    if not valid_name(name) or not backend.exists(name):
         abort(404)
-    kind = stored_type(media_dir, name)
+    kind = stored_type(backend, name)
     stem = name.split(".", 1)[0]
-    response = send_from_directory(
-        media_dir,
-        name,
-        mimetype=kind.mime,
-        as_attachment=not kind.inline,
-        download_name=stem + kind.extension,
-        max_age=MAX_AGE,
-    )
+    if isinstance(backend, FilesystemMedia):
+        response = send_from_directory(
+            backend.media_dir,
+            name,
+            mimetype=kind.mime,
+            as_attachment=not kind.inline,
+            download_name=stem + kind.extension,
+            max_age=MAX_AGE,
+        )
+    else:  # an object store: the bytes through this process (files are small: photos, PDFs)
+        data = backend.get(name)
+        if data is None:
+            abort(404)
+        response = send_file(
+            io.BytesIO(data),
+            mimetype=kind.mime,
+            as_attachment=not kind.inline,
+            download_name=stem + kind.extension,
+            max_age=MAX_AGE,
+            etag=stem,  # the name is the content's hash
+        )
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = MEDIA_CSP
     # Per-viewer answers (a login, a link): no shared cache may keep them for others.
@@ -65,10 +87,10 @@ def media(name: str) -> Response:
     expires, signature = request.args.get(EXPIRES), request.args.get(SIGNATURE)
     as_link = expires is not None or signature is not None
     if as_link and verify(runtime.settings, name, expires, signature):
-        return media_response(runtime.settings.media_dir, name)
+        return media_response(media_backend(runtime.settings), name)
     with runtime.db.session() as session:
         tickets = tickets_holding(session, name)
         public = bool(tickets) and all(service.is_public(ticket) for ticket in tickets)
     if not public:
         abort(403 if as_link else 404)
-    return media_response(runtime.settings.media_dir, name)
+    return media_response(media_backend(runtime.settings), name)

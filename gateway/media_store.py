@@ -1,10 +1,16 @@
-"""The media folder: storing a downloaded attachment by its content, finding whose it is, removing it.
+"""Media storage: keeping a downloaded attachment by its content, finding whose it is, removing it.
 
 Files are named by the SHA-256 of their content (32 hex digits) and the
 extension of their *sniffed* type (`gateway.media_types`), never of the type the
 sender declared. A message's attachment records the name as ``stored_path``;
 the same file sent twice is stored once and may be referenced by several
 messages, so a file is removed only when nothing references it any more.
+
+Where the bytes live is a `MediaBackend`: a folder (`FilesystemMedia`, the default, under
+``LAPOR_DATA_DIR/media``), or an S3-compatible bucket (`S3Media`: AWS S3, MinIO, Ceph, a
+city's object store) so that several web hosts and workers share one store
+(``LAPOR_MEDIA_BACKEND=s3``; see docs/operations.md, "Media"). `media_backend(settings)`
+picks it; every function here takes a backend (or a folder, for the filesystem).
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
@@ -34,31 +41,188 @@ def valid_name(name: str) -> bool:
     return bool(_NAME.fullmatch(name))
 
 
-def store(media_dir: Path, data: bytes) -> tuple[str, MediaType]:
-    """Keep ``data``; returns its file name and its sniffed type. Written whole or not at all."""
-    kind = sniff(data[:SNIFF_BYTES])
-    name = hashlib.sha256(data).hexdigest()[:32] + kind.extension
-    media_dir.mkdir(parents=True, exist_ok=True)
-    target = media_dir / name
-    if not target.exists():
-        fd, tmp = tempfile.mkstemp(dir=media_dir, prefix=".part-")
+class MediaBackend(Protocol):
+    """Where stored files live. Names are checked (`valid_name`) before they reach a backend."""
+
+    def exists(self, name: str) -> bool: ...
+
+    def put(self, name: str, data: bytes) -> None:
+        """Keep ``data`` under ``name``, whole or not at all."""
+
+    def get(self, name: str) -> bytes | None:
+        """The file's bytes; None when it is gone."""
+
+    def head(self, name: str, size: int) -> bytes | None:
+        """The file's first ``size`` bytes (to sniff its type); None when it is gone."""
+
+    def delete(self, name: str) -> bool:
+        """Remove the file; False when it was not there."""
+
+
+class FilesystemMedia:
+    """Files in one folder (``LAPOR_DATA_DIR/media``): one host, or a shared mount."""
+
+    def __init__(self, media_dir: Path) -> None:
+        self.media_dir = Path(media_dir)
+
+    def path(self, name: str) -> Path:
+        return self.media_dir / name
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).is_file()
+
+    def put(self, name: str, data: bytes) -> None:
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.media_dir, prefix=".part-")
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)
-            os.replace(tmp, target)
+            os.replace(tmp, self.path(name))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def get(self, name: str) -> bytes | None:
+        try:
+            return self.path(name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def head(self, name: str, size: int) -> bytes | None:
+        try:
+            with self.path(name).open("rb") as handle:
+                return handle.read(size)
+        except FileNotFoundError:
+            return None
+
+    def delete(self, name: str) -> bool:
+        try:
+            self.path(name).unlink()
+            return True
+        except FileNotFoundError:
+            return False
+
+
+class S3Media:
+    """Files as objects of an S3-compatible bucket, under ``prefix``: every web host and worker
+    sees the same files. Needs boto3 (``pip install 'lapor-gateway[s3]'``)."""
+
+    def __init__(self, bucket: str, prefix: str = "media/", client: Any = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self.client = client
+
+    def key(self, name: str) -> str:
+        return self.prefix + name
+
+    def _missing(self, exc: Exception) -> bool:
+        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+        return code in ("404", "NoSuchKey", "NotFound")
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.key(name))
+            return True
+        except Exception as exc:
+            if self._missing(exc):
+                return False
+            raise
+
+    def put(self, name: str, data: bytes) -> None:
+        # One PUT is atomic: the object appears whole or not at all.
+        self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=data)
+
+    def _read(self, name: str, byte_range: str | None) -> bytes | None:
+        extra = {"Range": byte_range} if byte_range else {}
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.key(name), **extra)
+        except Exception as exc:
+            if self._missing(exc):
+                return None
+            raise
+        return bytes(answer["Body"].read())
+
+    def get(self, name: str) -> bytes | None:
+        return self._read(name, None)
+
+    def head(self, name: str, size: int) -> bytes | None:
+        return self._read(name, f"bytes=0-{max(0, size - 1)}")
+
+    def delete(self, name: str) -> bool:
+        if not self.exists(name):
+            return False
+        self.client.delete_object(Bucket=self.bucket, Key=self.key(name))
+        return True
+
+
+MediaPlace = Path | MediaBackend
+_S3_CLIENTS: dict[tuple[str, ...], Any] = {}
+_S3_LOCK = threading.Lock()
+
+
+def media_backend(settings: Any) -> MediaBackend:
+    """The store ``settings`` name: ``LAPOR_MEDIA_BACKEND`` ``filesystem`` (default) or ``s3``
+    (``LAPOR_MEDIA_S3_BUCKET``, ``LAPOR_MEDIA_S3_PREFIX``, ``LAPOR_MEDIA_S3_ENDPOINT_URL``,
+    ``LAPOR_MEDIA_S3_REGION``; credentials ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` or
+    the host's role)."""
+    env: Mapping[str, str] = settings.env
+    kind = (env.get("LAPOR_MEDIA_BACKEND") or "filesystem").strip().lower()
+    if kind in ("", "filesystem", "fs", "file"):
+        return FilesystemMedia(settings.media_dir)
+    if kind != "s3":
+        raise ValueError(f"LAPOR_MEDIA_BACKEND must be 'filesystem' or 's3', not {kind!r}")
+    bucket = env.get("LAPOR_MEDIA_S3_BUCKET") or ""
+    if not bucket:
+        raise ValueError("LAPOR_MEDIA_BACKEND=s3 needs LAPOR_MEDIA_S3_BUCKET")
+    options = (
+        env.get("LAPOR_MEDIA_S3_ENDPOINT_URL") or "",
+        env.get("LAPOR_MEDIA_S3_REGION") or env.get("AWS_DEFAULT_REGION") or "",
+        env.get("AWS_ACCESS_KEY_ID") or "",
+        env.get("AWS_SECRET_ACCESS_KEY") or "",
+    )
+    with _S3_LOCK:  # a client per configuration and process (making one costs ~0.1 s)
+        client = _S3_CLIENTS.get(options)
+        if client is None:
+            client = _S3_CLIENTS[options] = _s3_client(*options)
+    return S3Media(bucket, env.get("LAPOR_MEDIA_S3_PREFIX", "media/"), client)
+
+
+def _s3_client(endpoint: str, region: str, key_id: str, secret: str) -> Any:
+    try:
+        import boto3
+    except ImportError as exc:
+        raise RuntimeError("LAPOR_MEDIA_BACKEND=s3 needs boto3: pip install 'lapor-gateway[s3]'") from exc
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint or None,
+        region_name=region or None,
+        aws_access_key_id=key_id or None,
+        aws_secret_access_key=secret or None,
+    )
+
+
+def as_backend(where: MediaPlace) -> MediaBackend:
+    """A backend for ``where``: itself, or the folder's `FilesystemMedia`."""
+    return FilesystemMedia(where) if isinstance(where, Path) else where
+
+
+def store(where: MediaPlace, data: bytes) -> tuple[str, MediaType]:
+    """Keep ``data``; returns its file name and its sniffed type. Written whole or not at all."""
+    backend = as_backend(where)
+    kind = sniff(data[:SNIFF_BYTES])
+    name = hashlib.sha256(data).hexdigest()[:32] + kind.extension
+    if not backend.exists(name):
+        backend.put(name, data)
     return name, kind
 
 
-def stored_type(media_dir: Path, name: str) -> MediaType:
+def stored_type(where: MediaPlace, name: str) -> MediaType:
     """A stored file's type, sniffed from its bytes (older files bear the sender's extension)."""
     try:
-        with (media_dir / name).open("rb") as handle:
-            return sniff(handle.read(SNIFF_BYTES))
+        head = as_backend(where).head(name, SNIFF_BYTES)
     except OSError:
         return OPAQUE
+    return OPAQUE if head is None else sniff(head)
 
 
 def names_in(attachments: Iterable[Any] | None) -> list[str]:
@@ -118,7 +282,7 @@ def detach_contact_media(session: Session, contact_id: int) -> set[str]:
     return names
 
 
-def remove_unreferenced(session: Session, media_dir: Path, names: Iterable[str]) -> int:
+def remove_unreferenced(session: Session, where: MediaPlace, names: Iterable[str]) -> int:
     """Delete each named file no message or ticket refers to any more; returns how many went."""
     removed = 0
     for name in set(names):
@@ -130,10 +294,7 @@ def remove_unreferenced(session: Session, media_dir: Path, names: Iterable[str])
         if still_used:
             continue
         try:
-            (media_dir / name).unlink()
-            removed += 1
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
+            removed += as_backend(where).delete(name)
+        except Exception as exc:  # the store is down: the file stays, as an unreferenced orphan
             log.warning("could not remove a media file", extra={"error": type(exc).__name__})
     return removed

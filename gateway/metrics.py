@@ -5,16 +5,25 @@ failures, send latency); states (queue depth, tickets by status, overdue
 tickets, failed deliveries) are read from Redis and the database at scrape
 time, so every process reports the same truth and nothing drifts.
 
-Under gunicorn, set ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory, cleared
-at deploy) and the counters of all worker processes are summed through
-prometheus-client's multiprocess mode; without it the default registry is used.
+Under gunicorn (`lapor-gateway web`) the counters of all worker processes are summed
+through prometheus-client's multiprocess mode: the `web` command points
+``PROMETHEUS_MULTIPROC_DIR`` at a directory it empties at every start
+(`prepare_multiprocess_dir`), and gunicorn's ``child_exit`` hook marks a finished worker
+dead (gateway.gunicorn_conf). Without it (tests, `lapor-gateway run`) the default
+registry is used.
+
+The job worker is another process with counters of its own (send latency, job failures,
+retries): with ``LAPOR_WORKER_METRICS_PORT`` set it serves them at ``/metrics`` on that port
+(`serve_worker_metrics`); Prometheus scrapes each worker as a target of its own.
 """
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app
@@ -26,6 +35,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -89,6 +99,52 @@ def record_send(channel: str, outcome: str, seconds: float) -> None:
         log.debug("metric not recorded", exc_info=True)
 
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+WORKER_PORT_ENV = "LAPOR_WORKER_METRICS_PORT"
+WORKER_ADDR_ENV = "LAPOR_WORKER_METRICS_ADDR"
+
+
+def prepare_multiprocess_dir(environ: MutableMapping[str, str] | None = None) -> str:
+    """Make ``PROMETHEUS_MULTIPROC_DIR`` ready for a fresh start of the web server and return it.
+
+    A directory the deployer named is created if missing and emptied of prometheus-client's
+    files (``*.db``; nothing else is touched); when none is named, a new temporary one is made.
+    Files left by the previous start would otherwise be summed into the new counters.
+    """
+    env = os.environ if environ is None else environ
+    directory = env.get(MULTIPROC_ENV)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for leftover in glob.glob(os.path.join(directory, "*.db")):
+            os.remove(leftover)
+    else:
+        directory = tempfile.mkdtemp(prefix="lapor-metrics-")
+    env[MULTIPROC_ENV] = directory
+    return directory
+
+
+def mark_process_dead(pid: int) -> None:
+    """A gunicorn worker exited: its live gauges stop counting (its counters stay summed)."""
+    if os.environ.get(MULTIPROC_ENV):
+        try:
+            multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+        except Exception:  # pragma: no cover - never let a metrics file stop gunicorn
+            log.debug("metrics of a dead worker not marked", exc_info=True)
+
+
+def serve_worker_metrics(env: MutableMapping[str, str] | Any) -> Any:
+    """Serve this job worker's counters at ``/metrics`` on ``LAPOR_WORKER_METRICS_PORT`` (bound to
+    ``LAPOR_WORKER_METRICS_ADDR``, 127.0.0.1 unless set; port 0 picks a free one). Returns the
+    server (``server_address``, ``shutdown()``), None when no port is set."""
+    given = str(env.get(WORKER_PORT_ENV) or "").strip()
+    if not given:
+        return None
+    addr = str(env.get(WORKER_ADDR_ENV) or "127.0.0.1")
+    server, _thread = start_http_server(int(given), addr=addr, registry=REGISTRY)
+    log.info("worker metrics served", extra={"port": server.server_address[1], "addr": addr})
+    return server
+
+
 class StateCollector(Collector):
     """Gauges read at scrape time from Redis and the database."""
 
@@ -96,6 +152,7 @@ class StateCollector(Collector):
         self.runtime = runtime
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        from gateway import sms_budget
         from gateway.models import Job, Message, Ticket
 
         up = GaugeMetricFamily("lapor_dependency_up", "1 when the dependency answers", labels=["dependency"])
@@ -112,6 +169,13 @@ class StateCollector(Collector):
         overdue = GaugeMetricFamily("lapor_tickets_overdue", "Open tickets past their deadline")
         jobs = GaugeMetricFamily("lapor_jobs", "Outbox jobs by status", labels=["status"])
         failed = GaugeMetricFamily("lapor_messages_failed", "Outbound messages whose delivery failed")
+        segments = GaugeMetricFamily(
+            "lapor_sms_segments",
+            "SMS segments sent this month (what the city pays for)",
+            labels=["channel", "month"],
+        )
+        cap = GaugeMetricFamily("lapor_sms_segment_cap", "SMS_MONTHLY_SEGMENT_CAP (absent: no cap)")
+        held = GaugeMetricFamily("lapor_messages_held", "Outbound messages held by the SMS budget")
         try:
             with self.runtime.db.session() as session:
                 for status, n in session.execute(
@@ -132,14 +196,20 @@ class StateCollector(Collector):
                     )
                     or 0,
                 )
+                spent = sms_budget.budget(self.runtime, session)
+                for channel in sorted(set(spent.by_channel) | {"sms"}):
+                    segments.add_metric([channel, spent.month], spent.by_channel.get(channel, 0))
+                if spent.cap is not None:
+                    cap.add_metric([], spent.cap)
+                held.add_metric([], spent.held)
             up.add_metric(["database"], 1)
         except Exception:
             up.add_metric(["database"], 0)
-        yield from (tickets, overdue, jobs, failed, up)
+        yield from (tickets, overdue, jobs, failed, segments, cap, held, up)
 
 
 def _event_registry() -> CollectorRegistry:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return registry

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.jobs.scheduler import periodic
-from gateway.media_store import detach_contact_media, remove_unreferenced
+from gateway.media_store import detach_contact_media, media_backend, remove_unreferenced
 from gateway.models import AuditEntry, Contact, Message, Ticket, utcnow
 from gateway.privacy_requests import anonymize_contact
 
@@ -80,7 +80,7 @@ def apply_retention(runtime: Runtime) -> int:
             done += 1
     if files:
         with runtime.db.session() as session:
-            remove_unreferenced(session, runtime.settings.media_dir, files)
+            remove_unreferenced(session, media_backend(runtime.settings), files)
     if done:
         log.info("retention anonymized contacts", extra={"contacts": done, "months": months})
     return done

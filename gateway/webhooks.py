@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from adapters.base import (
@@ -83,6 +83,8 @@ def handle_webhook(channel: str) -> Any:
     status = response[1] if isinstance(response, tuple) else response.status_code
     body = response[0] if isinstance(response, tuple) else None
     result = "accepted" if status < 400 else str(status)
+    if status < 400 and g.get("lapor_webhook_duplicate"):
+        result = "duplicate"  # a provider's retry of what was stored before: acked, nothing new
     if body is not None:
         try:
             result = body.get_json()["error"]["code"]
@@ -124,6 +126,7 @@ def _handle_webhook(channel: str) -> Any:
             extra={"channel": channel, "error": type(exc).__name__},
         )
         return _error(503, "storage_unavailable", "storage is unavailable, please retry")
+    g.lapor_webhook_duplicate = bool(stored.duplicates) and not stored.new_messages
     # DEBUG: the access log already has a line per webhook, and the counters are in
     # /metrics (lapor_webhooks_total); a JSON line more per message cost the ack real CPU.
     if log.isEnabledFor(logging.DEBUG):

@@ -19,6 +19,7 @@ never needs an operator to restart the workers as well.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ from gateway.jobs.queue import QUEUE_NAME
 from gateway.jobs.runner import ConcurrentJobs, set_concurrent, set_runtime
 from gateway.jobs.scheduler import Scheduler
 from gateway.logging_setup import configure_logging
+from gateway.metrics import serve_worker_metrics
 from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,16 @@ def run_worker(
     import gateway.tasks  # noqa: F401  (registers job handlers)
 
     set_runtime(runtime)
+    metrics = serve_worker_metrics(runtime.settings.env)
+    log.info(
+        "worker started",
+        extra={
+            "pid": os.getpid(),
+            "send_threads": send_threads,
+            "burst": burst,
+            "metrics_port": metrics.server_address[1] if metrics is not None else None,
+        },
+    )
     pool = ConcurrentJobs(CONCURRENT_KINDS, send_threads) if send_threads > 1 else None
     set_concurrent(pool)
     if pool is not None:
@@ -151,3 +163,7 @@ def run_worker(
             sched.stop()
         if owned:
             runtime.close()
+        if metrics is not None:
+            metrics.shutdown()
+            metrics.server_close()
+        log.info("worker stopped", extra={"pid": os.getpid(), "asked": stop.is_set()})

@@ -108,9 +108,30 @@ def dashboard() -> Any:
     figures["overdue"] = sum(overdue_channel.values())
     largest = max([r["total"] for r in figures["agencies"] + figures["channels"]] + [1])
     page = render_template(
-        "inbox/dashboard.html", f=figures, since=since, until=until, largest=largest, date_error=date_error
+        "inbox/dashboard.html",
+        f=figures,
+        since=since,
+        until=until,
+        largest=largest,
+        date_error=date_error,
+        sms=_sms_costs() if act.role == "admin" else None,
     )
     return page, 400 if date_error else 200
+
+
+def _sms_costs() -> dict[str, Any]:
+    """SMS segments per channel for the last three months and this month's cap, for admins
+    (the city pays per segment; see gateway.sms_budget)."""
+    from gateway import sms_budget
+
+    with runtime().db.session() as db:
+        current = sms_budget.budget(runtime(), db)
+        months = [
+            (m, current.by_channel if m == current.month else sms_budget.usage(runtime(), db, m))
+            for m in sms_budget.recent_months()
+        ]
+    channels = sorted({c for _m, counts in months for c in counts} | {"sms"})
+    return {"current": current, "months": months, "channels": channels}
 
 
 # --------------------------------------------------------------------------- audit log

@@ -36,6 +36,7 @@ from gateway.inbox.forms import (
 from gateway.inbox.i18n import current_language, has_text, translate
 from gateway.inbox.views_list import reporter_label
 from gateway.media import media_response
+from gateway.media_store import media_backend
 from gateway.models import Agency, CannedResponse, Message, Operator, Ticket, TicketEvent, utcnow
 from gateway.tickets import policy, service
 
@@ -420,7 +421,7 @@ def media(message_id: int, index: int) -> Any:
         stored = attachments[index].get("stored_path")
         if not isinstance(stored, str):
             abort(404)
-    return media_response(runtime().settings.media_dir, stored)
+    return media_response(media_backend(runtime().settings), stored)
 
 
 # --------------------------------------------------------------------------- walk-in and phone complaints

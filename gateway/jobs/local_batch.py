@@ -31,6 +31,7 @@ from sqlalchemy import select, update
 
 from gateway.jobs import runner
 from gateway.jobs.registry import STAGED, StagedHandler
+from gateway.logging_setup import request_context
 from gateway.models import Job, utcnow
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class _Started:
     state: Any
     attempts: int
     max_attempts: int
+    request_id: str | None = None  # of the webhook this send answers (its log lines carry it)
 
 
 def run_batch(runtime: Runtime, job_ids: list[int], pool: ConcurrentJobs) -> None:
@@ -163,11 +165,12 @@ def _claim(runtime: Runtime, job_ids: list[int]) -> tuple[list[_Started], list[i
             states = stage.begin_many(
                 runtime, session, [(dict(payload or {}), seen[job_id]) for job_id, _, payload, _, _ in jobs]
             )
-            for (job_id, _, _, attempts, max_attempts), state in zip(jobs, states, strict=True):
+            for (job_id, _, payload, attempts, max_attempts), state in zip(jobs, states, strict=True):
                 if state is None:
                     nothing_to_do.append(job_id)
                 else:
-                    started.append(_Started(job_id, kind, stage, state, attempts, max_attempts))
+                    request_id = (payload or {}).get("request_id")
+                    started.append(_Started(job_id, kind, stage, state, attempts, max_attempts, request_id))
         if nothing_to_do:
             session.execute(runner.finish_statement(nothing_to_do, "done", None))
         finished += nothing_to_do
@@ -209,7 +212,10 @@ def _send(runtime: Runtime, item: _Started) -> None:
         RECORDER.record(runtime, item, outcome)
 
     try:
-        runner.guarded(runtime, item.job_id, item.kind, item.attempts, item.max_attempts, body, finished=True)
+        with request_context(item.request_id):
+            runner.guarded(
+                runtime, item.job_id, item.kind, item.attempts, item.max_attempts, body, finished=True
+            )
     except Exception:  # the database failed while recording a failure: the reconciler sees the row
         log.exception("job outcome not recorded", extra={"job_id": item.job_id, "kind": item.kind})
     finally:

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.db import insert_ignoring
+from gateway.logging_setup import current_request_id
 from gateway.models import Job, utcnow
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,10 @@ def job_values(
     when = run_at or now
     if delay:
         when = when + timedelta(seconds=delay)
+    request_id = current_request_id()
+    if request_id and not (payload or {}).get("request_id"):
+        # The webhook (or job) this work comes from, for its log lines: see gateway.logging_setup.
+        payload = {**(payload or {}), "request_id": request_id}
     return {
         "kind": kind,
         "payload": payload or {},

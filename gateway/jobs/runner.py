@@ -33,6 +33,7 @@ from gateway.jobs.registry import (
     RetryLater,
     StagedHandler,
 )
+from gateway.logging_setup import request_context
 from gateway.models import Job, utcnow
 
 if TYPE_CHECKING:
@@ -282,10 +283,24 @@ def backoff_delay(attempt: int) -> float:
 
 
 def execute(job_id: int) -> str:
-    """Run one outbox job. Returns a word for rq's log; never raises for job failures."""
+    """Run one outbox job. Returns a word for rq's log; never raises.
+
+    Job failures, retries (RetryLater) and give-ups (GiveUp) end in the outbox row. A database
+    error around the job (its claim, the write of its outcome) is not the job failing either:
+    the row is still pending, or running with a heartbeat that stops, and the reconciler pushes
+    it again. Raised to rq, it put the job in rq's failed registry with an ERROR traceback
+    although the outbox then ran it to the end; `rq info` must list real failures only.
+    """
     runtime = get_runtime()
     _import_handlers()
-    return run_job(runtime, job_id)
+    try:
+        return run_job(runtime, job_id)
+    except Exception as exc:
+        log.warning(
+            "job not run: the database failed around it; the reconciler pushes it again",
+            extra={"job_id": job_id, "error": f"{type(exc).__name__}: {exc}"[:300]},
+        )
+        return "deferred"
 
 
 Claimed = tuple[int, dict[str, object], int, int]  # id, payload, attempts, max_attempts
@@ -501,13 +516,17 @@ def _run_staged(
             stage.end(runtime, session, state, outcome)
             session.execute(finish_statement(job_id, "done", None))
 
+    def run() -> str:  # on whichever thread runs it, with the request id of the job's webhook
+        with request_context(_request_id(_payload)):
+            return guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
+
     with _RUNNING_LOCK:
         _RUNNING.add(job_id)
     _ensure_heartbeat()
     return _run_here_or_on_a_send_thread(
         job_id,
         kind,
-        lambda: guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True),
+        run,
         hand_off and begin_error is None,
         slot,
     )
@@ -549,7 +568,8 @@ def _run_transactional(
             later = fn(runtime, session, payload, seen)
             _end_in(session, job_id, later)
 
-    outcome = guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
+    with request_context(_request_id(payload)):
+        outcome = guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
     if outcome == "done" and later is not None:
         _count_retry(kind)
         return "retry"
@@ -619,7 +639,7 @@ def _run_transactional_batch(runtime: Runtime, kind: str, batch: list[Claimed]) 
                     chunk.append(job)
                     job_id, payload = job[0], job[1]
                     try:
-                        with session.begin_nested():
+                        with session.begin_nested(), request_context(_request_id(payload)):
                             later = fn(runtime, session, payload, seen.get(job_id))
                             _end_in(session, job_id, later)
                         outcomes[job_id] = "done" if later is None else "retry"
@@ -701,7 +721,14 @@ def _run_claimed(
     if fn is None:
         _fail(runtime, job_id, kind, f"no handler for job kind {kind!r}")
         return "failed"
-    return guarded(runtime, job_id, kind, attempts, max_attempts, lambda: fn(runtime, payload))
+    with request_context(_request_id(payload)):
+        return guarded(runtime, job_id, kind, attempts, max_attempts, lambda: fn(runtime, payload))
+
+
+def _request_id(payload: dict[str, object]) -> str | None:
+    """The request id a job's payload carries (the webhook it came from), for its log lines."""
+    value = payload.get("request_id")
+    return str(value) if value else None
 
 
 def _count_retry(kind: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from adapters.base import Attachment, SendError
 from gateway.jobs import RetryLater, handler
-from gateway.media_store import names_in, remove_unreferenced, store
+from gateway.media_store import media_backend, names_in, remove_unreferenced, store
 from gateway.models import Message
 from gateway.runtime import Runtime
 
@@ -30,7 +30,7 @@ def fetch_media(runtime: Runtime, payload: dict[str, Any]) -> None:
     adapter = runtime.adapter(channel)
     if adapter is None:
         return
-    media_dir = runtime.settings.media_dir
+    media_dir = media_backend(runtime.settings)
     changed = False
     for item in attachments:
         if item.get("stored_path"):

@@ -42,6 +42,8 @@ from gateway.jobs.runner import backoff_delay
 from gateway.metrics import record_send
 from gateway.models import Contact, ContactAddress, DeliveryReceipt, Job, Message, utcnow
 from gateway.runtime import Runtime
+from gateway.sms_budget import HELD_CODE, HELD_REASON
+from gateway.sms_budget import check as check_sms_budget
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +351,10 @@ def _decide_send(runtime: Runtime, session: Session, message_id: int, message: A
         return _Decision(
             status, status="waiting", reason="WhatsApp 24-hour window closed; sent at the next message"
         )
-    channel, address, template = plan
+    budgeted = check_sms_budget(runtime, session, message, plan, _plan)
+    if isinstance(budgeted, str):  # HELD: the month's SMS cap is spent and no other channel
+        return _Decision(status, status=budgeted, reason=HELD_REASON, code=HELD_CODE)
+    channel, address, template = budgeted
     if runtime.adapter(channel) is None:
         return _Decision(
             status, status="failed", reason=f"channel {channel!r} is not configured", code="channel_off"
@@ -416,6 +421,8 @@ class SendMessage(StagedHandler):
             values: dict[str, Any] = {"delivery_status": seen.status, "failure_reason": seen.reason}
             if seen.status == "failed":
                 values |= {"error_code": seen.code, "status_at": utcnow()}
+            elif seen.code is not None:  # held: budget
+                values["error_code"] = seen.code
             session.execute(update(Message).where(*unchanged).values(**values))
             if seen.code == INTERRUPTED:
                 log.warning("send interrupted earlier; marked failed", extra={"message_id": message_id})

@@ -8,6 +8,7 @@ serves the JSON logs and the access log alike.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -91,6 +92,45 @@ def test_gunicorn_access_lines_are_masked_by_the_logger_class() -> None:
     assert '"GET /webhooks/sms?msisdn=***' in line and " 200 17 " in line
 
 
+def test_gunicorn_access_lines_are_json_with_the_request_id() -> None:
+    """The logger class `lapor-gateway web` uses: one JSON object per line, masked, with the
+    request id the app answered (X-Request-ID)."""
+    from gunicorn.config import Config
+
+    from gateway.logging_setup import JsonFormatter
+
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    cfg.set("logger_class", "gateway.access_log.JsonGunicornLogger")
+    logger = cfg.logger_class(cfg)
+    lines: list[str] = []
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(JsonFormatter().format(record))
+
+    logger.access_log.addHandler(_Keep())
+
+    class _Answered(_Response):
+        headers = [("Content-Type", "text/plain"), ("X-Request-ID", "ack-7")]
+
+    path, _, query = VONAGE_GET.partition("?")
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": VONAGE_GET,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "203.0.113.45",
+    }
+    logger.access(_Answered(), [], environ, timedelta(milliseconds=12))
+    (line,) = lines
+    record = json.loads(line)
+    assert record["request_id"] == "ack-7" and record["status"] == 200 and record["remote"] == "203.0.113.45"
+    assert record["method"] == "GET" and record["path"] == "/webhooks/sms" and record["duration_ms"] == 12.0
+    assert "6281234567890" not in line and "Bu+Siti" not in line and "msisdn=***" in record["query"]
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -128,4 +168,5 @@ def test_lapor_gateway_web_serves_with_a_masked_access_log(settings: Any, tmp_pa
     assert "GET /webhooks/sms?msisdn=***" in text, text
     assert "GET /api/v1/messages?contact=***" in text, text
     assert "6281234567890" not in text and "Bu+Siti" not in text
-    assert "127.0.0.1 - - [" in text  # the client address is an address, not a phone number
+    access = [json.loads(line) for line in text.splitlines() if '"access": true' in line]
+    assert access and all(r["remote"] == "127.0.0.1" for r in access)  # an address, not a phone number
