@@ -459,6 +459,23 @@ def area_of(runtime: Runtime, location_text: str | None) -> str | None:
     return detect_area(location_text, {a for agency in runtime.catalog.agencies for a in agency.areas})
 
 
+def _place_of(
+    runtime: Runtime, location_text: str | None, area: str | None, place: Any
+) -> tuple[str | None, list[str]]:
+    """The area a ticket's place routes by, and the Kemendagri codes it matched.
+
+    The kecamatan of config/areas.yaml first ("where, as codes"), else an area an agency
+    lists by name; ``area`` given by the caller wins. One rule for filing and for the
+    confirmation that says where a ticket went.
+    """
+    if area is None:
+        area = place.kecamatan if place else None
+    if area is None:
+        area = area_of(runtime, location_text)
+    codes = (place.kecamatan_code, place.kelurahan_code or "") if place and place.kecamatan == area else ()
+    return area, [c for c in codes if c]
+
+
 def dispatch_at_once(
     runtime: Runtime, description: str, category: str | None, location_text: str | None
 ) -> str | None:
@@ -468,9 +485,9 @@ def dispatch_at_once(
     The same routing `create_ticket` applies, asked before filing so that the citizen's
     confirmation can say where the ticket went rather than promise a verification.
     """
-    decision, _ = _routing_for(
-        runtime, description, location_text, category, area_of(runtime, location_text), "message"
-    )
+    place = match_area(location_text, area_table(runtime.settings.env))
+    area, codes = _place_of(runtime, location_text, None, place)
+    decision, _ = _routing_for(runtime, description, location_text, category, area, "message", codes)
     if not (decision.certain and decision.auto_dispatch):
         return None
     agency = next((a for a in runtime.catalog.agencies if a.code == decision.agency_code), None)
@@ -569,16 +586,9 @@ def create_ticket(
     actor = actor or (
         Actor.citizen(contact.id if contact else None) if source == "message" else Actor.system()
     )
-    # Where, as codes: the kecamatan and kelurahan the place names (config/areas.yaml).
     place = match_area(location_text, area_table(runtime.settings.env))
-    if area is None:
-        area = place.kecamatan if place else None
-    if area is None:
-        area = area_of(runtime, location_text)
-    codes = (place.kecamatan_code, place.kelurahan_code or "") if place and place.kecamatan == area else ()
-    decision, suggestions = _routing_for(
-        runtime, description, location_text, category, area, source, [c for c in codes if c]
-    )
+    area, codes = _place_of(runtime, location_text, area, place)
+    decision, suggestions = _routing_for(runtime, description, location_text, category, area, source, codes)
     owner = _agency_by_code(session, runtime, decision.agency_code) or coordinator_agency(session, runtime)
     now = utcnow()
     ticket = Ticket(

@@ -127,7 +127,7 @@ def _received(providers: dict[str, Any], channel: str) -> list[str]:
         items = providers["whatsapp"].sent_messages()
     else:
         items = providers["telegram"].calls("sendMessage")
-    return [json.dumps(item, ensure_ascii=False) for item in items]
+    return [json.dumps(item, ensure_ascii=False, default=str) for item in items]
 
 
 @pytest.mark.parametrize(("channel", "sender"), CHANNELS, ids=[c for c, _ in CHANNELS])

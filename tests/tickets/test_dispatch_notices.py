@@ -39,8 +39,8 @@ def test_auto_dispatched_complaint_is_filed_then_told_where_it_went(runtime_with
     runtime = runtime_with(LAPOR_CONFIG_DIR=str(config_dir(tmp_path, categories=AUTO_SAMPAH)))
     client = create_app(runtime=runtime, WTF_CSRF_ENABLED=False).test_client()
     citizen = Citizen(client, runtime, lambda **kw: drain_jobs(runtime, **kw), "whatsapp", "+6281234567130")
-    citizen.says("Sampah menumpuk di pasar Sukamaju sudah seminggu, bau sekali")
-    for answer in ("Pasar Sukamaju, Jl. Pasar 1", "ANONIM", "YA"):
+    citizen.says("Sampah menumpuk tidak diangkut sudah seminggu, bau sekali")
+    for answer in ("Jl. Melati 3, Kelurahan Sukamaju", "ANONIM", "YA"):
         if citizen.says(answer) and re.search(r"#\d{8}", _texts(runtime)[-1]):
             break
     texts = _texts(runtime)
