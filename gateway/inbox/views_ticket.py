@@ -7,6 +7,7 @@ only turns forms into service calls, shows the answer, and audits the action.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from gateway.inbox import inbox_bp
 from gateway.inbox.access import actor, audit, reveals_reporter, runtime, ticket_or_404
 from gateway.inbox.auth import roles_required
 from gateway.inbox.forms import (
+    MAX_TEXT,
     ActionForm,
     AssignForm,
     CategoryForm,
@@ -37,7 +39,7 @@ from gateway.inbox.i18n import current_language, has_text, translate
 from gateway.inbox.views_list import reporter_label
 from gateway.media import media_response
 from gateway.models import Agency, CannedResponse, Message, Operator, Ticket, TicketEvent, utcnow
-from gateway.tickets import policy, service
+from gateway.tickets import policy, reply_budget, service
 
 #: Events already shown another way in the timeline (a reply appears as its outbound message).
 HIDDEN_EVENTS = frozenset({"reply"})
@@ -109,8 +111,10 @@ def _forms(db: Session, ticket: Ticket) -> dict[str, Any]:
     privacy_form.privacy.data = ticket.privacy
     canned = list(db.scalars(select(CannedResponse).order_by(CannedResponse.code)))
     return {
-        "reply_form": ReplyForm(),
-        "note_form": NoteForm(),
+        # Not bound to the request: a refused reply re-renders the page, and its text must not
+        # land in the note's box (both fields are called "text").
+        "reply_form": ReplyForm(formdata=None),
+        "note_form": NoteForm(formdata=None),
         "action_form": action_form,
         "assign_form": assign_form,
         "category_form": category_form,
@@ -144,18 +148,28 @@ def thread(tracking: str) -> Any:
             audit(db, "ticket.view", ticket, "confidential")
         if ticket.has_unread and _is_my_turn(ticket):
             ticket.has_unread = False
-        reveal = reveals_reporter(ticket)
-        assignee = db.get(Operator, ticket.assigned_operator_id) if ticket.assigned_operator_id else None
-        return render_template(
-            "inbox/thread.html",
-            ticket=ticket,
-            items=timeline(db, ticket),
-            reveal=reveal,
-            reporter=reporter_label(ticket, reveal),
-            assignee=assignee,
-            **_deadline_info(ticket),
-            **_forms(db, ticket),
-        )
+        return _thread_page(db, ticket)
+
+
+def _thread_page(db: Session, ticket: Ticket, status: int = 200, **overrides: Any) -> Any:
+    """The ticket page; a refused form comes back through here with what was typed (``overrides``)."""
+    reveal = reveals_reporter(ticket)
+    assignee = db.get(Operator, ticket.assigned_operator_id) if ticket.assigned_operator_id else None
+    forms = _forms(db, ticket) | overrides
+    budget = reply_budget.measure(runtime(), ticket, forms["reply_form"].text.data or "")
+    page = render_template(
+        "inbox/thread.html",
+        ticket=ticket,
+        items=timeline(db, ticket),
+        reveal=reveal,
+        reporter=reporter_label(ticket, reveal),
+        assignee=assignee,
+        reply_budget=budget,
+        reply_counter=counter_text(budget),
+        **_deadline_info(ticket),
+        **forms,
+    )
+    return page, status
 
 
 @inbox_bp.get("/t/<tracking>/timeline")
@@ -235,37 +249,100 @@ def _form_errors(form: Any) -> None:
             flash(f"{label}: {error}", "error")
 
 
+#: A reply that starts like a canned-response code: "/code" then a space or the end.
+CANNED_CODE = re.compile(r"^/([A-Za-z0-9_-]{1,32})(?:\s|$)")
+
+
+class UnknownCanned(Exception):
+    """A reply started with ``/code`` and no canned response has that code."""
+
+    def __init__(self, code: str, codes: list[str]) -> None:
+        super().__init__(code)
+        self.code = code
+        self.codes = codes
+
+    def text(self) -> str:
+        if not self.codes:
+            return translate("thread.unknown_canned_none", code=self.code)
+        codes = ", ".join(f"/{c}" for c in self.codes)
+        return translate("thread.unknown_canned", code=self.code, codes=codes)
+
+
 def _expand_canned(db: Session, text: str, language: str) -> str:
-    """``/code`` at the start of a reply becomes that canned response (in the ticket's language if any)."""
+    """``/code`` at the start of a reply becomes that canned response (in the ticket's language if any).
+
+    A code nobody defined is refused (`UnknownCanned`): a typo such as ``/tidakada``
+    would otherwise reach the citizen as it was typed.
+    """
     stripped = text.strip()
-    if not stripped.startswith("/"):
+    match = CANNED_CODE.match(stripped)
+    if match is None:
         return text
-    code, _, rest = stripped[1:].partition(" ")
-    rows = list(db.scalars(select(CannedResponse).where(CannedResponse.code == code.lower())))
+    code = match.group(1).lower()
+    rest = stripped[match.end() :]
+    rows = list(db.scalars(select(CannedResponse).where(CannedResponse.code == code)))
     if not rows:
-        return text
+        codes = sorted(set(db.scalars(select(CannedResponse.code))))
+        raise UnknownCanned(code, codes)
     chosen = next((r for r in rows if r.language == language), rows[0])
     return chosen.text + (f"\n{rest.strip()}" if rest.strip() else "")
+
+
+def counter_text(budget: reply_budget.ReplyBudget) -> str:
+    """The reply counter's line, in the operator's language (the page and the live counter share it)."""
+    if budget.sms:
+        key = "thread.counter_sms" if budget.fits else "thread.counter_over_sms"
+        return translate(
+            key,
+            characters=budget.characters,
+            segments=budget.segments,
+            max_segments=budget.max_segments,
+            encoding=translate(f"thread.encoding_{budget.encoding}"),
+        )
+    key = "thread.counter_chars" if budget.fits else "thread.counter_over_chars"
+    return translate(key, characters=budget.characters, max=budget.max_characters)
+
+
+@inbox_bp.post("/t/<tracking>/reply-budget.json")
+@login_required
+def reply_budget_json(tracking: str) -> Any:
+    """The live counter under the reply box: the text as it would be sent, measured by the same
+    rule that refuses a reply (`gateway.tickets.reply_budget`), so the two can never disagree."""
+    text = (request.form.get("text") or "")[: 4 * MAX_TEXT]
+    with runtime().db.session() as db:
+        ticket = ticket_or_404(db, tracking)
+        try:
+            body = _expand_canned(db, text, ticket.language or "id")
+        except UnknownCanned:
+            body = text
+        budget = reply_budget.measure(runtime(), ticket, body)
+        return {**budget.as_json(), "label": counter_text(budget)}
 
 
 @inbox_bp.post("/t/<tracking>/reply")
 @login_required
 def reply(tracking: str) -> Any:
+    """Queue a reply; a refused one comes back (400) with the text still in the box and the reason
+    beside it, never thrown away."""
     form = ReplyForm()
     with runtime().db.session() as db:
         ticket = ticket_or_404(db, tracking)
         if not form.validate_on_submit():
             _form_errors(form)
-            return _back(ticket.tracking)
+            return _thread_page(db, ticket, 400, reply_form=form, reply_refused=True)
         nonce = (request.form.get("nonce") or "").strip()[:64] or uuid.uuid4().hex
-        text = _expand_canned(db, form.text.data, ticket.language or "id")
+        try:
+            text = _expand_canned(db, form.text.data, ticket.language or "id")
+        except UnknownCanned as exc:
+            flash(exc.text(), "error")
+            return _thread_page(db, ticket, 400, reply_form=form, reply_refused=True)
         try:
             message = service.operator_reply(
                 db, runtime(), ticket, actor(), text, dedupe_key=f"inbox-reply:{ticket.id}:{nonce}"
             )
         except service.TransitionRefused as exc:
             _refused(exc)
-            return _back(ticket.tracking)
+            return _thread_page(db, ticket, 400, reply_form=form, reply_refused=True)
         audit(db, "ticket.reply", ticket, f"message {message.id}")
         flash(translate("flash.reply_queued"), "ok")
         return _back(ticket.tracking)
@@ -279,12 +356,12 @@ def note(tracking: str) -> Any:
         ticket = ticket_or_404(db, tracking)
         if not form.validate_on_submit():
             _form_errors(form)
-            return _back(ticket.tracking)
+            return _thread_page(db, ticket, 400, note_form=form)
         try:
             service.add_note(db, runtime(), ticket, actor(), form.text.data)
         except service.TransitionRefused as exc:
             _refused(exc)
-            return _back(ticket.tracking)
+            return _thread_page(db, ticket, 400, note_form=form)
         audit(db, "ticket.note", ticket)
         flash(translate("flash.note_added"), "ok")
         return _back(ticket.tracking)

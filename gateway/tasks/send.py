@@ -287,6 +287,7 @@ def _decide(runtime: Runtime, session: Session, message_id: int, message: Any) -
         menu_title=extra.get("menu_title"),
         template=template,
         reference=f"lapor-{message_id}",
+        author=message.author or "bot",
     )
     send = _Send(
         message_id,
