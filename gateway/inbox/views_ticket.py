@@ -23,8 +23,9 @@ from adapters.common import normalize_phone
 from conversations import lifecycle as lc
 from gateway.bounds import parse_id
 from gateway.inbox import inbox_bp
-from gateway.inbox.access import actor, audit, reveals_reporter, runtime, ticket_or_404
+from gateway.inbox.access import actor, audit, reveals_reporter, runtime, ticket_or_404, visible_tickets
 from gateway.inbox.auth import roles_required
+from gateway.inbox.filters import ListFilter, list_query
 from gateway.inbox.forms import (
     MAX_TEXT,
     ActionForm,
@@ -151,11 +152,27 @@ def thread(tracking: str) -> Any:
         return _thread_page(db, ticket)
 
 
+#: How far down its list a ticket's "next" is looked for (ids only; far beyond a working day's list).
+NEXT_SCAN_LIMIT = 5000
+
+
+def next_in_list(db: Session, flt: ListFilter, ticket: Ticket) -> str | None:
+    """The ticket after ``ticket`` in the list the operator came from (same tab, filters and order);
+    the list's first one when this ticket has left it (an action moved it to another tab)."""
+    query = list_query(visible_tickets(), flt, current_user.id, service.reveals_reporter_clause(actor()))
+    trackings = list(db.scalars(query.with_only_columns(Ticket.tracking).limit(NEXT_SCAN_LIMIT)))
+    if ticket.tracking in trackings:
+        position = trackings.index(ticket.tracking)
+        return trackings[position + 1] if position + 1 < len(trackings) else None
+    return trackings[0] if trackings else None
+
+
 def _thread_page(db: Session, ticket: Ticket, status: int = 200, **overrides: Any) -> Any:
     """The ticket page; a refused form comes back through here with what was typed (``overrides``)."""
     reveal = reveals_reporter(ticket)
     assignee = db.get(Operator, ticket.assigned_operator_id) if ticket.assigned_operator_id else None
     forms = _forms(db, ticket) | overrides
+    flt = ListFilter.from_args(request.args)
     budget = reply_budget.measure(runtime(), ticket, forms["reply_form"].text.data or "")
     page = render_template(
         "inbox/thread.html",
@@ -166,6 +183,8 @@ def _thread_page(db: Session, ticket: Ticket, status: int = 200, **overrides: An
         assignee=assignee,
         reply_budget=budget,
         reply_counter=counter_text(budget),
+        list_args=flt.args(page=flt.page),
+        next_tracking=next_in_list(db, flt, ticket),
         **_deadline_info(ticket),
         **forms,
     )
@@ -189,7 +208,10 @@ def thread_timeline(tracking: str) -> Any:
 
 
 def _back(tracking: str) -> Any:
-    return redirect(url_for("inbox.thread", tracking=tracking) + "#actions")
+    """Back to the ticket after an action, keeping the list the operator came from; the anchor lands
+    on the outcome, which the page shows at the top of its actions column."""
+    flt = ListFilter.from_args(request.args)
+    return redirect(url_for("inbox.thread", tracking=tracking, **flt.args(page=flt.page)) + "#actions")
 
 
 #: Refusal params that are codes, and the catalog section that names them in the operator's
@@ -393,7 +415,8 @@ def action(tracking: str) -> Any:
         flash(translate("flash.action_done", action=translate(f"action.{name}")), "ok")
         if not service.can_see(actor(), ticket):
             # "Bukan wewenang" hands the ticket back: the agency no longer sees it.
-            return redirect(url_for("inbox.tickets"))
+            flt = ListFilter.from_args(request.args)
+            return redirect(url_for("inbox.tickets", **flt.args(page=flt.page)))
         return _back(ticket.tracking)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 import pytest
@@ -12,8 +13,6 @@ from tests.inbox.conftest import World
 
 
 def _trackings(page: str) -> set[str]:
-    import re
-
     return set(re.findall(r'data-tracking="(\d+)"', page))
 
 
@@ -80,3 +79,33 @@ def test_a_returned_ticket_dispatched_again_leaves_the_tab(
         service.transition(session, runtime, ticket, "dispose", service.Actor.system(), agency="dlh")
     page = as_coordinator.get("/inbox/tickets", query_string={"tab": "returned"}).get_data(as_text=True)
     assert _trackings(page) == set()
+
+
+def _href(page: str, css_class: str) -> str | None:
+    found = re.search(rf'<a href="([^"]+)" class="{css_class}"', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def test_the_back_link_keeps_the_list_and_next_goes_through_it(as_coordinator: Any, world: World) -> None:
+    listing = as_coordinator.get("/inbox/tickets", query_string={"tab": "all", "q": "jalan"}).get_data(
+        as_text=True
+    )
+    order = re.findall(r'data-tracking="(\d+)"', listing)
+    assert len(order) >= 2
+    link = html.unescape(re.search(rf'href="(/inbox/t/{order[0]}[^"]*)"', listing).group(1))
+    assert "tab=all" in link and "q=jalan" in link
+    page = as_coordinator.get(link).get_data(as_text=True)
+    back = _href(page, "back")
+    assert back is not None and back.startswith("/inbox/tickets?") and "tab=all" in back and "q=jalan" in back
+    following = _href(page, "next")
+    assert following is not None and following.startswith(f"/inbox/t/{order[1]}?") and "q=jalan" in following
+    last = as_coordinator.get(f"/inbox/t/{order[-1]}", query_string={"tab": "all", "q": "jalan"})
+    assert _href(last.get_data(as_text=True), "next") is None
+
+
+def test_an_action_returns_to_the_ticket_with_the_list_kept(as_coordinator: Any, world: World) -> None:
+    answer = as_coordinator.post(
+        f"/inbox/t/{world.unverified_ticket}/note?tab=unverified&page=1", data={"text": "Cek dulu"}
+    )
+    assert answer.status_code == 302
+    assert answer.headers["Location"].endswith(f"/inbox/t/{world.unverified_ticket}?tab=unverified#actions")
