@@ -547,6 +547,22 @@ def _address_for(updates: str, phone: str) -> tuple[str, str] | None:
     return channel, f"whatsapp:{number}"
 
 
+def _dispose_to_own_desk(db: Session, ticket: Ticket, act: service.Actor) -> None:
+    """A complaint taken at an agency's own desk goes to that agency, verified by the person who took it.
+
+    Otherwise the agency operator who just typed it in lost it at once (it waited for the
+    coordinator, where the agency cannot see it: a 404 right after "dicatat"). Agencies may not
+    dispose in the lifecycle, so the disposition itself is the system's, labelled with the person,
+    and the person verifies it (`service.mark_verified`), as a coordinator's disposition would.
+    """
+    own = db.get(Agency, act.agency_id) if act.agency_id is not None else None
+    if own is None or own.is_coordinator or not own.active:
+        return
+    desk = service.Actor.system(f"{act.label} · {translate('walkin.own_desk')}")
+    service.transition(db, runtime(), ticket, lc.DISPOSE, desk, agency=own.code)
+    service.mark_verified(ticket, act, lc.DISPOSE)
+
+
 @inbox_bp.route("/new", methods=["GET", "POST"])
 @login_required
 @roles_required("admin", "coordinator", "agency")
@@ -591,6 +607,8 @@ def walk_in() -> Any:
                 "filed_by": act.label,
                 "consent": {"given": ticket.consent_recorded, "at": utcnow().isoformat(), "by": act.label},
             }
+            if act.agency_bound and ticket.status == lc.UNVERIFIED:
+                _dispose_to_own_desk(db, ticket, act)
             audit(db, "ticket.walk_in", ticket, form.updates.data)
             tracking = ticket.tracking
             visible = service.can_see(act, ticket)
