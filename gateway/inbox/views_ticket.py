@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from adapters.common import normalize_phone
 from conversations import lifecycle as lc
+from conversations.notify import render_operator_reply
 from gateway.bounds import parse_id
 from gateway.inbox import inbox_bp
 from gateway.inbox.access import actor, audit, reveals_reporter, runtime, ticket_or_404, visible_tickets
@@ -52,6 +53,10 @@ class TimelineItem:
     kind: str  # message | event
     message: Message | None = None
     event: TicketEvent | None = None
+    #: An operator's reply: who sent it (the reply event's label, as the history shows it) and its
+    #: text without the "Balasan petugas (#...):" label the citizen gets, which the page shows itself.
+    sender: str | None = None
+    body: str | None = None
 
 
 def _thread_messages(db: Session, ticket: Ticket) -> list[Message]:
@@ -63,14 +68,31 @@ def _thread_messages(db: Session, ticket: Ticket) -> list[Message]:
     return list(db.scalars(select(Message).where(condition).order_by(Message.created_at, Message.id)))
 
 
+def reply_body(ticket: Ticket, text: str) -> str:
+    """``text`` of an operator's reply without the label the citizen reads before it, in either language."""
+    for language in ("id", "en"):
+        head = render_operator_reply(ticket.tracking, "\x00", language, len(text) + 200).split("\x00")[0]
+        if head and text.startswith(head):
+            return text[len(head) :]
+    return text
+
+
 def timeline(db: Session, ticket: Ticket) -> list[TimelineItem]:
     """Messages from every channel and the ticket's history, in the order they happened."""
-    items = [TimelineItem(m.created_at, "message", message=m) for m in _thread_messages(db, ticket)]
-    items += [
-        TimelineItem(e.created_at, "event", event=e)
-        for e in service.history(ticket, actor())
-        if e.action not in HIDDEN_EVENTS
-    ]
+    events = service.history(ticket, actor())
+    senders = {
+        int(e.data["message_id"]): e.actor_label
+        for e in events
+        if e.action == "reply" and isinstance(e.data, dict) and isinstance(e.data.get("message_id"), int)
+    }
+    items = []
+    for m in _thread_messages(db, ticket):
+        item = TimelineItem(m.created_at, "message", message=m)
+        if m.author == "operator":
+            item.sender = senders.get(m.id)
+            item.body = reply_body(ticket, m.text or "")
+        items.append(item)
+    items += [TimelineItem(e.created_at, "event", event=e) for e in events if e.action not in HIDDEN_EVENTS]
     items.sort(key=lambda item: (item.at, 0 if item.kind == "message" else 1))
     return items
 

@@ -176,3 +176,21 @@ def test_a_mistyped_canned_code_is_refused_with_the_codes(as_dpupr: Any, world: 
 def test_a_reply_that_merely_starts_with_a_slash_is_sent(as_dpupr: Any, world: World, runtime: Any) -> None:
     as_dpupr.post(f"/inbox/t/{world.dpupr_ticket}/reply", data={"text": "/ jam 9 pagi", "nonce": "s"})
     assert len(_operator_texts(runtime)) == 1
+
+
+def _operator_message_html(page: str) -> str:
+    found = re.search(r'<li class="msg msg-out author-operator".*?</li>', page, re.S)
+    assert found is not None
+    return html.unescape(found.group(0))
+
+
+def test_the_thread_names_who_replied_and_shows_the_label_once(
+    as_dpupr: Any, as_coordinator: Any, world: World
+) -> None:
+    as_dpupr.post(f"/inbox/t/{world.dpupr_ticket}/reply", data={"text": "Besok kami survei.", "nonce": "w"})
+    for client in (as_coordinator, as_dpupr):
+        item = _operator_message_html(client.get(f"/inbox/t/{world.dpupr_ticket}").get_data(as_text=True))
+        assert "Putu PU (DPUPR)" in item
+        assert item.count("Balasan petugas") == 1
+        text = re.search(r'<div class="msg-text">(.*?)</div>', item, re.S)
+        assert text is not None and text.group(1).strip() == "Besok kami survei."
