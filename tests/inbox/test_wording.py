@@ -53,11 +53,11 @@ def _csv(client: Any) -> list[dict[str, str]]:
 
 def test_the_csv_privacy_column_is_in_the_operators_language(as_coordinator: Any, world: World) -> None:
     rows = _csv(as_coordinator)
-    privacy_column = [k for k in rows[0] if k.lower().startswith("privas")][0]
+    privacy_column = next(k for k in rows[0] if k.lower().startswith("privas"))
     assert {r[privacy_column] for r in rows} <= {"Biasa", "Anonim", "Rahasia"}
     as_coordinator.post("/inbox/language", data={"lang": "en", "next": "/inbox/tickets"})
     rows = _csv(as_coordinator)
-    privacy_column = [k for k in rows[0] if k.lower().startswith("privacy")][0]
+    privacy_column = next(k for k in rows[0] if k.lower().startswith("privacy"))
     assert "anonymous" not in {r[privacy_column] for r in rows}
     assert {r[privacy_column] for r in rows} & {"Anonymous", "Public", "Normal", "Regular"}
 
