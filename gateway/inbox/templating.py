@@ -110,6 +110,11 @@ def emergency_label(ticket: Any) -> str | None:
     kind = emergency.kind_of(ticket)
     if kind is None:
         return None
+    return emergency_kind_label(kind)
+
+
+def emergency_kind_label(kind: str) -> str:
+    """The badge text of an emergency ``kind`` (a ticket's or an unfinished draft's)."""
     key = f"emergency.kinds.{kind}"
     if not has_text(key):
         return translate("emergency.badge")
@@ -119,6 +124,7 @@ def emergency_label(ticket: Any) -> str | None:
 def install_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         emergency_label=emergency_label,
+        emergency_kind_label=emergency_kind_label,
         t=translate,
         local_time=local_time,
         local_day=local_day,
