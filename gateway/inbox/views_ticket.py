@@ -231,9 +231,10 @@ def thread_timeline(tracking: str) -> Any:
 
 def _back(tracking: str) -> Any:
     """Back to the ticket after an action, keeping the list the operator came from; the anchor lands
-    on the outcome, which the page shows at the top of its actions column."""
+    on the outcome (``#outcome``), which the page shows at the top of its actions column (on a
+    phone: right under the summary), not at the top of the page scrolled out of view."""
     flt = ListFilter.from_args(request.args)
-    return redirect(url_for("inbox.thread", tracking=tracking, **flt.args(page=flt.page)) + "#actions")
+    return redirect(url_for("inbox.thread", tracking=tracking, **flt.args(page=flt.page)) + "#outcome")
 
 
 #: Refusal params that are codes, and the catalog section that names them in the operator's

@@ -108,4 +108,4 @@ def test_an_action_returns_to_the_ticket_with_the_list_kept(as_coordinator: Any,
         f"/inbox/t/{world.unverified_ticket}/note?tab=unverified&page=1", data={"text": "Cek dulu"}
     )
     assert answer.status_code == 302
-    assert answer.headers["Location"].endswith(f"/inbox/t/{world.unverified_ticket}?tab=unverified#actions")
+    assert answer.headers["Location"].endswith(f"/inbox/t/{world.unverified_ticket}?tab=unverified#outcome")
