@@ -45,7 +45,8 @@ def _address(db: Session, draft: IncompleteDraft) -> ContactAddress | None:
         db.scalars(query.order_by(ContactAddress.last_inbound_at.desc(), ContactAddress.id.desc()))
     )
     same = [a for a in addresses if a.channel == draft.channel]
-    return (same or addresses or [None])[0]
+    chosen = same or addresses
+    return chosen[0] if chosen else None
 
 
 def _rows(db: Session) -> list[dict[str, Any]]:
