@@ -106,7 +106,7 @@ def _is_my_turn(ticket: Ticket) -> bool:
 
 def _forms(db: Session, ticket: Ticket) -> dict[str, Any]:
     act = actor()
-    action_form = ActionForm()
+    action_form = ActionForm(formdata=None)
     agencies = list(db.scalars(select(Agency).where(Agency.active.is_(True)).order_by(Agency.name)))
     action_form.agency.choices = [(a.code, a.name) for a in agencies if not a.is_coordinator]
     if ticket.agency is not None and not ticket.agency.is_coordinator:
@@ -193,6 +193,8 @@ def _thread_page(db: Session, ticket: Ticket, status: int = 200, **overrides: An
     """The ticket page; a refused form comes back through here with what was typed (``overrides``)."""
     reveal = reveals_reporter(ticket)
     assignee = db.get(Operator, ticket.assigned_operator_id) if ticket.assigned_operator_id else None
+    refused_action = overrides.pop("refused_action", None)
+    refused_note = overrides.pop("refused_note", "")
     forms = _forms(db, ticket) | overrides
     flt = ListFilter.from_args(request.args)
     budget = reply_budget.measure(runtime(), ticket, forms["reply_form"].text.data or "")
@@ -205,6 +207,8 @@ def _thread_page(db: Session, ticket: Ticket, status: int = 200, **overrides: An
         assignee=assignee,
         reply_budget=budget,
         reply_counter=counter_text(budget),
+        refused_action=refused_action,
+        refused_note=refused_note,
         list_args=flt.args(page=flt.page),
         next_tracking=next_in_list(db, flt, ticket),
         **_deadline_info(ticket),
@@ -418,10 +422,11 @@ def action(tracking: str) -> Any:
     form = ActionForm()
     with runtime().db.session() as db:
         ticket = ticket_or_404(db, tracking)
+        name = form.action.data
+        kept = {"refused_action": name, "refused_note": form.note.data or ""}
         if not form.validate_on_submit():
             _form_errors(form)
-            return _back(ticket.tracking)
-        name = form.action.data
+            return _thread_page(db, ticket, 400, **kept)
         args: dict[str, Any] = {"note": (form.note.data or "").strip() or None}
         if name == lc.DISPOSE:
             args["agency"] = form.agency.data or None
@@ -433,7 +438,7 @@ def action(tracking: str) -> Any:
                 service.transition(db, runtime(), ticket, name, actor(), **args)
         except service.TransitionRefused as exc:
             _refused(exc)
-            return _back(ticket.tracking)
+            return _thread_page(db, ticket, 400, **kept)
         audit(db, f"ticket.{name}", ticket, args.get("note"))
         flash(translate("flash.action_done", action=translate(f"action.{name}")), "ok")
         if not service.can_see(actor(), ticket):

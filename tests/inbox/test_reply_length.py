@@ -194,3 +194,18 @@ def test_the_thread_names_who_replied_and_shows_the_label_once(
         assert item.count("Balasan petugas") == 1
         text = re.search(r'<div class="msg-text">(.*?)</div>', item, re.S)
         assert text is not None and text.group(1).strip() == "Besok kami survei."
+
+
+def test_a_refused_action_keeps_its_note_open_in_its_form(as_dpupr: Any, world: World, runtime: Any) -> None:
+    """Resolving needs a note; one of 5,000 characters is refused, and comes back in the resolve box."""
+    note = "Sudah ditambal. " * 320
+    response = as_dpupr.post(
+        f"/inbox/t/{world.dpupr_ticket}/action", data={"action": "resolve", "note": note}
+    )
+    assert response.status_code == 400
+    page = html.unescape(response.get_data(as_text=True))
+    found = re.search(r'<textarea name="note" id="note-resolve"[^>]*>(.*?)</textarea>', page, re.S)
+    assert found is not None and found.group(1) == note
+    assert re.search(r'<details class="action" open>\s*<summary>Selesaikan', page)
+    other = re.search(r'<textarea[^>]*id="note-start"[^>]*>(.*?)</textarea>', page, re.S)
+    assert other is not None and other.group(1).strip() == ""
