@@ -61,7 +61,8 @@ class ListFilter:
         values = asdict(self) | changes
         if "page" not in changes:
             values["page"] = 1
-        return {k: v for k, v in values.items() if v not in ("", None) and not (k == "page" and v == 1)}
+        defaults = {"page": 1, "tab": "open"}  # left out: links stay short, and a bare URL means the same
+        return {k: v for k, v in values.items() if v not in ("", None) and defaults.get(k) != v}
 
 
 def tab_condition(tab: str, operator_id: int) -> Any:
