@@ -164,6 +164,7 @@ class OutboundMessage:
     template: Template | None = None
     media_url: str | None = None
     reference: str | None = None  # our id, used as an idempotency key where supported
+    author: str = "bot"  # "operator": a person's reply, which SMS caps at its own segment count
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ aggregator's own logs where the deployer will look.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Mapping
@@ -62,6 +63,8 @@ from adapters.sms.signature import (
     vonage_valid,
 )
 
+log = logging.getLogger(__name__)
+
 PROFILES = ("vonage", "infobip")
 DEFAULT_API_BASE_URLS = {"vonage": "https://rest.nexmo.com", "infobip": "https://api.infobip.com"}
 DEFAULT_PUBLIC_BASE_URL = "http://localhost:5000"
@@ -69,6 +72,10 @@ DEFAULT_SHORTCODE = "1708"
 # Cap of segments per reply: three GSM-7 parts (459 characters) hold every
 # standard reply of the dialogue; longer texts are cut rather than billed.
 DEFAULT_MAX_SEGMENTS = 3
+# Cap of segments for an operator's reply (SMS_MAX_OPERATOR_SEGMENTS): a person answering a
+# complaint writes more than the dialogue does. The inbox refuses a longer reply before it is
+# queued (gateway/tickets/reply_budget.py), so this cap never cuts an operator's words.
+DEFAULT_MAX_OPERATOR_SEGMENTS = 6
 # Seconds to wait for the aggregator's API before a send counts as a retryable timeout.
 DEFAULT_TIMEOUT = 10.0
 WEBHOOK_PATH = "/webhooks/sms"
@@ -191,6 +198,14 @@ def _int(params: Mapping[str, str], key: str) -> int:
         raise PayloadError(f"{key} is not a number: {params.get(key)!r}")
 
 
+def operator_segment_cap(env: Mapping[str, str]) -> int:
+    """SMS_MAX_OPERATOR_SEGMENTS, read in one place for the aggregator and Twilio's SMS alike."""
+    try:
+        return max(1, int(env.get("SMS_MAX_OPERATOR_SEGMENTS") or DEFAULT_MAX_OPERATOR_SEGMENTS))
+    except ValueError:
+        return DEFAULT_MAX_OPERATOR_SEGMENTS
+
+
 class SmsAdapter(ChannelAdapter):
     """SMS through a Vonage- or Infobip-style aggregator on the shortcode."""
 
@@ -210,6 +225,7 @@ class SmsAdapter(ChannelAdapter):
         api_key: str | None = None,
         api_secret: str | None = None,
         max_segments: int = DEFAULT_MAX_SEGMENTS,
+        max_operator_segments: int = DEFAULT_MAX_OPERATOR_SEGMENTS,
         signature_method: str = "md5hash",
         signature_max_age: float = 0.0,
         public_base_url: str = DEFAULT_PUBLIC_BASE_URL,
@@ -226,6 +242,7 @@ class SmsAdapter(ChannelAdapter):
         self.api_key = api_key or None
         self.api_secret = api_secret or None
         self.max_segments = max(1, max_segments)
+        self.max_operator_segments = max(1, max_operator_segments)
         # The conversation engine reads this to size replies; it follows the cap.
         self.max_text_length = capacity(self.max_segments, GSM7)  # type: ignore[misc]
         self.signature_method = signature_method
@@ -247,6 +264,7 @@ class SmsAdapter(ChannelAdapter):
             api_key=env.get("SMS_API_KEY") or None,
             api_secret=env.get("SMS_API_SECRET") or None,
             max_segments=int(env.get("SMS_MAX_SEGMENTS") or DEFAULT_MAX_SEGMENTS),
+            max_operator_segments=operator_segment_cap(env),
             signature_method=(env.get("SMS_SIGNATURE_METHOD") or "md5hash").strip().lower(),
             signature_max_age=float(env.get("SMS_SIGNATURE_MAX_AGE") or 0),
             public_base_url=env.get("PUBLIC_BASE_URL") or DEFAULT_PUBLIC_BASE_URL,
@@ -446,9 +464,16 @@ class SmsAdapter(ChannelAdapter):
         )
 
     # -- sending ----------------------------------------------------------------------
-    def plan(self, text: str) -> SegmentPlan:
-        """The text as it will be sent: encoding, parts, and cut to SMS_MAX_SEGMENTS."""
-        return fit_segments(text, self.max_segments)
+    def plan(self, text: str, author: str = "bot") -> SegmentPlan:
+        """The text as it will be sent: encoding, parts, and cut to its cap (SMS_MAX_SEGMENTS for the
+        dialogue, SMS_MAX_OPERATOR_SEGMENTS for an operator's reply). A cut is logged, never silent."""
+        cap = self.max_operator_segments if author == "operator" else self.max_segments
+        plan = fit_segments(text, cap)
+        if plan.truncated:
+            log.warning(
+                "SMS text cut to %d segments (%s, %d characters before the cut)", cap, author, len(text)
+            )
+        return plan
 
     def send(self, message: OutboundMessage) -> SendResult:
         if not message.to.startswith("tel:"):
@@ -460,7 +485,7 @@ class SmsAdapter(ChannelAdapter):
             raise SendError("not a phone number", retryable=False, code="invalid_number")
         if not self.api_key:
             raise SendError("SMS_API_KEY is not set", retryable=False, code="not_configured")
-        plan = self.plan(message.text)
+        plan = self.plan(message.text, message.author)
         digits = number.lstrip("+")
         if self.profile == "infobip":
             return self._send_infobip(digits, plan, message)

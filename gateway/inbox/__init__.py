@@ -16,7 +16,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 inbox_bp = Blueprint("inbox", __name__, url_prefix="/inbox")
 
 # Views register themselves on inbox_bp.
-from gateway.inbox import views_admin, views_auth, views_list, views_ticket  # noqa: E402, F401
+from gateway.inbox import views_admin, views_auth, views_drafts, views_list, views_ticket  # noqa: E402, F401
 from gateway.inbox.templating import install_template_helpers  # noqa: E402
 
 #: Blueprints that authenticate requests by signature or token, never by a session cookie.

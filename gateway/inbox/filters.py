@@ -6,6 +6,7 @@ the tab counts and the export can never show more than the operator may see.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -13,15 +14,21 @@ from typing import Any
 from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from adapters.common import normalize_phone
 from conversations import lifecycle as lc
 from conversations.tracking import parse_tracking
-from gateway.models import Agency, Message, Ticket
+from gateway.models import Agency, ContactAddress, Message, Ticket, TicketEvent
 from gateway.tickets.emergency import urgent_first
 
+#: Search text that may be a phone number: digits, an optional leading "+", 8 to 16 of them.
+PHONE_LIKE = re.compile(r"^\+?\d{8,16}$")
 #: Tickets per page.
 PAGE_SIZE = 25
 #: The tabs across the top of the list, in order; each is a condition on Ticket.
-TABS: tuple[str, ...] = ("open", *lc.STATUSES, "all", "overdue", "unassigned", "mine")
+#: "returned": handed back by an agency ("bukan wewenang") and waiting for the coordinator again.
+TABS: tuple[str, ...] = ("open", *lc.STATUSES, "all", "overdue", "unassigned", "mine", "returned")
+#: Tabs only city-wide staff see (an agency never holds a ticket another agency handed back).
+CITY_TABS: frozenset[str] = frozenset({"returned"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +61,8 @@ class ListFilter:
         values = asdict(self) | changes
         if "page" not in changes:
             values["page"] = 1
-        return {k: v for k, v in values.items() if v not in ("", None) and not (k == "page" and v == 1)}
+        defaults = {"page": 1, "tab": "open"}  # left out: links stay short, and a bare URL means the same
+        return {k: v for k, v in values.items() if v not in ("", None) and defaults.get(k) != v}
 
 
 def tab_condition(tab: str, operator_id: int) -> Any:
@@ -68,11 +76,38 @@ def tab_condition(tab: str, operator_id: int) -> Any:
         return and_(Ticket.assigned_operator_id.is_(None), Ticket.status.in_(tuple(lc.OPEN_STATUSES)))
     if tab == "mine":
         return Ticket.assigned_operator_id == operator_id
+    if tab == "returned":
+        return and_(Ticket.status == lc.UNVERIFIED, returned_clause())
     return Ticket.id.is_not(None)  # "all"
 
 
-def apply_filters(query: Select[Any], flt: ListFilter) -> Select[Any]:
-    """The filters other than the tab: agency, channel, category and the search text."""
+def returned_clause() -> Any:
+    """The ticket was handed back by an agency at least once ("bukan wewenang")."""
+    return exists().where(
+        and_(TicketEvent.ticket_id == Ticket.id, TicketEvent.action == lc.NOT_OUR_AUTHORITY)
+    )
+
+
+def phone_addresses(needle: str) -> list[str] | None:
+    """The addresses a typed phone number stands for ("0857...", "+62 857-...", "62857..."), or None
+    when the search text is not a phone number. Numbers are normalized by phonenumbers (region ID)
+    through `adapters.common.normalize_phone`, the rule every channel stores addresses by."""
+    digits = needle.replace(" ", "").replace("-", "")
+    if not PHONE_LIKE.match(digits):
+        return None
+    number = normalize_phone(digits)
+    if number is None:
+        return None
+    return [f"tel:{number}", f"whatsapp:{number}"]
+
+
+def apply_filters(query: Select[Any], flt: ListFilter, reveal: Any = None) -> Select[Any]:
+    """The filters other than the tab: agency, channel, category and the search text.
+
+    ``reveal`` is `service.reveals_reporter_clause` for the operator: a search by phone
+    number finds only tickets whose reporter the operator may see (an agency never finds
+    an anonymous reporter by typing their number). Without it, numbers match nothing.
+    """
     if flt.agency:
         query = query.where(Ticket.agency_id.in_(select(Agency.id).where(Agency.code == flt.agency)))
     if flt.channel:
@@ -88,7 +123,17 @@ def apply_filters(query: Select[Any], flt: ListFilter) -> Select[Any]:
             Ticket.location_text.ilike(pattern, escape="\\"),
             exists().where(and_(Message.ticket_id == Ticket.id, Message.text.ilike(pattern, escape="\\"))),
         )
-        query = query.where(or_(Ticket.tracking == (number or needle), text_match))
+        conditions = [Ticket.tracking == (number or needle), text_match]
+        addresses = phone_addresses(needle)
+        if addresses is not None and reveal is not None:
+            by_address = or_(
+                Ticket.address.in_(addresses),
+                Ticket.contact_id.in_(
+                    select(ContactAddress.contact_id).where(ContactAddress.address.in_(addresses))
+                ),
+            )
+            conditions.append(and_(by_address, reveal))
+        query = query.where(or_(*conditions))
     return query
 
 
@@ -96,17 +141,19 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def list_query(base: Select[tuple[Ticket]], flt: ListFilter, operator_id: int) -> Select[tuple[Ticket]]:
+def list_query(
+    base: Select[tuple[Ticket]], flt: ListFilter, operator_id: int, reveal: Any = None
+) -> Select[tuple[Ticket]]:
     """The list in the order operators work it: open emergencies first, then the latest activity."""
-    query = apply_filters(base, flt).where(tab_condition(flt.tab, operator_id))
+    query = apply_filters(base, flt, reveal).where(tab_condition(flt.tab, operator_id))
     return query.order_by(urgent_first(), Ticket.last_activity_at.desc(), Ticket.id.desc())
 
 
 def tab_counts(
-    session: Session, base: Select[tuple[Ticket]], flt: ListFilter, operator_id: int
+    session: Session, base: Select[tuple[Ticket]], flt: ListFilter, operator_id: int, reveal: Any = None
 ) -> dict[str, int]:
     """How many tickets each tab holds under the current filters, in one query."""
-    filtered = apply_filters(base, flt).subquery()
+    filtered = apply_filters(base, flt, reveal).subquery()
     columns = [
         func.coalesce(func.sum(case((_on(tab_condition(tab, operator_id), filtered), 1), else_=0)), 0).label(
             tab

@@ -17,7 +17,10 @@ from flask_login import current_user
 from adapters.common import coordinates
 from gateway.inbox.i18n import LANGUAGES, current_language, has_text, translate
 
-CHANNEL_LABELS = {"sms": "SMS", "twilio": "Twilio", "whatsapp": "WhatsApp", "telegram": "Telegram"}
+CHANNEL_LABELS = {"sms": "SMS", "whatsapp": "WhatsApp", "telegram": "Telegram"}
+#: Twilio is a provider, not a channel: a citizen reached through it is on SMS or WhatsApp,
+#: which its address says.
+ADDRESS_CHANNELS = {"tel": "SMS", "whatsapp": "WhatsApp"}
 
 
 def _zone() -> ZoneInfo:
@@ -48,10 +51,28 @@ def action_label(action: str) -> str:
     return translate(key) if has_text(key) else action.replace("_", " ")
 
 
-def channel_label(channel: str | None) -> str:
+def channel_label(channel: str | None, address: str | None = None) -> str:
+    """The channel as the citizen knows it: "SMS" or "WhatsApp" (by the address) whichever provider
+    carries it; a provider alone (a filter, a count per channel) is named with what it carries."""
     if not channel:
         return translate("channel.walk_in")
-    return CHANNEL_LABELS.get(channel, channel)
+    if address and ":" in address:
+        by_address = ADDRESS_CHANNELS.get(address.split(":", 1)[0].lower())
+        if by_address and channel in ("sms", "whatsapp", "twilio"):
+            return by_address
+    if channel in CHANNEL_LABELS:
+        return CHANNEL_LABELS[channel]
+    key = f"channel.{channel}"
+    return translate(key) if has_text(key) else channel
+
+
+def event_actor(event: Any) -> str:
+    """Who made a history entry, in the operator's language where the label is a generic one."""
+    if event.actor_type == "citizen":
+        return translate("thread.citizen")
+    if event.actor_type == "system" and event.actor_label in (None, "", "Sistem"):
+        return translate("thread.system")
+    return str(event.actor_label or translate("thread.system"))
 
 
 def category_name(code: str | None) -> str:
@@ -95,6 +116,11 @@ def emergency_label(ticket: Any) -> str | None:
     kind = emergency.kind_of(ticket)
     if kind is None:
         return None
+    return emergency_kind_label(kind)
+
+
+def emergency_kind_label(kind: str) -> str:
+    """The badge text of an emergency ``kind`` (a ticket's or an unfinished draft's)."""
     key = f"emergency.kinds.{kind}"
     if not has_text(key):
         return translate("emergency.badge")
@@ -104,12 +130,14 @@ def emergency_label(ticket: Any) -> str | None:
 def install_template_helpers(app: Flask) -> None:
     app.jinja_env.globals.update(
         emergency_label=emergency_label,
+        emergency_kind_label=emergency_kind_label,
         t=translate,
         local_time=local_time,
         local_day=local_day,
         status_label=status_label,
         action_label=action_label,
         channel_label=channel_label,
+        event_actor=event_actor,
         category_name=category_name,
         agency_name=agency_name,
         map_url=map_url,

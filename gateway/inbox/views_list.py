@@ -12,12 +12,13 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from conversations import lifecycle as lc
 from gateway.inbox import inbox_bp
 from gateway.inbox.access import actor, audit, runtime, visible_tickets
-from gateway.inbox.filters import TABS, ListFilter, list_query, page_of, tab_counts
+from gateway.inbox.filters import CITY_TABS, TABS, ListFilter, list_query, page_of, tab_counts
 from gateway.inbox.i18n import translate
 from gateway.inbox.templating import category_name, channel_label, local_day, local_time, status_label
-from gateway.models import Agency, Operator, Ticket
+from gateway.models import Agency, Operator, Ticket, TicketEvent
 from gateway.tickets import service
 
 #: Rows a single export may hold; a bigger list must be narrowed by filters first.
@@ -51,11 +52,30 @@ def reporter_label(ticket: Ticket, reveal: bool) -> str:
     return (ticket.address or "").split(":", 1)[-1] or translate("ticket.walk_in_reporter")
 
 
+def returned_reasons(db: Session, tickets: Sequence[Ticket]) -> dict[int, TicketEvent]:
+    """For tickets an agency handed back and nobody has dispatched since: the "bukan wewenang"
+    event (who returned it, and why), shown in the list and on the ticket."""
+    waiting = [t.id for t in tickets if t.status == lc.UNVERIFIED and (t.data or {}).get("refused_by")]
+    if not waiting:
+        return {}
+    latest: dict[int, TicketEvent] = {}
+    events = db.scalars(
+        select(TicketEvent)
+        .where(TicketEvent.ticket_id.in_(waiting), TicketEvent.action == lc.NOT_OUR_AUTHORITY)
+        .order_by(TicketEvent.created_at, TicketEvent.id)
+    )
+    for event in events:
+        latest[event.ticket_id] = event
+    return latest
+
+
 def _context(db: Session, flt: ListFilter) -> dict[str, Any]:
     base = visible_tickets()
-    counts = tab_counts(db, base, flt, current_user.id)
-    tickets, pages = page_of(db, list_query(base, flt, current_user.id), flt.page)
     act = actor()
+    reveal = service.reveals_reporter_clause(act)
+    counts = tab_counts(db, base, flt, current_user.id, reveal)
+    tickets, pages = page_of(db, list_query(base, flt, current_user.id, reveal), flt.page)
+    returned = returned_reasons(db, tickets)
     agencies = {a.id: a for a in db.scalars(select(Agency))}
     assignees = {
         o.id: o.name
@@ -71,12 +91,13 @@ def _context(db: Session, flt: ListFilter) -> dict[str, Any]:
             "reporter": reporter_label(t, service.reveals_reporter(act, t)),
             "agency": agencies.get(t.agency_id),
             "assignee": assignees.get(t.assigned_operator_id) if t.assigned_operator_id else None,
+            "returned": returned.get(t.id),
         }
         for t in tickets
     ]
     return {
         "flt": flt,
-        "tabs": TABS,
+        "tabs": [tab for tab in TABS if not (current_user.agency_scoped and tab in CITY_TABS)],
         "counts": counts,
         "rows": rows,
         "pages": pages,
@@ -131,7 +152,8 @@ def export_csv() -> Any:
     ]
     with runtime().db.session() as db:
         agencies = {a.id: a for a in db.scalars(select(Agency))}
-        query = list_query(visible_tickets(), flt, current_user.id).limit(EXPORT_LIMIT)
+        reveal = service.reveals_reporter_clause(act)
+        query = list_query(visible_tickets(), flt, current_user.id, reveal).limit(EXPORT_LIMIT)
         rows = []
         for t in db.scalars(query):
             agency = agencies.get(t.agency_id)
@@ -141,9 +163,9 @@ def export_csv() -> Any:
                     status_label(t.status),
                     agency.name if agency else "",
                     category_name(t.category),
-                    channel_label(t.channel),
+                    channel_label(t.channel, t.address),
                     reporter_label(t, service.reveals_reporter(act, t)),
-                    t.privacy,
+                    translate(f"privacy.{t.privacy}"),
                     local_time(t.created_at),
                     local_time(t.last_activity_at),
                     local_day(t.deadline),

@@ -7,6 +7,7 @@ only turns forms into service calls, shows the answer, and audits the action.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,11 +21,14 @@ from sqlalchemy.orm import Session
 
 from adapters.common import normalize_phone
 from conversations import lifecycle as lc
+from conversations.notify import render_operator_reply
 from gateway.bounds import parse_id
 from gateway.inbox import inbox_bp
-from gateway.inbox.access import actor, audit, reveals_reporter, runtime, ticket_or_404
+from gateway.inbox.access import actor, audit, reveals_reporter, runtime, ticket_or_404, visible_tickets
 from gateway.inbox.auth import roles_required
+from gateway.inbox.filters import ListFilter, list_query
 from gateway.inbox.forms import (
+    MAX_TEXT,
     ActionForm,
     AssignForm,
     CategoryForm,
@@ -38,7 +42,7 @@ from gateway.inbox.views_list import reporter_label
 from gateway.media import media_response
 from gateway.media_store import media_backend
 from gateway.models import Agency, CannedResponse, Message, Operator, Ticket, TicketEvent, utcnow
-from gateway.tickets import policy, service
+from gateway.tickets import policy, reply_budget, service
 
 #: Events already shown another way in the timeline (a reply appears as its outbound message).
 HIDDEN_EVENTS = frozenset({"reply"})
@@ -50,6 +54,10 @@ class TimelineItem:
     kind: str  # message | event
     message: Message | None = None
     event: TicketEvent | None = None
+    #: An operator's reply: who sent it (the reply event's label, as the history shows it) and its
+    #: text without the "Balasan petugas (#...):" label the citizen gets, which the page shows itself.
+    sender: str | None = None
+    body: str | None = None
 
 
 def _thread_messages(db: Session, ticket: Ticket) -> list[Message]:
@@ -61,14 +69,31 @@ def _thread_messages(db: Session, ticket: Ticket) -> list[Message]:
     return list(db.scalars(select(Message).where(condition).order_by(Message.created_at, Message.id)))
 
 
+def reply_body(ticket: Ticket, text: str) -> str:
+    """``text`` of an operator's reply without the label the citizen reads before it, in either language."""
+    for language in ("id", "en"):
+        head = render_operator_reply(ticket.tracking, "\x00", language, len(text) + 200).split("\x00")[0]
+        if head and text.startswith(head):
+            return text[len(head) :]
+    return text
+
+
 def timeline(db: Session, ticket: Ticket) -> list[TimelineItem]:
     """Messages from every channel and the ticket's history, in the order they happened."""
-    items = [TimelineItem(m.created_at, "message", message=m) for m in _thread_messages(db, ticket)]
-    items += [
-        TimelineItem(e.created_at, "event", event=e)
-        for e in service.history(ticket, actor())
-        if e.action not in HIDDEN_EVENTS
-    ]
+    events = service.history(ticket, actor())
+    senders = {
+        int(e.data["message_id"]): e.actor_label
+        for e in events
+        if e.action == "reply" and isinstance(e.data, dict) and isinstance(e.data.get("message_id"), int)
+    }
+    items = []
+    for m in _thread_messages(db, ticket):
+        item = TimelineItem(m.created_at, "message", message=m)
+        if m.author == "operator":
+            item.sender = senders.get(m.id)
+            item.body = reply_body(ticket, m.text or "")
+        items.append(item)
+    items += [TimelineItem(e.created_at, "event", event=e) for e in events if e.action not in HIDDEN_EVENTS]
     items.sort(key=lambda item: (item.at, 0 if item.kind == "message" else 1))
     return items
 
@@ -82,7 +107,7 @@ def _is_my_turn(ticket: Ticket) -> bool:
 
 def _forms(db: Session, ticket: Ticket) -> dict[str, Any]:
     act = actor()
-    action_form = ActionForm()
+    action_form = ActionForm(formdata=None)
     agencies = list(db.scalars(select(Agency).where(Agency.active.is_(True)).order_by(Agency.name)))
     action_form.agency.choices = [(a.code, a.name) for a in agencies if not a.is_coordinator]
     if ticket.agency is not None and not ticket.agency.is_coordinator:
@@ -110,8 +135,10 @@ def _forms(db: Session, ticket: Ticket) -> dict[str, Any]:
     privacy_form.privacy.data = ticket.privacy
     canned = list(db.scalars(select(CannedResponse).order_by(CannedResponse.code)))
     return {
-        "reply_form": ReplyForm(),
-        "note_form": NoteForm(),
+        # Not bound to the request: a refused reply re-renders the page, and its text must not
+        # land in the note's box (both fields are called "text").
+        "reply_form": ReplyForm(formdata=None),
+        "note_form": NoteForm(formdata=None),
         "action_form": action_form,
         "assign_form": assign_form,
         "category_form": category_form,
@@ -145,18 +172,50 @@ def thread(tracking: str) -> Any:
             audit(db, "ticket.view", ticket, "confidential")
         if ticket.has_unread and _is_my_turn(ticket):
             ticket.has_unread = False
-        reveal = reveals_reporter(ticket)
-        assignee = db.get(Operator, ticket.assigned_operator_id) if ticket.assigned_operator_id else None
-        return render_template(
-            "inbox/thread.html",
-            ticket=ticket,
-            items=timeline(db, ticket),
-            reveal=reveal,
-            reporter=reporter_label(ticket, reveal),
-            assignee=assignee,
-            **_deadline_info(ticket),
-            **_forms(db, ticket),
-        )
+        return _thread_page(db, ticket)
+
+
+#: How far down its list a ticket's "next" is looked for (ids only; far beyond a working day's list).
+NEXT_SCAN_LIMIT = 5000
+
+
+def next_in_list(db: Session, flt: ListFilter, ticket: Ticket) -> str | None:
+    """The ticket after ``ticket`` in the list the operator came from (same tab, filters and order);
+    the list's first one when this ticket has left it (an action moved it to another tab)."""
+    query = list_query(visible_tickets(), flt, current_user.id, service.reveals_reporter_clause(actor()))
+    trackings = list(db.scalars(query.with_only_columns(Ticket.tracking).limit(NEXT_SCAN_LIMIT)))
+    if ticket.tracking in trackings:
+        position = trackings.index(ticket.tracking)
+        return trackings[position + 1] if position + 1 < len(trackings) else None
+    return trackings[0] if trackings else None
+
+
+def _thread_page(db: Session, ticket: Ticket, status: int = 200, **overrides: Any) -> Any:
+    """The ticket page; a refused form comes back through here with what was typed (``overrides``)."""
+    reveal = reveals_reporter(ticket)
+    assignee = db.get(Operator, ticket.assigned_operator_id) if ticket.assigned_operator_id else None
+    refused_action = overrides.pop("refused_action", None)
+    refused_note = overrides.pop("refused_note", "")
+    forms = _forms(db, ticket) | overrides
+    flt = ListFilter.from_args(request.args)
+    budget = reply_budget.measure(runtime(), ticket, forms["reply_form"].text.data or "")
+    page = render_template(
+        "inbox/thread.html",
+        ticket=ticket,
+        items=timeline(db, ticket),
+        reveal=reveal,
+        reporter=reporter_label(ticket, reveal),
+        assignee=assignee,
+        reply_budget=budget,
+        reply_counter=counter_text(budget),
+        refused_action=refused_action,
+        refused_note=refused_note,
+        list_args=flt.args(page=flt.page),
+        next_tracking=next_in_list(db, flt, ticket),
+        **_deadline_info(ticket),
+        **forms,
+    )
+    return page, status
 
 
 @inbox_bp.get("/t/<tracking>/timeline")
@@ -176,7 +235,11 @@ def thread_timeline(tracking: str) -> Any:
 
 
 def _back(tracking: str) -> Any:
-    return redirect(url_for("inbox.thread", tracking=tracking) + "#actions")
+    """Back to the ticket after an action, keeping the list the operator came from; the anchor lands
+    on the outcome (``#outcome``), which the page shows at the top of its actions column (on a
+    phone: right under the summary), not at the top of the page scrolled out of view."""
+    flt = ListFilter.from_args(request.args)
+    return redirect(url_for("inbox.thread", tracking=tracking, **flt.args(page=flt.page)) + "#outcome")
 
 
 #: Refusal params that are codes, and the catalog section that names them in the operator's
@@ -236,37 +299,100 @@ def _form_errors(form: Any) -> None:
             flash(f"{label}: {error}", "error")
 
 
+#: A reply that starts like a canned-response code: "/code" then a space or the end.
+CANNED_CODE = re.compile(r"^/([A-Za-z0-9_-]{1,32})(?:\s|$)")
+
+
+class UnknownCanned(Exception):
+    """A reply started with ``/code`` and no canned response has that code."""
+
+    def __init__(self, code: str, codes: list[str]) -> None:
+        super().__init__(code)
+        self.code = code
+        self.codes = codes
+
+    def text(self) -> str:
+        if not self.codes:
+            return translate("thread.unknown_canned_none", code=self.code)
+        codes = ", ".join(f"/{c}" for c in self.codes)
+        return translate("thread.unknown_canned", code=self.code, codes=codes)
+
+
 def _expand_canned(db: Session, text: str, language: str) -> str:
-    """``/code`` at the start of a reply becomes that canned response (in the ticket's language if any)."""
+    """``/code`` at the start of a reply becomes that canned response (in the ticket's language if any).
+
+    A code nobody defined is refused (`UnknownCanned`): a typo such as ``/tidakada``
+    would otherwise reach the citizen as it was typed.
+    """
     stripped = text.strip()
-    if not stripped.startswith("/"):
+    match = CANNED_CODE.match(stripped)
+    if match is None:
         return text
-    code, _, rest = stripped[1:].partition(" ")
-    rows = list(db.scalars(select(CannedResponse).where(CannedResponse.code == code.lower())))
+    code = match.group(1).lower()
+    rest = stripped[match.end() :]
+    rows = list(db.scalars(select(CannedResponse).where(CannedResponse.code == code)))
     if not rows:
-        return text
+        codes = sorted(set(db.scalars(select(CannedResponse.code))))
+        raise UnknownCanned(code, codes)
     chosen = next((r for r in rows if r.language == language), rows[0])
     return chosen.text + (f"\n{rest.strip()}" if rest.strip() else "")
+
+
+def counter_text(budget: reply_budget.ReplyBudget) -> str:
+    """The reply counter's line, in the operator's language (the page and the live counter share it)."""
+    if budget.sms:
+        key = "thread.counter_sms" if budget.fits else "thread.counter_over_sms"
+        return translate(
+            key,
+            characters=budget.characters,
+            segments=budget.segments,
+            max_segments=budget.max_segments,
+            encoding=translate(f"thread.encoding_{budget.encoding}"),
+        )
+    key = "thread.counter_chars" if budget.fits else "thread.counter_over_chars"
+    return translate(key, characters=budget.characters, max=budget.max_characters)
+
+
+@inbox_bp.post("/t/<tracking>/reply-budget.json")
+@login_required
+def reply_budget_json(tracking: str) -> Any:
+    """The live counter under the reply box: the text as it would be sent, measured by the same
+    rule that refuses a reply (`gateway.tickets.reply_budget`), so the two can never disagree."""
+    text = (request.form.get("text") or "")[: 4 * MAX_TEXT]
+    with runtime().db.session() as db:
+        ticket = ticket_or_404(db, tracking)
+        try:
+            body = _expand_canned(db, text, ticket.language or "id")
+        except UnknownCanned:
+            body = text
+        budget = reply_budget.measure(runtime(), ticket, body)
+        return {**budget.as_json(), "label": counter_text(budget)}
 
 
 @inbox_bp.post("/t/<tracking>/reply")
 @login_required
 def reply(tracking: str) -> Any:
+    """Queue a reply; a refused one comes back (400) with the text still in the box and the reason
+    beside it, never thrown away."""
     form = ReplyForm()
     with runtime().db.session() as db:
         ticket = ticket_or_404(db, tracking)
         if not form.validate_on_submit():
             _form_errors(form)
-            return _back(ticket.tracking)
+            return _thread_page(db, ticket, 400, reply_form=form, reply_refused=True)
         nonce = (request.form.get("nonce") or "").strip()[:64] or uuid.uuid4().hex
-        text = _expand_canned(db, form.text.data, ticket.language or "id")
+        try:
+            text = _expand_canned(db, form.text.data, ticket.language or "id")
+        except UnknownCanned as exc:
+            flash(exc.text(), "error")
+            return _thread_page(db, ticket, 400, reply_form=form, reply_refused=True)
         try:
             message = service.operator_reply(
                 db, runtime(), ticket, actor(), text, dedupe_key=f"inbox-reply:{ticket.id}:{nonce}"
             )
         except service.TransitionRefused as exc:
             _refused(exc)
-            return _back(ticket.tracking)
+            return _thread_page(db, ticket, 400, reply_form=form, reply_refused=True)
         audit(db, "ticket.reply", ticket, f"message {message.id}")
         flash(translate("flash.reply_queued"), "ok")
         return _back(ticket.tracking)
@@ -280,12 +406,12 @@ def note(tracking: str) -> Any:
         ticket = ticket_or_404(db, tracking)
         if not form.validate_on_submit():
             _form_errors(form)
-            return _back(ticket.tracking)
+            return _thread_page(db, ticket, 400, note_form=form)
         try:
             service.add_note(db, runtime(), ticket, actor(), form.text.data)
         except service.TransitionRefused as exc:
             _refused(exc)
-            return _back(ticket.tracking)
+            return _thread_page(db, ticket, 400, note_form=form)
         audit(db, "ticket.note", ticket)
         flash(translate("flash.note_added"), "ok")
         return _back(ticket.tracking)
@@ -297,10 +423,11 @@ def action(tracking: str) -> Any:
     form = ActionForm()
     with runtime().db.session() as db:
         ticket = ticket_or_404(db, tracking)
+        name = form.action.data
+        kept = {"refused_action": name, "refused_note": form.note.data or ""}
         if not form.validate_on_submit():
             _form_errors(form)
-            return _back(ticket.tracking)
-        name = form.action.data
+            return _thread_page(db, ticket, 400, **kept)
         args: dict[str, Any] = {"note": (form.note.data or "").strip() or None}
         if name == lc.DISPOSE:
             args["agency"] = form.agency.data or None
@@ -312,12 +439,13 @@ def action(tracking: str) -> Any:
                 service.transition(db, runtime(), ticket, name, actor(), **args)
         except service.TransitionRefused as exc:
             _refused(exc)
-            return _back(ticket.tracking)
+            return _thread_page(db, ticket, 400, **kept)
         audit(db, f"ticket.{name}", ticket, args.get("note"))
         flash(translate("flash.action_done", action=translate(f"action.{name}")), "ok")
         if not service.can_see(actor(), ticket):
             # "Bukan wewenang" hands the ticket back: the agency no longer sees it.
-            return redirect(url_for("inbox.tickets"))
+            flt = ListFilter.from_args(request.args)
+            return redirect(url_for("inbox.tickets", **flt.args(page=flt.page)))
         return _back(ticket.tracking)
 
 
@@ -448,6 +576,22 @@ def _address_for(updates: str, phone: str) -> tuple[str, str] | None:
     return channel, f"whatsapp:{number}"
 
 
+def _dispose_to_own_desk(db: Session, ticket: Ticket, act: service.Actor) -> None:
+    """A complaint taken at an agency's own desk goes to that agency, verified by the person who took it.
+
+    Otherwise the agency operator who just typed it in lost it at once (it waited for the
+    coordinator, where the agency cannot see it: a 404 right after "dicatat"). Agencies may not
+    dispose in the lifecycle, so the disposition itself is the system's, labelled with the person,
+    and the person verifies it (`service.mark_verified`), as a coordinator's disposition would.
+    """
+    own = db.get(Agency, act.agency_id) if act.agency_id is not None else None
+    if own is None or own.is_coordinator or not own.active:
+        return
+    desk = service.Actor.system(f"{act.label} · {translate('walkin.own_desk')}")
+    service.transition(db, runtime(), ticket, lc.DISPOSE, desk, agency=own.code)
+    service.mark_verified(ticket, act, lc.DISPOSE)
+
+
 @inbox_bp.route("/new", methods=["GET", "POST"])
 @login_required
 @roles_required("admin", "coordinator", "agency")
@@ -492,6 +636,8 @@ def walk_in() -> Any:
                 "filed_by": act.label,
                 "consent": {"given": ticket.consent_recorded, "at": utcnow().isoformat(), "by": act.label},
             }
+            if act.agency_bound and ticket.status == lc.UNVERIFIED:
+                _dispose_to_own_desk(db, ticket, act)
             audit(db, "ticket.walk_in", ticket, form.updates.data)
             tracking = ticket.tracking
             visible = service.can_see(act, ticket)

@@ -370,6 +370,7 @@ def _decide_send(runtime: Runtime, session: Session, message_id: int, message: A
         menu_title=extra.get("menu_title"),
         template=template,
         reference=f"lapor-{message_id}",
+        author=message.author or "bot",
     )
     send = _Send(
         message_id,

@@ -22,15 +22,14 @@ from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
 from conversations import texts
-from conversations.notify import render_operator_reply
 from conversations.places import match_area
 from conversations.routing import RoutingDecision, detect_area, route
 from conversations.settings import area_table
 from conversations.tracking import new_tracking_number, parse_tracking
 from gateway.models import Agency, AuditEntry, Contact, Message, Operator, Ticket, TicketEvent, utcnow
 from gateway.outbound import queue_message
-from gateway.tickets import policy
-from gateway.tickets.notify import max_length, notify_citizen
+from gateway.tickets import policy, reply_budget
+from gateway.tickets.notify import notify_citizen
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -867,6 +866,7 @@ def operator_reply(
             "the citizen has opted out (STOP); no message can be sent",
             key="citizen_opted_out",
         )
+    _require_whole_reply(runtime, ticket, body)
     if dedupe_key is not None:
         repeated = session.scalar(select(Message).where(Message.dedupe_key == dedupe_key))
         if repeated is not None:
@@ -882,6 +882,26 @@ def operator_reply(
     return message
 
 
+def _require_whole_reply(runtime: Runtime, ticket: Ticket, body: str) -> None:
+    """Refuse a reply the channel cannot carry whole: it is never cut on its way to the citizen."""
+    budget = reply_budget.measure(runtime, ticket, body)
+    if budget.fits:
+        return
+    if budget.sms and budget.segments > budget.max_segments:
+        raise TransitionRefused(
+            "invalid_argument",
+            f"the reply takes {budget.segments} SMS segments; at most {budget.max_segments} are sent",
+            key="reply_too_many_segments",
+            params={"segments": budget.segments, "max": budget.max_segments},
+        )
+    raise TransitionRefused(
+        "invalid_argument",
+        f"the reply is {budget.characters} characters as sent; the channel carries {budget.max_characters}",
+        key="reply_too_long_for_channel",
+        params={"length": budget.characters, "max": budget.max_characters},
+    )
+
+
 def _queue_reply(
     session: Session, runtime: Runtime, ticket: Ticket, actor: Actor, body: str, key: str
 ) -> Message:
@@ -890,9 +910,7 @@ def _queue_reply(
         session,
         channel=ticket.channel,
         address=ticket.address,
-        text=render_operator_reply(
-            ticket.tracking, body, ticket.language or "id", max_length(runtime, ticket.channel)
-        ),
+        text=reply_budget.reply_text(ticket, body),
         contact_id=ticket.contact_id,
         dedupe_key=key,
         ticket_id=ticket.id,

@@ -56,7 +56,7 @@ def test_new_passwords_must_match_follow_the_rule_and_differ(
     assert mismatch.status_code == 400
     assert "Kedua kata sandi baru tidak sama." in mismatch.get_data(as_text=True)
     short = _change(as_dpupr, PASSWORD, "pendek")
-    assert short.status_code == 400 and "minimal 12 huruf" in short.get_data(as_text=True)
+    assert short.status_code == 400 and "minimal 12 karakter" in short.get_data(as_text=True)
     same = _change(as_dpupr, PASSWORD, PASSWORD)
     assert same.status_code == 400 and "harus berbeda" in same.get_data(as_text=True)
     assert _hash(runtime, world.dpupr) == before
