@@ -33,6 +33,7 @@ from gateway.jobs.registry import GiveUp, StagedHandler, staged_handler
 from gateway.jobs.runner import backoff_delay
 from gateway.metrics import record_send
 from gateway.models import Contact, ContactAddress, DeliveryReceipt, Job, Message, utcnow
+from gateway.outbound_media import media_url
 from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ _MESSAGE_COLUMNS = (
     "author",
     "contact_id",
     "language",
+    "attachments",
 )
 _DECIDED_ON = (
     *(getattr(Message, c) for c in _MESSAGE_COLUMNS),
@@ -286,6 +288,7 @@ def _decide(runtime: Runtime, session: Session, message_id: int, message: Any) -
         ),
         menu_title=extra.get("menu_title"),
         template=template,
+        media_url=media_url(runtime.settings, channel, address, message.attachments),
         reference=f"lapor-{message_id}",
     )
     send = _Send(
