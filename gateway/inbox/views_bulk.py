@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from conversations import lifecycle as lc
 from conversations.tracking import parse_tracking
 from gateway.inbox import inbox_bp
-from gateway.inbox.access import actor, audit, runtime, visible_tickets
+from gateway.inbox.access import actor, audit, runtime
 from gateway.inbox.auth import roles_required
 from gateway.inbox.filters import ListFilter, list_query
 from gateway.inbox.i18n import translate
@@ -62,7 +62,12 @@ def _selected(db: Session, raw: list[str]) -> list[Ticket]:
     numbers = list(dict.fromkeys(n for n in numbers if n and n.isalnum()))[:MAX_TICKETS]
     if not numbers:
         return []
-    found = {t.tracking: t for t in db.scalars(visible_tickets().where(Ticket.tracking.in_(numbers)))}
+    found = {
+        t.tracking: t
+        for t in db.scalars(
+            select(Ticket).where(service.visible_clause(actor()), Ticket.tracking.in_(numbers))
+        )
+    }
     return [found[n] for n in numbers if n in found]
 
 
@@ -123,7 +128,8 @@ def _choice() -> tuple[str, str, str, str | None]:
 
 def next_ticket(db: Session, skip: set[str]) -> Ticket | None:
     """The first ticket of the operator's active list not among ``skip``: where to go next."""
-    query = list_query(visible_tickets(), ListFilter(), current_user.id)
+    base = select(Ticket).where(service.visible_clause(actor()))
+    query = list_query(base, ListFilter(), current_user.id)
     query = query.where(Ticket.tracking.notin_(skip)) if skip else query
     return db.scalar(query.limit(1))
 
