@@ -128,10 +128,10 @@ def _choice() -> tuple[str, str, str, str | None]:
 
 def next_ticket(db: Session, skip: set[str]) -> Ticket | None:
     """The first ticket of the operator's active list not among ``skip``: where to go next."""
-    base = select(Ticket).where(service.visible_clause(actor()))
-    query = list_query(base, ListFilter(), current_user.id)
+    query: Any = list_query(service.visible_tickets_query(actor()), ListFilter(), current_user.id)
     query = query.where(Ticket.tracking.notin_(skip)) if skip else query
-    return db.scalar(query.limit(1))
+    found: Ticket | None = db.scalar(query.limit(1))
+    return found
 
 
 def _page(planned: list[Planned], agencies: list[Agency], status: int = 200, **context: Any) -> Any:
