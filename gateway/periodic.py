@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import importlib
 
-for _module in ("gateway.tickets.sweep", "gateway.retention", "gateway.receipt_cleanup"):
+for _module in (
+    "gateway.tickets.sweep",
+    "gateway.retention",
+    "gateway.receipt_cleanup",
+    "gateway.inbox.digest",
+):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as exc:
