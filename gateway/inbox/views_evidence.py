@@ -77,7 +77,7 @@ def evidence(tracking: str) -> Any:
                     service.transition(db, runtime(), ticket, lc.RESOLVE, act, note=text or None)
                 elif text:
                     service.operator_reply(
-                        db, runtime(), ticket, act, text, dedupe_key=f"inbox-reply:{ticket.id}:{nonce}"
+                        db, runtime(), ticket, act, text, dedupe_key=f"inbox-evidence:{ticket.id}:{nonce}"
                     )
         except service.TransitionRefused as exc:
             _refused(exc)

@@ -176,3 +176,15 @@ def test_the_thread_page_offers_the_evidence_form(as_dpupr: Any, world: World) -
     page = as_dpupr.get(f"/inbox/t/{world.dpupr_ticket}").get_data(as_text=True)
     assert f'action="/inbox/t/{world.dpupr_ticket}/evidence"' in page
     assert 'enctype="multipart/form-data"' in page
+
+
+def test_evidence_text_is_not_taken_for_a_reply_sent_from_the_same_page(
+    as_dpupr: Any, world: World, runtime: Any
+) -> None:
+    """Both forms carry the page's nonce: the evidence's message must not dedupe against the reply."""
+    as_dpupr.post(f"/inbox/t/{world.dpupr_ticket}/reply", data={"text": "Kami cek besok.", "nonce": "page-1"})
+    _post(as_dpupr, world.dpupr_ticket, [(PNG_PIXEL, "a.png")], nonce="page-1")
+    with runtime.db.session() as session:
+        texts = [m.text for m in session.scalars(select(Message).where(Message.author == "operator"))]
+    assert any("Kami cek besok." in t for t in texts)
+    assert any("Lubang sudah ditambal" in t for t in texts)
