@@ -45,7 +45,7 @@ def raise_upload_limit() -> None:
 @inbox_bp.post("/t/<tracking>/evidence")
 @login_required
 def evidence(tracking: str) -> Any:
-    from gateway.inbox.views_ticket import _refused, thread
+    from gateway.inbox.views_ticket import _form_errors, _refused, thread
 
     form = EvidenceForm()
     with runtime().db.session() as db:
@@ -59,6 +59,7 @@ def evidence(tracking: str) -> Any:
         if files is None or not form.validate_on_submit() or (files == [] and not form.resolve.data):
             if files == []:
                 flash(translate("evidence.no_files"), "error")
+            _form_errors(form)
             refused = True
         else:
             refused = False
@@ -98,6 +99,8 @@ def evidence(tracking: str) -> Any:
         )
         if files and not sent:
             flash(translate("evidence.not_sent"), "error")
-        else:
+        elif files:
             flash(translate("evidence.sent", count=len(sent)), "ok")
+        else:
+            flash(translate("flash.action_done", action=translate(f"action.{lc.RESOLVE}")), "ok")
     return back
