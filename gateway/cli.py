@@ -738,6 +738,12 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
         proc.kill()
 
 
+# --------------------------------------------------------------------------- notices
+from gateway.inbox.digest import digest_cli  # noqa: E402
+
+main.add_command(digest_cli)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 

@@ -13,6 +13,7 @@ for _module in (
     "gateway.retention",
     "gateway.receipt_cleanup",
     "gateway.routing_learn",
+    "gateway.inbox.digest",
 ):
     try:
         importlib.import_module(_module)

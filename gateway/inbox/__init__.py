@@ -33,7 +33,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("INBOX_ABSOLUTE_HOURS", int(settings.get("LAPOR_INBOX_ABSOLUTE_HOURS", "12") or 12))
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session's own expiry bounds the token
     app.register_blueprint(inbox_bp)
+    from gateway.evidence_links import evidence_bp
+
+    app.register_blueprint(evidence_bp)
     setup_login(app)
+    app.before_request(views_evidence.raise_upload_limit)  # before CSRF reads the form
     csrf = CSRFProtect(app)
     for name in CSRF_EXEMPT_BLUEPRINTS:
         blueprint = app.blueprints.get(name)
@@ -95,3 +99,7 @@ def home() -> Any:
     if not current_user.is_authenticated:
         return redirect(url_for("inbox.login"))
     return redirect(url_for("inbox.tickets"))
+
+
+# The working-day additions (evidence, bulk actions, the citizen view, notices, moderation).
+from gateway.inbox import moderation, views_bulk, views_citizen, views_evidence, views_notices  # noqa: E402, F401

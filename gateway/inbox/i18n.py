@@ -19,8 +19,8 @@ LANGUAGES: tuple[str, ...] = ("id", "en")
 DEFAULT_LANGUAGE = "id"
 
 
-def _catalog(language: str) -> Mapping[str, Any]:
-    env = current_app.extensions["lapor"].settings.env
+def _catalog(language: str, env: Mapping[str, str] | None = None) -> Mapping[str, Any]:
+    env = current_app.extensions["lapor"].settings.env if env is None else env
     try:
         data = load_yaml(f"messages/inbox_{language}.yaml", env)
     except FileNotFoundError:
@@ -46,10 +46,14 @@ class _SafeParams(dict[str, Any]):
 
 def translate(key: str, language: str | None = None, **params: Any) -> str:
     """The text of ``key`` in ``language`` (the operator's by default), with ``{params}`` filled in."""
-    language = language or current_language()
-    value = _lookup(_catalog(language), key)
+    return translate_in(None, key, language or current_language(), **params)
+
+
+def translate_in(env: Mapping[str, str] | None, key: str, language: str, **params: Any) -> str:
+    """`translate` outside a request (the worker's digest): the catalogs of ``env``'s config."""
+    value = _lookup(_catalog(language, env), key)
     if value is None and language != DEFAULT_LANGUAGE:
-        value = _lookup(_catalog(DEFAULT_LANGUAGE), key)
+        value = _lookup(_catalog(DEFAULT_LANGUAGE, env), key)
     if value is None:
         return key
     text = str(value)

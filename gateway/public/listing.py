@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from conversations.tracking import parse_tracking
@@ -36,8 +36,22 @@ def known_names(ticket: Ticket) -> list[str]:
     return names
 
 
+#: Where a coordinator's public summary of a ticket is kept (`gateway.inbox.moderation`).
+PUBLIC_SUMMARY_KEY = "public_summary"
+
+
+def public_summary(ticket: Ticket) -> str | None:
+    """The coordinator's public summary of the complaint, when one was written (not yet redacted)."""
+    entry = (ticket.data or {}).get(PUBLIC_SUMMARY_KEY)
+    text = entry.get("text") if isinstance(entry, dict) else None
+    return text if isinstance(text, str) and text.strip() else None
+
+
 def public_description(ticket: Ticket) -> str:
-    return redact(ticket.description, known_names(ticket))
+    """The complaint as the public reads it: the coordinator's summary if any, else the citizen's
+    text; redacted either way (a moderator can miss a number too). Callers show it only for a
+    ticket `service.is_public` allows."""
+    return redact(public_summary(ticket) or ticket.description, known_names(ticket))
 
 
 def public_reporter(ticket: Ticket) -> str | None:
@@ -87,7 +101,9 @@ def public_tickets(session: Session, query: PublicQuery) -> tuple[list[Ticket], 
         rows = list(session.scalars(stmt.limit(1)))
         return (rows if query.page == 1 else []), False
     words = needle.lower().split()
-    stmt = stmt.where(*(or_(Ticket.description.ilike(f"%{w}%"), Ticket.category == w) for w in words))
+    # A prefilter only (the summary is inside the JSON data); the redacted text decides below.
+    searched = (Ticket.description, cast(Ticket.data, String))
+    stmt = stmt.where(*(or_(*(c.ilike(f"%{w}%") for c in searched), Ticket.category == w) for w in words))
     matches = [
         t
         for t in session.scalars(stmt.limit(SEARCH_SCAN_LIMIT))

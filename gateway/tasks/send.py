@@ -41,6 +41,7 @@ from gateway.jobs.registry import GiveUp, StagedHandler, staged_handler
 from gateway.jobs.runner import backoff_delay
 from gateway.metrics import record_send
 from gateway.models import Contact, ContactAddress, DeliveryReceipt, Job, Message, utcnow
+from gateway.outbound_media import media_url
 from gateway.runtime import Runtime
 from gateway.sms_budget import HELD_CODE, HELD_REASON
 from gateway.sms_budget import check as check_sms_budget
@@ -170,6 +171,7 @@ _MESSAGE_COLUMNS = (
     "contact_id",
     "language",
     "status_at",
+    "attachments",
 )
 _DECIDED_ON = (
     *(getattr(Message, c) for c in _MESSAGE_COLUMNS),
@@ -369,6 +371,7 @@ def _decide_send(runtime: Runtime, session: Session, message_id: int, message: A
         ),
         menu_title=extra.get("menu_title"),
         template=template,
+        media_url=media_url(runtime.settings, channel, address, message.attachments),
         reference=f"lapor-{message_id}",
         author=message.author or "bot",
     )
