@@ -25,6 +25,24 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def serious_violations(page: Any) -> list[str]:
+    """axe's serious and critical WCAG 2.1 AA violations on ``page``, as "rule (n nodes): target".
+
+    The one axe check of the browser tests: axe-core ships inside axe-playwright-python
+    (nothing downloaded); minor and moderate findings are left to review, these fail.
+    """
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_21_AA}})
+    found = []
+    for violation in results.response["violations"]:
+        if violation.get("impact") in ("serious", "critical"):
+            targets = [node.get("target") for node in violation.get("nodes", [])][:3]
+            found.append(f"{violation['id']} ({len(violation.get('nodes', []))} nodes): {targets}")
+    return found
 
 
 @pytest.fixture
