@@ -64,7 +64,8 @@ def evidence(tracking: str) -> Any:
         else:
             refused = False
     if refused:
-        return thread(tracking), 400
+        page, _ok = thread(tracking)  # the ticket page, with the reason beside the form
+        return page, 400
     assert files is not None
     text = (form.text.data or "").strip()
     nonce = (request.form.get("nonce") or "").strip()[:64] or uuid.uuid4().hex
