@@ -168,13 +168,30 @@ def _possessive(word: str, base: str) -> bool:
     return len(base) >= 4 and any(word == base + end for end in _POSSESSIVE)
 
 
-def _find(words: Sequence[str], phrase: tuple[str, ...]) -> list[int]:
+def _index(words: Sequence[str]) -> dict[str, list[int]]:
+    """Where each word stands, filed also under its bare form ("jalannya" under "jalan"), so a
+    phrase is looked for only where its first word is: a message is scored against hundreds
+    of phrases on every turn that files a draft."""
+    index: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        index.setdefault(word, []).append(i)
+        for end in _POSSESSIVE:
+            base = word[: -len(end)]
+            if word.endswith(end) and len(base) >= 4:
+                index.setdefault(base, []).append(i)
+    return index
+
+
+def _find(words: Sequence[str], phrase: tuple[str, ...], index: Mapping[str, list[int]]) -> list[int]:
     """Start positions of ``phrase`` in ``words`` (possessive endings read as the bare word)."""
     n = len(phrase)
     hits = []
-    for start in range(len(words) - n + 1):
-        window = words[start : start + n]
-        if all(w == p or _possessive(w, p) for w, p in zip(window, phrase, strict=True)):
+    for start in sorted(set(index.get(phrase[0], ()))):
+        if start + n > len(words):
+            continue
+        if all(
+            w == p or _possessive(w, p) for w, p in zip(words[start + 1 : start + n], phrase[1:], strict=True)
+        ):
             hits.append(start)
     return hits
 
@@ -204,6 +221,7 @@ def score(text: str, location: str | None = None, rules: Rules | None = None) ->
     joined = " ".join(words)
     weights = rules.weights
 
+    index = _index(words)
     used = [False] * len(words)
     found: dict[str, list[tuple[float, str]]] = {c.code: [] for c in rules.categories}
     named: set[str] = set()
@@ -217,7 +235,7 @@ def score(text: str, location: str | None = None, rules: Rules | None = None) ->
     ]
     table.sort(key=lambda row: (-row[0], -row[1]))
     for length, weight, code, phrase in table:
-        for start in _find(words, phrase):
+        for start in _find(words, phrase, index):
             if any(used[start : start + length]):
                 continue
             for i in range(start, start + length):
@@ -231,7 +249,7 @@ def score(text: str, location: str | None = None, rules: Rules | None = None) ->
             if match:
                 found[c.code].append((weights["pattern"], match.group(0).strip()))
         for phrase in c.against:
-            if _find(words, phrase):
+            if _find(words, phrase, index):
                 found[c.code].append((weights["not"], "-" + " ".join(phrase)))
 
     scores = {code: sum(w for w, _ in hits) for code, hits in found.items()}
