@@ -31,7 +31,7 @@ from conversations.effects import (
 )
 from conversations.engine import step
 from conversations.events import MessageReceived, TimeoutFired
-from conversations.state import ConversationState
+from conversations.state import CONFIRMING, ConversationState
 from conversations.tracking import new_tracking_number
 from gateway.db import insert_ignoring
 from gateway.jobs import RetryLater, record_job, transactional_handler
@@ -575,10 +575,11 @@ def run_engine(
     address = source.address if source is not None else (conv.address or "")
     state = ConversationState.from_dict(conv.state) if conv.state else ConversationState.new()
     ctx = build_context(runtime, session, contact.id, channel)
-    if state.draft is not None:
+    if state.draft is not None and state.stage == CONFIRMING:
         from gateway.tickets.service import dispatch_at_once
 
-        # If this step files the draft, the confirmation says where it went (see Context).
+        # If this step files the draft (only an answer to the summary does), the confirmation
+        # says where it went (see Context); routing is not scored on the turns before it.
         ctx = replace(
             ctx,
             dispatch_to=dispatch_at_once(
