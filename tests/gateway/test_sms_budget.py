@@ -220,6 +220,9 @@ def test_admins_are_told_once_at_80_percent_and_the_dashboard_counts_segments(
     page = admin.get("/inbox/dashboard").get_data(as_text=True)
     assert 'data-sms-segments="sms">8<' in page and 'data-sms-segments="twilio">1<' in page
     assert 'data-sms-cap="10"' in page and "sms-budget-alert" in page
+    # The costs are shown once, in the page, not inside its <title>.
+    title = page[page.index("<title>") : page.index("</title>")]
+    assert "sms-costs" not in title and page.count('class="panel sms-costs"') == 1
 
     metrics = app.test_client().get("/metrics").get_data(as_text=True)
     month = utcnow().strftime("%Y-%m")
