@@ -17,7 +17,7 @@ from sqlalchemy import select
 from gateway.models import CannedResponse, Ticket, utcnow
 from tests.browser.conftest import login, seed_draft
 from tests.inbox.conftest import World, file_ticket
-from tests.inbox.conftest import world as world  # noqa: F401 (the inbox tests' fixture, reused)
+from tests.inbox.conftest import world as world  # the inbox tests' fixture, reused
 
 pytestmark = pytest.mark.browser
 
