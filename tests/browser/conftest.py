@@ -5,6 +5,7 @@ The browser is never downloaded: the tests use /usr/bin/chromium and skip withou
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,30 @@ def serious_violations(page: Any) -> list[str]:
             targets = [node.get("target") for node in violation.get("nodes", [])][:3]
             found.append(f"{violation['id']} ({len(violation.get('nodes', []))} nodes): {targets}")
     return found
+
+
+def login(page: Any, live_server: str, email: str) -> None:
+    """Log ``email`` in through the login form (CSRF on), landing on the ticket list."""
+    from tests.inbox.conftest import PASSWORD
+
+    page.goto(f"{live_server}/inbox/login")
+    page.fill("#email", email)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit].btn-primary")
+    page.wait_for_url(re.compile(r"/inbox/tickets"))
+
+
+def seed_draft(runtime: Any, description: str = "Jalan amblas di depan masjid") -> None:
+    """A complaint a citizen began by SMS and left, so the drafts page has a row."""
+    from gateway.models import Contact, ContactAddress, IncompleteDraft
+
+    with runtime.db.session() as session:
+        contact = Contact(display_name=None, language="id")
+        session.add(contact)
+        session.flush()
+        session.add(ContactAddress(contact_id=contact.id, address="tel:+6285700003333", channel="sms"))
+        data = {"description": description, "location_text": "Jl. Kenanga 3", "category": "jalan"}
+        session.add(IncompleteDraft(contact_id=contact.id, channel="sms", data=data))
 
 
 @pytest.fixture

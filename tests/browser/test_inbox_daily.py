@@ -17,9 +17,9 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from gateway.models import Message
-from tests.browser.conftest import serious_violations
+from tests.browser.conftest import login, seed_draft, serious_violations
 from tests.browser.test_inbox_flow import SCREENSHOTS, _seed_background
-from tests.inbox.conftest import PASSWORD, file_ticket, make_operator
+from tests.inbox.conftest import file_ticket, make_operator
 
 pytestmark = pytest.mark.browser
 
@@ -30,14 +30,6 @@ DESKTOP = {"width": 1280, "height": 900}
 def overflows(page: Any) -> int:
     """How many CSS pixels the page is wider than the viewport (0: nothing to scroll sideways)."""
     return int(page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth"))
-
-
-def _login(page: Any, live_server: str, email: str) -> None:
-    page.goto(f"{live_server}/inbox/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/inbox/tickets"))
 
 
 def _sms_ticket(runtime: Any) -> str:
@@ -63,7 +55,7 @@ def test_the_reply_counter_and_a_refused_reply_in_the_browser(
     context = chromium.new_context(viewport=DESKTOP, locale="id-ID")
     page = context.new_page()
     try:
-        _login(page, live_server, "koor@example.id")
+        login(page, live_server, "koor@example.id")
         page.goto(f"{live_server}/inbox/t/{tracking}")
         counter = page.locator("#reply-counter")
 
@@ -126,7 +118,7 @@ def test_pages_fit_a_phone(live_server: str, runtime: Any, chromium: Any, artifa
         context = chromium.new_context(viewport=viewport, locale="id-ID")
         page = context.new_page()
         try:
-            _login(page, live_server, "admin@example.id")
+            login(page, live_server, "admin@example.id")
             for name, path in pages.items():
                 page.goto(live_server + path)
                 page.wait_for_load_state()
@@ -148,26 +140,13 @@ def test_pages_fit_a_phone(live_server: str, runtime: Any, chromium: Any, artifa
         shutil.copyfile(artifacts / "inbox-thread-phone.png", SCREENSHOTS / "inbox-thread-phone.png")
 
 
-def _draft(runtime: Any) -> None:
-    """A complaint a citizen began by SMS and left, so the drafts page has a row."""
-    from gateway.models import Contact, ContactAddress, IncompleteDraft
-
-    with runtime.db.session() as session:
-        contact = Contact(display_name=None, language="id")
-        session.add(contact)
-        session.flush()
-        session.add(ContactAddress(contact_id=contact.id, address="tel:+6285700003333", channel="sms"))
-        data = {"description": "Jalan amblas di depan masjid", "location_text": "Jl. Kenanga 3"}
-        session.add(IncompleteDraft(contact_id=contact.id, channel="sms", data=data))
-
-
 def test_every_inbox_and_public_page_passes_axe(live_server: str, runtime: Any, chromium: Any) -> None:
     """WCAG 2.1 AA: no serious or critical axe finding on any page an operator or the public opens."""
     from gateway.inbox.filters import TABS
 
     _seed_background(runtime)
     tracking = _sms_ticket(runtime)
-    _draft(runtime)
+    seed_draft(runtime)
     with runtime.db.session() as session:
         admin_id = make_operator(session, "admin2@example.id", "admin", None, "Adi Admin").id
     inbox = {f"list-{tab}": f"/inbox/tickets?tab={tab}" for tab in TABS}
@@ -209,7 +188,7 @@ def test_every_inbox_and_public_page_passes_axe(live_server: str, runtime: Any, 
             if email.startswith("admin@"):  # the login page, before anyone is logged in
                 page.goto(f"{live_server}/inbox/login")
                 problems["login"] = serious_violations(page)
-            _login(page, live_server, email)
+            login(page, live_server, email)
             for name, path in pages.items():
                 response = page.goto(live_server + path)
                 assert response is not None and response.status < 400, (

@@ -13,7 +13,8 @@ import requests
 from sqlalchemy import select
 
 from gateway.models import Message, Ticket
-from tests.inbox.conftest import PASSWORD, file_ticket, make_operator
+from tests.browser.conftest import login
+from tests.inbox.conftest import file_ticket, make_operator
 
 pytestmark = pytest.mark.browser
 
@@ -98,12 +99,7 @@ def test_operator_takes_a_whatsapp_complaint_to_resolution_in_the_browser(
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="id-ID")
     page = context.new_page()
     try:
-        # Log in.
-        page.goto(f"{live_server}/inbox/login")
-        page.fill("#email", "koor@example.id")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit].btn-primary")
-        page.wait_for_url(re.compile(r"/inbox/tickets"))
+        login(page, live_server, "koor@example.id")
 
         # The list shows the new ticket, marked as having a new citizen message.
         row = page.locator(f"tr[data-tracking='{tracking}']")

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from gateway.models import Message, Ticket
-from tests.inbox.conftest import PASSWORD, file_ticket, make_operator
+from tests.browser.conftest import login
+from tests.inbox.conftest import file_ticket, make_operator
 
 pytestmark = pytest.mark.browser
 
@@ -29,20 +30,12 @@ def _seed(runtime: Any) -> list[str]:
         ]
 
 
-def _login(page: Any, live_server: str) -> None:
-    page.goto(f"{live_server}/inbox/login")
-    page.fill("#email", "koor@example.id")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/inbox/tickets"))
-
-
 def test_shortcuts_move_search_help_dispose_and_send(live_server: str, runtime: Any, chromium: Any) -> None:
     tickets = _seed(runtime)
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     try:
-        _login(page, live_server)
+        login(page, live_server, "koor@example.id")
         # The skip link is the first thing the keyboard reaches.
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.className") == "skip-link"
@@ -96,7 +89,7 @@ def test_bulk_dispose_with_preview_in_the_browser(live_server: str, runtime: Any
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     try:
-        _login(page, live_server)
+        login(page, live_server, "koor@example.id")
         for tracking in tickets[:2]:
             page.check(f"tr[data-tracking='{tracking}'] input[name=t]")
         page.select_option("#bulk-form select[name=action]", "dispose")

@@ -3,7 +3,6 @@ unread count in the title follows a new citizen message without a reload."""
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
@@ -11,18 +10,15 @@ import pytest
 from sqlalchemy import select
 
 from gateway.models import Ticket
-from tests.inbox.conftest import PASSWORD, file_ticket, make_operator
+from tests.browser.conftest import login
+from tests.inbox.conftest import file_ticket, make_operator
 
 pytestmark = pytest.mark.browser
 
 
 def _login(context: Any, live_server: str, email: str) -> Any:
     page = context.new_page()
-    page.goto(f"{live_server}/inbox/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/inbox/tickets"))
+    login(page, live_server, email)
     return page
 
 

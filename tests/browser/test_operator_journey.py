@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from gateway.loopback.twilio import PNG_PIXEL
 from gateway.models import Ticket
+from tests.browser.conftest import login
 from tests.browser.test_inbox_flow import CITIZEN, SCREENSHOTS, _post_whatsapp, _seed_background
-from tests.inbox.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -37,14 +37,6 @@ def _snap(page: Any, artifacts: Path, name: str) -> None:
     page.set_viewport_size(PHONE)
     page.screenshot(path=str(artifacts / f"{name}-phone.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
-
-
-def _login(page: Any, live_server: str, email: str) -> None:
-    page.goto(f"{live_server}/inbox/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit].btn-primary")
-    page.wait_for_url(re.compile(r"/inbox/tickets"))
 
 
 def test_a_complaint_from_whatsapp_to_a_photo_answer_and_the_citizen_told(
@@ -71,7 +63,7 @@ def test_a_complaint_from_whatsapp_to_a_photo_answer_and_the_citizen_told(
     try:
         # The coordinator finds it by the number the citizen gave on the phone.
         page = coordinator.new_page()
-        _login(page, live_server, "koor@example.id")
+        login(page, live_server, "koor@example.id")
         page.fill("form.filters input[name=q]", TYPED_NUMBER)
         page.press("form.filters input[name=q]", "Enter")
         page.wait_for_url(re.compile(r"q=0812"))
@@ -91,7 +83,7 @@ def test_a_complaint_from_whatsapp_to_a_photo_answer_and_the_citizen_told(
 
         # The agency operator, in a browser of their own, sees it in their list and opens it.
         desk = agency.new_page()
-        _login(desk, live_server, "pu@example.id")
+        login(desk, live_server, "pu@example.id")
         row = desk.locator(f"tr[data-tracking='{tracking}']")
         assert row.count() == 1
         row.locator("a.tracking").click()
