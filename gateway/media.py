@@ -6,7 +6,7 @@ the login and the visibility rule):
 * anyone holding a signed link (`gateway.media_links`): forward targets,
   providers we send a file through, the ticket's own citizen;
 * anyone at all, unsigned, only when every ticket the file belongs to is public
-  (`gateway.tickets.service.is_public`: verified and not confidential).
+  (`gateway.tickets.visibility.is_public`: verified and not confidential).
 
 Everything else is 404 (403 for a link whose signature is wrong or expired).
 
@@ -35,7 +35,7 @@ from gateway.media_store import (
     tickets_holding,
     valid_name,
 )
-from gateway.tickets import service
+from gateway.tickets import visibility
 
 media_bp = Blueprint("media", __name__)
 
@@ -90,7 +90,7 @@ def media(name: str) -> Response:
         return media_response(media_backend(runtime.settings), name)
     with runtime.db.session() as session:
         tickets = tickets_holding(session, name)
-        public = bool(tickets) and all(service.is_public(ticket) for ticket in tickets)
+        public = bool(tickets) and all(visibility.is_public(ticket) for ticket in tickets)
     if not public:
         abort(403 if as_link else 404)
     return media_response(media_backend(runtime.settings), name)

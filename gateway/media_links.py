@@ -1,7 +1,7 @@
 """Signed, expiring links to one stored media file, for whoever we hand a file to outside the inbox.
 
 Media leaves the gateway in two ways only: unsigned ``/media/<name>`` for a
-verified, non-confidential ticket (`gateway.tickets.service.is_public`), and
+verified, non-confidential ticket (`gateway.tickets.visibility.is_public`), and
 these links, issued to forward targets (Open311, webhooks), providers when we
 send a file, and the ticket's own citizen. A link is ``/media/<name>?exp=<unix
 time>&sig=<hex>``: an HMAC-SHA256, keyed by ``SECRET_KEY``, of the name and the

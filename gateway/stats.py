@@ -15,12 +15,12 @@ Definitions (also in docs/openness.md):
   ``follow_up`` deadline (working days, per category) counted from its dispatch
   (from its creation when it was never dispatched).
 * *attribution*: a ticket counts under its agency for whoever may see that; the
-  public sees an agency only for verified tickets (`service.attributed_agency`),
+  public sees an agency only for verified tickets (`visibility.attributed_agency`),
   the rest count under "belum terverifikasi" (``code`` None).
 * *kecamatan*: a ticket counts under the kecamatan its place matched (``Ticket.area``,
   config/areas.yaml gives the code); the public sees it only for public tickets
-  (`service.attributed_area`), the rest count under "unknown" (``name`` None).
-* *scope*: each reader counts the tickets `service.counted_clause` gives them: the
+  (`visibility.attributed_area`), the rest count under "unknown" (``name`` None).
+* *scope*: each reader counts the tickets `visibility.counted_clause` gives them: the
   public and city-wide roles every ticket, an agency those disposed to it.
 * Durations are working days (weekends, holidays and cuti bersama excluded) between
   local dates in the deployment's time zone.
@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from conversations.settings import area_table
 from conversations.workdays import DEFAULT_DEADLINES, DEFAULT_TIMEZONE, WorkCalendar, local_date
 from gateway.models import Agency, Ticket, utcnow
+from gateway.tickets import visibility
 
 #: Ticket statuses in workflow order (ARCHITECTURE.md); counts are always given for all of them.
 STATUSES: tuple[str, ...] = ("unverified", "deferred", "dispatched", "in_progress", "resolved", "archived")
@@ -270,11 +271,11 @@ def stats_for(runtime: Any, session: Session, *, actor: Any, **kwargs: Any) -> d
     (`counted_clause`, `attributed_agency`): the public page passes
     ``Actor.public()``, the API its token's actor, the dashboard the operator's.
     """
-    from gateway.tickets import policy, service
+    from gateway.tickets import policy
 
-    kwargs.setdefault("scope", service.counted_clause(actor))
-    kwargs.setdefault("agency_column", service.attributed_agency(actor))
-    kwargs.setdefault("area_column", service.attributed_area(actor))
+    kwargs.setdefault("scope", visibility.counted_clause(actor))
+    kwargs.setdefault("agency_column", visibility.attributed_agency(actor))
+    kwargs.setdefault("area_column", visibility.attributed_area(actor))
     kwargs.setdefault("area_codes", {k.name: k.code for k in area_table(runtime.settings.env).kecamatan})
     language = kwargs.pop("language", "id")
     kwargs.setdefault("calendar", policy.calendar(runtime))

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import ApiToken, AuditEntry, Ticket, utcnow
-from gateway.tickets import service
+from gateway.tickets import visibility
 
 TOKEN_PREFIX = "lpr_"  # noqa: S105 - a visible prefix, not a secret
 
@@ -81,7 +81,7 @@ def audit_confidential_reads(
     """A ``ticket.view`` entry for each confidential ticket among ``tickets`` (as the inbox does)."""
     seen: set[int] = set()
     for ticket in tickets:
-        if ticket is not None and service.is_confidential(ticket) and ticket.id not in seen:
+        if ticket is not None and visibility.is_confidential(ticket) and ticket.id not in seen:
             seen.add(ticket.id)
             audit_token(session, token, "ticket.view", ticket, how)
 

@@ -1,6 +1,6 @@
 """GET /api/v1/messages: normalized inbound and outbound messages with delivery status.
 
-A token reads the messages of the tickets it may see (`service.visible_clause`);
+A token reads the messages of the tickets it may see (`visibility.visible_clause`);
 messages not (yet) on a ticket only with a city-wide token.
 """
 
@@ -17,7 +17,7 @@ from gateway.api.blueprint import api_bp
 from gateway.api.serialize import message_json
 from gateway.bounds import MAX_ID, parse_moment
 from gateway.models import Message, Ticket
-from gateway.tickets import service
+from gateway.tickets import service, visibility
 
 ALLOWED = {"channel", "direction", "contact", "since", "limit", "before"}
 
@@ -57,7 +57,7 @@ def list_messages() -> Any:
     query = (
         select(Message, Ticket)
         .outerjoin(Ticket, Message.ticket_id == Ticket.id)
-        .where(service.visible_clause(actor))
+        .where(visibility.visible_clause(actor))
     )
     if request.args.get("channel"):
         query = query.where(Message.channel == request.args["channel"])
@@ -66,7 +66,7 @@ def list_messages() -> Any:
     if request.args.get("contact"):
         # A search by address must not tell an agency who filed an anonymous ticket.
         query = query.where(
-            Message.address == request.args["contact"], service.reveals_reporter_clause(actor)
+            Message.address == request.args["contact"], visibility.reveals_reporter_clause(actor)
         )
     if since is not None:
         query = query.where(Message.created_at >= since)
@@ -79,6 +79,6 @@ def list_messages() -> Any:
         audit_confidential_reads(
             session, g.api_token, (ticket for _msg, ticket in rows), "confidential (messages)"
         )
-        items = [message_json(msg, reveal=service.reveals_reporter(actor, ticket)) for msg, ticket in rows]
+        items = [message_json(msg, reveal=visibility.reveals_reporter(actor, ticket)) for msg, ticket in rows]
     next_before = items[-1]["id"] if len(items) == limit else None
     return {"messages": items, "next": {"before": next_before} if next_before else None}

@@ -1,6 +1,6 @@
 """JSON shapes of API resources, with the reporter hidden where privacy requires it.
 
-``reveal`` is `service.reveals_reporter` for the token's actor. Without it the
+``reveal`` is `visibility.reveals_reporter` for the token's actor. Without it the
 reporter's address and name, the provider's message id (a WhatsApp ``wamid``
 encodes the sender's number) and the exact pin (a shared location is often the
 reporter's home) are left out: coordinates are rounded to about 100 m.
@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.models import Message, Ticket, TicketEvent
-from gateway.tickets.service import coarse_coordinate
+from gateway.tickets.visibility import coarse_coordinate
 
 
 def iso(value: datetime | None) -> str | None:

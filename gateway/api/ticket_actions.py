@@ -18,7 +18,7 @@ from conversations import lifecycle as lc
 from gateway.api.auth import api_error, audit_token, require_token
 from gateway.api.blueprint import api_bp
 from gateway.api.serialize import event_json, message_json, ticket_json
-from gateway.tickets import service
+from gateway.tickets import service, visibility
 
 REFUSAL_STATUS = {
     "forbidden": 403,
@@ -84,7 +84,7 @@ def change_status(tracking: str) -> Any:
                 duplicate_of=body.get("duplicate_of"),
             )
             audit_token(session, g.api_token, f"ticket.{action}", ticket, body.get("note"))
-            result = ticket_json(ticket, reveal=service.reveals_reporter(actor, ticket))
+            result = ticket_json(ticket, reveal=visibility.reveals_reporter(actor, ticket))
             result["event"] = event_json(event)
     except lc.TransitionRefused as exc:
         return _refused(exc)
@@ -129,7 +129,7 @@ def reply(tracking: str) -> Any:
                 dedupe_key=_reply_key(actor, ticket.id, key),
             )
             audit_token(session, g.api_token, "ticket.reply", ticket, f"message {message.id}")
-            result = message_json(message, reveal=service.reveals_reporter(actor, ticket))
+            result = message_json(message, reveal=visibility.reveals_reporter(actor, ticket))
     except lc.TransitionRefused as exc:
         return _refused(exc)
     return result, 201

@@ -1,6 +1,6 @@
 """GET /api/v1/tickets and /api/v1/tickets/<tracking>: tickets, history and thread.
 
-A token sees what the ticket service's `can_see` allows its actor: an agency-scoped
+A token sees what `visibility.can_see` allows its actor: an agency-scoped
 token only the tickets disposed to its agency (not those still waiting for the
 coordinator); any other answers 404, the same as a ticket that does not exist, so
 a token cannot probe for numbers. The reporter shows where `reveals_reporter` says.
@@ -18,7 +18,7 @@ from gateway.api.blueprint import api_bp
 from gateway.api.messages import parse_limit, parse_since
 from gateway.api.serialize import event_json, message_json, ticket_json
 from gateway.models import Agency, Message, Ticket
-from gateway.tickets import service
+from gateway.tickets import service, visibility
 
 LIST_ALLOWED = {"status", "agency", "channel", "since", "q", "limit", "page"}
 STATUSES = {"unverified", "deferred", "dispatched", "in_progress", "resolved", "archived"}
@@ -44,7 +44,7 @@ def list_tickets() -> Any:
     if status is not None and status not in STATUSES:
         return api_error(400, "invalid_parameter", f"status must be one of {', '.join(sorted(STATUSES))}")
     actor: service.Actor = g.api_actor
-    query = service.visible_tickets_query(actor).outerjoin(Agency, Ticket.agency_id == Agency.id)
+    query = visibility.visible_tickets_query(actor).outerjoin(Agency, Ticket.agency_id == Agency.id)
     if status:
         query = query.where(Ticket.status == status)
     if request.args.get("agency"):
@@ -65,7 +65,7 @@ def list_tickets() -> Any:
     with runtime.db.session() as session:
         tickets = session.scalars(query).all()
         audit_confidential_reads(session, g.api_token, tickets, "confidential (list)")
-        items = [ticket_json(t, reveal=service.reveals_reporter(actor, t)) for t in tickets]
+        items = [ticket_json(t, reveal=visibility.reveals_reporter(actor, t)) for t in tickets]
     return {"tickets": items, "page": page, "limit": limit}
 
 
@@ -80,7 +80,7 @@ def get_ticket(tracking: str) -> Any:
         if ticket is None:
             return api_error(404, "not_found", f"no ticket #{number}")
         audit_confidential_reads(session, g.api_token, [ticket], "confidential")
-        reveal = service.reveals_reporter(actor, ticket)
+        reveal = visibility.reveals_reporter(actor, ticket)
         thread = session.scalars(
             select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id)
         ).all()

@@ -1,6 +1,6 @@
 """The agency boundary as the inbox applies it: every read and write goes through here.
 
-Visibility itself is the ticket service's (`can_see`, `visible_tickets_query`);
+Visibility itself is gateway/tickets/visibility.py (`can_see`, `visible_tickets_query`);
 this module turns the logged-in operator into the service's `Actor`, answers 404
 for a ticket the operator may not see (the same answer as for a number that does
 not exist, so nobody can probe for numbers) and writes the audit log.
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from gateway.models import AuditEntry, Ticket
 from gateway.runtime import Runtime
-from gateway.tickets import service
+from gateway.tickets import service, visibility
 
 
 def runtime() -> Runtime:
@@ -32,7 +32,7 @@ def actor() -> service.Actor:
 
 
 def visible_tickets() -> Select[tuple[Ticket]]:
-    return service.visible_tickets_query(actor())
+    return visibility.visible_tickets_query(actor())
 
 
 def ticket_or_404(session: Session, tracking: str) -> Ticket:
@@ -44,7 +44,7 @@ def ticket_or_404(session: Session, tracking: str) -> Ticket:
 
 
 def reveals_reporter(ticket: Ticket) -> bool:
-    return service.reveals_reporter(actor(), ticket)
+    return visibility.reveals_reporter(actor(), ticket)
 
 
 def audit(session: Session, action: str, ticket: Ticket | None = None, detail: str | None = None) -> None:

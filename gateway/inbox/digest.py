@@ -5,7 +5,7 @@ scheduler (`gateway.jobs.scheduler.periodic`) checks every few minutes and sends
 once the agencies' local hour reaches ``LAPOR_DIGEST_HOUR`` (default 7);
 ``lapor-gateway digest send`` sends now (``--dry-run`` prints instead).
 
-Each agency's list is what its own operators see (`service.visible_clause` of an
+Each agency's list is what its own operators see (`visibility.visible_clause` of an
 agency actor) and is overdue as the list's "Terlambat" tab says
 (`filters.tab_condition`); the coordinator's digest holds the overdue tickets still
 waiting for verification (whichever agency routing guessed for them). Recipients
@@ -41,7 +41,7 @@ from gateway.inbox.i18n import translate_in
 from gateway.jobs.scheduler import periodic
 from gateway.models import Agency, AuditEntry, Operator, Ticket, utcnow
 from gateway.runtime import Runtime
-from gateway.tickets import policy, service
+from gateway.tickets import policy, service, visibility
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +71,12 @@ def enabled(runtime: Runtime) -> bool:
 
 def _owed_by(agency: Agency) -> Any:
     """The tickets whose next step is ``agency``'s: for an agency, those disposed to it (what its
-    operators see, `service.visible_clause`); for the coordinator, those waiting for verification,
+    operators see, `visibility.visible_clause`); for the coordinator, those waiting for verification,
     whichever agency routing guessed."""
     if agency.is_coordinator:
         return Ticket.status.in_(tuple(lc.PRE_DISPATCH_STATUSES))
     actor = service.Actor(kind="operator", id=None, role=lc.AGENCY, agency_id=agency.id, label="digest")
-    return service.visible_clause(actor)
+    return visibility.visible_clause(actor)
 
 
 def build(session: Session, runtime: Runtime) -> list[Digest]:

@@ -104,7 +104,7 @@ def phone_addresses(needle: str) -> list[str] | None:
 def apply_filters(query: Select[Any], flt: ListFilter, reveal: Any = None) -> Select[Any]:
     """The filters other than the tab: agency, channel, category and the search text.
 
-    ``reveal`` is `service.reveals_reporter_clause` for the operator: a search by phone
+    ``reveal`` is `visibility.reveals_reporter_clause` for the operator: a search by phone
     number finds only tickets whose reporter the operator may see (an agency never finds
     an anonymous reporter by typing their number). Without it, numbers match nothing.
     """

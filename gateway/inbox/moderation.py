@@ -8,7 +8,7 @@ with who and when), never over it: the record and the agency keep the citizen's
 own words. Each change is an internal history row (``public_summary``, with the
 previous summary) and an audit entry. Public surfaces show it through
 `gateway.public.listing.public_description`, still redacted, and only for tickets
-`service.is_public` allows: a summary never makes a ticket public.
+`visibility.is_public` allows: a summary never makes a ticket public.
 """
 
 from __future__ import annotations

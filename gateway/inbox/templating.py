@@ -97,7 +97,7 @@ def map_url(latitude: Any, longitude: Any, exact: bool = True) -> str | None:
         return None
     lat, lon = place
     if not exact:
-        from gateway.tickets.service import coarse_coordinate
+        from gateway.tickets.visibility import coarse_coordinate
 
         lat, lon = coarse_coordinate(lat) or 0.0, coarse_coordinate(lon) or 0.0
     return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=17/{lat:.6f}/{lon:.6f}"

@@ -21,7 +21,7 @@ from gateway.inbox.forms import AgencyForm, CannedForm, NewPasswordForm, Operato
 from gateway.inbox.i18n import current_language, translate
 from gateway.models import Agency, AuditEntry, CannedResponse, Operator, Ticket
 from gateway.security import MIN_PASSWORD_LENGTH, hash_password
-from gateway.tickets import service
+from gateway.tickets import service, visibility
 
 #: Days the dashboard covers when no period is chosen.
 DEFAULT_PERIOD_DAYS = 30
@@ -94,7 +94,7 @@ def dashboard() -> Any:
     since, until = _period(days)
     start, end = _utc_bounds(since, until)
     act = actor()
-    scope = service.visible_clause(act)  # an agency counts what its list shows, no more
+    scope = visibility.visible_clause(act)  # an agency counts what its list shows, no more
     with runtime().db.session() as db:
         figures = stats_for(runtime(), db, actor=act, since=start, until=end, language=current_language())
         codes = {a.id: a.code for a in db.scalars(select(Agency))}

@@ -31,7 +31,7 @@ from gateway.inbox.auth import roles_required
 from gateway.inbox.filters import ListFilter, list_query
 from gateway.inbox.i18n import translate
 from gateway.models import Agency, Ticket
-from gateway.tickets import service
+from gateway.tickets import service, visibility
 
 #: The bulk actions and the lifecycle action each applies.
 BULK_ACTIONS: Final = {"verify": lc.DISPOSE, "dispose": lc.DISPOSE, "archive": lc.ARCHIVE}
@@ -65,7 +65,7 @@ def _selected(db: Session, raw: list[str]) -> list[Ticket]:
     found = {
         t.tracking: t
         for t in db.scalars(
-            select(Ticket).where(service.visible_clause(actor()), Ticket.tracking.in_(numbers))
+            select(Ticket).where(visibility.visible_clause(actor()), Ticket.tracking.in_(numbers))
         )
     }
     return [found[n] for n in numbers if n in found]
@@ -128,7 +128,7 @@ def _choice() -> tuple[str, str, str, str | None]:
 
 def next_ticket(db: Session, skip: set[str]) -> Ticket | None:
     """The first ticket of the operator's active list not among ``skip``: where to go next."""
-    query: Any = list_query(service.visible_tickets_query(actor()), ListFilter(), current_user.id)
+    query: Any = list_query(visibility.visible_tickets_query(actor()), ListFilter(), current_user.id)
     query = query.where(Ticket.tracking.notin_(skip)) if skip else query
     found: Ticket | None = db.scalar(query.limit(1))
     return found

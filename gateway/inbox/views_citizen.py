@@ -2,7 +2,7 @@
 their language and whether they sent STOP.
 
 Who may see it is the ticket service's rule, applied twice: the page opens only
-where `service.reveals_reporter` lets the operator see this ticket's reporter,
+where `visibility.reveals_reporter` lets the operator see this ticket's reporter,
 and within it each other ticket (and each message, through its ticket) appears
 only if it too reveals its reporter to the operator. An agency operator who may
 see the name on a public ticket must not learn that the same person also filed
@@ -22,7 +22,7 @@ from sqlalchemy import select
 from gateway.inbox import inbox_bp
 from gateway.inbox.access import actor, audit, runtime, ticket_or_404
 from gateway.models import Contact, ContactAddress, Message, Ticket
-from gateway.tickets import service
+from gateway.tickets import visibility
 
 #: Most recent messages shown (the thread of each ticket has the rest).
 MESSAGE_LIMIT: Final = 100
@@ -35,18 +35,18 @@ def citizen(tracking: str) -> Any:
     act = actor()
     with runtime().db.session() as db:
         ticket = ticket_or_404(db, tracking)
-        if ticket.contact_id is None or not service.reveals_reporter(act, ticket):
+        if ticket.contact_id is None or not visibility.reveals_reporter(act, ticket):
             abort(404)  # the same answer as for a ticket not seen: nothing to probe
         contact = db.get(Contact, ticket.contact_id)
         if contact is None:
             abort(404)
         candidates = db.scalars(
             select(Ticket)
-            .where(Ticket.contact_id == contact.id, service.visible_clause(act))
+            .where(Ticket.contact_id == contact.id, visibility.visible_clause(act))
             .order_by(Ticket.created_at.desc())
             .limit(TICKET_LIMIT)
         )
-        tickets = [t for t in candidates if service.reveals_reporter(act, t)]
+        tickets = [t for t in candidates if visibility.reveals_reporter(act, t)]
         shown_ids = {t.id for t in tickets}
         rows = db.scalars(
             select(Message)
@@ -57,7 +57,7 @@ def citizen(tracking: str) -> Any:
         messages = [
             m
             for m in rows
-            if (m.ticket_id in shown_ids) or (m.ticket_id is None and service.reveals_reporter(act, None))
+            if (m.ticket_id in shown_ids) or (m.ticket_id is None and visibility.reveals_reporter(act, None))
         ][:MESSAGE_LIMIT]
         addresses = list(db.scalars(select(ContactAddress).where(ContactAddress.contact_id == contact.id)))
         if not act.city_wide:

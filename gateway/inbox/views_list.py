@@ -19,7 +19,7 @@ from gateway.inbox.filters import CITY_TABS, TABS, ListFilter, list_query, page_
 from gateway.inbox.i18n import translate
 from gateway.inbox.templating import category_name, channel_label, local_day, local_time, status_label
 from gateway.models import Agency, Operator, Ticket, TicketEvent
-from gateway.tickets import service
+from gateway.tickets import visibility
 
 #: Rows a single export may hold; a bigger list must be narrowed by filters first.
 EXPORT_LIMIT = 50_000
@@ -72,7 +72,7 @@ def returned_reasons(db: Session, tickets: Sequence[Ticket]) -> dict[int, Ticket
 def _context(db: Session, flt: ListFilter) -> dict[str, Any]:
     base = visible_tickets()
     act = actor()
-    reveal = service.reveals_reporter_clause(act)
+    reveal = visibility.reveals_reporter_clause(act)
     counts = tab_counts(db, base, flt, current_user.id, reveal)
     tickets, pages = page_of(db, list_query(base, flt, current_user.id, reveal), flt.page)
     returned = returned_reasons(db, tickets)
@@ -88,7 +88,7 @@ def _context(db: Session, flt: ListFilter) -> dict[str, Any]:
     rows = [
         {
             "ticket": t,
-            "reporter": reporter_label(t, service.reveals_reporter(act, t)),
+            "reporter": reporter_label(t, visibility.reveals_reporter(act, t)),
             "agency": agencies.get(t.agency_id),
             "assignee": assignees.get(t.assigned_operator_id) if t.assigned_operator_id else None,
             "returned": returned.get(t.id),
@@ -152,7 +152,7 @@ def export_csv() -> Any:
     ]
     with runtime().db.session() as db:
         agencies = {a.id: a for a in db.scalars(select(Agency))}
-        reveal = service.reveals_reporter_clause(act)
+        reveal = visibility.reveals_reporter_clause(act)
         query = list_query(visible_tickets(), flt, current_user.id, reveal).limit(EXPORT_LIMIT)
         rows = []
         for t in db.scalars(query):
@@ -164,7 +164,7 @@ def export_csv() -> Any:
                     agency.name if agency else "",
                     category_name(t.category),
                     channel_label(t.channel, t.address),
-                    reporter_label(t, service.reveals_reporter(act, t)),
+                    reporter_label(t, visibility.reveals_reporter(act, t)),
                     translate(f"privacy.{t.privacy}"),
                     local_time(t.created_at),
                     local_time(t.last_activity_at),

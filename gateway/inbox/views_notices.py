@@ -24,7 +24,7 @@ from gateway.inbox import inbox_bp, presence
 from gateway.inbox.access import actor, runtime, ticket_or_404
 from gateway.inbox.filters import tab_condition
 from gateway.models import Ticket, TicketEvent, utcnow
-from gateway.tickets import policy, service
+from gateway.tickets import policy, visibility
 
 
 def unread_count() -> int:
@@ -36,7 +36,7 @@ def unread_count() -> int:
         query = (
             select(func.count())
             .select_from(Ticket)
-            .where(service.visible_clause(actor()), Ticket.has_unread.is_(True))
+            .where(visibility.visible_clause(actor()), Ticket.has_unread.is_(True))
         )
         return int(db.scalar(query) or 0)
 
@@ -68,7 +68,7 @@ def notices() -> Any:
 @login_required
 def today() -> Any:
     day = policy.today(runtime())
-    visible = service.visible_tickets_query(actor())
+    visible = visibility.visible_tickets_query(actor())
     with runtime().db.session(write=False) as db:
         due = list(
             db.scalars(

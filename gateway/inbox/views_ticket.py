@@ -42,7 +42,7 @@ from gateway.inbox.views_list import reporter_label
 from gateway.media import media_response
 from gateway.media_store import media_backend
 from gateway.models import Agency, CannedResponse, Message, Operator, Ticket, TicketEvent, utcnow
-from gateway.tickets import policy, reply_budget, service
+from gateway.tickets import policy, reply_budget, service, visibility
 
 #: Events already shown another way in the timeline (a reply appears as its outbound message).
 HIDDEN_EVENTS = frozenset({"reply"})
@@ -168,7 +168,7 @@ def _deadline_info(ticket: Ticket) -> dict[str, Any]:
 def thread(tracking: str) -> Any:
     with runtime().db.session() as db:
         ticket = ticket_or_404(db, tracking)
-        if service.is_confidential(ticket):
+        if visibility.is_confidential(ticket):
             audit(db, "ticket.view", ticket, "confidential")
         if ticket.has_unread and _is_my_turn(ticket):
             ticket.has_unread = False
@@ -182,7 +182,7 @@ NEXT_SCAN_LIMIT = 5000
 def next_in_list(db: Session, flt: ListFilter, ticket: Ticket) -> str | None:
     """The ticket after ``ticket`` in the list the operator came from (same tab, filters and order);
     the list's first one when this ticket has left it (an action moved it to another tab)."""
-    query = list_query(visible_tickets(), flt, current_user.id, service.reveals_reporter_clause(actor()))
+    query = list_query(visible_tickets(), flt, current_user.id, visibility.reveals_reporter_clause(actor()))
     trackings = list(db.scalars(query.with_only_columns(Ticket.tracking).limit(NEXT_SCAN_LIMIT)))
     if ticket.tracking in trackings:
         position = trackings.index(ticket.tracking)
@@ -442,7 +442,7 @@ def action(tracking: str) -> Any:
             return _thread_page(db, ticket, 400, **kept)
         audit(db, f"ticket.{name}", ticket, args.get("note"))
         flash(translate("flash.action_done", action=translate(f"action.{name}")), "ok")
-        if not service.can_see(actor(), ticket):
+        if not visibility.can_see(actor(), ticket):
             # "Bukan wewenang" hands the ticket back: the agency no longer sees it.
             flt = ListFilter.from_args(request.args)
             return redirect(url_for("inbox.tickets", **flt.args(page=flt.page)))
@@ -541,7 +541,7 @@ def media(message_id: int, index: int) -> Any:
             )
             if ticket is None or message.id not in service.thread_message_ids(ticket):
                 abort(404)
-        if not service.can_see(actor(), ticket):
+        if not visibility.can_see(actor(), ticket):
             abort(404)
         attachments = message.attachments or []
         if index < 0 or index >= len(attachments):
@@ -640,7 +640,7 @@ def walk_in() -> Any:
                 _dispose_to_own_desk(db, ticket, act)
             audit(db, "ticket.walk_in", ticket, form.updates.data)
             tracking = ticket.tracking
-            visible = service.can_see(act, ticket)
+            visible = visibility.can_see(act, ticket)
         flash(translate("flash.walk_in_filed", tracking=tracking), "ok")
         if visible:
             return redirect(url_for("inbox.thread", tracking=tracking))

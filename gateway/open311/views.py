@@ -1,7 +1,7 @@
 """Open311 GeoReport v2 at /open311/v2: discovery, services, service definitions and requests.
 
 One service per complaint category. Reading is public and shows only what the
-public page shows: `service.is_public` decides (verified and not confidential);
+public page shows: `visibility.is_public` decides (verified and not confidential);
 other requests are left out of lists and, asked for by number, show only their
 status. Every text is redacted, coordinates are rounded to about 100 m, and the
 only media URL given is this gateway's own (never a provider's, which carries
@@ -37,7 +37,7 @@ from gateway.open311.formats import FORMATS, error, render
 from gateway.public.listing import known_names, public_description
 from gateway.public.texts import PublicTexts
 from gateway.redact import redact
-from gateway.tickets import service
+from gateway.tickets import service, visibility
 
 open311_bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
@@ -239,7 +239,7 @@ def service_definition(service_code: str, fmt: str) -> Response:
 def _request_json(ticket: Ticket) -> dict[str, Any]:
     t = _texts()
     status_notes = t.status(ticket.status)
-    if not service.is_public(ticket):
+    if not visibility.is_public(ticket):
         return {
             "service_request_id": ticket.tracking,
             "status": "closed" if ticket.status in CLOSED else "open",
@@ -250,7 +250,7 @@ def _request_json(ticket: Ticket) -> dict[str, Any]:
     # Only our own unsigned link, and only for a public ticket: never a provider's (credentialed)
     # media URL nor a link a submitter gave, republished unvetted.
     session = object_session(ticket)
-    media = ticket_files(session, ticket) if session is not None and service.is_public(ticket) else []
+    media = ticket_files(session, ticket) if session is not None else []
     return {
         "service_request_id": ticket.tracking,
         "status": "closed" if ticket.status in CLOSED else "open",
@@ -271,8 +271,8 @@ def _request_json(ticket: Ticket) -> dict[str, Any]:
         # The kelurahan's Kemendagri code (config/areas.yaml) when the place matched one.
         "address_id": ((ticket.data or {}).get("area") or {}).get("kelurahan_code"),
         "zipcode": None,
-        "lat": service.coarse_coordinate(ticket.latitude),
-        "long": service.coarse_coordinate(ticket.longitude),
+        "lat": visibility.coarse_coordinate(ticket.latitude),
+        "long": visibility.coarse_coordinate(ticket.longitude),
         "media_url": public_url(_runtime().settings, media[0]) if media else None,
     }
 
@@ -303,7 +303,7 @@ def list_requests(fmt: str) -> Response:
     _check_params(LIST_PARAMS, request.args)
     _check_jurisdiction(request.args)
     args = request.args
-    query = _base_query().where(service.public_tickets_clause())
+    query = _base_query().where(visibility.public_tickets_clause())
     if args.get("service_request_id"):
         ids = [part.strip().lstrip("#") for part in args["service_request_id"].split(",") if part.strip()]
         if len(ids) > MAX_REQUESTS or any(parse_tracking(i) is None for i in ids):
@@ -445,8 +445,6 @@ def create_request(fmt: str) -> Response:
         raise Open311Error(400, f"attribute[privacy] must be one of {', '.join(PRIVACY_VALUES)}")
     first_name, last_name = _short(form, "first_name"), _short(form, "last_name")
     display_name = " ".join(p for p in (first_name, last_name) if p) or None
-
-    from gateway.tickets import service
 
     runtime = _runtime()
     channel = _citizen_channel(runtime) if phone else None

@@ -1,6 +1,6 @@
 """Which tickets the public may see, and in what form; shared by the public page and Open311.
 
-Only tickets `service.is_public` allows are listed: verified (a person disposed
+Only tickets `visibility.is_public` allows are listed: verified (a person disposed
 them, or the agency acted on an automatic disposition) and not confidential. An
 anonymous one is listed without its reporter. Every text is passed through
 `gateway.redact` first, with the contact's display name as a known name.
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from conversations.tracking import parse_tracking
 from gateway.models import Agency, Ticket
 from gateway.redact import initials, redact
-from gateway.tickets import service
+from gateway.tickets import visibility
 
 #: At most this many SQL matches are redacted and re-checked for one search (a city's recent tickets).
 SEARCH_SCAN_LIMIT = 2000
@@ -50,13 +50,13 @@ def public_summary(ticket: Ticket) -> str | None:
 def public_description(ticket: Ticket) -> str:
     """The complaint as the public reads it: the coordinator's summary if any, else the citizen's
     text; redacted either way (a moderator can miss a number too). Callers show it only for a
-    ticket `service.is_public` allows."""
+    ticket `visibility.is_public` allows."""
     return redact(public_summary(ticket) or ticket.description, known_names(ticket))
 
 
 def public_reporter(ticket: Ticket) -> str | None:
     """Initials of the reporter of a public ticket; None for anonymous and confidential ones."""
-    if ticket.privacy != service.PUBLIC_PRIVACY or ticket.contact is None:
+    if not visibility.names_reporter_publicly(ticket) or ticket.contact is None:
         return None
     return initials(ticket.contact.display_name)
 
@@ -80,7 +80,7 @@ def public_tickets(session: Session, query: PublicQuery) -> tuple[list[Ticket], 
     stmt = (
         select(Ticket)
         .outerjoin(Agency, Ticket.agency_id == Agency.id)
-        .where(service.public_tickets_clause())
+        .where(visibility.public_tickets_clause())
         .options(selectinload(Ticket.contact), selectinload(Ticket.agency))
         .order_by(Ticket.created_at.desc(), Ticket.id.desc())
     )

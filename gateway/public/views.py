@@ -22,7 +22,7 @@ from gateway.public.charts import trend_svg
 from gateway.public.listing import PublicQuery, public_tickets, ticket_card
 from gateway.public.texts import LANGUAGES, PublicTexts
 from gateway.stats import STATUSES, stats_for
-from gateway.tickets import service
+from gateway.tickets import service, visibility
 
 public_bp = Blueprint("public", __name__)
 
@@ -182,9 +182,9 @@ def track(tracking: str) -> Any:
         )
         if ticket is None:
             return _error_page(404, t("not_found_heading"), t("not_found_text", number=number), lang)
-        confidential = service.is_confidential(ticket)
+        confidential = visibility.is_confidential(ticket)
         # The agency is routing's guess until a person verified the ticket; it is shown only then.
-        attributed = service.is_public(ticket)
+        attributed = visibility.is_public(ticket)
         history: list[tuple[datetime, str]] = []
         if not confidential:
             events = session.scalars(

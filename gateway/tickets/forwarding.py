@@ -197,7 +197,8 @@ def media_downloading(session: Session, ticket: Ticket, now: datetime | None = N
 
 def _reporter(session: Session, ticket: Ticket) -> dict[str, Any] | None:
     """Who reported, for public tickets only: anonymous and confidential reporters never leave the gateway."""
-    from gateway.tickets.service import Actor, reveals_reporter
+    from gateway.tickets.service import Actor
+    from gateway.tickets.visibility import reveals_reporter
 
     if not reveals_reporter(Actor.forward_target(ticket.agency_id), ticket):
         return None

@@ -1,6 +1,6 @@
 """A view of the citizen from a ticket: their other tickets, messages on every channel, language, STOP.
 
-Agency operators see it only where they may see the reporter (`service.reveals_reporter`)
+Agency operators see it only where they may see the reporter (`visibility.reveals_reporter`)
 and, in it, only tickets that reveal the same reporter to them: an anonymous
 ticket of the same person must not be linked to their name.
 """

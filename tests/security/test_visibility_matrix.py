@@ -1,5 +1,8 @@
 """Who sees which ticket, on every surface: one table, held against the real routes.
 
+The rule is gateway/tickets/visibility.py; `test_the_rules_agree_with_the_table` holds
+its predicates and their SQL twins to the table directly, the rest every surface.
+
 Roles x ticket states x privacy levels x surfaces. Every ticket is routed to
 DPUPR; each state is reached through the ticket service as in production (the
 coordinator disposing, the system auto-dispatching, the agency starting...). The
@@ -25,7 +28,7 @@ from sqlalchemy import select
 
 from gateway.api.auth import create_token
 from gateway.models import Agency, Contact, ContactAddress, Message, Ticket, utcnow
-from gateway.tickets import service
+from gateway.tickets import service, visibility
 from tests.inbox.conftest import login, make_operator
 
 PRIVACIES = ("public", "anonymous", "confidential")
@@ -365,3 +368,55 @@ def test_the_agencys_reply_verifies_an_auto_dispatched_ticket(app: Any, matrix: 
     assert f"#{case.tracking}" in client.get(f"/?q={case.marker}").get_data(as_text=True)
     item = client.get(f"/open311/v2/requests/{case.tracking}.json").get_json()[0]
     assert case.marker in item["description"]
+
+
+def _actors(runtime: Any) -> dict[str, service.Actor]:
+    """The actor each role of the table acts as, built as the inbox and the API build them."""
+    from conversations import lifecycle as lc
+
+    with runtime.db.session() as session:
+        ids = {a.code: a.id for a in session.scalars(select(Agency))}
+    return {
+        "admin": service.Actor(kind="operator", id=None, role=lc.ADMIN),
+        "coordinator": service.Actor(
+            kind="operator", id=None, role=lc.COORDINATOR, agency_id=ids["diskominfo"]
+        ),
+        "agency_own": service.Actor(kind="operator", id=None, role=lc.AGENCY, agency_id=ids["dpupr"]),
+        "agency_other": service.Actor(kind="operator", id=None, role=lc.AGENCY, agency_id=ids["dlh"]),
+        "token_agency": service.Actor(kind="api", id=None, role=lc.API_AGENCY, agency_id=ids["dpupr"]),
+        "token_all": service.Actor(kind="api", id=None, role=lc.API_ALL),
+        "public": service.Actor.public(),
+    }
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_rules_agree_with_the_table(runtime: Any, matrix: dict[str, Any], role: str) -> None:
+    """`can_see` and `reveals_reporter`, and their SQL twins, give the table's answer for each ticket."""
+    actor = _actors(runtime)[role]
+    wrong: list[str] = []
+    with runtime.db.session() as session:
+        listed = set(
+            session.scalars(visibility.visible_tickets_query(actor).with_only_columns(Ticket.tracking))
+        )
+        revealed = set(
+            session.scalars(select(Ticket.tracking).where(visibility.reveals_reporter_clause(actor)))
+        )
+        public = set(session.scalars(select(Ticket.tracking).where(visibility.public_tickets_clause())))
+        for case in matrix["cases"]:
+            ticket = session.scalar(select(Ticket).where(Ticket.tracking == case.tracking))
+            assert ticket is not None
+            sees, reveals = expected(role, case.state, case.privacy)
+            answers = {
+                "can_see": visibility.can_see(actor, ticket),
+                "visible_clause": case.tracking in listed,
+                "reveals_reporter": visibility.reveals_reporter(actor, ticket) and sees,
+                "reveals_reporter_clause": case.tracking in revealed and sees,
+            }
+            wanted = {"can_see": sees, "visible_clause": sees, "reveals_reporter": reveals}
+            wanted["reveals_reporter_clause"] = reveals
+            wrong += [f"{case.state}/{case.privacy}: {k} {v}" for k, v in answers.items() if v != wanted[k]]
+            if role == "public":
+                is_public = visibility.is_public(ticket)
+                if is_public != sees or (case.tracking in public) != sees:
+                    wrong.append(f"{case.state}/{case.privacy}: is_public {is_public}")
+    assert not wrong, f"{role}:\n" + "\n".join(wrong)
