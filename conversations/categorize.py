@@ -11,6 +11,7 @@ complaint a road complaint.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from conversations.keywords import normalize
@@ -83,6 +84,185 @@ def _location_settings() -> dict[str, Any]:
     return conversation_settings().get("location") or {}
 
 
+@dataclass(frozen=True)
+class _LocationWords:
+    """The word lists of config/conversation.yaml ``location`` that find a place phrase, lower-cased."""
+
+    prepositions: frozenset[str]
+    places: frozenset[str]
+    areas: frozenset[str]
+    abbreviations: frozenset[str]
+    stop_words: frozenset[str]
+    not_names: frozenset[str]
+    address_words: frozenset[str]
+    max_length: int
+
+    @classmethod
+    def from_settings(cls, conf: dict[str, Any]) -> _LocationWords:
+        def words(key: str) -> frozenset[str]:
+            return frozenset(str(w).lower() for w in conf.get(key) or ())
+
+        stop_words, places, areas, abbreviations = (
+            words(k) for k in ("stop_words", "places", "areas", "abbreviations")
+        )
+        return cls(
+            prepositions=words("prepositions"),
+            places=places,
+            areas=areas,
+            abbreviations=abbreviations,
+            stop_words=stop_words,
+            not_names=stop_words | words("not_names"),
+            address_words=places | areas | abbreviations,
+            max_length=int(conf.get("max_length") or 100),
+        )
+
+
+def _bare(word: str) -> str:
+    return re.sub(r"[^\w/-]", "", word.lower())
+
+
+def _capitalized(word: str) -> bool:
+    return word[:1].isupper()
+
+
+def _has_digit(word: str) -> bool:
+    return any(c.isdigit() for c in word)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """One text being read for a place: its words with their offsets, and how its writer writes."""
+
+    text: str
+    spans: list[tuple[int, int, str]]
+    words: list[str]
+    cased: bool
+    lists: _LocationWords
+    table: Any  # conversations.places.AreaTable
+
+    @classmethod
+    def of(cls, text: str, lists: _LocationWords, table: Any) -> _Reading:
+        spans = _word_spans(text)
+        words = [word for _, _, word in spans]
+        return cls(text, spans, words, _writer_uses_capitals(words, set(lists.abbreviations)), lists, table)
+
+    def bare(self, index: int) -> str:
+        return _bare(self.words[index]) if index < len(self.words) else ""
+
+    def name_follows(self, index: int) -> bool:
+        """Whether the words from ``index`` name an area rather than go on about the office."""
+        if index >= len(self.spans) or self.bare(index) in self.lists.not_names:
+            return False
+        if self.cased and _capitalized(self.words[index]):
+            return True
+        if not self.table.kecamatan:
+            return True  # no area list: only the stop words can tell
+        return names_an_area(" ".join(self.words[index : index + 3]), self.table)
+
+
+def _place_after_preposition(reading: _Reading, i: int) -> bool:
+    """ "di jalan Merdeka", "dekat kelurahan Sukajadi": a preposition, a place word, then a name."""
+    lists = reading.lists
+    if reading.bare(i) not in lists.prepositions or i + 2 >= len(reading.spans):
+        return False
+    following = reading.bare(i + 1)
+    level = marker_level(following)
+    named = reading.bare(i + 2) not in lists.not_names and (not level or reading.name_follows(i + 2))
+    return bool((following in lists.places or level) and named)
+
+
+def _area_word_with_name(reading: _Reading, i: int) -> bool:
+    """ "Kelurahan Sukajadi", "RT 05": an area word followed by its name (not by "saat mengurus KTP")."""
+    w = reading.bare(i)
+    level = marker_level(w)
+    named = i + 1 < len(reading.spans) and reading.bare(i + 1) not in reading.lists.not_names
+    return bool((w in reading.lists.areas or level) and named and (not level or reading.name_follows(i + 1)))
+
+
+def _phrase_start(reading: _Reading) -> int | None:
+    """The index of the phrase's first word (the place word after a preposition), or None."""
+    for i in range(len(reading.words)):
+        if _place_after_preposition(reading, i):
+            return i + 1
+        if _area_word_with_name(reading, i):
+            return i
+    return None
+
+
+def _more_address(reading: _Reading, j: int) -> bool:
+    word, w = reading.words[j], reading.bare(j)
+    return bool(w in reading.lists.address_words or marker_level(w) or (reading.cased and _capitalized(word)))
+
+
+def _plain_word_after_name(reading: _Reading, start: int, j: int) -> bool:
+    """ "Jalan Melati setiap hujan": in a cased text, an ordinary lower-case word after a name ends it;
+    but "Jl. Dago depan sekolah" goes on (a preposition before another place word)."""
+    word, previous, w = reading.words[j], reading.words[j - 1], reading.bare(j)
+    lists = reading.lists
+    name_done = _capitalized(previous) or _has_digit(previous)
+    return (
+        reading.cased
+        and j > start + 1
+        and name_done
+        and not _capitalized(word)
+        and not _has_digit(word)
+        and w not in lists.address_words
+        and not marker_level(w)
+        and not (
+            w in lists.prepositions and j + 1 < len(reading.words) and reading.bare(j + 1) in lists.places
+        )
+    )
+
+
+def _clause_starts(reading: _Reading, start: int, j: int) -> bool:
+    """Whether word ``j`` (after the phrase's first) no longer belongs to the place."""
+    if j > start + 1 and reading.bare(j) in reading.lists.stop_words:
+        return True
+    if reading.words[j - 1].endswith(",") and not _more_address(reading, j):
+        return True  # "jl dago atas, menutup jalan"
+    return _plain_word_after_name(reading, start, j)
+
+
+def _ends_sentence(reading: _Reading, j: int) -> bool:
+    word = reading.words[j]
+    following = reading.words[j + 1] if j + 1 < len(reading.words) else ""
+    return bool(
+        re.search(r"[!?;\n]$", word)
+        or (
+            word.endswith(".")
+            and reading.bare(j) not in reading.lists.abbreviations
+            and not re.fullmatch(r"\d+\.?", word)
+            and not _initial_or_title(word, following)
+        )
+    )
+
+
+def _phrase_end(reading: _Reading, start: int) -> int:
+    """The index of the phrase's last word: before a new clause, or at the end of the sentence."""
+    last = start
+    for j in range(start, len(reading.spans)):
+        if j > start and _clause_starts(reading, start, j):
+            break
+        last = j
+        if j > start and _ends_sentence(reading, j):
+            break
+    return last
+
+
+def _trimmed(reading: _Reading, start: int, last: int) -> str | None:
+    """The phrase's text without trailing punctuation, cut at a word boundary to ``max_length``;
+    None when too short to be a place."""
+    phrase = reading.text[reading.spans[start][0] : reading.spans[last][1]].strip(" ,;:!?")
+    if phrase.endswith(".") and reading.bare(last) not in reading.lists.abbreviations:
+        phrase = phrase[:-1]
+    if len(phrase) < 4:
+        return None
+    max_length = reading.lists.max_length
+    if len(phrase) > max_length:
+        phrase = phrase[:max_length].rsplit(" ", 1)[0]
+    return phrase
+
+
 def extract_location(text: str) -> str | None:
     """A place phrase inside ``text`` ("di Jl. Merdeka No. 5, Kel. Sukajadi"), or None.
 
@@ -94,95 +274,13 @@ def extract_location(text: str) -> str | None:
     name ("Jalan Melati setiap hujan"). "Kelurahan" or "kecamatan" is also the office
     ("di kelurahan saat mengurus KTP"): it starts a place only when a name follows,
     one of the city's areas (config/areas.yaml) or, in a cased text, a capitalized word.
+    Each of these is a named step below (`_phrase_start`, `_phrase_end`, `_trimmed`).
     """
-    conf = _location_settings()
-    preps = {str(w).lower() for w in conf.get("prepositions") or ()}
-    places = {str(w).lower() for w in conf.get("places") or ()}
-    areas = {str(w).lower() for w in conf.get("areas") or ()}
-    abbreviations = {str(w).lower() for w in conf.get("abbreviations") or ()}
-    stop_words = {str(w).lower() for w in conf.get("stop_words") or ()}
-    not_names = stop_words | {str(w).lower() for w in conf.get("not_names") or ()}
-    max_length = int(conf.get("max_length") or 100)
-    address_words = places | areas | abbreviations
-    table = area_table()
-
-    spans = _word_spans(text)
-    words = [word for _, _, word in spans]
-    cased = _writer_uses_capitals(words, abbreviations)
-
-    def bare(word: str) -> str:
-        return re.sub(r"[^\w/-]", "", word.lower())
-
-    def capitalized(word: str) -> bool:
-        return word[:1].isupper()
-
-    def name_follows(index: int) -> bool:
-        """Whether the words from ``index`` name an area rather than go on about the office."""
-        if index >= len(spans) or bare(words[index]) in not_names:
-            return False
-        if cased and capitalized(words[index]):
-            return True
-        if not table.kecamatan:
-            return True  # no area list: only the stop words can tell
-        return names_an_area(" ".join(words[index : index + 3]), table)
-
-    start_index: int | None = None
-    for i, word in enumerate(words):
-        w = bare(word)
-        if w in preps and i + 2 < len(spans):
-            following = bare(words[i + 1])
-            level = marker_level(following)
-            named = bare(words[i + 2]) not in not_names and (not level or name_follows(i + 2))
-            if (following in places or level) and named:
-                start_index = i + 1
-                break
-        level = marker_level(w)
-        named = i + 1 < len(spans) and bare(words[i + 1]) not in not_names
-        if (w in areas or level) and named and (not level or name_follows(i + 1)):
-            start_index = i
-            break
-    if start_index is None:
+    reading = _Reading.of(text, _LocationWords.from_settings(_location_settings()), area_table())
+    start = _phrase_start(reading)
+    if start is None:
         return None
-    last = start_index
-    for j in range(start_index, len(spans)):
-        word = words[j]
-        w = bare(word)
-        if j > start_index:
-            previous = words[j - 1]
-            if j > start_index + 1 and w in stop_words:
-                break
-            more_address = w in address_words or marker_level(w) or (cased and capitalized(word))
-            if previous.endswith(",") and not more_address:
-                break  # "jl dago atas, menutup jalan"
-            name_done = capitalized(previous) or any(c.isdigit() for c in previous)
-            if (
-                cased
-                and j > start_index + 1
-                and name_done
-                and not capitalized(word)
-                and not any(c.isdigit() for c in word)
-                and w not in address_words
-                and not marker_level(w)
-                and not (w in preps and j + 1 < len(words) and bare(words[j + 1]) in places)
-            ):
-                break  # "Jalan Melati setiap hujan"; but "Jl. Dago depan sekolah" goes on
-        last = j
-        ends_sentence = re.search(r"[!?;\n]$", word) or (
-            word.endswith(".")
-            and w not in abbreviations
-            and not re.fullmatch(r"\d+\.?", word)
-            and not _initial_or_title(word, words[j + 1] if j + 1 < len(words) else "")
-        )
-        if ends_sentence and j > start_index:
-            break
-    phrase = text[spans[start_index][0] : spans[last][1]].strip(" ,;:!?")
-    if phrase.endswith(".") and bare(words[last]) not in abbreviations:
-        phrase = phrase[:-1]
-    if len(phrase) < 4:
-        return None
-    if len(phrase) > max_length:
-        phrase = phrase[:max_length].rsplit(" ", 1)[0]
-    return phrase
+    return _trimmed(reading, start, _phrase_end(reading, start))
 
 
 def _word_spans(text: str) -> list[tuple[int, int, str]]:

@@ -121,7 +121,7 @@ def draft_to_ticket(draft_id: int) -> Any:
         )
         if data.get("emergency"):
             emergency.flag(ticket, str(data["emergency"]))
-        ticket.data = {**(ticket.data or {}), "from_draft": draft.id, "filed_by": act.label}
+        service.record_filing(ticket, act, from_draft=draft.id)
         draft.data = {**data, "filed_as": ticket.tracking, "filed_by": act.label}
         audit(db, "draft.ticket", ticket, f"draft {draft.id}")
         tracking = ticket.tracking

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -41,7 +41,7 @@ from gateway.inbox.i18n import current_language, has_text, translate
 from gateway.inbox.views_list import reporter_label
 from gateway.media import media_response
 from gateway.media_store import media_backend
-from gateway.models import Agency, CannedResponse, Message, Operator, Ticket, TicketEvent, utcnow
+from gateway.models import Agency, CannedResponse, Message, Operator, Ticket, TicketEvent
 from gateway.tickets import policy, reply_budget, service, visibility
 
 #: Events already shown another way in the timeline (a reply appears as its outbound message).
@@ -369,153 +369,173 @@ def reply_budget_json(tracking: str) -> Any:
         return {**budget.as_json(), "label": counter_text(budget)}
 
 
+def _post_form(
+    tracking: str,
+    form: Any,
+    change: Callable[[Session, Ticket], str | None],
+    *,
+    done: Callable[[], str],
+    audit_as: str | None,
+    valid: Callable[[], bool] | None = None,
+    refused: Callable[[Session, Ticket], Any] | None = None,
+    then: Callable[[Ticket], Any] | None = None,
+) -> Any:
+    """The one skeleton of the thread page's forms: load the ticket the operator may see, check
+    the form, let the service make the change, audit it, say so, and go back to the ticket.
+
+    ``change`` calls the service and answers the audit detail; `service.TransitionRefused` (and
+    `UnknownCanned` from a reply) come back to the operator as ``refused`` answers (by default the
+    ticket again, the reason flashed). ``audit_as`` None: the service audits the change itself.
+    ``valid`` checks what the form itself cannot; ``then`` replaces the way back to the ticket.
+    """
+    with runtime().db.session() as db:
+        ticket = ticket_or_404(db, tracking)
+        refuse = refused or (lambda _db, t: _back(t.tracking))
+        if not form.validate_on_submit() or (valid is not None and not valid()):
+            _form_errors(form)
+            return refuse(db, ticket)
+        try:
+            detail = change(db, ticket)
+        except service.TransitionRefused as exc:
+            _refused(exc)
+            return refuse(db, ticket)
+        except UnknownCanned as exc:
+            flash(exc.text(), "error")
+            return refuse(db, ticket)
+        if audit_as is not None:
+            audit(db, audit_as, ticket, detail)
+        flash(done(), "ok")
+        return then(ticket) if then is not None else _back(ticket.tracking)
+
+
 @inbox_bp.post("/t/<tracking>/reply")
 @login_required
 def reply(tracking: str) -> Any:
     """Queue a reply; a refused one comes back (400) with the text still in the box and the reason
     beside it, never thrown away."""
     form = ReplyForm()
-    with runtime().db.session() as db:
-        ticket = ticket_or_404(db, tracking)
-        if not form.validate_on_submit():
-            _form_errors(form)
-            return _thread_page(db, ticket, 400, reply_form=form, reply_refused=True)
+
+    def send(db: Session, ticket: Ticket) -> str:
         nonce = (request.form.get("nonce") or "").strip()[:64] or uuid.uuid4().hex
-        try:
-            text = _expand_canned(db, form.text.data, ticket.language or "id")
-        except UnknownCanned as exc:
-            flash(exc.text(), "error")
-            return _thread_page(db, ticket, 400, reply_form=form, reply_refused=True)
-        try:
-            message = service.operator_reply(
-                db, runtime(), ticket, actor(), text, dedupe_key=f"inbox-reply:{ticket.id}:{nonce}"
-            )
-        except service.TransitionRefused as exc:
-            _refused(exc)
-            return _thread_page(db, ticket, 400, reply_form=form, reply_refused=True)
-        audit(db, "ticket.reply", ticket, f"message {message.id}")
-        flash(translate("flash.reply_queued"), "ok")
-        return _back(ticket.tracking)
+        text = _expand_canned(db, form.text.data, ticket.language or "id")
+        message = service.operator_reply(
+            db, runtime(), ticket, actor(), text, dedupe_key=f"inbox-reply:{ticket.id}:{nonce}"
+        )
+        return f"message {message.id}"
+
+    return _post_form(
+        tracking,
+        form,
+        send,
+        done=lambda: translate("flash.reply_queued"),
+        audit_as="ticket.reply",
+        refused=lambda db, ticket: _thread_page(db, ticket, 400, reply_form=form, reply_refused=True),
+    )
 
 
 @inbox_bp.post("/t/<tracking>/note")
 @login_required
 def note(tracking: str) -> Any:
     form = NoteForm()
-    with runtime().db.session() as db:
-        ticket = ticket_or_404(db, tracking)
-        if not form.validate_on_submit():
-            _form_errors(form)
-            return _thread_page(db, ticket, 400, note_form=form)
-        try:
-            service.add_note(db, runtime(), ticket, actor(), form.text.data)
-        except service.TransitionRefused as exc:
-            _refused(exc)
-            return _thread_page(db, ticket, 400, note_form=form)
-        audit(db, "ticket.note", ticket)
-        flash(translate("flash.note_added"), "ok")
-        return _back(ticket.tracking)
+
+    def add(db: Session, ticket: Ticket) -> None:
+        service.add_note(db, runtime(), ticket, actor(), form.text.data)
+
+    return _post_form(
+        tracking,
+        form,
+        add,
+        done=lambda: translate("flash.note_added"),
+        audit_as="ticket.note",
+        refused=lambda db, ticket: _thread_page(db, ticket, 400, note_form=form),
+    )
 
 
 @inbox_bp.post("/t/<tracking>/action")
 @login_required
 def action(tracking: str) -> Any:
     form = ActionForm()
-    with runtime().db.session() as db:
-        ticket = ticket_or_404(db, tracking)
-        name = form.action.data
-        kept = {"refused_action": name, "refused_note": form.note.data or ""}
-        if not form.validate_on_submit():
-            _form_errors(form)
-            return _thread_page(db, ticket, 400, **kept)
+    name = form.action.data
+    kept = {"refused_action": name, "refused_note": form.note.data or ""}
+
+    def apply(db: Session, ticket: Ticket) -> str | None:
         args: dict[str, Any] = {"note": (form.note.data or "").strip() or None}
         if name == lc.DISPOSE:
             args["agency"] = form.agency.data or None
         if name == lc.ARCHIVE:
             args["reason"] = form.reason.data or None
             args["duplicate_of"] = (form.duplicate_of.data or "").strip() or None
-        try:
-            with db.begin_nested():
-                service.transition(db, runtime(), ticket, name, actor(), **args)
-        except service.TransitionRefused as exc:
-            _refused(exc)
-            return _thread_page(db, ticket, 400, **kept)
-        audit(db, f"ticket.{name}", ticket, args.get("note"))
-        flash(translate("flash.action_done", action=translate(f"action.{name}")), "ok")
+        with db.begin_nested():
+            service.transition(db, runtime(), ticket, name, actor(), **args)
+        return args["note"]
+
+    def back(ticket: Ticket) -> Any:
         if not visibility.can_see(actor(), ticket):
             # "Bukan wewenang" hands the ticket back: the agency no longer sees it.
             flt = ListFilter.from_args(request.args)
             return redirect(url_for("inbox.tickets", **flt.args(page=flt.page)))
         return _back(ticket.tracking)
 
+    return _post_form(
+        tracking,
+        form,
+        apply,
+        done=lambda: translate("flash.action_done", action=translate(f"action.{name}")),
+        audit_as=f"ticket.{name}",
+        refused=lambda db, ticket: _thread_page(db, ticket, 400, **kept),
+        then=back,
+    )
+
 
 @inbox_bp.post("/t/<tracking>/assign")
 @login_required
 def assign(tracking: str) -> Any:
     raw = request.form.get("operator_id", "")
-    with runtime().db.session() as db:
-        ticket = ticket_or_404(db, tracking)
-        form = AssignForm()
-        form.operator_id.choices = [(raw, raw)]
-        operator_id = parse_id(raw)
-        if not form.validate_on_submit() or (raw and operator_id is None):
-            _form_errors(form)
-            return _back(ticket.tracking)
-        try:
-            service.assign(db, runtime(), ticket, actor(), operator_id)
-        except service.TransitionRefused as exc:
-            _refused(exc)
-            return _back(ticket.tracking)
-        audit(db, "ticket.assign", ticket, raw or "-")
-        flash(translate("flash.assigned"), "ok")
-        return _back(ticket.tracking)
+    operator_id = parse_id(raw)
+    form = AssignForm()
+    form.operator_id.choices = [(raw, raw)]
+
+    def give(db: Session, ticket: Ticket) -> str:
+        service.assign(db, runtime(), ticket, actor(), operator_id)
+        return raw or "-"
+
+    return _post_form(
+        tracking,
+        form,
+        give,
+        done=lambda: translate("flash.assigned"),
+        audit_as="ticket.assign",
+        valid=lambda: not (raw and operator_id is None),
+    )
 
 
 @inbox_bp.post("/t/<tracking>/category")
 @login_required
 def category(tracking: str) -> Any:
     form = CategoryForm()
-    with runtime().db.session() as db:
-        ticket = ticket_or_404(db, tracking)
-        form.category.choices = [(c.code, c.code) for c in runtime().catalog.categories]
-        if not form.validate_on_submit():
-            _form_errors(form)
-            return _back(ticket.tracking)
-        try:
-            service.change_category(db, runtime(), ticket, actor(), form.category.data)
-        except service.TransitionRefused as exc:
-            _refused(exc)
-            return _back(ticket.tracking)
-        audit(db, "ticket.category", ticket, form.category.data)
-        flash(translate("flash.category_changed"), "ok")
-        return _back(ticket.tracking)
+    form.category.choices = [(c.code, c.code) for c in runtime().catalog.categories]
+
+    def change(db: Session, ticket: Ticket) -> str:
+        service.change_category(db, runtime(), ticket, actor(), form.category.data)
+        return str(form.category.data)
+
+    return _post_form(
+        tracking, form, change, done=lambda: translate("flash.category_changed"), audit_as="ticket.category"
+    )
 
 
 @inbox_bp.post("/t/<tracking>/privacy")
 @login_required
 def privacy(tracking: str) -> Any:
     form = PrivacyForm()
-    with runtime().db.session() as db:
-        ticket = ticket_or_404(db, tracking)
-        form.privacy.choices = [(p, p) for p in lc.PRIVACY_LEVELS]
-        if not form.validate_on_submit():
-            _form_errors(form)
-            return _back(ticket.tracking)
-        try:
-            # The service writes its own audit entry for privacy changes.
-            service.set_privacy(
-                db,
-                runtime(),
-                ticket,
-                actor(),
-                form.privacy.data,
-                citizen_consent=bool(form.citizen_consent.data),
-            )
-        except service.TransitionRefused as exc:
-            _refused(exc)
-            return _back(ticket.tracking)
-        flash(translate("flash.privacy_changed"), "ok")
-        return _back(ticket.tracking)
+    form.privacy.choices = [(p, p) for p in lc.PRIVACY_LEVELS]
+
+    def change(db: Session, ticket: Ticket) -> None:
+        consent = bool(form.citizen_consent.data)
+        service.set_privacy(db, runtime(), ticket, actor(), form.privacy.data, citizen_consent=consent)
+
+    # The service writes its own audit entry for privacy changes.
+    return _post_form(tracking, form, change, done=lambda: translate("flash.privacy_changed"), audit_as=None)
 
 
 @inbox_bp.get("/media/<int:message_id>/<int:index>")
@@ -592,11 +612,8 @@ def _dispose_to_own_desk(db: Session, ticket: Ticket, act: service.Actor) -> Non
     service.mark_verified(ticket, act, lc.DISPOSE)
 
 
-@inbox_bp.route("/new", methods=["GET", "POST"])
-@login_required
-@roles_required("admin", "coordinator", "agency")
-def walk_in() -> Any:
-    """File a complaint made in person or by phone; it then behaves like any other ticket."""
+def _walk_in_form() -> WalkInForm:
+    """The desk's form with this deployment's channels, categories and privacy levels to choose from."""
     form = WalkInForm()
     form.updates.choices = _update_channels()
     form.category.choices = [(c.code, c.name(current_language())) for c in runtime().catalog.categories]
@@ -604,43 +621,51 @@ def walk_in() -> Any:
     if request.method == "GET":
         form.privacy.data = lc.DEFAULT_PRIVACY
         form.language.data = current_language()
-    if form.validate_on_submit():
-        from gateway.inbound import find_or_create_contact
+    return form
 
-        target = _address_for(form.updates.data, form.phone.data or "")
-        with runtime().db.session() as db:
-            contact = None
-            if target is not None:
-                contact, _address = find_or_create_contact(
-                    db, target[1], target[0], (form.name.data or "").strip() or None, form.language.data
-                )
-            act = actor()
-            ticket = service.create_ticket(
-                db,
-                runtime(),
-                contact=contact,
-                description=form.description.data.strip(),
-                category=form.category.data,
-                location_text=(form.location.data or "").strip() or None,
-                privacy=form.privacy.data,
-                privacy_chosen=True,
-                channel=target[0] if target else None,
-                address=target[1] if target else None,
-                language=form.language.data or "id",
-                source="operator",
-                actor=act,
-            )
-            ticket.consent_recorded = bool(target is not None and form.consent.data)
-            ticket.data = {
-                **(ticket.data or {}),
-                "filed_by": act.label,
-                "consent": {"given": ticket.consent_recorded, "at": utcnow().isoformat(), "by": act.label},
-            }
-            if act.agency_bound and ticket.status == lc.UNVERIFIED:
-                _dispose_to_own_desk(db, ticket, act)
-            audit(db, "ticket.walk_in", ticket, form.updates.data)
-            tracking = ticket.tracking
-            visible = visibility.can_see(act, ticket)
+
+def _file_walk_in(form: WalkInForm) -> tuple[str, bool]:
+    """File the complaint through the ticket service: its tracking number, and whether the operator
+    still sees it (an agency's own desk disposes it to itself; otherwise it waits for verification)."""
+    from gateway.inbound import find_or_create_contact
+
+    target = _address_for(form.updates.data, form.phone.data or "")
+    with runtime().db.session() as db:
+        contact = None
+        if target is not None:
+            name = (form.name.data or "").strip() or None
+            contact, _address = find_or_create_contact(db, target[1], target[0], name, form.language.data)
+        act = actor()
+        ticket = service.create_ticket(
+            db,
+            runtime(),
+            contact=contact,
+            description=form.description.data.strip(),
+            category=form.category.data,
+            location_text=(form.location.data or "").strip() or None,
+            privacy=form.privacy.data,
+            privacy_chosen=True,
+            channel=target[0] if target else None,
+            address=target[1] if target else None,
+            language=form.language.data or "id",
+            source="operator",
+            actor=act,
+        )
+        service.record_filing(ticket, act, consent=bool(target is not None and form.consent.data))
+        if act.agency_bound and ticket.status == lc.UNVERIFIED:
+            _dispose_to_own_desk(db, ticket, act)
+        audit(db, "ticket.walk_in", ticket, form.updates.data)
+        return ticket.tracking, visibility.can_see(act, ticket)
+
+
+@inbox_bp.route("/new", methods=["GET", "POST"])
+@login_required
+@roles_required("admin", "coordinator", "agency")
+def walk_in() -> Any:
+    """File a complaint made in person or by phone; it then behaves like any other ticket."""
+    form = _walk_in_form()
+    if form.validate_on_submit():
+        tracking, visible = _file_walk_in(form)
         flash(translate("flash.walk_in_filed", tracking=tracking), "ok")
         if visible:
             return redirect(url_for("inbox.thread", tracking=tracking))

@@ -13,6 +13,7 @@ notified exactly like a complaint received as a message.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -408,16 +409,56 @@ def _citizen_channel(runtime: Any) -> str | None:
     return None
 
 
-@open311_bp.post("/requests.<fmt>")
-def create_request(fmt: str) -> Response:
-    """File a complaint (form-encoded, per GeoReport v2); answers its service_request_id."""
-    fmt = _fmt(fmt)
+@dataclass(frozen=True)
+class _Submission:
+    """A request to file, every field checked: what `create_request` keeps of GeoReport's POST."""
+
+    code: str
+    latitude: float | None
+    longitude: float | None
+    address_string: str | None
+    address_id: str | None
+    description: str
+    email: str | None
+    phone: str | None
+    media_url: str | None
+    privacy: str | None
+    first_name: str | None
+    last_name: str | None
+    device_id: str | None
+    account_id: str | None
+
+    @property
+    def display_name(self) -> str | None:
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or None
+
+    def details(self, token: ApiToken) -> dict[str, Any]:
+        """What Open311 adds to the ticket (``data["open311"]``), and the names redaction must know."""
+        extra = {
+            k: v
+            for k, v in {
+                "first_name": self.first_name,
+                "last_name": self.last_name,
+                "device_id": self.device_id,
+                "account_id": self.account_id,
+                "address_id": self.address_id,
+                "api_token": token.id,
+            }.items()
+            if v is not None
+        }
+        return {"open311": extra, **{k: extra[k] for k in extra if "name" in k}}
+
+
+def _check_envelope(form: Any) -> None:
+    """Fields in the body only, none unknown, and our jurisdiction (if one is named)."""
     if request.args:
         raise Open311Error(400, "send the fields form-encoded in the body, not in the query string")
-    form = request.form
     _check_params(CREATE_FIELDS, form)
     _check_jurisdiction(form)
-    token = _token(form.get("api_key"))
+
+
+def _read_submission(form: Any) -> _Submission:
+    """Every field checked, in the order the errors are reported; `Open311Error` (400) at the first."""
     code = (form.get("service_code") or "").strip()
     if not code:
         raise Open311Error(400, "service_code is required")
@@ -443,53 +484,76 @@ def create_request(fmt: str) -> Response:
     privacy = (form.get("attribute[privacy]") or "").strip() or None
     if privacy is not None and privacy not in PRIVACY_VALUES:
         raise Open311Error(400, f"attribute[privacy] must be one of {', '.join(PRIVACY_VALUES)}")
-    first_name, last_name = _short(form, "first_name"), _short(form, "last_name")
-    display_name = " ".join(p for p in (first_name, last_name) if p) or None
+    return _Submission(
+        code=code,
+        latitude=lat,
+        longitude=lon,
+        address_string=address_string,
+        address_id=address_id,
+        description=description,
+        email=email,
+        phone=phone,
+        media_url=media_url,
+        privacy=privacy,
+        first_name=_short(form, "first_name"),
+        last_name=_short(form, "last_name"),
+        device_id=_short(form, "device_id"),
+        account_id=_short(form, "account_id"),
+    )
 
-    runtime = _runtime()
-    channel = _citizen_channel(runtime) if phone else None
-    with runtime.db.session() as session:
-        contact = None
-        address = None
-        if phone:
-            address = f"tel:{phone}"
-            contact, _row = find_or_create_contact(session, address, channel or "open311", display_name)
-        elif email:
-            mailto = f"mailto:{email.lower()}"
-            contact, _row = find_or_create_contact(session, mailto, "open311", display_name)
-        location_text = _location_text(runtime, address_string, address_id)
-        ticket = service.create_ticket(
-            session,
-            runtime,
-            contact=contact,
-            description=description,
-            category=code,
-            location_text=location_text,
-            latitude=lat,
-            longitude=lon,
-            privacy=privacy,
-            privacy_chosen=privacy is not None,
-            channel=channel if address else "open311",
-            address=address if channel else None,
-            language="id",
-            source="open311",
-            attachments=[{"kind": "link", "url": media_url}] if media_url else (),
-            actor=_actor_for(token),
+
+def _reporter(session: Any, sub: _Submission, channel: str | None) -> tuple[Any, str | None]:
+    """The contact who filed (by phone, else by e-mail, else nobody) and the address they hear back at."""
+    if sub.phone:
+        address = f"tel:{sub.phone}"
+        contact, _row = find_or_create_contact(session, address, channel or "open311", sub.display_name)
+        return contact, address
+    if sub.email:
+        contact, _row = find_or_create_contact(
+            session, f"mailto:{sub.email.lower()}", "open311", sub.display_name
         )
-        extra = {
-            k: v
-            for k, v in {
-                "first_name": first_name,
-                "last_name": last_name,
-                "device_id": _short(form, "device_id"),
-                "account_id": _short(form, "account_id"),
-                "address_id": address_id,
-                "api_token": token.id,
-            }.items()
-            if v is not None
-        }
-        ticket.data = {**(ticket.data or {}), "open311": extra, **{k: extra[k] for k in extra if "name" in k}}
-        audit_token(session, token, "open311.create", ticket, f"service {code}")
+        return contact, None
+    return None, None
+
+
+def _file(session: Any, runtime: Any, sub: _Submission, token: ApiToken) -> Ticket:
+    """File the ticket through the ticket service, as any complaint, and keep what Open311 adds."""
+    channel = _citizen_channel(runtime) if sub.phone else None
+    contact, address = _reporter(session, sub, channel)
+    ticket = service.create_ticket(
+        session,
+        runtime,
+        contact=contact,
+        description=sub.description,
+        category=sub.code,
+        location_text=_location_text(runtime, sub.address_string, sub.address_id),
+        latitude=sub.latitude,
+        longitude=sub.longitude,
+        privacy=sub.privacy,
+        privacy_chosen=sub.privacy is not None,
+        channel=channel if address else "open311",
+        address=address if channel else None,
+        language="id",
+        source="open311",
+        attachments=[{"kind": "link", "url": sub.media_url}] if sub.media_url else (),
+        actor=_actor_for(token),
+    )
+    service.record_filing(ticket, **sub.details(token))
+    return ticket
+
+
+@open311_bp.post("/requests.<fmt>")
+def create_request(fmt: str) -> Response:
+    """File a complaint (form-encoded, per GeoReport v2); answers its service_request_id."""
+    fmt = _fmt(fmt)
+    form = request.form
+    _check_envelope(form)
+    token = _token(form.get("api_key"))
+    submission = _read_submission(form)
+    runtime = _runtime()
+    with runtime.db.session() as session:
+        ticket = _file(session, runtime, submission, token)
+        audit_token(session, token, "open311.create", ticket, f"service {submission.code}")
         tracking = ticket.tracking
     item = {"service_request_id": tracking, "service_notice": None, "account_id": form.get("account_id")}
     return render(fmt, [item], "service_requests", "request", status=201)

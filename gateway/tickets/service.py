@@ -15,9 +15,9 @@ working, but new code calls them there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from sqlalchemy import select
@@ -510,7 +510,179 @@ def create_ticket(
     return ticket
 
 
+def record_filing(
+    ticket: Ticket, actor: Actor | None = None, *, consent: bool | None = None, **details: Any
+) -> None:
+    """Keep on a new ticket what the surface that took the complaint knows of its filing.
+
+    `create_ticket` files the complaint the same way for every surface; the walk-in desk, a
+    draft and Open311 each know a little more, and it is written here rather than by them:
+    who typed it in (``actor``: ``data["filed_by"]``), whether the citizen agreed to be
+    contacted at the desk (``consent``: ``consent_recorded`` and ``data["consent"]``, when
+    and by whom, which the thread page shows), and other ``details`` (the draft it came
+    from, the Open311 fields and names, which redaction treats as known names).
+    No history row: this is part of the filing, whose "created" row is already written.
+    """
+    data = {**(ticket.data or {}), **details}
+    if actor is not None:
+        data["filed_by"] = actor.label
+    if consent is not None:
+        ticket.consent_recorded = consent
+        by = actor.label if actor is not None else None
+        data["consent"] = {"given": consent, "at": utcnow().isoformat(), "by": by}
+    ticket.data = data
+
+
 # --------------------------------------------------------------------------- transitions
+@dataclass
+class _Change:
+    """One transition in the making: what its steps read, and what they leave for the event.
+
+    The steps of `_BEFORE_EVENT` fill ``data``, ``event_note`` and ``notify_note``;
+    those of `_AFTER_EVENT` may silence the citizen's notice (``notice``).
+    """
+
+    session: Session
+    runtime: Runtime
+    ticket: Ticket
+    actor: Actor
+    action: str
+    args: Mapping[str, Any]
+    new_status: str
+    note: str | None
+    now: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+    event_note: str | None = None
+    notify_note: str | None = None
+    internal: bool = False
+    #: The key under ``notify.`` the citizen is told (None: nothing); see `lifecycle.notification_kind`.
+    notice: str | None = None
+
+
+_Step = Callable[[_Change], None]
+_AfterStep = Callable[[_Change, TicketEvent], None]
+
+
+def _start_stage_deadline(change: _Change) -> None:
+    """The deadline of the new status's stage (config/lifecycle.yaml) runs from today."""
+    _set_deadline(change.runtime, change.ticket, lc.deadline_stage(change.new_status))
+
+
+def _stop_deadline(change: _Change) -> None:
+    _set_deadline(change.runtime, change.ticket, None)
+
+
+def _hand_to_agency(change: _Change) -> None:
+    """Dispose: the ticket is the agency's now; the note is an instruction for it, not for the citizen."""
+    agency = _resolve_agency(change.session, change.runtime, change.args["agency"])
+    change.ticket.agency = agency
+    change.ticket.dispatched_at = change.now
+    change.data["agency"] = agency.code
+    if change.note:
+        change.data["instruction"] = change.note
+    change.event_note = change.notify_note = None
+
+
+def _return_to_coordinator(change: _Change) -> None:
+    """ "Bukan wewenang": back to the coordinator, remembering who refused; between operators only."""
+    ticket = change.ticket
+    previous = ticket.agency.code if ticket.agency is not None else None
+    ticket.agency = coordinator_agency(change.session, change.runtime)
+    ticket.dispatched_at = None
+    change.data["returned_by"] = previous
+    refused = list((ticket.data or {}).get("refused_by") or [])
+    if previous:
+        refused.append(previous)
+    ticket.data = {**(ticket.data or {}), "refused_by": refused}
+    change.internal = True
+
+
+def _stamp_resolved(change: _Change) -> None:
+    change.ticket.resolved_at = change.now
+
+
+def _stamp_closed(change: _Change) -> None:
+    change.ticket.closed_at = change.now
+
+
+def _clear_resolution(change: _Change) -> None:
+    change.ticket.resolved_at = None
+    change.ticket.closed_at = None
+
+
+def _record_archive_reason(change: _Change) -> None:
+    """The reason (and the other ticket of a duplicate) for the history, and the citizen's sentence."""
+    reason = str(change.args["reason"])
+    change.data["reason"] = reason
+    params: dict[str, Any] = {}
+    if reason == "duplicate":
+        other = str(change.args["duplicate_of"]).strip().lstrip("#")
+        if parse_tracking(other) is None or other == change.ticket.tracking:
+            raise TransitionRefused(
+                "invalid_argument",
+                f"duplicate_of must be another tracking number, not {other!r}",
+                key="duplicate_of_invalid",
+                params={"duplicate_of": other},
+            )
+        change.data["duplicate_of"] = params["duplicate_of"] = other
+    note, runtime = change.note, change.runtime
+    reason_text = policy.archive_reason_text(runtime, reason, change.ticket.language or "id", **params)
+    change.notify_note = f"{reason_text}. {note}" if note and reason != "other" else (note or reason_text)
+    change.event_note = note or policy.archive_reason_text(runtime, reason, "id", **params)
+
+
+def _not_told_twice(change: _Change, event: TicketEvent) -> None:
+    """Disposed again to the agency the citizen was last told of (after "bukan wewenang"): no news."""
+    if _last_disposed_to(change.ticket, before=event) == change.data.get("agency"):
+        change.notice = None
+
+
+def _forward_or_refer(change: _Change, event: TicketEvent) -> None:
+    """Forward to the agency's own system; an agency outside regional authority is a referral instead.
+
+    PLN, BPN, Imigrasi...: no inbox of ours will answer. The citizen is told where to go
+    and the ticket is done ("diteruskan ke instansi berwenang"), with no dispose notice.
+    """
+    ticket, runtime = change.ticket, change.runtime
+    referral = _external_body(runtime, ticket)
+    if referral is None:
+        from gateway.tickets.forwarding import schedule_forward
+
+        schedule_forward(change.session, runtime, ticket, ticket.agency)
+        return
+    change.notice = None
+    note = texts.text(
+        "referral", ticket.language or "id", agency=referral.name, contact=referral.contact or "-"
+    )
+    transition(change.session, runtime, ticket, lc.RESOLVE, change.actor, note=note)
+
+
+#: What each action writes besides the status, in order, before its history row. Where it may
+#: start, where it leads and who may take it is conversations.lifecycle.TRANSITIONS.
+_BEFORE_EVENT: Final[Mapping[str, tuple[_Step, ...]]] = {
+    lc.DISPOSE: (_hand_to_agency, _start_stage_deadline),
+    lc.DEFER: (_start_stage_deadline,),
+    lc.ANSWER: (_start_stage_deadline,),
+    lc.NOT_OUR_AUTHORITY: (_return_to_coordinator, _start_stage_deadline),
+    lc.START: (),  # the follow-up deadline keeps running from the disposition
+    lc.RESOLVE: (_stamp_resolved, _start_stage_deadline),
+    lc.ARCHIVE: (_record_archive_reason, _stamp_closed, _stop_deadline),
+    lc.REOPEN: (_clear_resolution, _start_stage_deadline),
+    lc.CLOSE: (_stamp_closed, _stop_deadline),
+}
+#: What follows the history row, before the citizen's notice (which a step may silence).
+_AFTER_EVENT: Final[Mapping[str, tuple[_AfterStep, ...]]] = {
+    lc.DISPOSE: (_not_told_twice, _forward_or_refer),
+}
+
+
+def _lock(session: Session, runtime: Runtime, ticket: Ticket) -> None:
+    """Two operators clicking at once: the second waits, then sees the first's status."""
+    session.flush()
+    if ticket.id is not None and not runtime.db.is_sqlite:
+        session.refresh(ticket, with_for_update=True)
+
+
 def transition(
     session: Session,
     runtime: Runtime,
@@ -531,12 +703,12 @@ def transition(
     ``notify`` False: the citizen already knows (see `create_ticket`); nothing is queued.
     A disposition to the agency the citizen was last told of (sent back as "bukan
     wewenang", then dispatched there again) is not news and is not sent twice.
+
+    The new status comes from conversations.lifecycle (`plan_transition`); what each
+    action writes besides it is the table `_BEFORE_EVENT` / `_AFTER_EVENT` of named steps.
     """
     args = {k: v for k, v in args.items() if v is not None}
-    session.flush()
-    if ticket.id is not None and not runtime.db.is_sqlite:
-        # Two operators clicking at once: the second waits, then sees the first's status.
-        session.refresh(ticket, with_for_update=True)
+    _lock(session, runtime, ticket)
     if actor.role == lc.CITIZEN and not can_see(actor, ticket):
         raise TransitionRefused("forbidden", "not your ticket", key="not_your_ticket")
     before = ticket.status
@@ -550,67 +722,11 @@ def transition(
         closed=ticket.closed_at is not None,
     )
     note = str(args["note"]).strip() if args.get("note") else None
-    data: dict[str, Any] = {}
-    internal = False
-    notify_note = note
-    event_note = note
-    now = utcnow()
-
-    if action == lc.DISPOSE:
-        agency = _resolve_agency(session, runtime, args["agency"])
-        ticket.agency = agency
-        ticket.dispatched_at = now
-        data["agency"] = agency.code
-        if note:
-            data["instruction"] = note
-        event_note = notify_note = None  # an instruction for the agency, not for the citizen
-        _set_deadline(runtime, ticket, lc.deadline_stage(new_status))
-    elif action == lc.NOT_OUR_AUTHORITY:
-        previous = ticket.agency.code if ticket.agency is not None else None
-        ticket.agency = coordinator_agency(session, runtime)
-        ticket.dispatched_at = None
-        data["returned_by"] = previous
-        refused = list((ticket.data or {}).get("refused_by") or [])
-        if previous:
-            refused.append(previous)
-        ticket.data = {**(ticket.data or {}), "refused_by": refused}
-        _set_deadline(runtime, ticket, lc.deadline_stage(new_status))
-    elif action == lc.RESOLVE:
-        ticket.resolved_at = now
-        _set_deadline(runtime, ticket, lc.deadline_stage(new_status))
-    elif action == lc.ARCHIVE:
-        reason = str(args["reason"])
-        data["reason"] = reason
-        params: dict[str, Any] = {}
-        if reason == "duplicate":
-            other = str(args["duplicate_of"]).strip().lstrip("#")
-            if parse_tracking(other) is None or other == ticket.tracking:
-                raise TransitionRefused(
-                    "invalid_argument",
-                    f"duplicate_of must be another tracking number, not {other!r}",
-                    key="duplicate_of_invalid",
-                    params={"duplicate_of": other},
-                )
-            data["duplicate_of"] = params["duplicate_of"] = other
-        reason_text = policy.archive_reason_text(runtime, reason, ticket.language or "id", **params)
-        notify_note = f"{reason_text}. {note}" if note and reason != "other" else (note or reason_text)
-        event_note = note or policy.archive_reason_text(runtime, reason, "id", **params)
-        ticket.closed_at = now
-        _set_deadline(runtime, ticket, None)
-    elif action == lc.REOPEN:
-        ticket.resolved_at = None
-        ticket.closed_at = None
-        _set_deadline(runtime, ticket, lc.deadline_stage(new_status))
-    elif action == lc.CLOSE:
-        ticket.closed_at = now
-        _set_deadline(runtime, ticket, None)
-    elif action in (lc.DEFER, lc.ANSWER):
-        _set_deadline(runtime, ticket, lc.deadline_stage(new_status))
-    elif action == lc.START:
-        pass  # the follow-up deadline keeps running from the disposition
-    if action == lc.NOT_OUR_AUTHORITY:
-        internal = True  # between agencies and the coordinator
-
+    change = _Change(session, runtime, ticket, actor, action, args, new_status, note, utcnow())
+    change.event_note = change.notify_note = note
+    change.notice = lc.notification_kind(action, new_status)
+    for step in _BEFORE_EVENT[action]:
+        step(change)
     ticket.status = new_status
     mark_verified(ticket, actor, action)
     _touch(ticket, actor)
@@ -621,27 +737,14 @@ def transition(
         action,
         from_status=before,
         to_status=new_status,
-        note=event_note,
-        internal=internal,
-        data=data,
+        note=change.event_note,
+        internal=change.internal,
+        data=change.data,
     )
-    referral = _external_body(runtime, ticket) if action == lc.DISPOSE else None
-    if action == lc.DISPOSE and referral is None:
-        from gateway.tickets.forwarding import schedule_forward
-
-        schedule_forward(session, runtime, ticket, ticket.agency)
-    kind = lc.notification_kind(action, new_status)
-    if action == lc.DISPOSE and _last_disposed_to(ticket, before=event) == data.get("agency"):
-        kind = None
-    if kind is not None and notify and referral is None:
-        notify_citizen(session, runtime, ticket, event, kind, notify_note)
-    if referral is not None:
-        # PLN, BPN, Imigrasi...: no inbox of ours will answer. The citizen is told where to go
-        # and the ticket is done: "diteruskan ke instansi berwenang".
-        note = texts.text(
-            "referral", ticket.language or "id", agency=referral.name, contact=referral.contact or "-"
-        )
-        transition(session, runtime, ticket, lc.RESOLVE, actor, note=note)
+    for after in _AFTER_EVENT.get(action, ()):
+        after(change, event)
+    if change.notice is not None and notify:
+        notify_citizen(session, runtime, ticket, event, change.notice, change.notify_note)
     return event
 
 
