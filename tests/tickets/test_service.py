@@ -436,3 +436,32 @@ def test_sync_agencies_upserts_and_retires(runtime: Any) -> None:
         sync_agencies(session, catalog)
         assert session.scalar(select(func.count(Agency.id)).where(Agency.active.is_(False))) == 0
         assert session.scalar(select(func.count(Agency.id))) == len(catalog.agencies)
+
+
+def test_a_disposition_outside_regional_authority_is_a_referral(
+    runtime: Any, make_ticket: TicketFactory, coordinator: Actor
+) -> None:
+    """PLN is not ours to act on: no forward, no "forwarded to" notice; resolved at once with where to go."""
+    tracking = make_ticket()
+    act(runtime, tracking, "dispose", coordinator, agency="pln")
+    with runtime.db.session() as session:
+        ticket = load(session, tracking)
+        assert ticket.status == "resolved" and ticket.resolved_at is not None
+        assert [(e.action, e.to_status) for e in ticket.events] == [
+            ("created", "unverified"),
+            ("dispose", "dispatched"),
+            ("resolve", "resolved"),
+        ]
+        assert ticket.events[-1].note is not None and "PLN Mobile" in ticket.events[-1].note
+        [message] = outbound(session, tracking)
+        assert "PT PLN (Persero)" in message.text and "PLN Mobile" in message.text
+        assert not session.scalars(select(TicketForward).where(TicketForward.ticket_id == ticket.id)).all()
+
+
+def test_each_action_has_its_steps(runtime: Any) -> None:
+    """The table of side effects names every action of the lifecycle, and nothing else."""
+    from conversations import lifecycle as lc
+    from gateway.tickets import service
+
+    assert set(service._BEFORE_EVENT) == set(lc.TRANSITIONS)
+    assert set(service._AFTER_EVENT) <= set(lc.TRANSITIONS)
