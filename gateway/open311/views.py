@@ -457,33 +457,64 @@ def _check_envelope(form: Any) -> None:
     _check_jurisdiction(form)
 
 
-def _read_submission(form: Any) -> _Submission:
-    """Every field checked, in the order the errors are reported; `Open311Error` (400) at the first."""
+def _read_code(form: Any) -> str:
     code = (form.get("service_code") or "").strip()
     if not code:
         raise Open311Error(400, "service_code is required")
     _service(code)
+    return code
+
+
+def _read_location(form: Any) -> tuple[float | None, float | None, str | None, str | None]:
+    """``lat``, ``long``, ``address_string``, ``address_id``: at least a point or an address."""
     place = _place(form)
     lat, lon = place if place is not None else (None, None)
     address_string = _short(form, "address_string")
     address_id = _short(form, "address_id")
     if lat is None and not address_string and not address_id:
         raise Open311Error(400, "a location is required: lat and long, address_string or address_id")
+    return lat, lon, address_string, address_id
+
+
+def _read_description(form: Any) -> str:
     # Control characters are stripped as from any provider: stored, they would break
     # requests.xml (XML 1.0 cannot carry them) and every export after it.
     description = clean_text(form.get("description")).strip()
     if not description:
         raise Open311Error(400, "description is required")
+    return description
+
+
+def _read_email(form: Any) -> str | None:
     email = _short(form, "email")
     if email and not _EMAIL.match(email):
         raise Open311Error(400, "email is not an e-mail address")
-    phone = _phone(form.get("phone"))
+    return email
+
+
+def _read_media_url(form: Any) -> str | None:
     media_url = _short(form, "media_url")
     if media_url and not _URL.match(media_url):
         raise Open311Error(400, "media_url must be an http(s) URL")
+    return media_url
+
+
+def _read_privacy(form: Any) -> str | None:
     privacy = (form.get("attribute[privacy]") or "").strip() or None
     if privacy is not None and privacy not in PRIVACY_VALUES:
         raise Open311Error(400, f"attribute[privacy] must be one of {', '.join(PRIVACY_VALUES)}")
+    return privacy
+
+
+def _read_submission(form: Any) -> _Submission:
+    """Every field checked, in the order the errors are reported; `Open311Error` (400) at the first."""
+    code = _read_code(form)
+    lat, lon, address_string, address_id = _read_location(form)
+    description = _read_description(form)
+    email = _read_email(form)
+    phone = _phone(form.get("phone"))
+    media_url = _read_media_url(form)
+    privacy = _read_privacy(form)
     return _Submission(
         code=code,
         latitude=lat,
