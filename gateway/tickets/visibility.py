@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     # The service builds actors and calls these rules; only the type is needed here.
     from gateway.tickets.service import Actor
 
+#: The privacy level that is never public.
 CONFIDENTIAL: Final = "confidential"
 #: The privacy level whose reporter agencies may see.
 PUBLIC_PRIVACY: Final = "public"
