@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,14 +13,8 @@ from sqlalchemy import select
 from adapters.sms import SmsAdapter
 from config.settings import Settings
 from gateway.models import Message, Ticket
+from tests.conftest import deploy_folder
 
-CATALOGUE = Path(__file__).resolve().parents[1] / "data" / "catalogue"
-
-
-def _deploy_copy(tmp_path: Path) -> Path:
-    folder = tmp_path / "deploy"
-    shutil.copytree(CATALOGUE, folder)
-    return folder
 
 
 def _post(client: Any, adapter: SmsAdapter, text: str, message_id: str) -> None:
@@ -46,7 +39,7 @@ def test_the_filed_reply_and_the_ticket_agree_on_the_deadline_after_a_config_edi
     from gateway.runtime import Runtime
     from gateway.tickets import policy
 
-    folder = _deploy_copy(tmp_path)
+    folder = deploy_folder(tmp_path)
     env = {**settings.env, "LAPOR_CONFIG_DIR": str(folder)}
     runtime = Runtime(replace(settings, env=env, config_dir=str(folder)))
     set_runtime(runtime)
