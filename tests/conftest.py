@@ -24,6 +24,7 @@ from gateway.db import Database
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.migrate import upgrade
 from gateway.models import Base
+from tests.catalogue import CATALOGUE
 
 
 # --------------------------------------------------------------------------- Redis
@@ -144,38 +145,12 @@ def channel_env(providers: dict[str, Any]) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- configuration
-#: The tests' own agencies, categories, routing, areas, lifecycle and holidays (LAPOR_CONFIG_DIR
-#: of every test gateway): the routing work rewrites the shipped config/, and tests must not
-#: change with it. Files not here (texts, conversation.yaml, emergency.yaml) fall back to config/.
-CATALOGUE = Path(__file__).resolve().parent / "data" / "catalogue"
-
-
 @pytest.fixture(scope="session")
 def config() -> Any:
     """The configuration snapshot of the test catalogue, for engine steps (Context.config)."""
-    from config.files import read_config
-    from conversations.snapshot import ConfigSnapshot
+    from tests.catalogue import catalogue_config
 
-    return ConfigSnapshot.build(read_config({"LAPOR_CONFIG_DIR": str(CATALOGUE)}))
-
-
-def snapshot_of(folder: Path) -> Any:
-    """The snapshot of a deployer's folder laid over the test catalogue (copy the catalogue
-    into ``folder`` first: see `deploy_folder`)."""
-    from config.files import read_config
-    from conversations.snapshot import ConfigSnapshot
-
-    return ConfigSnapshot.build(read_config({"LAPOR_CONFIG_DIR": str(folder)}))
-
-
-def deploy_folder(tmp_path: Path) -> Path:
-    """A deployer's LAPOR_CONFIG_DIR holding a copy of the test catalogue, for a test to edit."""
-    import shutil
-
-    folder = tmp_path / "deploy-config"
-    if not folder.exists():
-        shutil.copytree(CATALOGUE, folder)
-    return folder
+    return catalogue_config()
 
 
 # --------------------------------------------------------------------------- the gateway
@@ -191,7 +166,7 @@ def settings(tmp_path: Path, database_url: str, redis_url: str, providers: dict[
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test-secret-key",
         "PUBLIC_BASE_URL": "http://localhost:5000",
-        "LAPOR_CONFIG_DIR": str(CATALOGUE),
+        "LAPOR_CONFIG_DIR": str(CATALOGUE),  # the tests' own, not the shipped config/
         **channel_env(providers),
     }
     return load_settings(env, testing=True)

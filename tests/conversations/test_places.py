@@ -16,7 +16,9 @@ import yaml
 from config.loader import SHIPPED_DIR
 from conversations.categorize import extract_location
 from conversations.places import AreaTable, match_area, names_an_area
-from conversations.settings import area_table
+from tests.catalogue import catalogue_config
+
+CONFIG = catalogue_config()
 
 CASES: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).resolve().parent.parent / "data" / "places_cases.yaml").read_text(encoding="utf-8")
@@ -36,7 +38,7 @@ def test_the_table_is_big_enough_to_mean_something() -> None:
 
 @pytest.mark.parametrize("case", [c for c in CASES if "text" in c], ids=_label)
 def test_the_place_phrase_is_cut_from_the_sentence(case: dict[str, Any]) -> None:
-    assert extract_location(case["text"]) == case["place"]
+    assert extract_location(CONFIG, case["text"]) == case["place"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=_label)
@@ -67,7 +69,7 @@ def test_the_shipped_list_is_a_whole_city_with_wellformed_codes() -> None:
 
 
 def test_the_engine_reads_the_deployers_list() -> None:
-    assert area_table().kecamatan_by_code("32.73.18") is not None
+    assert CONFIG.areas.kecamatan_by_code("32.73.18") is not None
 
 
 # A small city of our own, for the rules the real list does not exercise.

@@ -13,8 +13,7 @@ from sqlalchemy import select
 from adapters.sms import SmsAdapter
 from config.settings import Settings
 from gateway.models import Message, Ticket
-from tests.conftest import deploy_folder
-
+from tests.catalogue import deploy_folder
 
 
 def _post(client: Any, adapter: SmsAdapter, text: str, message_id: str) -> None:
