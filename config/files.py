@@ -40,7 +40,7 @@ def watched_files() -> tuple[str, ...]:
 
 def stamp(env: Mapping[str, str]) -> Stamp:
     """Every watched path's modification time and size: a new value means a file changed."""
-    out = []
+    out: list[tuple[str, int | None, int | None]] = []
     for folder in config_dirs(env):
         for name in watched_files():
             path = folder / name
