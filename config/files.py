@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from config.loader import config_dirs, load_document
+from config.loader import Document, config_dirs, load_document
 from config.problems import ConfigError
 from config.schema import MODELS
 
@@ -57,11 +57,12 @@ def read_config(env: Mapping[str, str]) -> ConfigFiles:
     """Every file of the configuration ``env`` points at; ConfigError listing every error."""
     from config.check import load_all  # check imports this module's neighbours, not this one
 
-    models, problems = load_all(env)
-    errors = [p for p in problems if p.severity == "error"]
+    documents: dict[str, Document] = {}
+    models, problems = load_all(env, documents)
+    errors = [p for p in problems if p.is_error]
     if errors:
         raise ConfigError(errors)
-    data = {name: load_document(name, env).data for name in models}
+    data = {name: documents[name].data for name in models}
     messages: dict[str, tuple[Mapping[str, Any], ...]] = {}
     for lang in TEXT_LANGUAGES:
         chain: list[Mapping[str, Any]] = []
