@@ -3,9 +3,9 @@
 Each file goes through the same path the gateway reads it by (`load_all`, which the
 runtime's configuration snapshot is built from, for the files with a model), then the
 checks that span files run: an agency naming a category that does not exist, a message
-using a placeholder the code never fills, a channel with half its credentials. `web` and `worker` run this at start and refuse to
-start on an error, so a slip is caught at deploy time instead of by a citizen whose SMS
-is never answered.
+using a placeholder the code never fills, a channel with half its credentials. `web` and
+`worker` run this at start and refuse to start on an error, so a slip is caught at deploy
+time instead of by a citizen whose SMS is never answered.
 """
 
 from __future__ import annotations
