@@ -11,7 +11,7 @@ The result is ranked suggestions, each with a confidence in 0..1 and the words t
 it, so that the router can act only when it is sure (``threshold`` in config/routing.yaml)
 and otherwise hand the coordinator its best three guesses with its reasons.
 
-Pure: reads the config through conversations.settings, does no I/O of its own.
+Pure: the rules are built once per configuration snapshot (`Rules` in `ConfigSnapshot.rules`).
 """
 
 from __future__ import annotations
