@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import yaml
 
-from config.loader import SHIPPED_DIR
 from conversations.categorize import extract_location
 from conversations.places import AreaTable, match_area, names_an_area
 from tests.catalogue import catalogue_config
@@ -23,7 +22,7 @@ CONFIG = catalogue_config()
 CASES: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).resolve().parent.parent / "data" / "places_cases.yaml").read_text(encoding="utf-8")
 )["cases"]
-SHIPPED = AreaTable.from_config(yaml.safe_load((SHIPPED_DIR / "areas.yaml").read_text(encoding="utf-8")))
+AREAS = CONFIG.areas  # the tests' catalogue (a copy of the shipped areas.yaml)
 
 
 def _label(case: dict[str, Any]) -> str:
@@ -44,24 +43,24 @@ def test_the_place_phrase_is_cut_from_the_sentence(case: dict[str, Any]) -> None
 @pytest.mark.parametrize("case", CASES, ids=_label)
 def test_the_place_is_matched_to_its_codes(case: dict[str, Any]) -> None:
     place = case["answer"] if "answer" in case else case["place"]
-    found = match_area(place, SHIPPED)
+    found = match_area(place, AREAS)
     kelurahan = case.get("kelurahan")
     kecamatan = case.get("kecamatan") or (kelurahan.rsplit(".", 1)[0] if kelurahan else None)
     got = (found.kecamatan_code, found.kelurahan_code) if found else (None, None)
     assert got == (kecamatan, kelurahan)
     if kelurahan:
         assert found is not None
-        village = SHIPPED.kelurahan_by_code(kelurahan)
+        village = AREAS.kelurahan_by_code(kelurahan)
         assert village is not None and found.kelurahan == village.name
 
 
 def test_the_shipped_list_is_a_whole_city_with_wellformed_codes() -> None:
-    assert SHIPPED.city == "Kota Bandung" and SHIPPED.code == "32.73"
-    assert len(SHIPPED.kecamatan) == 30
-    villages = [v for k in SHIPPED.kecamatan for v in k.kelurahan]
+    assert AREAS.city == "Kota Bandung" and AREAS.code == "32.73"
+    assert len(AREAS.kecamatan) == 30
+    villages = [v for k in AREAS.kecamatan for v in k.kelurahan]
     assert len(villages) == 151
-    for district in SHIPPED.kecamatan:
-        assert district.code.startswith(SHIPPED.code + ".") and len(district.code) == 8
+    for district in AREAS.kecamatan:
+        assert district.code.startswith(AREAS.code + ".") and len(district.code) == 8
         for village in district.kelurahan:
             # A kota has kelurahan (1xxx), never desa (2xxx).
             assert village.code.startswith(district.code + ".1") and len(village.code) == 13
@@ -125,8 +124,8 @@ def test_a_desa_and_an_alias_match_like_a_kelurahan() -> None:
 
 
 def test_the_score_says_how_close_the_spelling_was() -> None:
-    exact = match_area("kel. Sukaluyu", SHIPPED)
-    typo = match_area("kel. Sukaluyuu", SHIPPED)
+    exact = match_area("kel. Sukaluyu", AREAS)
+    typo = match_area("kel. Sukaluyuu", AREAS)
     assert exact is not None and exact.score == 1.0
     assert typo is not None and 0.8 < typo.score < 1.0
     assert exact.as_data() == {
@@ -146,6 +145,6 @@ def test_an_empty_list_matches_nothing() -> None:
 
 
 def test_the_office_is_told_from_the_place() -> None:
-    assert names_an_area("Sukaluyu sejak pagi", SHIPPED)
-    assert not names_an_area("saat mengurus KTP", SHIPPED)
-    assert not names_an_area("kami di Sukaluyu", SHIPPED)
+    assert names_an_area("Sukaluyu sejak pagi", AREAS)
+    assert not names_an_area("saat mengurus KTP", AREAS)
+    assert not names_an_area("kami di Sukaluyu", AREAS)
