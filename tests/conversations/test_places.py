@@ -1,7 +1,7 @@
 """Where, as codes: place phrases cut from citizens' sentences, matched to Kemendagri codes.
 
 The table (tests/data/places_cases.yaml) holds real-looking complaints and the place each
-names, checked against the shipped config/areas.yaml (Kota Bandung's 30 kecamatan and
+names, checked against the tests' catalogue (tests/data/catalogue/areas.yaml, Kota Bandung's 30 kecamatan and
 151 kelurahan).
 """
 

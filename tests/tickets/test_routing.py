@@ -1,4 +1,4 @@
-"""No wrong door: routing tables over the shipped config and over area-split agencies."""
+"""No wrong door: routing tables over the tests' catalogue and over area-split agencies."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_shipped_routing(
 ) -> None:
     decision = route(category, area, catalog.agencies, catalog.categories)
     assert (decision.agency_code, decision.certain) == (agency, certain)
-    assert decision.auto_dispatch is False  # nothing auto-dispatches in the shipped config
+    assert decision.auto_dispatch is False  # nothing auto-dispatches in the tests' catalogue
     assert decision.reason
 
 
