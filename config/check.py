@@ -1,11 +1,11 @@
 """`lapor-gateway config check`: the config loader run once over everything a deployer edits.
 
-Each file goes through the same path the gateway reads it by (`config.loader.load_model`
-for the files with a model), then the checks that span files run: an agency naming a
-category that does not exist, a message using a placeholder the code never fills, a
-channel with half its credentials. `web` and `worker` run this at start and refuse to
-start on an error, so a slip is caught at deploy time instead of by a citizen whose SMS
-is never answered.
+Each file goes through the same path the gateway reads it by (`load_all`, which the
+runtime's configuration snapshot is built from, for the files with a model), then the
+checks that span files run: an agency naming a category that does not exist, a message
+using a placeholder the code never fills, a channel with half its credentials. `web` and
+`worker` run this at start and refuse to start on an error, so a slip is caught at deploy
+time instead of by a citizen whose SMS is never answered.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import string
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from config.loader import SHIPPED_DIR, Document, config_dirs, find_config_file, load_model, read_document
+from config.loader import SHIPPED_DIR, Document, config_dirs, find_config_file, load_document, read_document
 from config.problems import WARNING, ConfigError, Problem
-from config.schema import MODELS, AgenciesFile, CategoriesFile, ConversationFile, dotted
+from config.schema import MODELS, AgenciesFile, CategoriesFile, ConversationFile, dotted, validate_document
 from config.settings import environment_problems
 
 #: Text catalogs, each checked against the shipped Indonesian one (the reference for keys and placeholders).
@@ -35,18 +35,24 @@ OPTIONAL_FILES = frozenset({"routing.yaml", "areas.yaml"})
 OTHER_FILES: tuple[str, ...] = ()
 
 
-def load_all(env: Mapping[str, str]) -> tuple[dict[str, Any], list[Problem]]:
-    """Every modelled file through `load_model`: the models that loaded, and the problems of the rest.
+def load_all(
+    env: Mapping[str, str], documents: dict[str, Document] | None = None
+) -> tuple[dict[str, Any], list[Problem]]:
+    """Every modelled file read and validated (as `load_model` does): the models that loaded,
+    and the problems of the rest. ``documents``, when given, receives each parsed file.
 
-    This is the one pass a later immutable runtime snapshot will be built from. Today
-    gateway.catalog reads agencies, categories and lifecycle through `load_model`, while the
-    dialogue (conversations/) still reads its files raw and tolerates a slip at run time.
+    This is the one pass the runtime's configuration snapshot is built from
+    (`config.files.read_config`), so a file this check accepts is a file the gateway and the
+    dialogue read the same way.
     """
     models: dict[str, Any] = {}
     problems: list[Problem] = []
     for name in MODELS:
         try:
-            models[name] = load_model(name, env)
+            document = load_document(name, env)
+            if documents is not None:
+                documents[name] = document
+            models[name] = validate_document(name, document)
         except ConfigError as exc:
             problems.extend(exc.problems)
         except FileNotFoundError:

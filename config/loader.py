@@ -127,25 +127,18 @@ def _walk(node: yaml.Node, key: KeyPath, lines: dict[KeyPath, int]) -> None:
             _walk(item, (*key, index), lines)
 
 
-@lru_cache(maxsize=64)
-def _document_cached(path: str, _mtime: int) -> Document:
-    return read_document(Path(path))
-
-
 def load_document(name: str, env: Mapping[str, str] | None = None) -> Document:
-    """``name`` as a Document, from the deployer's folder first; cached per path and mtime."""
-    path = find_config_file(name, env)
-    return _document_cached(str(path), path.stat().st_mtime_ns)
+    """``name`` as a Document, from the deployer's folder first.
+
+    Read afresh on every call: its callers read once (`config check`, and the runtime's
+    snapshot, which is rebuilt when a file changes or on SIGHUP). A cache keyed on the
+    file's time would hand SIGHUP the old content of a file restored with its old time.
+    """
+    return read_document(find_config_file(name, env))
 
 
 def load_model(name: str, env: Mapping[str, str] | None = None) -> Any:
     """``name`` validated by its model in config.schema; ConfigError with one line per problem."""
-    path = find_config_file(name, env)
-    return _model_cached(name, str(path), path.stat().st_mtime_ns)
-
-
-@lru_cache(maxsize=64)
-def _model_cached(name: str, path: str, mtime: int) -> Any:
     from config.schema import validate_document
 
-    return validate_document(name, _document_cached(path, mtime))
+    return validate_document(name, load_document(name, env))

@@ -11,35 +11,30 @@ complaint a road complaint.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from config.catalog import CategoryConfig
 from conversations.keywords import normalize
 from conversations.places import marker_level, names_an_area
-from conversations.settings import Category, all_categories, area_table, conversation_settings, derived
+
+if TYPE_CHECKING:
+    from conversations.snapshot import ConfigSnapshot
 
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
-def _shorthand() -> dict[str, str]:
-    def build(settings: dict[str, Any]) -> dict[str, str]:
-        table = settings.get("shorthand") or {}
-        return {str(k).lower(): str(v).lower() for k, v in table.items()}
-
-    result: dict[str, str] = derived("shorthand", conversation_settings(), build)
-    return result
-
-
-def tokens(text: str) -> list[str]:
+def tokens(text: str, shorthand: Mapping[str, str]) -> list[str]:
     """Lower-case words with SMS shorthand expanded ("jln rsk" -> ["jalan", "rusak"])."""
-    table = _shorthand()
+    table = shorthand
     out: list[str] = []
     for word in _WORD.findall(text.lower()):
         out.extend(table.get(word, word).split())
     return out
 
 
-def infer_category(text: str) -> str | None:
+def infer_category(config: ConfigSnapshot, text: str) -> str | None:
     """The category ``text`` is most clearly about, or None when nothing points anywhere.
 
     The evidence is weighed by conversations.routing_score (strong and weak phrases,
@@ -50,38 +45,38 @@ def infer_category(text: str) -> str | None:
     """
     from conversations.routing_score import score  # imports this module
 
-    top = score(text, location="").top
+    top = score(config, text, location="").top
     return top.category if top and top.named else None
 
 
-def category_from_answer(text: str, language: str) -> str | None:
+def category_from_answer(config: ConfigSnapshot, text: str, language: str) -> str | None:
     """A typed answer to "which category?": a code, a name, or a keyword."""
     # "jln" names the road category: shorthand first, since "jalan" alone is no evidence.
-    return category_named(text) or category_named(" ".join(tokens(text))) or infer_category(text)
+    return (
+        category_named(config, text)
+        or category_named(config, " ".join(tokens(text, config.shorthand)))
+        or infer_category(config, text)
+    )
 
 
-def category_named(text: str) -> str | None:
+def category_named(config: ConfigSnapshot, text: str) -> str | None:
     """The category ``text`` names outright (its code, its name, the first word of its name)."""
     wanted = normalize(text)
     if not wanted:
         return None
-    for category in all_categories():
+    for category in config.catalog.categories:
         names = {normalize(category.code)} | {normalize(n) for n in category.names.values()}
         if wanted in names:
             return category.code
-    for category in all_categories():
+    for category in config.catalog.categories:
         first_words = {normalize(n).split(" ")[0] for n in category.names.values()}
         if wanted in first_words:
             return category.code
     return None
 
 
-def category_title(category: Category, language: str) -> str:
+def category_title(category: CategoryConfig, language: str) -> str:
     return category.name(language)
-
-
-def _location_settings() -> dict[str, Any]:
-    return conversation_settings().get("location") or {}
 
 
 @dataclass(frozen=True)
@@ -263,7 +258,7 @@ def _trimmed(reading: _Reading, start: int, last: int) -> str | None:
     return phrase
 
 
-def extract_location(text: str) -> str | None:
+def extract_location(config: ConfigSnapshot, text: str) -> str | None:
     """A place phrase inside ``text`` ("di Jl. Merdeka No. 5, Kel. Sukajadi"), or None.
 
     The phrase starts at a preposition followed by a place word (jalan, gang,
@@ -276,7 +271,9 @@ def extract_location(text: str) -> str | None:
     one of the city's areas (config/areas.yaml) or, in a cased text, a capitalized word.
     Each of these is a named step below (`_phrase_start`, `_phrase_end`, `_trimmed`).
     """
-    reading = _Reading.of(text, _LocationWords.from_settings(_location_settings()), area_table())
+    reading = _Reading.of(
+        text, _LocationWords.from_settings(config.conversation.get("location") or {}), config.areas
+    )
     start = _phrase_start(reading)
     if start is None:
         return None

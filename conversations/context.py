@@ -1,14 +1,19 @@
 """What the gateway tells the engine about the world for one step.
 
-The engine reads no clock, database or settings of the host on its own: the time,
-the channel's limits and the contact's tickets come in here, so the same state and
-input always give the same answer, in tests as in production.
+The engine reads no clock, database, file or environment variable on its own: the time,
+the channel's limits, the contact's tickets and the configuration snapshot (texts,
+categories, agencies, deadlines, calendar) come in here, so the same state, input and
+context always give the same answer, in tests as in production.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conversations.snapshot import ConfigSnapshot
 
 
 @dataclass(frozen=True)
@@ -30,14 +35,17 @@ def _epoch() -> datetime:
 class Context:
     """The world around one step; every field has a default so tests stay short.
 
-    ``now`` defaults to a fixed instant (not the clock) to keep the engine
-    deterministic; the gateway always passes the real time. ``new_tracking`` is a
-    tracking number the gateway reserved: the engine uses it when it files a ticket,
-    so the confirmation can carry it. The ``*_seconds``/``min_description_length``/
-    ``region_keyword`` fields override config/conversation.yaml and
-    config/agencies.yaml when set. ``retention_months`` comes from the gateway's
-    settings, for the privacy notice at first contact.
+    ``config`` is the configuration snapshot the whole step runs on (required: the engine
+    has no other way to its config). ``now`` defaults to a fixed instant (not the clock)
+    to keep the engine deterministic; the gateway always passes the real time.
+    ``new_tracking`` is a tracking number the gateway reserved: the engine files a ticket
+    under it (and under no other), so the confirmation can carry it. The
+    ``*_seconds``/``min_description_length``/``region_keyword`` fields override the
+    snapshot's conversation.yaml and agencies.yaml values when set. ``retention_months``
+    comes from the gateway's settings, for the privacy notice at first contact.
     """
+
+    config: ConfigSnapshot = field(kw_only=True)
 
     channel: str = "sms"
     menu_style: str = "numbered"  # "numbered" | "keyboard" | "list"

@@ -7,6 +7,7 @@ append, schedule), so a crash between deciding and doing loses nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,10 @@ class CreateTicket:
     attachments: tuple[Attachment, ...]
     language: str
     message_ids: tuple[str, ...]
+    #: The working-day deadlines (verify, follow_up, ...) the confirmation promised, worked out
+    #: once from the turn's configuration: the ticket is due by these, so a config edit between
+    #: the reply and the ticket's creation cannot make the two disagree.
+    deadlines: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,15 @@ tenggelam"), and cries for help ("TOLONG") that count only as the whole message.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conversations.categorize import tokens as shorthand_tokens
 from conversations.keywords import edit_distance_at_most_one
-from conversations.settings import derived, load_yaml
+
+if TYPE_CHECKING:
+    from conversations.snapshot import ConfigSnapshot
 
 _STRETCHED = re.compile(r"([a-z])\1{2,}")  # "tolooong" -> "tolong"
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
@@ -59,7 +61,9 @@ class _Rule:
 
 
 @dataclass(frozen=True)
-class _Config:
+class EmergencyRules:
+    """config/emergency.yaml, compiled once per snapshot."""
+
     rules: tuple[_Rule, ...]
     spellings: dict[str, tuple[str, ...]]
     filler: frozenset[str]
@@ -70,21 +74,21 @@ class _Config:
     # The phrase words a typo may stand for, by each one-letter deletion of them: a word one
     # edit away shares a deletion with them, so only those few are compared letter by letter.
     typo_index: dict[str, frozenset[str]]
+    shorthand: Mapping[str, str]
+
+    @classmethod
+    def from_config(cls, data: Mapping[str, Any], shorthand: Mapping[str, str]) -> EmergencyRules:
+        """Compile the parsed file; ``shorthand`` (conversation.yaml) is expanded as in any text."""
+        return _build(dict(data), shorthand)
 
 
-def settings() -> dict[str, Any]:
-    """config/emergency.yaml as loaded (the deployer's copy first)."""
-    data = load_yaml("emergency.yaml")
-    return data if isinstance(data, dict) else {}
-
-
-def numbers() -> dict[str, str]:
+def numbers(config: ConfigSnapshot) -> dict[str, str]:
     """The numbers the texts name ({general}, {police}, ...), as the deployer set them."""
-    return dict(_config().numbers)
+    return dict(config.emergency.numbers)
 
 
-def repeat_after_seconds() -> int:
-    return _config().repeat_after_seconds
+def repeat_after_seconds(config: ConfigSnapshot) -> int:
+    return config.emergency.repeat_after_seconds
 
 
 def _flatten(items: Any) -> list[str]:
@@ -110,62 +114,58 @@ def _number(value: Any, default: int) -> int:
         return default
 
 
-def _config() -> _Config:
-    """The file, read once per change. A deployer's slip (a list for a mapping, a word for a
-    number) drops that part, never the conversation: every message passes through here."""
+def _build(data: dict[str, Any], shorthand: Mapping[str, str]) -> EmergencyRules:
+    """The file, compiled once per snapshot. A deployer's slip (a list for a mapping, a word for
+    a number) drops that part, never the conversation: every message passes through here."""
+    spellings = {
+        str(k).lower(): tuple(_NOT_WORD.sub(" ", str(v).lower()).split())
+        for k, v in _mapping(data.get("spellings")).items()
+    }
 
-    def build(data: dict[str, Any]) -> _Config:
-        spellings = {
-            str(k).lower(): tuple(_NOT_WORD.sub(" ", str(v).lower()).split())
-            for k, v in _mapping(data.get("spellings")).items()
-        }
+    def phrases(items: Any) -> tuple[Phrase, ...]:
+        out = []
+        for item in _flatten(items):
+            words = tuple(_words(item, spellings, shorthand))
+            if words:
+                out.append(words)
+        return tuple(out)
 
-        def phrases(items: Any) -> tuple[Phrase, ...]:
-            out = []
-            for item in _flatten(items):
-                words = tuple(_words(item, spellings))
-                if words:
-                    out.append(words)
-            return tuple(out)
-
-        rules = []
-        raw_rules = data.get("rules")
-        for raw in raw_rules if isinstance(raw_rules, list) else ():
-            if not isinstance(raw, dict) or not raw.get("kind"):
-                continue
-            rules.append(
-                _Rule(
-                    kind=str(raw["kind"]),
-                    reply=str(raw.get("reply") or "general"),
-                    phrases=phrases(raw.get("phrases")),
-                    excepted=phrases(raw.get("except")),
-                    unless=phrases(raw.get("unless")),
-                    near=phrases(raw.get("near")),
-                    before=bool(raw.get("before", False)),
-                    window=_number(raw.get("window"), 6),
-                    alone=bool(raw.get("alone", False)),
-                    private=bool(raw.get("private", False)),
-                )
+    rules = []
+    raw_rules = data.get("rules")
+    for raw in raw_rules if isinstance(raw_rules, list) else ():
+        if not isinstance(raw, dict) or not raw.get("kind"):
+            continue
+        rules.append(
+            _Rule(
+                kind=str(raw["kind"]),
+                reply=str(raw.get("reply") or "general"),
+                phrases=phrases(raw.get("phrases")),
+                excepted=phrases(raw.get("except")),
+                unless=phrases(raw.get("unless")),
+                near=phrases(raw.get("near")),
+                before=bool(raw.get("before", False)),
+                window=_number(raw.get("window"), 6),
+                alone=bool(raw.get("alone", False)),
+                private=bool(raw.get("private", False)),
             )
-        every = (p for r in rules for p in (*r.phrases, *r.excepted, *r.unless, *r.near))
-        typo_min = _number(data.get("typo_min_length"), 8)
-        index: dict[str, set[str]] = {}
-        for word in {w for phrase in every for w in phrase if len(w) >= typo_min}:
-            for variant in _deletions(word):
-                index.setdefault(variant, set()).add(word)
-        return _Config(
-            typo_index={k: frozenset(v) for k, v in index.items()},
-            rules=tuple(rules),
-            spellings=spellings,
-            filler=frozenset(w for f in _flatten(data.get("filler")) for w in _words(f, spellings)),
-            typo_min_length=typo_min,
-            not_typos=frozenset(str(w).lower() for w in _flatten(data.get("not_typos"))),
-            numbers={str(k): str(v) for k, v in _mapping(data.get("numbers")).items()},
-            repeat_after_seconds=_number(data.get("repeat_after_seconds"), 600),
         )
-
-    result: _Config = derived("emergency", settings(), build)
-    return result
+    every = (p for r in rules for p in (*r.phrases, *r.excepted, *r.unless, *r.near))
+    typo_min = _number(data.get("typo_min_length"), 8)
+    index: dict[str, set[str]] = {}
+    for word in {w for phrase in every for w in phrase if len(w) >= typo_min}:
+        for variant in _deletions(word):
+            index.setdefault(variant, set()).add(word)
+    return EmergencyRules(
+        typo_index={k: frozenset(v) for k, v in index.items()},
+        rules=tuple(rules),
+        spellings=spellings,
+        filler=frozenset(w for f in _flatten(data.get("filler")) for w in _words(f, spellings, shorthand)),
+        typo_min_length=typo_min,
+        not_typos=frozenset(str(w).lower() for w in _flatten(data.get("not_typos"))),
+        numbers={str(k): str(v) for k, v in _mapping(data.get("numbers")).items()},
+        repeat_after_seconds=_number(data.get("repeat_after_seconds"), 600),
+        shorthand=dict(shorthand),
+    )
 
 
 def _deletions(word: str) -> set[str]:
@@ -173,32 +173,32 @@ def _deletions(word: str) -> set[str]:
     return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
 
 
-def _typo_of(word: str, config: _Config) -> set[str]:
+def _typo_of(word: str, config: EmergencyRules) -> set[str]:
     """The phrase words ``word`` is one typo away from."""
     candidates = {c for v in _deletions(word) for c in config.typo_index.get(v, ())}
     return {c for c in candidates if edit_distance_at_most_one(word, c)}
 
 
-def _words(text: str, spellings: dict[str, tuple[str, ...]]) -> list[str]:
+def _words(text: str, spellings: Mapping[str, tuple[str, ...]], shorthand: Mapping[str, str]) -> list[str]:
     lowered = _STRETCHED.sub(r"\1", text.lower())
     lowered = _NOT_WORD.sub(" ", lowered)  # "laki-laki", "kejang-kejang", "KDRT!!" -> words
     out: list[str] = []
-    for word in shorthand_tokens(lowered):
+    for word in shorthand_tokens(lowered, shorthand):
         out.extend(spellings.get(word, (word,)))
     return out
 
 
-def normalize_words(text: str) -> list[str]:
+def normalize_words(config: ConfigSnapshot, text: str) -> list[str]:
     """The words ``text`` is matched on: lower case, no punctuation, stretched letters
     squeezed, SMS shorthand and the configured misspellings written out."""
-    return _words(text, _config().spellings)
+    return _words(text, config.emergency.spellings, config.shorthand)
 
 
 class _Text:
     """A message's words, each with the phrase words it may stand for (itself, or one typo away),
     indexed by word so that a phrase is only tried where its first word stands."""
 
-    def __init__(self, words: list[str], config: _Config) -> None:
+    def __init__(self, words: list[str], config: EmergencyRules) -> None:
         self.size = len(words)
         self.words = words
         self.alternatives: list[frozenset[str]] = []
@@ -225,7 +225,7 @@ class _Text:
         return [span for phrase in phrases for span in self.occurrences(phrase)]
 
 
-def _rule_matches(rule: _Rule, text: _Text, config: _Config) -> str | None:
+def _rule_matches(rule: _Rule, text: _Text, config: EmergencyRules) -> str | None:
     """The phrase of ``rule`` found in ``text``, or None when there is none or it is called off."""
     found = [(phrase, span) for phrase in rule.phrases for span in text.occurrences(phrase)]
     if not found or (rule.unless and text.spans(rule.unless)):
@@ -252,7 +252,7 @@ def _is_near(rule: _Rule, start: int, end: int, near_start: int, near_end: int) 
     return gap < rule.window
 
 
-def _alone(text: _Text, phrase: Phrase, config: _Config) -> bool:
+def _alone(text: _Text, phrase: Phrase, config: EmergencyRules) -> bool:
     """The message is ``phrase`` (once or repeated) and filler words ("tolong pak!!")."""
     covered = [False] * text.size
     for start, end in text.occurrences(phrase):
@@ -261,10 +261,10 @@ def _alone(text: _Text, phrase: Phrase, config: _Config) -> bool:
     return all(c or w in config.filler for c, w in zip(covered, text.words, strict=True))
 
 
-def detect(text: str) -> Emergency | None:
+def detect(snapshot: ConfigSnapshot, text: str) -> Emergency | None:
     """What emergency ``text`` reads as, or None. The first matching rule (config order) wins."""
-    config = _config()
-    words = _words(text or "", config.spellings)
+    config = snapshot.emergency
+    words = _words(text or "", config.spellings, config.shorthand)
     if not words:
         return None
     indexed = _Text(words, config)

@@ -17,6 +17,7 @@ appended follow-up, or is a command that gets an answer.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -44,18 +45,7 @@ from conversations.effects import (
     SetOptOut,
 )
 from conversations.events import MessageReceived, TimeoutFired
-from conversations.keywords import (
-    Command,
-    is_keyword,
-    language_code,
-    lookup_word,
-    matches,
-    parse,
-    split_first_word,
-)
-from conversations.keywords import keyword_list as _keywords
-from conversations.settings import categories, category_by_code, city_name, conversation_settings, deadlines
-from conversations.settings import region_keyword as configured_region_keyword
+from conversations.keywords import Command, split_first_word
 from conversations.state import (
     AWAITING_CATEGORY,
     AWAITING_LOCATION,
@@ -71,7 +61,7 @@ from conversations.state import (
     ConversationState,
     Draft,
 )
-from conversations.tracking import looks_like_tracking, new_tracking_number, parse_tracking
+from conversations.tracking import looks_like_tracking, parse_tracking
 
 EDIT_FIELDS = ("description", "location", "category", "privacy")
 MORE = "menu:more"
@@ -117,7 +107,9 @@ class _Turn:
         self.notes: list[str] = []  # acknowledgements that precede the next question
         self.emergency: emergencies.Emergency | None = None  # what this message reported, if anything
         self.emergency_reply: int | None = None  # index in effects of the numbers' reply, kept short
-        self.settings: dict[str, Any] = conversation_settings()
+        self.config = ctx.config
+        self.keywords = ctx.config.keywords
+        self.settings: Mapping[str, Any] = ctx.config.conversation
 
     # ----------------------------------------------------------------- helpers
 
@@ -131,9 +123,9 @@ class _Turn:
 
     def t(self, key: str, **params: Any) -> str:
         """The text for ``key``; its ``<key>_short`` variant when the full one does not fit the channel."""
-        value = texts.text(key, self.lang, **params)
-        if len(value) > self.max_len and texts.has(f"{key}_short", self.lang):
-            return texts.text(f"{key}_short", self.lang, **params)
+        value = texts.text(self.config, key, self.lang, **params)
+        if len(value) > self.max_len and texts.has(self.config, f"{key}_short", self.lang):
+            return texts.text(self.config, f"{key}_short", self.lang, **params)
         return value
 
     def setting(self, name: str) -> int:
@@ -204,12 +196,12 @@ class _Turn:
         first = self.effects[firsts[0]]
         assert isinstance(first, Reply)
         for variant in (key, f"{key}_short"):
-            notice = texts.text(variant, self.lang, months=months, city=city_name())
+            notice = texts.text(self.config, variant, self.lang, months=months, city=self.config.city)
             combined = texts.join([first.text, notice], "\n\n")
             if len(combined) <= self.max_len:
                 self.effects[firsts[0]] = Reply(combined, first.buttons, first.menu_title)
                 return
-        notice = texts.truncate(self.t(key, months=months, city=city_name()), self.max_len)
+        notice = texts.truncate(self.t(key, months=months, city=self.config.city), self.max_len)
         self.effects.insert(firsts[0] + 1, Reply(notice))
 
     def close_draft(self) -> None:
@@ -251,8 +243,8 @@ class _Turn:
 
         command: Command | None = None
         if text and payload is None:
-            command = parse(text, self.region_keyword())
-            self.emergency = emergencies.detect(text)
+            command = self.keywords.parse(text, self.region_keyword())
+            self.emergency = emergencies.detect(self.config, text)
 
         if state.opted_out:
             if command is not None and command.name == "optin":
@@ -305,15 +297,15 @@ class _Turn:
         citizen who sends three panicked messages reads the numbers once, then the questions.
         """
         key = f"emergency.{found.reply}"
-        if not texts.has(key, self.lang):
+        if not texts.has(self.config, key, self.lang):
             key = "emergency.general"
         sent = _parse_time(self.state.emergency_replies.get(key))
-        repeat = timedelta(seconds=emergencies.repeat_after_seconds())
+        repeat = timedelta(seconds=emergencies.repeat_after_seconds(self.config))
         if sent is not None and self.ctx.now - sent < repeat:
             return
         self.state.emergency_replies[key] = self.ctx.now.isoformat()
         self.emergency_reply = len(self.effects)
-        self.reply(self.t(key, **emergencies.numbers()))
+        self.reply(self.t(key, **emergencies.numbers(self.config)))
 
     def mark_emergency(self, draft: Draft) -> None:
         """Remember this turn's emergency for the draft's ticket, before the draft's next question.
@@ -337,7 +329,7 @@ class _Turn:
         return DraftExpired(data)
 
     def region_keyword(self) -> str | None:
-        return self.ctx.region_keyword or configured_region_keyword()
+        return self.ctx.region_keyword or self.config.region_keyword
 
     def follow_language_hint(self, message: InboundMessage) -> None:
         """Follow the channel's language hint until the citizen chooses with BAHASA."""
@@ -374,7 +366,7 @@ class _Turn:
             self.answer_help()
             return True
         if name == "language":
-            language = language_code(command.rest)
+            language = self.keywords.language_code(command.rest)
             if language:
                 state.language = language
                 state.language_explicit = True
@@ -394,7 +386,7 @@ class _Turn:
             return True
         if name in ("report", "new", "region"):
             rest = command.rest
-            inner = parse(rest, self.region_keyword()) if rest else None
+            inner = self.keywords.parse(rest, self.region_keyword()) if rest else None
             if inner is not None and inner.name in ("report", "region"):
                 rest = inner.rest  # "KTC LAPOR ..." or "LAPOR KTC ..."
             if state.draft is not None and state.stage in DRAFT_STAGES and rest.startswith("#"):
@@ -454,7 +446,7 @@ class _Turn:
         return self.status_detail(ticket)
 
     def status_label(self, status: str) -> str:
-        label = texts.raw(f"status.labels.{status}", self.lang)
+        label = texts.raw(self.config, f"status.labels.{status}", self.lang)
         return str(label) if label else status
 
     def status_detail(self, ticket: TicketInfo) -> str:
@@ -563,7 +555,7 @@ class _Turn:
             self.add_description(draft, text)
         self.advance()
         if greeted and not self.notes and draft.is_empty():
-            self.reply(self.t("welcome", city=city_name()))
+            self.reply(self.t("welcome", city=self.config.city))
             return
         self.ask()
 
@@ -580,7 +572,7 @@ class _Turn:
         else:
             description = parts[0]
         if category_text:
-            code = category_from_answer(category_text, self.lang)
+            code = category_from_answer(self.config, category_text, self.lang)
             if code:
                 draft.category = code
             else:
@@ -602,7 +594,7 @@ class _Turn:
         else:
             draft.description = texts.join([draft.description.strip(), text], " ").strip()
         if not draft.has_location():
-            found = extract_location(text)
+            found = extract_location(self.config, text)
             if found:
                 draft.location_text = found
 
@@ -620,7 +612,9 @@ class _Turn:
         elif draft.edit_field == "category" or not draft.category:
             guess = None
             if draft.edit_field != "category":
-                guess = infer_category(without_location(draft.full_description(), draft.location_text))
+                guess = infer_category(
+                    self.config, without_location(draft.full_description(), draft.location_text)
+                )
             if guess:
                 draft.category = guess
                 draft.category_inferred = True
@@ -683,7 +677,7 @@ class _Turn:
         if choice == MORE:
             state.menu_page += 1
             return False
-        if kind == "cat" and (category_by_code(value) or value == self.other_category()):
+        if kind == "cat" and (self.config.category(value) or value == self.other_category()):
             draft.category = value
             draft.category_inferred = False
             if draft.edit_field == "category":
@@ -724,8 +718,8 @@ class _Turn:
             if self.means_other(text):
                 code: str | None = self.other_category()  # "tidak tahu": a choice, not part of the complaint
             else:
-                code = category_from_answer(text, self.lang)
-                if code and not category_named(text):
+                code = category_from_answer(self.config, text, self.lang)
+                if code and not category_named(self.config, text):
                     draft.extras.append(text.strip())  # "sampah di depan rumah": more than a choice, keep it
             if code is None:
                 draft.extras.append(text.strip())
@@ -753,7 +747,7 @@ class _Turn:
             return self.on_confirm_text(draft, text)
         elif stage == EDITING:
             fields_table = {k: list(v) for k, v in (self.settings.get("fields") or {}).items()}
-            field_name = lookup_word(text, fields_table)
+            field_name = self.keywords.lookup_word(text, fields_table)
             if field_name in EDIT_FIELDS:
                 self.begin_edit(field_name)
                 return True
@@ -782,30 +776,30 @@ class _Turn:
     def means_other(self, text: str) -> bool:
         """The answer says "other" or "I do not know" ("yang lain", "tidak tahu")."""
         words = [str(w) for w in self.settings.get("other_category_words") or ()]
-        return lookup_word(text, {"other": words}) == "other"
+        return self.keywords.lookup_word(text, {"other": words}) == "other"
 
     def privacy_from_text(self, text: str) -> str | None:
-        if is_keyword(text, "skip"):
+        if self.keywords.is_keyword(text, "skip"):
             return DEFAULT_PRIVACY
         table = {k: list(v) for k, v in (self.settings.get("privacy_words") or {}).items()}
-        found = lookup_word(text, table)
+        found = self.keywords.lookup_word(text, table)
         return found if found in PRIVACY_CHOICES else None
 
     def on_confirm_text(self, draft: Draft, text: str) -> bool:
-        if is_keyword(text, "yes"):
+        if self.keywords.is_keyword(text, "yes"):
             self.file_ticket()
             return True
-        if is_keyword(text, "no"):
+        if self.keywords.is_keyword(text, "no"):
             self.close_draft()
             self.reply(self.t("cancelled"))
             return True
-        if is_keyword(text, "edit"):
+        if self.keywords.is_keyword(text, "edit"):
             self.show_edit_menu()
             return True
         first, _, rest = split_first_word(text)
-        if rest and matches(first, _keywords("edit")):
+        if rest and self.keywords.matches(first, self.keywords.words("edit")):
             fields_table = {k: list(v) for k, v in (self.settings.get("fields") or {}).items()}
-            field_name = lookup_word(rest, fields_table)
+            field_name = self.keywords.lookup_word(rest, fields_table)
             if field_name in EDIT_FIELDS:
                 self.begin_edit(field_name)
                 return True
@@ -839,7 +833,10 @@ class _Turn:
         state = self.state
         draft = state.draft
         assert draft is not None
-        tracking = self.ctx.new_tracking or new_tracking_number()
+        tracking = self.ctx.new_tracking
+        if not tracking:
+            raise ValueError("the context reserves the tracking number a filed ticket gets")
+        days = self.config.deadlines(draft.category)
         self.effects.append(
             CreateTicket(
                 tracking=tracking,
@@ -851,12 +848,12 @@ class _Turn:
                 attachments=tuple(draft.attachments),
                 language=self.lang,
                 message_ids=tuple(draft.message_ids),
+                deadlines=days,
             )
         )
         kind = state.emergency or (self.emergency.kind if self.emergency else None)
         if kind:
             self.effects.append(FlagEmergency(tracking, kind))
-        days = deadlines(draft.category)
         state.open_ticket = tracking
         self.close_draft()
         follow_up = days.get("follow_up", 5)
@@ -891,9 +888,11 @@ class _Turn:
                 _Option(
                     payload=f"cat:{c.code}",
                     title=c.name(self.lang),
-                    short=str(texts.raw(f"category_short.{c.code}", self.lang) or c.name(self.lang)),
+                    short=str(
+                        texts.raw(self.config, f"category_short.{c.code}", self.lang) or c.name(self.lang)
+                    ),
                 )
-                for c in categories()
+                for c in self.config.categories
                 if c.code != other
             ]
             # "Lainnya / tidak tahu" on every page: a citizen who cannot place the complaint
@@ -923,7 +922,7 @@ class _Turn:
         return self.summary(draft)
 
     def summary(self, draft: Draft) -> Reply:
-        category = category_by_code(draft.category)
+        category = self.config.category(draft.category)
         location = draft.location_text or ""
         if draft.location is not None and not location:
             location = self.t("confirm.pin")
@@ -933,7 +932,7 @@ class _Turn:
         summary_key, prompt_key = "confirm.summary", "confirm.prompt"
         fixed = len(self.t(summary_key, description="", location="", category="", privacy="", photos=""))
         if self.max_len - fixed - len(self.t(prompt_key)) < 100 and texts.has(
-            "confirm.summary_short", self.lang
+            self.config, "confirm.summary_short", self.lang
         ):
             summary_key, prompt_key = "confirm.summary_short", "confirm.prompt_short"
         prompt = self.t(prompt_key)
@@ -945,6 +944,7 @@ class _Turn:
                 Button("confirm:edit", self.button_title(self.t("confirm.button_edit"))),
             )
         body = texts.fit(
+            self.config,
             summary_key,
             self.lang,
             self.max_len - len(prompt) - 1,

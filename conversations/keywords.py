@@ -11,10 +11,9 @@ mistaken for an opt-out.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
-
-from conversations.settings import conversation_settings, derived
 
 _EDGE_PUNCT = re.compile(r"^[\s\W_]+|[\s\W_]+$", re.UNICODE)
 _SPACES = re.compile(r"\s+")
@@ -52,57 +51,6 @@ def edit_distance_at_most_one(a: str, b: str) -> bool:
     return any(b[:i] + b[i + 1 :] == a for i in range(len(b)))
 
 
-def _settings() -> dict[str, Any]:
-    return conversation_settings()
-
-
-def keyword_list(group: str) -> list[str]:
-    settings = _settings()
-
-    def build(loaded: dict[str, Any]) -> dict[str, list[str]]:
-        table = loaded.get("keywords") or {}
-        return {str(k): [normalize(str(w)) for w in v or ()] for k, v in table.items()}
-
-    groups: dict[str, list[str]] = derived("keywords", settings, build)
-    return groups.get(group, [])
-
-
-def matches(word: str, candidates: list[str]) -> bool:
-    """``word`` (already normalized) is one of ``candidates``, allowing one typo on long ones."""
-    if word in candidates:
-        return True
-    settings = _settings()
-    min_len = int(settings.get("typo_min_length", 4))
-    exempt: set[str] = derived(
-        "typo_exempt", settings, lambda s: {normalize(str(w)) for w in s.get("typo_exempt") or ()}
-    )
-    if word in exempt or " " in word or not word.isalpha():
-        return False
-    return any(
-        len(candidate) >= min_len and " " not in candidate and edit_distance_at_most_one(word, candidate)
-        for candidate in candidates
-    )
-
-
-def is_keyword(text: str, group: str) -> bool:
-    """The whole message is a keyword of ``group`` (e.g. "yes", "cancel")."""
-    return matches(normalize(text), keyword_list(group))
-
-
-def lookup_word(text: str, table: dict[str, list[str]]) -> str | None:
-    """Which key of ``table`` (key -> words) the whole ``text`` names, with typo tolerance."""
-    word = normalize(text)
-    if not word:
-        return None
-    for key, words in table.items():
-        if word in [normalize(str(w)) for w in words]:
-            return key
-    for key, words in table.items():
-        if matches(word, [normalize(str(w)) for w in words]):
-            return key
-    return None
-
-
 @dataclass(frozen=True)
 class Command:
     """A recognised keyword: its group and whatever followed it."""
@@ -130,35 +78,85 @@ def split_first_word(text: str) -> tuple[str, str, str]:
     return normalize(match.group(1)), match.group(2), stripped[match.end() :].strip()
 
 
-def parse(text: str, region_keyword: str | None = None) -> Command | None:
-    """The command ``text`` carries, or None when it is ordinary text.
+@dataclass(frozen=True)
+class KeywordTable:
+    """The keyword groups of config/conversation.yaml, normalized once per snapshot."""
 
-    A leading region keyword ("KTC ...") is reported as ``Command("region", rest)``.
-    """
-    text = _strip_command_slash(text)
-    whole = normalize(text)
-    if not whole:
+    groups: Mapping[str, list[str]]
+    exempt: frozenset[str] = frozenset()
+    typo_min_length: int = 4
+    languages: Mapping[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> KeywordTable:
+        table = settings.get("keywords") or {}
+        return cls(
+            groups={str(k): [normalize(str(w)) for w in v or ()] for k, v in table.items()},
+            exempt=frozenset(normalize(str(w)) for w in settings.get("typo_exempt") or ()),
+            typo_min_length=int(settings.get("typo_min_length", 4)),
+            languages={str(k): list(v) for k, v in (settings.get("languages") or {}).items()},
+        )
+
+    def words(self, group: str) -> list[str]:
+        return self.groups.get(group, [])
+
+    def matches(self, word: str, candidates: list[str]) -> bool:
+        """``word`` (already normalized) is one of ``candidates``, allowing one typo on long ones."""
+        if word in candidates:
+            return True
+        if word in self.exempt or " " in word or not word.isalpha():
+            return False
+        return any(
+            len(candidate) >= self.typo_min_length
+            and " " not in candidate
+            and edit_distance_at_most_one(word, candidate)
+            for candidate in candidates
+        )
+
+    def is_keyword(self, text: str, group: str) -> bool:
+        """The whole message is a keyword of ``group`` (e.g. "yes", "cancel")."""
+        return self.matches(normalize(text), self.words(group))
+
+    def lookup_word(self, text: str, table: Mapping[str, list[str]]) -> str | None:
+        """Which key of ``table`` (key -> words) the whole ``text`` names, with typo tolerance."""
+        word = normalize(text)
+        if not word:
+            return None
+        for key, words in table.items():
+            if word in [normalize(str(w)) for w in words]:
+                return key
+        for key, words in table.items():
+            if self.matches(word, [normalize(str(w)) for w in words]):
+                return key
         return None
-    for group in WHOLE_MESSAGE:
-        if matches(whole, keyword_list(group)):
-            return Command(group)
-    first, separator, rest = split_first_word(text)
-    if region_keyword and first == normalize(region_keyword):
-        return Command("region", rest)
-    if matches(first, keyword_list("report")):
-        # "LAPOR#kategori#lokasi#isi": the one-shot form keeps its leading "#".
-        return Command("report", "#" + rest if "#" in separator else rest)
-    if matches(first, keyword_list("new")) and (not rest or first in keyword_list("new")):
-        # A typo'd "BARU" only counts alone: "batu", "biru" open ordinary sentences.
-        return Command("new", rest)
-    if matches(first, keyword_list("status")) and (not rest or re.match(r"^#?\s*\d", rest)):
-        return Command("status", rest)
-    if matches(first, keyword_list("language")) and rest and language_code(rest):
-        return Command("language", rest)
-    return None
 
+    def parse(self, text: str, region_keyword: str | None = None) -> Command | None:
+        """The command ``text`` carries, or None when it is ordinary text.
 
-def language_code(text: str) -> str | None:
-    """The language a "BAHASA <x>" argument names: "en", "id" or None."""
-    table = _settings().get("languages") or {}
-    return lookup_word(text, {str(k): list(v) for k, v in table.items()})
+        A leading region keyword ("KTC ...") is reported as ``Command("region", rest)``.
+        """
+        text = _strip_command_slash(text)
+        whole = normalize(text)
+        if not whole:
+            return None
+        for group in WHOLE_MESSAGE:
+            if self.matches(whole, self.words(group)):
+                return Command(group)
+        first, separator, rest = split_first_word(text)
+        if region_keyword and first == normalize(region_keyword):
+            return Command("region", rest)
+        if self.matches(first, self.words("report")):
+            # "LAPOR#kategori#lokasi#isi": the one-shot form keeps its leading "#".
+            return Command("report", "#" + rest if "#" in separator else rest)
+        if self.matches(first, self.words("new")) and (not rest or first in self.words("new")):
+            # A typo'd "BARU" only counts alone: "batu", "biru" open ordinary sentences.
+            return Command("new", rest)
+        if self.matches(first, self.words("status")) and (not rest or re.match(r"^#?\s*\d", rest)):
+            return Command("status", rest)
+        if self.matches(first, self.words("language")) and rest and self.language_code(rest):
+            return Command("language", rest)
+        return None
+
+    def language_code(self, text: str) -> str | None:
+        """The language a "BAHASA <x>" argument names: "en", "id" or None."""
+        return self.lookup_word(text, self.languages)

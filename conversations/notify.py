@@ -8,8 +8,12 @@ to fit an SMS rather than pushing the essentials out.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from conversations import texts
-from conversations.settings import deadlines
+
+if TYPE_CHECKING:
+    from conversations.snapshot import ConfigSnapshot
 
 # Statuses with their own wording; "reopened" is an event (a resolved ticket answered
 # by the citizen), worded like a status.
@@ -20,13 +24,14 @@ def _language(language: str | None) -> str:
     return language if language in texts.LANGUAGES else texts.DEFAULT_LANGUAGE
 
 
-def status_label(status: str, language: str) -> str:
+def status_label(config: ConfigSnapshot, status: str, language: str) -> str:
     """The contract's label for a status ("Sedang Diproses"), or the status itself."""
-    label = texts.raw(f"status.labels.{status}", _language(language))
+    label = texts.raw(config, f"status.labels.{status}", _language(language))
     return str(label) if label else status
 
 
 def render_status_update(
+    config: ConfigSnapshot,
     tracking: str,
     status: str,
     note: str | None,
@@ -41,22 +46,24 @@ def render_status_update(
     if note and note[-1] not in ".!?":
         note += "."  # the fixed text that follows starts a new sentence
     variant = "with_note" if note else "text"
-    days = deadlines()
+    days = config.deadlines()
     params = {
         "tracking": tracking,
-        "agency": agency_name or texts.text("notify.agency_unknown", lang),
-        "label": status_label(status, lang),
+        "agency": agency_name or texts.text(config, "notify.agency_unknown", lang),
+        "label": status_label(config, status, lang),
         "note": note,
         "verify": days.get("verify", 3),
         "follow_up": days.get("follow_up", 5),
         "reopen_window": days.get("reopen_window", 10),
     }
-    return texts.fit(f"notify.{key}.{variant}", lang, max_len, shrink=("note", "agency"), **params)
+    return texts.fit(config, f"notify.{key}.{variant}", lang, max_len, shrink=("note", "agency"), **params)
 
 
-def render_operator_reply(tracking: str, text: str, language: str, max_len: int) -> str:
+def render_operator_reply(
+    config: ConfigSnapshot, tracking: str, text: str, language: str, max_len: int
+) -> str:
     """An operator's answer, labelled with the ticket it is about."""
     lang = _language(language)
     return texts.fit(
-        "notify.operator_reply", lang, max_len, shrink=("text",), tracking=tracking, text=text.strip()
+        config, "notify.operator_reply", lang, max_len, shrink=("text",), tracking=tracking, text=text.strip()
     )

@@ -22,14 +22,14 @@ Rules, in the order they matter:
   no match otherwise. A wrong guess routes a complaint to the wrong office; no guess
   leaves it with the coordinator.
 
-Pure: no I/O; the table is passed in (conversations.settings.area_table loads it).
+Pure: no I/O; the table is passed in (built into the configuration snapshot).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein
@@ -85,6 +85,12 @@ class AreaTable:
     city: str = ""
     code: str = ""
     kecamatan: tuple[Kecamatan, ...] = ()
+    #: Every spelling of every area, worked out once per table (the table is built once per
+    #: configuration snapshot), not on each message.
+    entries: tuple[_Entry, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "entries", tuple(_entries(self)))
 
     @classmethod
     def from_config(cls, doc: Any) -> AreaTable:
@@ -196,19 +202,6 @@ def _entries(table: AreaTable) -> list[_Entry]:
     return [e for e in out if e.spelling]
 
 
-_ENTRY_CACHE: dict[int, tuple[AreaTable, list[_Entry]]] = {}
-
-
-def _cached_entries(table: AreaTable) -> list[_Entry]:
-    hit = _ENTRY_CACHE.get(id(table))
-    if hit is not None and hit[0] is table:
-        return hit[1]
-    entries = _entries(table)
-    _ENTRY_CACHE.clear()
-    _ENTRY_CACHE[id(table)] = (table, entries)
-    return entries
-
-
 def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
@@ -304,7 +297,7 @@ def match_area(text: str | None, table: AreaTable) -> AreaMatch | None:
     """The kecamatan and kelurahan ``text`` names, or None when it names none or is ambiguous."""
     if not text or not table.kecamatan:
         return None
-    chosen = _choose(_candidates(_tokens(text), _cached_entries(table)))
+    chosen = _choose(_candidates(_tokens(text), table.entries))
     districts = _best([c for c in chosen if c.entry.level == KECAMATAN])
     villages = [c for c in chosen if c.entry.level == KELURAHAN]
     district_codes = {c.entry.kecamatan.code for c in districts}
@@ -345,4 +338,4 @@ def names_an_area(text: str, table: AreaTable) -> bool:
     if not table.kecamatan:
         return False
     words = [t for t in _tokens(text) if _is_word(t)][:_MAX_NAME_WORDS]
-    return any(c.start == 1 for c in _candidates(["kel", *words], _cached_entries(table)))
+    return any(c.start == 1 for c in _candidates(["kel", *words], table.entries))

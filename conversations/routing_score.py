@@ -11,7 +11,7 @@ The result is ranked suggestions, each with a confidence in 0..1 and the words t
 it, so that the router can act only when it is sure (``threshold`` in config/routing.yaml)
 and otherwise hand the coordinator its best three guesses with its reasons.
 
-Pure: reads the config through conversations.settings, does no I/O of its own.
+Pure: the rules are built once per configuration snapshot (`Rules` in `ConfigSnapshot.rules`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conversations.categorize import extract_location, tokens, without_location
-from conversations.settings import conversation_settings, load_yaml
+
+if TYPE_CHECKING:
+    from conversations.snapshot import ConfigSnapshot
 
 DEFAULT_THRESHOLD = 0.45
 DEFAULT_WEIGHTS = {"keyword": 3.0, "weak": 1.0, "pattern": 3.0, "not": -4.0}
@@ -83,12 +85,13 @@ def _norm_word(word: str) -> str:
     return re.sub(r"(?<=[a-z])2$", "", word)
 
 
-def _phrase(text: str) -> tuple[str, ...]:
-    return tuple(_norm_word(w) for w in tokens(text))
+def _phrase(text: str, shorthand: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(_norm_word(w) for w in tokens(text, shorthand))
 
 
-def build_rules(categories_doc: Any, routing_doc: Any) -> Rules:
-    """Rules from the loaded categories.yaml and routing.yaml documents."""
+def build_rules(categories_doc: Any, routing_doc: Any, shorthand: Mapping[str, str]) -> Rules:
+    """Rules from the loaded categories.yaml and routing.yaml documents (phrases read with
+    conversation.yaml's ``shorthand``, as the texts they are matched against are)."""
     routing_doc = routing_doc if isinstance(routing_doc, dict) else {}
     generic = frozenset(_norm_word(str(w).lower()) for w in routing_doc.get("generic_words") or ())
     weights = dict(DEFAULT_WEIGHTS)
@@ -99,7 +102,7 @@ def build_rules(categories_doc: Any, routing_doc: Any) -> Rules:
     def phrases(values: Any) -> tuple[tuple[str, ...], ...]:
         out = []
         for value in values or ():
-            words = _phrase(str(value))
+            words = _phrase(str(value), shorthand)
             # A phrase made only of address words ("jalan", "gang") is no evidence.
             if words and not all(w in generic for w in words):
                 out.append(words)
@@ -140,23 +143,6 @@ def build_rules(categories_doc: Any, routing_doc: Any) -> Rules:
         suggestions=int(routing_doc.get("suggestions", 3)),
         problems=tuple(problems),
     )
-
-
-def current_rules() -> Rules:
-    """The rules of the config in effect (rebuilt when a config file changes)."""
-    categories_doc = load_yaml("categories.yaml")
-    routing_doc = load_yaml("routing.yaml")
-    # The shorthand table (conversation.yaml) shapes the phrases too: key on all three files.
-    source = (categories_doc, routing_doc, conversation_settings())
-    hit = _RULES_CACHE.get("rules")
-    if hit is not None and all(a is b for a, b in zip(hit[0], source, strict=True)):
-        return hit[1]
-    rules = build_rules(categories_doc, routing_doc)
-    _RULES_CACHE["rules"] = (source, rules)
-    return rules
-
-
-_RULES_CACHE: dict[str, tuple[tuple[Any, Any, Any], Rules]] = {}
 
 
 # "jalannya" (Indonesian), "dalane", "lampune" (Javanese), "jalanna" (Sundanese): the thing
@@ -212,12 +198,16 @@ def confidence(score: float, total: float) -> float:
     return round(min(1.0, share * amount), 3)
 
 
-def score(text: str, location: str | None = None, rules: Rules | None = None) -> Scoring:
-    """Rank the categories ``text`` is about; ``location`` (else the one found in it) is ignored."""
-    rules = rules or current_rules()
-    place = location if location is not None else extract_location(text)
+def score(
+    config: ConfigSnapshot, text: str, location: str | None = None, rules: Rules | None = None
+) -> Scoring:
+    """Rank the categories ``text`` is about; ``location`` (else the one found in it) is ignored.
+
+    ``rules`` default to the snapshot's; routing evaluation passes others to compare."""
+    rules = rules or config.rules
+    place = location if location is not None else extract_location(config, text)
     body = without_location(text, place) if place else text
-    words = [_norm_word(w) for w in tokens(body)]
+    words = [_norm_word(w) for w in tokens(body, config.shorthand)]
     joined = " ".join(words)
     weights = rules.weights
 
@@ -269,9 +259,9 @@ def score(text: str, location: str | None = None, rules: Rules | None = None) ->
     return Scoring(suggestions)
 
 
-def threshold(rules: Rules | None = None) -> float:
+def threshold(rules: Rules) -> float:
     """The deployer's confidence threshold for routing without the coordinator."""
-    return (rules or current_rules()).threshold
+    return rules.threshold
 
 
 def as_data(suggestion: Suggestion, agency: str | None, external: bool = False) -> dict[str, Any]:

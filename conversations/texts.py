@@ -8,12 +8,12 @@ deployer mistypes are left visible instead of raising.
 
 from __future__ import annotations
 
-import contextlib
 import string
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from conversations.settings import load_yaml
+if TYPE_CHECKING:
+    from conversations.snapshot import ConfigSnapshot
 
 LANGUAGES = ("id", "en")
 DEFAULT_LANGUAGE = "id"
@@ -29,28 +29,24 @@ def _lookup(data: Any, key: str) -> Any:
     return node
 
 
-def _sources(language: str) -> Iterable[Any]:
+def _sources(config: ConfigSnapshot, language: str) -> Iterable[Any]:
     """Deployer's file, shipped file, for the language then for Indonesian."""
     langs = [language] if language == DEFAULT_LANGUAGE else [language, DEFAULT_LANGUAGE]
     for lang in langs:
-        name = f"messages/{lang}.yaml"
-        envs: tuple[Mapping[str, str] | None, ...] = (None, {})
-        for env in envs:  # the deployer's copy (LAPOR_CONFIG_DIR), then the shipped file
-            with contextlib.suppress(FileNotFoundError):
-                yield load_yaml(name, env=env)
+        yield from config.messages.get(lang, ())
 
 
-def raw(key: str, language: str) -> Any:
+def raw(config: ConfigSnapshot, key: str, language: str) -> Any:
     """The YAML node under a dotted ``key`` (a string, list or mapping), or None."""
-    for data in _sources(language):
+    for data in _sources(config, language):
         value = _lookup(data, key)
         if value is not None:
             return value
     return None
 
 
-def has(key: str, language: str) -> bool:
-    return raw(key, language) is not None
+def has(config: ConfigSnapshot, key: str, language: str) -> bool:
+    return raw(config, key, language) is not None
 
 
 class _SafeDict(dict[str, Any]):
@@ -68,9 +64,9 @@ def _format(template: str, params: Mapping[str, Any]) -> str:
         return template
 
 
-def text(key: str, language: str, **params: Any) -> str:
+def text(config: ConfigSnapshot, key: str, language: str, **params: Any) -> str:
     """The rendered text for ``key``; the key itself when no file has it (visible, never a crash)."""
-    value = raw(key, language)
+    value = raw(config, key, language)
     if value is None:
         return key
     return _format(str(value).rstrip(), params)
@@ -87,25 +83,27 @@ def truncate(value: str, limit: int) -> str:
     return value[: limit - len(ELLIPSIS)].rstrip() + ELLIPSIS
 
 
-def fit(key: str, language: str, max_len: int, shrink: Iterable[str] = (), **params: Any) -> str:
+def fit(
+    config: ConfigSnapshot, key: str, language: str, max_len: int, shrink: Iterable[str] = (), **params: Any
+) -> str:
     """Render ``key`` within ``max_len`` characters.
 
     The parameters named in ``shrink`` (the citizen's own words, an operator's note)
     are shortened first, evenly, so that the fixed part of the message (the
     tracking number, what to reply) survives; only then is the whole text cut.
     """
-    rendered = text(key, language, **params)
+    rendered = text(config, key, language, **params)
     if len(rendered) <= max_len:
         return rendered
     names = [n for n in shrink if isinstance(params.get(n), str) and params[n]]
     if names:
-        fixed = len(text(key, language, **{**params, **dict.fromkeys(names, "")}))
+        fixed = len(text(config, key, language, **{**params, **dict.fromkeys(names, "")}))
         budget = max(0, max_len - fixed)
         shares = _shares([len(params[n]) for n in names], budget)
         shrunk = dict(params)
         for name, share in zip(names, shares, strict=True):
             shrunk[name] = truncate(params[name], share)
-        rendered = text(key, language, **shrunk)
+        rendered = text(config, key, language, **shrunk)
     return truncate(rendered, max_len)
 
 

@@ -8,7 +8,7 @@ them). A deployer adds regional holidays and corrects dates moved by decree in
 config/holidays.yaml, because the library cannot know a city's anniversary or a
 decree issued after its release.
 
-Pure apart from reading that file in `WorkCalendar.from_config`.
+Pure: the gateway reads the file and builds the calendar into its configuration snapshot.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
-
-from config.loader import load_yaml
 
 #: Days of the week off (Monday is 0): Saturday and Sunday.
 WEEKEND: frozenset[int] = frozenset({5, 6})
@@ -80,15 +78,6 @@ class WorkCalendar:
         """Build from the parsed config/holidays.yaml (``add`` and ``remove`` lists)."""
         data = data or {}
         return cls(extra=_entries(data.get("add")), removed=_entries(data.get("remove")).keys())
-
-    @classmethod
-    def from_config(cls, env: Mapping[str, str] | None = None) -> WorkCalendar:
-        """Build from config/holidays.yaml (the deployer's copy first)."""
-        try:
-            data = load_yaml("holidays.yaml", env)
-        except FileNotFoundError:
-            data = {}
-        return cls.from_mapping(data if isinstance(data, Mapping) else {})
 
     # -- single days ----------------------------------------------------------------
     def holiday_name(self, day: date) -> str | None:

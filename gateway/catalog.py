@@ -1,96 +1,11 @@
-"""Agencies, categories and deadline settings read from config/, as plain objects."""
+"""Agencies, categories and deadline settings: the types live in config.catalog.
+
+Kept as an import path for the gateway; the dialogue and the gateway share one type each,
+read from the runtime's configuration snapshot (``runtime.config.catalog``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from config.catalog import AgencyConfig, Catalog, CategoryConfig
 
-from config.loader import load_model
-from config.schema import AgenciesFile, CategoriesFile, LifecycleFile, keyword_words
-
-
-@dataclass(frozen=True)
-class AgencyConfig:
-    code: str
-    name: str
-    coordinator: bool = False
-    categories: tuple[str, ...] = ()
-    areas: tuple[str, ...] = ()
-    forward: Mapping[str, Any] = field(default_factory=dict)
-    # Outside regional authority (PLN, BPN...): suggested to the coordinator, never routed to.
-    external: bool = False
-    contact: str = ""
-
-
-@dataclass(frozen=True)
-class CategoryConfig:
-    code: str
-    names: Mapping[str, str]
-    keywords: tuple[str, ...] = ()
-    auto_dispatch: bool = False
-    deadlines: Mapping[str, int] = field(default_factory=dict)
-
-    def name(self, language: str = "id") -> str:
-        return self.names.get(language) or self.names.get("id") or self.code
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """The deployer's data, loaded once per process."""
-
-    city: str
-    region_keyword: str | None
-    agencies: tuple[AgencyConfig, ...]
-    categories: tuple[CategoryConfig, ...]
-    deadlines: Mapping[str, int]
-
-    @classmethod
-    def load(cls, env: Mapping[str, str] | None = None) -> Catalog:
-        """Read through the same models `lapor-gateway config check` uses (ConfigError when invalid)."""
-        agencies_doc: AgenciesFile = load_model("agencies.yaml", env)
-        categories_doc: CategoriesFile = load_model("categories.yaml", env)
-        lifecycle_doc: LifecycleFile = load_model("lifecycle.yaml", env)
-        agencies = tuple(
-            AgencyConfig(
-                code=a.code,
-                name=a.name,
-                coordinator=a.coordinator,
-                categories=tuple(a.categories),
-                areas=tuple(a.areas),
-                forward=a.forward.model_dump(exclude_none=True) if a.forward else {},
-                external=a.external,
-                contact=a.contact or "",
-            )
-            for a in agencies_doc.agencies
-        )
-        categories = tuple(
-            CategoryConfig(
-                code=c.code,
-                names={str(k): v for k, v in c.name.items()} if isinstance(c.name, dict) else {"id": c.name},
-                keywords=tuple(k.lower() for k in keyword_words(c.keywords)),
-                auto_dispatch=c.auto_dispatch,
-                deadlines={str(k): v for k, v in c.deadlines.items()},
-            )
-            for c in categories_doc.categories
-        )
-        return cls(
-            city=agencies_doc.city,
-            region_keyword=agencies_doc.region_keyword,
-            agencies=agencies,
-            categories=categories,
-            deadlines=lifecycle_doc.deadlines.model_dump(exclude_unset=True),
-        )
-
-    @property
-    def coordinator(self) -> AgencyConfig:
-        for agency in self.agencies:
-            if agency.coordinator:
-                return agency
-        return self.agencies[0]
-
-    def category(self, code: str | None) -> CategoryConfig | None:
-        return next((c for c in self.categories if c.code == code), None)
-
-    def agency(self, code: str | None) -> AgencyConfig | None:
-        return next((a for a in self.agencies if a.code == code), None)
+__all__ = ["AgencyConfig", "Catalog", "CategoryConfig"]

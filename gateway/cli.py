@@ -99,10 +99,15 @@ def _settings_or_exit() -> Any:
 
 
 def _catalog_or_exit(runtime: Any) -> Any:
+    return _config_or_exit(runtime).catalog
+
+
+def _config_or_exit(runtime: Any) -> Any:
+    """The runtime's configuration snapshot, or the ConfigError's lines and exit status 2."""
     from config.problems import ConfigError
 
     try:
-        return runtime.catalog
+        return runtime.config
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -762,9 +767,11 @@ def routing_evaluate(file: Path, as_json: bool) -> None:
     import json
 
     from gateway.routing_eval import EvaluationError, evaluate_file, report, summary
+    from gateway.runtime import Runtime
 
+    runtime = Runtime(_settings_or_exit())
     try:
-        result = evaluate_file(file)
+        result = evaluate_file(file, _config_or_exit(runtime))
     except EvaluationError as exc:
         raise click.ClickException(f"{file}: {exc}") from exc
     click.echo(json.dumps(summary(result)) if as_json else report(result))
@@ -779,7 +786,7 @@ def routing_train() -> None:
     runtime = Runtime(load_settings())
     learned = retrain(runtime)
     if learned is None:
-        wanted = settings().get("min_training_cases", DEFAULT_MIN_CASES)
+        wanted = settings(runtime).get("min_training_cases", DEFAULT_MIN_CASES)
         click.echo(
             f"too few dispositions to learn from (at least {wanted} of two agencies): routing by rules alone"
         )

@@ -168,6 +168,15 @@ def run_all(host: str = "127.0.0.1", port: int = 5000, demo: bool = True) -> Non
         raise KeyboardInterrupt  # stop children and stand-ins on SIGTERM as on Ctrl-C
 
     signal.signal(signal.SIGTERM, _terminate)
+
+    def _reload(_signum: int, _frame: object) -> None:
+        # SIGHUP reloads the config on both floors: this web server's snapshot and the worker's.
+        app.extensions["lapor"].request_config_reload()
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGHUP)
+
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _reload)
     _banner(env, port, data_dir, demo)
     try:
         server.serve_forever()

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from conversations.routing import is_external, recommend
-from conversations.routing_score import Rules, current_rules, score
-from gateway.catalog import AgencyConfig, Catalog
+from conversations.routing_score import Rules, score
+from conversations.snapshot import ConfigSnapshot
+from gateway.catalog import AgencyConfig
 
 COORDINATOR_COLUMN = "(koordinator)"
 
@@ -85,14 +86,18 @@ def read_cases(lines: Iterable[str], agencies: Sequence[AgencyConfig]) -> list[t
     return cases
 
 
-def evaluate(cases: Sequence[tuple[str, str]], catalog: Catalog, rules: Rules | None = None) -> Evaluation:
-    """Run every case through the router the way a new ticket is routed."""
-    rules = rules or current_rules()
+def evaluate(
+    cases: Sequence[tuple[str, str]], config: ConfigSnapshot, rules: Rules | None = None
+) -> Evaluation:
+    """Run every case through the router the way a new ticket is routed (``rules``: others
+    than the snapshot's, to compare)."""
+    catalog = config.catalog
+    rules = rules or config.rules
     coordinator = catalog.coordinator.code
     result = Evaluation(problems=rules.problems)
     for text, label in cases:
         advice = recommend(
-            score(text, rules=rules),
+            score(config, text, rules=rules),
             None,
             catalog.agencies,
             catalog.categories,
@@ -124,11 +129,10 @@ def evaluate(cases: Sequence[tuple[str, str]], catalog: Catalog, rules: Rules | 
     return result
 
 
-def evaluate_file(path: Path, catalog: Catalog | None = None) -> Evaluation:
-    catalog = catalog or Catalog.load()
+def evaluate_file(path: Path, config: ConfigSnapshot) -> Evaluation:
     with path.open(encoding="utf-8") as handle:
-        cases = read_cases(handle, catalog.agencies)
-    return evaluate(cases, catalog)
+        cases = read_cases(handle, config.catalog.agencies)
+    return evaluate(cases, config)
 
 
 def report(result: Evaluation) -> str:

@@ -27,7 +27,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
-from conversations.settings import load_yaml
 from gateway.jobs.scheduler import periodic
 from gateway.models import Ticket, TicketEvent
 
@@ -57,8 +56,9 @@ class Learned:
         return {str(code): float(p) for code, p in zip(self.pipeline.classes_, probs, strict=True)}
 
 
-def settings() -> Mapping[str, Any]:
-    doc = load_yaml("routing.yaml")
+def settings(runtime: Runtime) -> Mapping[str, Any]:
+    """config/routing.yaml of the snapshot in effect."""
+    doc = runtime.config.data.get("routing.yaml")
     return doc if isinstance(doc, dict) else {}
 
 
@@ -134,7 +134,7 @@ def load(path: Path) -> Learned | None:
 
 def retrain(runtime: Runtime) -> Learned | None:
     """Train on the database's dispositions and write the model; None (and no file) while too few."""
-    conf = settings()
+    conf = settings(runtime)
     with runtime.db.session() as session:
         cases = training_cases(session)
     learned = train(cases, int(conf.get("min_training_cases", DEFAULT_MIN_CASES)))
@@ -149,9 +149,9 @@ def learned_probabilities(runtime: Runtime, text: str) -> dict[str, float] | Non
     return learned.probabilities(text) if learned is not None else None
 
 
-def learned_weight() -> float:
+def learned_weight(runtime: Runtime) -> float:
     try:
-        return min(1.0, max(0.0, float(settings().get("learned_weight", DEFAULT_WEIGHT))))
+        return min(1.0, max(0.0, float(settings(runtime).get("learned_weight", DEFAULT_WEIGHT))))
     except (TypeError, ValueError):
         return DEFAULT_WEIGHT
 

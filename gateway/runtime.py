@@ -2,19 +2,22 @@
 
 The web app and the worker each hold one `Runtime`; job handlers receive it as
 their context, so a worker opens one database pool, one Redis connection and one
-client per provider for its whole life rather than one per job.
+client per provider for its whole life rather than one per job. The config data is
+the exception that is rebuilt: `config` is the current immutable snapshot of the
+deployer's files (gateway.config_snapshot), renewed when a file changes or on SIGHUP.
 """
 
 from __future__ import annotations
 
 import threading
-from functools import cached_property
 from typing import Any
 
 from adapters import adapter_class
 from adapters.base import ChannelAdapter
+from config.catalog import Catalog
 from config.settings import Settings, load_settings
-from gateway.catalog import Catalog
+from conversations.snapshot import ConfigSnapshot
+from gateway.config_snapshot import ConfigSource
 from gateway.db import Database
 from gateway.jobs.queue import JobQueue, set_current_queue
 
@@ -29,11 +32,27 @@ class Runtime:
         set_current_queue(self.queue)
         self._adapters: dict[str, ChannelAdapter | None] = {}
         self._lock = threading.Lock()
+        self._config = ConfigSource(self.settings.env)
 
-    @cached_property
+    @property
+    def config(self) -> ConfigSnapshot:
+        """The configuration snapshot in effect (LAPOR_CONFIG_DIR first, then the shipped config/).
+
+        Take it once per turn and keep it: two reads may straddle a reload."""
+        return self._config.current()
+
+    @property
     def catalog(self) -> Catalog:
-        """Agencies, categories and deadlines from config/ (the deployer's copy first)."""
-        return Catalog.load(self.settings.env)
+        """Agencies, categories and deadlines of the snapshot in effect."""
+        return self.config.catalog
+
+    def reload_config(self) -> None:
+        """Rebuild the snapshot now (a broken file keeps the last good one, logged)."""
+        self._config.reload()
+
+    def request_config_reload(self) -> None:
+        """Rebuild the snapshot on its next use; what SIGHUP does (no lock in a signal handler)."""
+        self._config.request_reload()
 
     def adapter(self, channel: str) -> ChannelAdapter | None:
         """The channel's adapter, built on first use; None when the channel is off."""

@@ -36,7 +36,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from conversations.settings import area_table
 from conversations.workdays import DEFAULT_DEADLINES, DEFAULT_TIMEZONE, WorkCalendar, local_date
 from gateway.models import Agency, Ticket, utcnow
 from gateway.tickets import visibility
@@ -276,7 +275,7 @@ def stats_for(runtime: Any, session: Session, *, actor: Any, **kwargs: Any) -> d
     kwargs.setdefault("scope", visibility.counted_clause(actor))
     kwargs.setdefault("agency_column", visibility.attributed_agency(actor))
     kwargs.setdefault("area_column", visibility.attributed_area(actor))
-    kwargs.setdefault("area_codes", {k.name: k.code for k in area_table(runtime.settings.env).kecamatan})
+    kwargs.setdefault("area_codes", {k.name: k.code for k in runtime.config.areas.kecamatan})
     language = kwargs.pop("language", "id")
     kwargs.setdefault("calendar", policy.calendar(runtime))
     kwargs.setdefault("deadlines", lambda category: policy.deadlines(runtime, category))

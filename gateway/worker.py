@@ -30,6 +30,7 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from config.settings import load_settings
+from gateway.config_snapshot import reload_on_sighup
 from gateway.jobs.outbox import set_local_dispatch
 from gateway.jobs.queue import QUEUE_NAME
 from gateway.jobs.runner import ConcurrentJobs, set_concurrent, set_runtime
@@ -104,6 +105,8 @@ def run_worker(
     import gateway.tasks  # noqa: F401  (registers job handlers)
 
     set_runtime(runtime)
+    if owned:  # the process's own runtime: `kill -HUP` rebuilds its configuration snapshot
+        reload_on_sighup(runtime.request_config_reload)
     metrics = serve_worker_metrics(runtime.settings.env)
     log.info(
         "worker started",

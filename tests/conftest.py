@@ -24,6 +24,7 @@ from gateway.db import Database
 from gateway.embedded_redis import EmbeddedRedis
 from gateway.migrate import upgrade
 from gateway.models import Base
+from tests.catalogue import CATALOGUE
 
 
 # --------------------------------------------------------------------------- Redis
@@ -143,6 +144,15 @@ def channel_env(providers: dict[str, Any]) -> dict[str, str]:
     }
 
 
+# --------------------------------------------------------------------------- configuration
+@pytest.fixture(scope="session")
+def config() -> Any:
+    """The configuration snapshot of the test catalogue, for engine steps (Context.config)."""
+    from tests.catalogue import catalogue_config
+
+    return catalogue_config()
+
+
 # --------------------------------------------------------------------------- the gateway
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, redis_url: str, providers: dict[str, Any]) -> Settings:
@@ -156,6 +166,7 @@ def settings(tmp_path: Path, database_url: str, redis_url: str, providers: dict[
         "REDIS_URL": redis_url,
         "SECRET_KEY": "test-secret-key",
         "PUBLIC_BASE_URL": "http://localhost:5000",
+        "LAPOR_CONFIG_DIR": str(CATALOGUE),  # the tests' own, not the shipped config/
         **channel_env(providers),
     }
     return load_settings(env, testing=True)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from adapters.common import normalize_phone
 from conversations import lifecycle as lc
 from conversations.notify import render_operator_reply
+from conversations.snapshot import ConfigSnapshot
 from gateway.bounds import parse_id
 from gateway.inbox import inbox_bp
 from gateway.inbox.access import actor, audit, reveals_reporter, runtime, ticket_or_404, visible_tickets
@@ -69,10 +70,12 @@ def _thread_messages(db: Session, ticket: Ticket) -> list[Message]:
     return list(db.scalars(select(Message).where(condition).order_by(Message.created_at, Message.id)))
 
 
-def reply_body(ticket: Ticket, text: str) -> str:
+def reply_body(config: ConfigSnapshot, ticket: Ticket, text: str) -> str:
     """``text`` of an operator's reply without the label the citizen reads before it, in either language."""
     for language in ("id", "en"):
-        head = render_operator_reply(ticket.tracking, "\x00", language, len(text) + 200).split("\x00")[0]
+        head = render_operator_reply(config, ticket.tracking, "\x00", language, len(text) + 200).split(
+            "\x00"
+        )[0]
         if head and text.startswith(head):
             return text[len(head) :]
     return text
@@ -86,12 +89,13 @@ def timeline(db: Session, ticket: Ticket) -> list[TimelineItem]:
         for e in events
         if e.action == "reply" and isinstance(e.data, dict) and isinstance(e.data.get("message_id"), int)
     }
+    config = runtime().config
     items = []
     for m in _thread_messages(db, ticket):
         item = TimelineItem(m.created_at, "message", message=m)
         if m.author == "operator":
             item.sender = senders.get(m.id)
-            item.body = reply_body(ticket, m.text or "")
+            item.body = reply_body(config, ticket, m.text or "")
         items.append(item)
     items += [TimelineItem(e.created_at, "event", event=e) for e in events if e.action not in HIDDEN_EVENTS]
     items.sort(key=lambda item: (item.at, 0 if item.kind == "message" else 1))

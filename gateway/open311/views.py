@@ -26,7 +26,6 @@ from sqlalchemy.orm import object_session, selectinload
 from werkzeug.exceptions import HTTPException
 
 from adapters.common import clean_text, coordinates
-from conversations.settings import area_table
 from conversations.tracking import parse_tracking
 from gateway.api.auth import _actor_for, audit_token, hash_token
 from gateway.bounds import parse_moment
@@ -288,7 +287,7 @@ def _location_text(runtime: Any, address_string: str | None, address_id: str | N
     A client that knows the Kemendagri code sends it as address_id; naming the kelurahan
     and kecamatan lets the ticket match it like any other place (and route by area).
     """
-    table = area_table(runtime.settings.env)
+    table = runtime.config.areas
     village = table.kelurahan_by_code(address_id) if address_id else None
     district = table.kecamatan_by_code(village.kecamatan_code) if village else None
     named = f"Kel. {village.name}, Kec. {district.name}" if village and district else None

@@ -150,6 +150,7 @@ def _context(runtime: Runtime, channel: str, tickets: tuple[TicketInfo, ...], tr
         tickets=tickets,
         new_tracking=tracking,
         retention_months=runtime.settings.retention_months,
+        config=runtime.config,
     )
 
 
@@ -654,6 +655,7 @@ def apply_effects(
                 attachments=[a.__dict__ for a in effect.attachments],
                 message_ids=_own_message_rows(session, contact.id, effect.message_ids),
                 notify_dispatch=not told_dispatch,
+                deadlines=effect.deadlines,
             )
             _link_messages(session, contact.id, ticket.id)
         elif isinstance(effect, AppendToTicket):

@@ -89,7 +89,9 @@ def hand_to_person(
                 OutboundRow(
                     channel=lead.channel,
                     address=lead.address,
-                    text=texts.text("needs_person.holding", language, tracking=ticket.tracking),
+                    text=texts.text(
+                        runtime.config, "needs_person.holding", language, tracking=ticket.tracking
+                    ),
                     contact_id=contact.id,
                     dedupe_key=f"reply:m{lead.id}:needs_person",
                     ticket_id=ticket.id,

@@ -48,7 +48,13 @@ def notify_citizen(
             return None
     agency_name = ticket.agency.name if ticket.agency is not None else None
     text = render_status_update(
-        ticket.tracking, kind, note, agency_name, ticket.language or "id", max_length(runtime, ticket.channel)
+        runtime.config,
+        ticket.tracking,
+        kind,
+        note,
+        agency_name,
+        ticket.language or "id",
+        max_length(runtime, ticket.channel),
     )
     return queue_message(
         session,

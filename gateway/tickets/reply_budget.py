@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.sms.adapter import operator_segment_cap
 from adapters.sms.segments import split_segments
 from conversations.notify import render_operator_reply
+from conversations.snapshot import ConfigSnapshot
 from gateway.tickets.notify import max_length
 
 if TYPE_CHECKING:
@@ -63,9 +64,9 @@ def is_sms(address: str | None) -> bool:
     return bool(address and address.startswith("tel:"))
 
 
-def reply_text(ticket: Ticket, body: str) -> str:
+def reply_text(config: ConfigSnapshot, ticket: Ticket, body: str) -> str:
     """The reply as the citizen receives it: labelled with the ticket, never cut."""
-    return render_operator_reply(ticket.tracking, body, ticket.language or "id", sys.maxsize)
+    return render_operator_reply(config, ticket.tracking, body, ticket.language or "id", sys.maxsize)
 
 
 def operator_segments(runtime: Runtime) -> int:
@@ -76,7 +77,7 @@ def operator_segments(runtime: Runtime) -> int:
 
 def measure(runtime: Runtime, ticket: Ticket, body: str) -> ReplyBudget:
     """The budget of ``body`` as a reply on ``ticket``'s channel (the body is stripped as sent)."""
-    text = reply_text(ticket, body.strip())
+    text = reply_text(runtime.config, ticket, body.strip())
     limit = max_length(runtime, ticket.channel)
     if not is_sms(ticket.address):
         return ReplyBudget(characters=len(text), max_characters=limit, sms=False)

@@ -27,7 +27,6 @@ from conversations import lifecycle as lc
 from conversations import texts
 from conversations.places import match_area
 from conversations.routing import RoutingDecision, detect_area, route
-from conversations.settings import area_table
 from conversations.tracking import new_tracking_number, parse_tracking
 from gateway.models import Agency, AuditEntry, Contact, Message, Operator, Ticket, TicketEvent, utcnow
 from gateway.outbound import queue_message
@@ -178,7 +177,15 @@ def _resolve_agency(session: Session, runtime: Runtime, value: Any) -> Agency:
     return agency
 
 
-def _set_deadline(runtime: Runtime, ticket: Ticket, stage: str | None, start: date | None = None) -> None:
+def _set_deadline(
+    runtime: Runtime,
+    ticket: Ticket,
+    stage: str | None,
+    start: date | None = None,
+    table: Mapping[str, int] | None = None,
+) -> None:
+    """``table``: the working-day deadlines the citizen was promised (see `create_ticket`);
+    else the category's in the config in effect."""
     ticket.overdue = False
     ticket.escalated_at = None
     if stage is None:
@@ -186,7 +193,7 @@ def _set_deadline(runtime: Runtime, ticket: Ticket, stage: str | None, start: da
         return
     start = start or policy.today(runtime)
     ticket.deadline = policy.calendar(runtime).deadline(
-        start, stage, policy.deadlines(runtime, ticket.category)
+        start, stage, table if table is not None else policy.deadlines(runtime, ticket.category)
     )
 
 
@@ -334,7 +341,7 @@ def dispatch_at_once(
     The same routing `create_ticket` applies, asked before filing so that the citizen's
     confirmation can say where the ticket went rather than promise a verification.
     """
-    place = match_area(location_text, area_table(runtime.settings.env))
+    place = match_area(location_text, runtime.config.areas)
     area, codes = _place_of(runtime, location_text, None, place)
     decision, _ = _routing_for(runtime, description, location_text, category, area, "message", codes)
     if not (decision.certain and decision.auto_dispatch):
@@ -361,12 +368,12 @@ def _routing_for(
     dispositions have trained a model (gateway.routing_learn), it is blended with the rules.
     """
     from conversations.routing import recommend
-    from conversations.routing_score import current_rules, score
+    from conversations.routing_score import score
     from gateway.routing_learn import learned_probabilities, learned_weight
 
-    catalog = runtime.catalog
-    rules = current_rules()
-    scoring = score(description, location=location_text or None, rules=rules)
+    config = runtime.config
+    catalog, rules = config.catalog, config.rules
+    scoring = score(config, description, location=location_text or None)
     advice = recommend(
         scoring,
         area,
@@ -375,7 +382,7 @@ def _routing_for(
         rules.threshold,
         rules.suggestions,
         learned=learned_probabilities(runtime, description),
-        learned_weight=learned_weight(),
+        learned_weight=learned_weight(runtime),
         area_codes=area_codes,
     )
     suggestions = [dict(s) for s in advice.suggestions]
@@ -420,6 +427,7 @@ def create_ticket(
     area: str | None = None,
     notify_received: bool | None = None,
     notify_dispatch: bool = True,
+    deadlines: Mapping[str, int] | None = None,
 ) -> Ticket:
     """File a complaint: route it, start its verify deadline, audit it, tell the citizen.
 
@@ -431,11 +439,13 @@ def create_ticket(
     confirmation names the agency, see `dispatch_at_once`).
     ``message_ids`` are row ids of the citizen's own messages, never a provider's ids (see
     `thread_message_ids`).
+    ``deadlines``: the working-day table the conversation's confirmation promised
+    (`CreateTicket.deadlines`); the ticket is due by it whatever the config says by now.
     """
     actor = actor or (
         Actor.citizen(contact.id if contact else None) if source == "message" else Actor.system()
     )
-    place = match_area(location_text, area_table(runtime.settings.env))
+    place = match_area(location_text, runtime.config.areas)
     area, codes = _place_of(runtime, location_text, area, place)
     decision, suggestions = _routing_for(runtime, description, location_text, category, area, source, codes)
     owner = _agency_by_code(session, runtime, decision.agency_code) or coordinator_agency(session, runtime)
@@ -474,7 +484,7 @@ def create_ticket(
         },
     )
     session.add(ticket)
-    _set_deadline(runtime, ticket, lc.deadline_stage(lc.UNVERIFIED))
+    _set_deadline(runtime, ticket, lc.deadline_stage(lc.UNVERIFIED), table=deadlines)
     session.flush()
     event = _event(
         session,
@@ -507,6 +517,8 @@ def create_ticket(
             notify=notify_dispatch,
             agency=owner,
         )
+        if deadlines is not None:  # the follow-up time the confirmation named, not a later edit's
+            _set_deadline(runtime, ticket, lc.deadline_stage(ticket.status), table=deadlines)
     return ticket
 
 
@@ -652,7 +664,11 @@ def _forward_or_refer(change: _Change, event: TicketEvent) -> None:
         return
     change.notice = None
     note = texts.text(
-        "referral", ticket.language or "id", agency=referral.name, contact=referral.contact or "-"
+        runtime.config,
+        "referral",
+        ticket.language or "id",
+        agency=referral.name,
+        contact=referral.contact or "-",
     )
     transition(change.session, runtime, ticket, lc.RESOLVE, change.actor, note=note)
 
@@ -863,7 +879,7 @@ def _queue_reply(
         session,
         channel=ticket.channel,
         address=ticket.address,
-        text=reply_budget.reply_text(ticket, body),
+        text=reply_budget.reply_text(runtime.config, ticket, body),
         contact_id=ticket.contact_id,
         dedupe_key=key,
         ticket_id=ticket.id,

@@ -12,6 +12,9 @@ from conversations.effects import Reply, effect_to_dict
 from conversations.engine import Step, step
 from conversations.events import MessageReceived, TimeoutFired
 from conversations.state import ConversationState
+from tests.catalogue import catalogue_config
+
+CONFIG = catalogue_config()
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -28,7 +31,7 @@ def ticket_from_dict(data: dict[str, Any]) -> TicketInfo:
 
 
 def context_from_dict(data: dict[str, Any], base: Context | None = None) -> Context:
-    ctx = base or Context(now=START, new_tracking="12345671")
+    ctx = base or Context(config=CONFIG, now=START, new_tracking="12345671")
     changes: dict[str, Any] = {}
     for key, value in data.items():
         if key == "tickets":

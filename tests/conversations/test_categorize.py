@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 
 from conversations.categorize import category_from_answer, extract_location, infer_category, tokens
+from tests.catalogue import catalogue_config
+
+CONFIG = catalogue_config()
 
 
 def test_shorthand_is_expanded_from_config() -> None:
-    assert tokens("jln rsk dpn sklh") == ["jalan", "rusak", "depan", "sekolah"]
+    assert tokens("jln rsk dpn sklh", CONFIG.shorthand) == ["jalan", "rusak", "depan", "sekolah"]
 
 
 @pytest.mark.parametrize(
@@ -27,15 +30,15 @@ def test_shorthand_is_expanded_from_config() -> None:
     ],
 )
 def test_category_is_inferred_from_keywords(text: str, category: str | None) -> None:
-    assert infer_category(text) == category
+    assert infer_category(CONFIG, text) == category
 
 
 def test_a_typed_category_answer_may_be_a_code_a_name_or_a_keyword() -> None:
-    assert category_from_answer("drainase", "id") == "drainase"
-    assert category_from_answer("Air bersih", "id") == "air"
-    assert category_from_answer("Street lighting", "en") == "penerangan"
-    assert category_from_answer("ada pungli di sekolah", "id") == "pendidikan"
-    assert category_from_answer("entahlah", "id") is None
+    assert category_from_answer(CONFIG, "drainase", "id") == "drainase"
+    assert category_from_answer(CONFIG, "Air bersih", "id") == "air"
+    assert category_from_answer(CONFIG, "Street lighting", "en") == "penerangan"
+    assert category_from_answer(CONFIG, "ada pungli di sekolah", "id") == "pendidikan"
+    assert category_from_answer(CONFIG, "entahlah", "id") is None
 
 
 @pytest.mark.parametrize(
@@ -55,4 +58,4 @@ def test_a_typed_category_answer_may_be_a_code_a_name_or_a_keyword() -> None:
     ],
 )
 def test_a_place_phrase_is_found_in_a_description(text: str, place: str | None) -> None:
-    assert extract_location(text) == place
+    assert extract_location(CONFIG, text) == place

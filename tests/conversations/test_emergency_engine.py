@@ -6,6 +6,7 @@ files is flagged so the inbox puts it at the top.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,23 @@ from conversations.effects import AppendToTicket, CreateTicket, DraftExpired, Fl
 from conversations.engine import Step, step
 from conversations.events import MessageReceived, TimeoutFired
 from conversations.state import ConversationState
+from tests.catalogue import catalogue_config, deploy_folder, snapshot_of
 from tests.conversations.harness import advance
 
-SMS_ONE_SEGMENT = Context(channel="sms", menu_style="numbered", max_text_length=160)
-SMS = Context(channel="sms", menu_style="numbered", max_text_length=306)
-WHATSAPP = Context(channel="whatsapp", menu_style="list", max_text_length=4096)
-TELEGRAM = Context(channel="telegram", menu_style="keyboard", max_text_length=4096)
+CONFIG = catalogue_config()
+
+SMS_ONE_SEGMENT = Context(
+    config=CONFIG, new_tracking="12345671", channel="sms", menu_style="numbered", max_text_length=160
+)
+SMS = Context(
+    config=CONFIG, new_tracking="12345671", channel="sms", menu_style="numbered", max_text_length=306
+)
+WHATSAPP = Context(
+    config=CONFIG, new_tracking="12345671", channel="whatsapp", menu_style="list", max_text_length=4096
+)
+TELEGRAM = Context(
+    config=CONFIG, new_tracking="12345671", channel="telegram", menu_style="keyboard", max_text_length=4096
+)
 CHANNELS = {"sms160": SMS_ONE_SEGMENT, "sms": SMS, "whatsapp": WHATSAPP, "telegram": TELEGRAM}
 
 QUESTION_WORDS = ("di mana", "lokasi", "kategori", "identitas", "ceritakan", "balas ya")
@@ -61,7 +73,7 @@ def test_every_emergency_text_fits_one_gsm7_sms_segment(language: str, reply: st
     from conversations import texts
     from conversations.emergency import numbers
 
-    text = texts.text(f"emergency.{reply}", language, **numbers())
+    text = texts.text(CONFIG, f"emergency.{reply}", language, **numbers(CONFIG))
     assert "{" not in text and "112" in text
     plan = split_segments(text)
     assert plan.encoding == "gsm7" and plan.count == 1, (len(text), text)
@@ -94,7 +106,9 @@ def test_an_emergency_in_the_middle_of_a_draft_still_comes_first() -> None:
 
 
 def test_the_filed_ticket_is_flagged_as_an_emergency() -> None:
-    ctx = Context(channel="whatsapp", menu_style="list", max_text_length=4096, new_tracking="12345671")
+    ctx = Context(
+        config=CONFIG, channel="whatsapp", menu_style="list", max_text_length=4096, new_tracking="12345671"
+    )
     state = ConversationState.new()
     for text in ("Tolong, gudang di Jl. Pasar 3 kebakaran, api besar", "lainnya", "ANONIM"):
         state = _send(state, text, ctx).new_state
@@ -111,7 +125,7 @@ def test_the_filed_ticket_is_flagged_as_an_emergency() -> None:
 def test_a_follow_up_that_is_an_emergency_flags_the_open_ticket() -> None:
     last = "2026-01-05T08:00:00+00:00"
     state = ConversationState(stage="filed", open_ticket="12345671", last_activity=last)
-    ctx = Context(tickets=(TicketInfo("12345671", "dispatched"),))
+    ctx = Context(config=CONFIG, tickets=(TicketInfo("12345671", "dispatched"),))
     result = _send(state, "sekarang malah kebakaran, api membesar!", ctx)
     assert _is_numbers(result.replies[0])
     kinds = [type(e) for e in result.effects]
@@ -159,20 +173,22 @@ def test_cancelling_drops_the_flag_with_the_draft() -> None:
 
 def test_keywords_are_never_read_as_emergencies() -> None:
     from conversations.emergency import detect
-    from conversations.keywords import WHOLE_MESSAGE, keyword_list
+    from conversations.keywords import WHOLE_MESSAGE
 
     for group in WHOLE_MESSAGE:
-        for word in keyword_list(group):
-            assert detect(word) is None, word
+        for word in CONFIG.keywords.words(group):
+            assert detect(CONFIG, word) is None, word
 
 
-def test_a_deployer_changes_the_numbers_in_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_deployer_changes_the_numbers_in_config(tmp_path: Path) -> None:
     shipped = Path(__file__).resolve().parents[2] / "config" / "emergency.yaml"
-    text = shipped.read_text(encoding="utf-8").replace('general: "112"', 'general: "112 / 0274-555"')
-    (tmp_path / "emergency.yaml").write_text(text, encoding="utf-8")
-    monkeypatch.setenv("LAPOR_CONFIG_DIR", str(tmp_path))
-    result = _send(ConversationState.new(), "Tolong rumah saya kebakaran", SMS)
-    assert "112 / 0274-555" in result.replies[0].text
+    text = shipped.read_text(encoding="utf-8").replace('general: "112"', 'general: "112 atau 0274555"')
+    folder = deploy_folder(tmp_path)
+    (folder / "emergency.yaml").write_text(text, encoding="utf-8")
+    result = _send(
+        ConversationState.new(), "Tolong rumah saya kebakaran", replace(SMS, config=snapshot_of(folder))
+    )
+    assert "112 atau 0274555" in result.replies[0].text
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from conversations.effects import CreateTicket, Reply, ScheduleTimeout
 from conversations.engine import step
 from conversations.events import MessageReceived, TimeoutFired
 from conversations.state import ConversationState
+from tests.catalogue import catalogue_config, deploy_folder, snapshot_of
 from tests.conversations.harness import (
     advance,
     context_from_dict,
@@ -27,6 +28,8 @@ from tests.conversations.harness import (
     replies_of,
     run_input,
 )
+
+CONFIG = catalogue_config()
 
 SCENARIOS = sorted((Path(__file__).parent / "scenarios").glob("*.json"))
 
@@ -85,25 +88,33 @@ def _send(state: ConversationState, text: str, ctx: Context, **extra: Any) -> An
 def test_step_does_not_modify_the_state_it_was_given() -> None:
     state = ConversationState.new()
     before = state.to_dict()
-    _send(state, "Sampah menumpuk di Jl. Merdeka sudah seminggu", Context())
+    _send(
+        state,
+        "Sampah menumpuk di Jl. Merdeka sudah seminggu",
+        Context(config=CONFIG),
+    )
     assert state.to_dict() == before
 
 
 def test_every_message_step_in_a_draft_schedules_a_reminder_for_the_new_version() -> None:
-    result = _send(ConversationState.new(), "Jalan berlubang besar di Jl. Merdeka", Context())
+    result = _send(
+        ConversationState.new(),
+        "Jalan berlubang besar di Jl. Merdeka",
+        Context(config=CONFIG),
+    )
     timeouts = [e for e in result.effects if isinstance(e, ScheduleTimeout)]
     assert timeouts == [ScheduleTimeout("reminder", 3600, result.new_state.version)]
 
 
 def test_context_overrides_the_configured_timings_and_minimum_length() -> None:
-    ctx = Context(idle_reminder_seconds=60, min_description_length=40)
+    ctx = Context(config=CONFIG, idle_reminder_seconds=60, min_description_length=40)
     result = _send(ConversationState.new(), "Jalan berlubang di Jl. Merdeka", ctx)
     assert result.new_state.stage == "collecting"  # 30 letters < 40
     assert ScheduleTimeout("reminder", 60, result.new_state.version) in result.effects
 
 
 def test_filing_uses_the_reserved_tracking_number_and_the_configured_deadlines() -> None:
-    ctx = Context(new_tracking="76543216")
+    ctx = Context(config=CONFIG, new_tracking="76543216")
     state = ConversationState.new()
     for text in ("LAPOR#jalan#Jl. Merdeka 5#Lubang besar di tengah jalan", "YA"):
         result = _send(state, text, ctx)
@@ -116,33 +127,44 @@ def test_filing_uses_the_reserved_tracking_number_and_the_configured_deadlines()
 
 
 def test_a_stale_timeout_changes_nothing() -> None:
-    state = _send(ConversationState.new(), "Jalan berlubang besar di Jl. Merdeka", Context()).new_state
-    result = step(state, TimeoutFired("reminder", state.version - 1), Context())
+    state = _send(
+        ConversationState.new(), "Jalan berlubang besar di Jl. Merdeka", Context(config=CONFIG)
+    ).new_state
+    result = step(state, TimeoutFired("reminder", state.version - 1), Context(config=CONFIG))
     assert result.new_state == state and result.effects == []
 
 
-def test_a_deployer_copy_of_the_messages_overrides_one_text_and_keeps_the_rest(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "messages").mkdir()
-    (tmp_path / "messages" / "id.yaml").write_text('cancelled: "Oke, dibatalkan."\n', encoding="utf-8")
-    monkeypatch.setenv("LAPOR_CONFIG_DIR", str(tmp_path))
-    state = _send(ConversationState.new(), "Jalan berlubang besar di Jl. Merdeka", Context()).new_state
-    result = _send(state, "BATAL", Context())
+def _deployer_texts(tmp_path: Path, content: str) -> Context:
+    """A context whose snapshot has a deployer's messages/id.yaml holding only ``content``."""
+    folder = deploy_folder(tmp_path)
+    (folder / "messages").mkdir()
+    (folder / "messages" / "id.yaml").write_text(content, encoding="utf-8")
+    return Context(config=snapshot_of(folder), new_tracking="12345671")
+
+
+def test_a_deployer_copy_of_the_messages_overrides_one_text_and_keeps_the_rest(tmp_path: Path) -> None:
+    ctx = _deployer_texts(tmp_path, 'cancelled: "Oke, dibatalkan."\n')
+    state = _send(ConversationState.new(), "Jalan berlubang besar di Jl. Merdeka", ctx).new_state
+    result = _send(state, "BATAL", ctx)
     assert [r.text for r in result.replies] == ["Oke, dibatalkan."]
-    result = _send(ConversationState.new(), "BANTUAN", Context())
+    result = _send(ConversationState.new(), "BANTUAN", ctx)
     assert "STATUS" in result.replies[0].text  # not in the deployer's file: the shipped text
 
 
-def test_a_deployer_placeholder_typo_shows_instead_of_crashing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "messages").mkdir()
-    (tmp_path / "messages" / "id.yaml").write_text('filed: "Nomor {trakcing} diterima {"\n', encoding="utf-8")
-    monkeypatch.setenv("LAPOR_CONFIG_DIR", str(tmp_path))
+def test_a_deployer_placeholder_typo_shows_instead_of_crashing(tmp_path: Path) -> None:
+    ctx = _deployer_texts(tmp_path, 'filed: "Nomor {trakcing} diterima {"\n')
     state = _send(
-        ConversationState.new(), "LAPOR#jalan#Jl. Merdeka#Lubang besar di tengah jalan", Context()
+        ConversationState.new(), "LAPOR#jalan#Jl. Merdeka#Lubang besar di tengah jalan", ctx
     ).new_state
-    result = _send(state, "YA", Context(new_tracking="12345671"))
+    result = _send(state, "YA", ctx)
     assert result.new_state.stage == "filed"
     assert "{trakcing}" in result.replies[0].text
+
+
+def test_without_a_reserved_tracking_number_nothing_is_filed_under_a_made_up_one() -> None:
+    ctx = Context(config=CONFIG)  # no new_tracking: the engine draws no random number of its own
+    state = _send(
+        ConversationState.new(), "LAPOR#jalan#Jl. Merdeka 5#Lubang besar di tengah jalan", ctx
+    ).new_state
+    with pytest.raises(ValueError, match="tracking number"):
+        _send(state, "YA", ctx)

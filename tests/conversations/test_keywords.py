@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from conversations.keywords import Command, edit_distance_at_most_one, language_code, parse
+from conversations.keywords import Command, edit_distance_at_most_one
+from tests.catalogue import catalogue_config
+
+CONFIG = catalogue_config()
 
 
 @pytest.mark.parametrize(
@@ -38,7 +41,7 @@ from conversations.keywords import Command, edit_distance_at_most_one, language_
     ],
 )
 def test_commands_are_recognised(text: str, expected: Command) -> None:
-    assert parse(text, region_keyword="KTC") == expected
+    assert CONFIG.keywords.parse(text, region_keyword="KTC") == expected
 
 
 @pytest.mark.parametrize(
@@ -57,7 +60,7 @@ def test_commands_are_recognised(text: str, expected: Command) -> None:
     ],
 )
 def test_ordinary_sentences_are_not_commands(text: str) -> None:
-    assert parse(text, region_keyword="KTC") is None
+    assert CONFIG.keywords.parse(text, region_keyword="KTC") is None
 
 
 def test_edit_distance_one_counts_swaps_inserts_deletes_and_changes() -> None:
@@ -70,7 +73,7 @@ def test_edit_distance_one_counts_swaps_inserts_deletes_and_changes() -> None:
 
 
 def test_language_names_in_both_languages() -> None:
-    assert language_code("EN") == "en"
-    assert language_code("Inggris") == "en"
-    assert language_code("indonesia") == "id"
-    assert language_code("klingon") is None
+    assert CONFIG.keywords.language_code("EN") == "en"
+    assert CONFIG.keywords.language_code("Inggris") == "en"
+    assert CONFIG.keywords.language_code("indonesia") == "id"
+    assert CONFIG.keywords.language_code("klingon") is None

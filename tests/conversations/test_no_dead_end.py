@@ -15,12 +15,25 @@ from conversations.effects import CreateTicket
 from conversations.engine import Step, step
 from conversations.events import MessageReceived
 from conversations.state import ConversationState
+from tests.catalogue import catalogue_config
 
-SMS_ONE_SEGMENT = Context(channel="sms", menu_style="numbered", max_text_length=160)
-SMS = Context(channel="sms", menu_style="numbered", max_text_length=306)
-WHATSAPP = Context(channel="whatsapp", menu_style="list", max_text_length=4096)
-TWILIO_WHATSAPP = Context(channel="twilio", menu_style="numbered", max_text_length=1600)
-TELEGRAM = Context(channel="telegram", menu_style="keyboard", max_text_length=4096)
+CONFIG = catalogue_config()
+
+SMS_ONE_SEGMENT = Context(
+    config=CONFIG, new_tracking="12345671", channel="sms", menu_style="numbered", max_text_length=160
+)
+SMS = Context(
+    config=CONFIG, new_tracking="12345671", channel="sms", menu_style="numbered", max_text_length=306
+)
+WHATSAPP = Context(
+    config=CONFIG, new_tracking="12345671", channel="whatsapp", menu_style="list", max_text_length=4096
+)
+TWILIO_WHATSAPP = Context(
+    config=CONFIG, new_tracking="12345671", channel="twilio", menu_style="numbered", max_text_length=1600
+)
+TELEGRAM = Context(
+    config=CONFIG, new_tracking="12345671", channel="telegram", menu_style="keyboard", max_text_length=4096
+)
 CHANNELS = {
     "sms160": SMS_ONE_SEGMENT,
     "sms": SMS,
@@ -120,7 +133,9 @@ def test_an_unplaceable_answer_is_asked_once_more_then_filed_as_lainnya(ctx: Con
 
 def test_the_dialogue_never_loops_on_not_understood() -> None:
     """Whatever the citizen types, at most one "not recognised" per question, and the ticket gets filed."""
-    ctx = Context(channel="sms", menu_style="numbered", max_text_length=306, new_tracking="12345671")
+    ctx = Context(
+        config=CONFIG, channel="sms", menu_style="numbered", max_text_length=306, new_tracking="12345671"
+    )
     state = _at_category_menu(ctx).new_state
     refusals = 0
     for _ in range(8):

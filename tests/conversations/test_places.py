@@ -1,7 +1,7 @@
 """Where, as codes: place phrases cut from citizens' sentences, matched to Kemendagri codes.
 
 The table (tests/data/places_cases.yaml) holds real-looking complaints and the place each
-names, checked against the shipped config/areas.yaml (Kota Bandung's 30 kecamatan and
+names, checked against the tests' catalogue (tests/data/catalogue/areas.yaml, Kota Bandung's 30 kecamatan and
 151 kelurahan).
 """
 
@@ -13,15 +13,16 @@ from typing import Any
 import pytest
 import yaml
 
-from config.loader import SHIPPED_DIR
 from conversations.categorize import extract_location
 from conversations.places import AreaTable, match_area, names_an_area
-from conversations.settings import area_table
+from tests.catalogue import catalogue_config
+
+CONFIG = catalogue_config()
 
 CASES: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).resolve().parent.parent / "data" / "places_cases.yaml").read_text(encoding="utf-8")
 )["cases"]
-SHIPPED = AreaTable.from_config(yaml.safe_load((SHIPPED_DIR / "areas.yaml").read_text(encoding="utf-8")))
+AREAS = CONFIG.areas  # the tests' catalogue (a copy of the shipped areas.yaml)
 
 
 def _label(case: dict[str, Any]) -> str:
@@ -36,30 +37,30 @@ def test_the_table_is_big_enough_to_mean_something() -> None:
 
 @pytest.mark.parametrize("case", [c for c in CASES if "text" in c], ids=_label)
 def test_the_place_phrase_is_cut_from_the_sentence(case: dict[str, Any]) -> None:
-    assert extract_location(case["text"]) == case["place"]
+    assert extract_location(CONFIG, case["text"]) == case["place"]
 
 
 @pytest.mark.parametrize("case", CASES, ids=_label)
 def test_the_place_is_matched_to_its_codes(case: dict[str, Any]) -> None:
     place = case["answer"] if "answer" in case else case["place"]
-    found = match_area(place, SHIPPED)
+    found = match_area(place, AREAS)
     kelurahan = case.get("kelurahan")
     kecamatan = case.get("kecamatan") or (kelurahan.rsplit(".", 1)[0] if kelurahan else None)
     got = (found.kecamatan_code, found.kelurahan_code) if found else (None, None)
     assert got == (kecamatan, kelurahan)
     if kelurahan:
         assert found is not None
-        village = SHIPPED.kelurahan_by_code(kelurahan)
+        village = AREAS.kelurahan_by_code(kelurahan)
         assert village is not None and found.kelurahan == village.name
 
 
 def test_the_shipped_list_is_a_whole_city_with_wellformed_codes() -> None:
-    assert SHIPPED.city == "Kota Bandung" and SHIPPED.code == "32.73"
-    assert len(SHIPPED.kecamatan) == 30
-    villages = [v for k in SHIPPED.kecamatan for v in k.kelurahan]
+    assert AREAS.city == "Kota Bandung" and AREAS.code == "32.73"
+    assert len(AREAS.kecamatan) == 30
+    villages = [v for k in AREAS.kecamatan for v in k.kelurahan]
     assert len(villages) == 151
-    for district in SHIPPED.kecamatan:
-        assert district.code.startswith(SHIPPED.code + ".") and len(district.code) == 8
+    for district in AREAS.kecamatan:
+        assert district.code.startswith(AREAS.code + ".") and len(district.code) == 8
         for village in district.kelurahan:
             # A kota has kelurahan (1xxx), never desa (2xxx).
             assert village.code.startswith(district.code + ".1") and len(village.code) == 13
@@ -67,7 +68,7 @@ def test_the_shipped_list_is_a_whole_city_with_wellformed_codes() -> None:
 
 
 def test_the_engine_reads_the_deployers_list() -> None:
-    assert area_table().kecamatan_by_code("32.73.18") is not None
+    assert CONFIG.areas.kecamatan_by_code("32.73.18") is not None
 
 
 # A small city of our own, for the rules the real list does not exercise.
@@ -123,8 +124,8 @@ def test_a_desa_and_an_alias_match_like_a_kelurahan() -> None:
 
 
 def test_the_score_says_how_close_the_spelling_was() -> None:
-    exact = match_area("kel. Sukaluyu", SHIPPED)
-    typo = match_area("kel. Sukaluyuu", SHIPPED)
+    exact = match_area("kel. Sukaluyu", AREAS)
+    typo = match_area("kel. Sukaluyuu", AREAS)
     assert exact is not None and exact.score == 1.0
     assert typo is not None and 0.8 < typo.score < 1.0
     assert exact.as_data() == {
@@ -144,6 +145,6 @@ def test_an_empty_list_matches_nothing() -> None:
 
 
 def test_the_office_is_told_from_the_place() -> None:
-    assert names_an_area("Sukaluyu sejak pagi", SHIPPED)
-    assert not names_an_area("saat mengurus KTP", SHIPPED)
-    assert not names_an_area("kami di Sukaluyu", SHIPPED)
+    assert names_an_area("Sukaluyu sejak pagi", AREAS)
+    assert not names_an_area("saat mengurus KTP", AREAS)
+    assert not names_an_area("kami di Sukaluyu", AREAS)

@@ -9,9 +9,14 @@ from conversations.context import Context
 from conversations.effects import Reply
 from conversations.engine import Step
 from conversations.state import ConversationState
+from tests.catalogue import catalogue_config
 from tests.conversations.harness import START, run_input
 
-SMS = Context(channel="sms", max_text_length=306, now=START, new_tracking="12345671", retention_months=24)
+CONFIG = catalogue_config()
+
+SMS = Context(
+    config=CONFIG, channel="sms", max_text_length=306, now=START, new_tracking="12345671", retention_months=24
+)
 TELEGRAM = replace(SMS, channel="telegram", menu_style="keyboard", max_text_length=4096)
 
 
@@ -64,7 +69,7 @@ def test_a_first_reply_too_long_to_share_gets_the_short_notice_or_one_short_extr
 def test_keep_forever_is_said_as_such() -> None:
     result = _say(ConversationState.new(), "halo", replace(SMS, retention_months=0))
     assert _notices(result) == 1
-    notice = texts.text("privacy_notice.kept_short", "id")
+    notice = texts.text(CONFIG, "privacy_notice.kept_short", "id")
     assert notice.split(":")[0] in _replies(result)[0]
     assert "0 bulan" not in _replies(result)[0]
 

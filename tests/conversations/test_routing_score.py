@@ -6,6 +6,9 @@ import pytest
 
 from conversations.categorize import infer_category
 from conversations.routing_score import build_rules, confidence, score
+from tests.catalogue import catalogue_config
+
+CONFIG = catalogue_config()
 
 
 @pytest.mark.parametrize(
@@ -30,24 +33,24 @@ from conversations.routing_score import build_rules, confidence, score
     ],
 )
 def test_the_category_is_weighed_on_evidence(text: str, category: str) -> None:
-    top = score(text).top
-    assert top is not None and top.category == category, score(text).suggestions[:3]
+    top = score(CONFIG, text).top
+    assert top is not None and top.category == category, score(CONFIG, text).suggestions[:3]
 
 
 def test_the_place_phrase_and_address_words_do_not_decide() -> None:
     # A street named after a road word is still a street: the complaint is about garbage.
-    result = score("Sampah menumpuk di Jl. Aspal Raya No. 5, Kel. Sukajadi")
+    result = score(CONFIG, "Sampah menumpuk di Jl. Aspal Raya No. 5, Kel. Sukajadi")
     assert result.top is not None and result.top.category == "sampah"
     assert all(s.category != "jalan" for s in result.suggestions)
     # An address alone is no evidence at all.
-    assert score("di Jalan Merdeka gang 3 RT 02 RW 05").top is None
+    assert score(CONFIG, "di Jalan Merdeka gang 3 RT 02 RW 05").top is None
 
 
 def test_the_deciding_words_and_a_calibrated_confidence_come_back() -> None:
-    top = score("jalan rusak berlubang parah, aspal mengelupas").top
+    top = score(CONFIG, "jalan rusak berlubang parah, aspal mengelupas").top
     assert top is not None and top.category == "jalan"
     assert "aspal" in top.words and top.confidence >= 0.6
-    thin = score("ada lubang").top
+    thin = score(CONFIG, "ada lubang").top
     assert thin is not None and thin.confidence < top.confidence
     # Two categories with equal evidence never look sure.
     assert confidence(3, 6) < 0.5
@@ -56,7 +59,7 @@ def test_the_deciding_words_and_a_calibrated_confidence_come_back() -> None:
 
 def test_words_against_a_category_count_against_it() -> None:
     # "lampu" speaks against roads: a dark street is a lighting complaint.
-    result = score("lampu jalan mati, jalan jadi gelap dan rusak")
+    result = score(CONFIG, "lampu jalan mati, jalan jadi gelap dan rusak")
     assert result.top is not None and result.top.category == "penerangan"
 
 
@@ -69,24 +72,26 @@ def test_rules_come_from_config_documents() -> None:
             ]
         },
         {"threshold": 0.7, "generic_words": ["jalan"], "weights": {"keyword": 2}},
+        {},
     )
     assert rules.threshold == 0.7
-    assert score("kucing di jalan", rules=rules).suggestions[0].category == "a"
-    assert score("kucing di jalan", rules=rules).suggestions[0].score == 2
-    assert score("kucing dan anjing", rules=rules).top is None  # 2 - 4 < 0
-    assert score("jalan", rules=rules).top is None  # a keyword made only of address words is dropped
+    assert score(CONFIG, "kucing di jalan", rules=rules).suggestions[0].category == "a"
+    assert score(CONFIG, "kucing di jalan", rules=rules).suggestions[0].score == 2
+    assert score(CONFIG, "kucing dan anjing", rules=rules).top is None  # 2 - 4 < 0
+    assert score(CONFIG, "jalan", rules=rules).top is None  # a keyword made only of address words is dropped
 
 
 def test_infer_category_uses_the_weighed_evidence() -> None:
-    assert infer_category("Banyak PKL berjualan di jalan depan pasar") == "pkl"
-    assert infer_category("pelayanan lambat sekali") is None
+    assert infer_category(CONFIG, "Banyak PKL berjualan di jalan depan pasar") == "pkl"
+    assert infer_category(CONFIG, "pelayanan lambat sekali") is None
 
 
 def test_a_deployers_broken_pattern_or_threshold_is_reported_not_fatal() -> None:
     rules = build_rules(
         {"categories": [{"code": "a", "keywords": ["kucing"], "patterns": ["(unclosed"]}]},
         {"threshold": "tinggi", "weights": {"keyword": "tiga"}},
+        {},
     )
     assert rules.threshold == 0.45 and rules.weights["keyword"] == 3
     assert any("a.patterns[0]" in p for p in rules.problems) and any("threshold" in p for p in rules.problems)
-    assert score("kucing lagi", rules=rules).suggestions[0].category == "a"
+    assert score(CONFIG, "kucing lagi", rules=rules).suggestions[0].category == "a"

@@ -12,6 +12,9 @@ import yaml
 
 from config.loader import SHIPPED_DIR
 from conversations import texts
+from tests.catalogue import catalogue_config
+
+CONFIG = catalogue_config()
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, str]:
@@ -48,10 +51,10 @@ def test_texts_are_gsm7_so_an_sms_is_not_sent_as_ucs2(language: str) -> None:
 
 
 def test_fit_shortens_the_citizens_words_before_the_fixed_text() -> None:
-    rendered = texts.fit("ack.appended", "id", 100, shrink=("tracking",), tracking="1" * 200)
+    rendered = texts.fit(CONFIG, "ack.appended", "id", 100, shrink=("tracking",), tracking="1" * 200)
     assert len(rendered) == 100 and rendered.endswith("diteruskan ke petugas.")
 
 
 def test_unknown_key_and_unknown_language_do_not_crash() -> None:
-    assert texts.text("no.such.key", "id") == "no.such.key"
-    assert texts.text("cancelled", "fr") == texts.text("cancelled", "id")
+    assert texts.text(CONFIG, "no.such.key", "id") == "no.such.key"
+    assert texts.text(CONFIG, "cancelled", "fr") == texts.text(CONFIG, "cancelled", "id")

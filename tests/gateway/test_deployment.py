@@ -152,17 +152,20 @@ def test_db_upgrade_says_what_it_applied_and_seeds_the_agencies(tmp_path: Path) 
 
 
 def test_agencies_sync_follows_an_edited_config(tmp_path: Path) -> None:
-    env = _fresh_env(tmp_path)
+    from gateway.catalog import Catalog
+    from tests.catalogue import CATALOGUE, deploy_folder
+
+    # Seeded from the tests' catalogue, then synced with an edited copy of it.
+    env = {**_fresh_env(tmp_path), "LAPOR_CONFIG_DIR": str(CATALOGUE)}
     assert _cli(env, "db", "upgrade").exit_code == 0
-    folder = tmp_path / "deploy"
-    folder.mkdir()
-    text = (ROOT / "config" / "agencies.yaml").read_text(encoding="utf-8")
+    folder = deploy_folder(tmp_path)
+    text = (folder / "agencies.yaml").read_text(encoding="utf-8")
     edited = text.replace("  - code: dinsos\n    name: Dinas Sosial\n    categories: [bansos]\n", "")
     edited = edited.replace("name: Dinas Kesehatan", "name: Dinas Kesehatan Kota")
     (folder / "agencies.yaml").write_text(edited, encoding="utf-8")
     synced = _cli({**env, "LAPOR_CONFIG_DIR": str(folder)}, "agencies", "sync")
     assert synced.exit_code == 0, synced.output
-    left = _shipped_agency_count() - 1
+    left = len(Catalog.load({"LAPOR_CONFIG_DIR": str(CATALOGUE)}).agencies) - 1
     expected = f"agencies: {left} configured; 0 added, 1 updated (dinkes), 1 deactivated (dinsos)"
     assert expected in synced.output, synced.output
 

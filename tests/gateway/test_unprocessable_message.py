@@ -102,7 +102,7 @@ def test_a_message_that_keeps_failing_becomes_a_ticket_for_a_person(
         assert failed == []
 
     new = [r.text for r in citizen.replies()[asked:]]
-    holding = texts.text("needs_person.holding", "id", tracking=tracking)
+    holding = texts.text(runtime.config, "needs_person.holding", "id", tracking=tracking)
     assert new[0] == holding  # the same words whatever the channel
     assert new.count(holding) == 1
     assert len(new) == 2  # and the next message was answered by the dialogue, afresh

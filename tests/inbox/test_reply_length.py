@@ -111,7 +111,7 @@ def test_the_counter_counts_by_the_rule_that_sends(
     answer = as_dpupr.post(f"/inbox/t/{tracking}/reply-budget.json", data={"text": body}).get_json()
     with runtime.db.session() as session:
         ticket = session.scalars(select(Ticket).where(Ticket.tracking == tracking)).one()
-        expected = split_segments(reply_budget.reply_text(ticket, body))
+        expected = split_segments(reply_budget.reply_text(runtime.config, ticket, body))
     assert answer["sms"] is True
     assert (
         (answer["encoding"], answer["segments"])

@@ -67,7 +67,7 @@ def test_filters_by_status_agency_category_and_assignment(as_coordinator: Any, w
     assert shown("tab=unverified") == {world.unverified_ticket}
     # Routing already points the street-light ticket at DPUPR; the coordinator sees that.
     assert shown("tab=all&agency=dpupr") == {world.dpupr_ticket, world.public_ticket}
-    # Street lighting belongs to Dishub in the shipped catalogue (config/agencies.yaml).
+    # Street lighting belongs to Dishub in the tests' catalogue (tests/data/catalogue/agencies.yaml).
     assert shown("tab=all&agency=dishub") == {world.unverified_ticket}
     assert shown("tab=all&category=sampah") == {world.dlh_ticket}
     assert shown("tab=mine") == set()

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from config.settings import Settings, load_settings
 from gateway.models import Agency, Contact, Operator, Ticket
 from gateway.tickets.service import Actor, create_ticket
+from tests.catalogue import deploy_folder
 
 
 def agency_id(runtime: Any, code: str) -> int:
@@ -107,9 +108,8 @@ def config_dir(
     categories: dict[str, Any] | None = None,
     holidays: dict[str, Any] | None = None,
 ) -> Path:
-    """A deployer's LAPOR_CONFIG_DIR holding only the files a test changes (the rest fall back)."""
-    folder = tmp_path / "deploy-config"
-    folder.mkdir(exist_ok=True)
+    """A deployer's LAPOR_CONFIG_DIR: the tests' catalogue with the files a test changes."""
+    folder = deploy_folder(tmp_path)
     for name, doc in (
         ("agencies.yaml", agencies),
         ("categories.yaml", categories),

@@ -11,11 +11,10 @@ from sqlalchemy import select
 from conversations.routing import route
 from gateway.models import Contact, Ticket
 from gateway.tickets.service import change_category, create_ticket
+from tests.catalogue import CATALOGUE
 from tests.tickets.conftest import config_dir, load, operator_actor
 
-SHIPPED_AGENCIES = yaml.safe_load(
-    (Path(__file__).resolve().parents[2] / "config" / "agencies.yaml").read_text(encoding="utf-8")
-)
+CATALOGUE_AGENCIES = yaml.safe_load((CATALOGUE / "agencies.yaml").read_text(encoding="utf-8"))
 
 
 def _file(runtime: Any, location_text: str | None, category: str = "sampah", **extra: Any) -> str:
@@ -70,9 +69,9 @@ def test_an_area_given_by_the_filer_is_not_overridden_by_the_text(runtime: Any) 
 
 def _with_district_offices(tmp_path: Path) -> dict[str, Any]:
     """The shipped agencies plus two kecamatan offices that take rubbish in their kecamatan."""
-    doc = dict(SHIPPED_AGENCIES)
+    doc = dict(CATALOGUE_AGENCIES)
     doc["agencies"] = [
-        *SHIPPED_AGENCIES["agencies"],
+        *CATALOGUE_AGENCIES["agencies"],
         {"code": "kec-coblong", "name": "Kecamatan Coblong", "categories": ["sampah"], "areas": ["32.73.02"]},
         # A kelurahan code narrows an office to that kelurahan.
         {

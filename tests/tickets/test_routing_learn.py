@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from conversations.routing import recommend
 from conversations.routing_score import score
-from gateway.catalog import Catalog
 from gateway.cli import main
 from gateway.models import Ticket
 from gateway.routing_learn import learned_probabilities, model_path, save, train, training_cases
 from gateway.tickets.service import transition
+from tests.catalogue import catalogue_config
 
 DEV = Path(__file__).parent.parent / "data" / "routing" / "dev.jsonl"
 
@@ -60,8 +60,9 @@ def test_the_coordinators_dispositions_teach_a_model_that_is_blended_in(
 
 
 def test_a_city_difference_learned_from_dispositions_wins_over_the_catalogue() -> None:
-    catalog = Catalog.load(env={})
-    scoring = score("saluran drainase mampet, air meluap ke rumah")
+    config = catalogue_config()
+    catalog = config.catalog
+    scoring = score(config, "saluran drainase mampet, air meluap ke rumah")
     by_rules = recommend(scoring, None, catalog.agencies, catalog.categories, 0.45)
     assert by_rules.decision.agency_code == "dpupr"
     # This city's coordinator always sends drainage to Perkim.
@@ -73,7 +74,7 @@ def test_a_city_difference_learned_from_dispositions_wins_over_the_catalogue() -
     assert blended.suggestions[0]["agency"] == "perkim" and blended.suggestions[0]["learned"] == 0.95
     # The model never sends anything to a body outside regional authority by itself.
     outside = recommend(
-        score("listrik padam"),
+        score(config, "listrik padam"),
         None,
         catalog.agencies,
         catalog.categories,

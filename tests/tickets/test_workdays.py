@@ -7,12 +7,13 @@ from datetime import UTC, date, datetime
 import pytest
 
 from conversations.workdays import WorkCalendar, local_date, merged_deadlines
+from tests.catalogue import catalogue_config
 
 
 @pytest.fixture(scope="module")
 def calendar() -> WorkCalendar:
-    """The shipped config: the national calendar plus Hari Jadi Kota Contoh on 2026-08-20."""
-    return WorkCalendar.from_config(env={})
+    """The test catalogue's: the national calendar plus Hari Jadi Kota Contoh on 2026-08-20."""
+    return catalogue_config().calendar
 
 
 def test_weekend_and_a_plain_week(calendar: WorkCalendar) -> None:
