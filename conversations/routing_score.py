@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from conversations.categorize import extract_location, tokens, without_location
@@ -77,10 +78,45 @@ class Rules:
     # deployer's typo must not stop complaints from being filed; it is reported instead.
     problems: tuple[str, ...] = ()
 
+    @cached_property
+    def phrases(self) -> tuple[tuple[int, float, str, tuple[str, ...], bool], ...]:
+        """Strong and weak phrases of all categories, longest first, then strong before weak:
+        (length, weight, category, words, strong). The order in which they claim words."""
+        table = [
+            (len(p), self.weights["keyword"] if strong else self.weights["weak"], c.code, p, strong)
+            for c in self.categories
+            for strong, group in ((True, c.strong), (False, c.weak))
+            for p in group
+        ]
+        table.sort(key=lambda row: (-row[0], -row[1]))
+        return tuple(table)
+
+    @cached_property
+    def by_first_word(self) -> Mapping[str, tuple[int, ...]]:
+        """Positions in ``phrases`` by their first word: a message is checked only against the
+        phrases that can start at one of its words, not against all of them (hundreds, on
+        every turn that files a draft)."""
+        index: dict[str, list[int]] = {}
+        for position, row in enumerate(self.phrases):
+            index.setdefault(row[3][0], []).append(position)
+        return {word: tuple(found) for word, found in index.items()}
+
+    @cached_property
+    def against_by_first_word(self) -> Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+        """The words against each category ((category, words)), by their first word."""
+        index: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for c in self.categories:
+            for phrase in c.against:
+                index.setdefault(phrase[0], []).append((c.code, phrase))
+        return {word: tuple(found) for word, found in index.items()}
+
 
 def _norm_word(word: str) -> str:
     """One spelling per word: "sampah2" (reduplication) -> "sampah"."""
-    return re.sub(r"(?<=[a-z])2$", "", word)
+    # A plain test, not a regular expression: this runs on every word of every message.
+    if len(word) > 1 and word[-1] == "2" and "a" <= word[-2] <= "z":
+        return word[:-1]
+    return word
 
 
 def _phrase(text: str) -> tuple[str, ...]:
@@ -212,13 +248,31 @@ def confidence(score: float, total: float) -> float:
     return round(min(1.0, share * amount), 3)
 
 
+def _place_span(text: str, place: str) -> tuple[list[str], int, int]:
+    """The words of ``text`` and the range [start, end) of those that are the place phrase."""
+    before, found, after = text.partition(place) if place else (text, "", "")
+    if not found:
+        words = [_norm_word(w) for w in tokens(text)]
+        return words, len(words), len(words)
+    head = [_norm_word(w) for w in tokens(before)]
+    middle = [_norm_word(w) for w in tokens(found)]
+    # Any later repetition of the place is address too: cut it as before.
+    tail = [_norm_word(w) for w in tokens(after.replace(place, " "))]
+    return head + middle + tail, len(head), len(head) + len(middle)
+
+
 def score(text: str, location: str | None = None, rules: Rules | None = None) -> Scoring:
-    """Rank the categories ``text`` is about; ``location`` (else the one found in it) is ignored."""
+    """Rank the categories ``text`` is about; ``location`` (else the one found in it) is ignored.
+
+    Words of the place phrase never decide: a phrase counts only when at least one of its
+    words lies outside it. It may end inside it, though: "lampu jalan di Jalan Katamso"
+    is a street light even when the place phrase swallowed the "jalan" after "lampu".
+    """
     rules = rules or current_rules()
     place = location if location is not None else extract_location(text)
-    body = without_location(text, place) if place else text
-    words = [_norm_word(w) for w in tokens(body)]
-    joined = " ".join(words)
+    words, place_start, place_end = _place_span(text, place or "")
+    body = words[:place_start] + words[place_end:]
+    joined = " ".join(body)
     weights = rules.weights
 
     index = _index(words)
@@ -227,30 +281,34 @@ def score(text: str, location: str | None = None, rules: Rules | None = None) ->
     named: set[str] = set()
     # Strong and weak phrases, longest first across all categories: a word used by a longer
     # phrase ("lampu jalan") is not counted again by a shorter one ("jalan ...").
-    table = [
-        (len(p), weights["keyword"] if kind == "strong" else weights["weak"], c.code, p)
-        for c in rules.categories
-        for kind, group in (("strong", c.strong), ("weak", c.weak))
-        for p in group
-    ]
-    table.sort(key=lambda row: (-row[0], -row[1]))
-    for length, weight, code, phrase in table:
+    candidates = sorted({p for word in index for p in rules.by_first_word.get(word, ())})
+    phrases = rules.phrases
+    for position in candidates:
+        length, weight, code, phrase, strong = phrases[position]
         for start in _find(words, phrase, index):
-            if any(used[start : start + length]):
+            end = start + length
+            if any(used[start:end]) or (start >= place_start and end <= place_end):
                 continue
-            for i in range(start, start + length):
+            for i in range(start, end):
                 used[i] = True
             found[code].append((weight, " ".join(phrase)))
-            if weight == weights["keyword"]:
+            if strong:
                 named.add(code)
     for c in rules.categories:
         for pattern in c.patterns:
             match = pattern.search(joined)
             if match:
                 found[c.code].append((weights["pattern"], match.group(0).strip()))
-        for phrase in c.against:
-            if _find(words, phrase, index):
-                found[c.code].append((weights["not"], "-" + " ".join(phrase)))
+    # Words against a category count once each, and not from inside the place phrase.
+    against: set[tuple[str, tuple[str, ...]]] = set()
+    for word in index:
+        for code, phrase in rules.against_by_first_word.get(word, ()):
+            if (code, phrase) in against:
+                continue
+            end = len(phrase)
+            if any(not (place_start <= at and at + end <= place_end) for at in _find(words, phrase, index)):
+                against.add((code, phrase))
+                found[code].append((weights["not"], "-" + " ".join(phrase)))
 
     scores = {code: sum(w for w, _ in hits) for code, hits in found.items()}
     positive = {code: s for code, s in scores.items() if s > 0}

@@ -90,3 +90,30 @@ def test_a_deployers_broken_pattern_or_threshold_is_reported_not_fatal() -> None
     assert rules.threshold == 0.45 and rules.weights["keyword"] == 3
     assert any("a.patterns[0]" in p for p in rules.problems) and any("threshold" in p for p in rules.problems)
     assert score("kucing lagi", rules=rules).suggestions[0].category == "a"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # The place phrase may swallow the end of a phrase that starts outside it.
+        ("Kapan lagi kalau malam hari lampu jalan di Jalan Brigjend Katamso hidup?", "penerangan"),
+        # "mati lampu" / "lampu padam" at home is a power cut, not a street light.
+        ("Mati lampu lagi sejak sore, kulkas kami rusak", "listrik"),
+        ("Hari ini juga lampu sempat mati lima menit sebelum listrik kembali menyala", "listrik"),
+        # Buskers at a traffic light are a public-order complaint.
+        ("Anak punk mengamen di lampu lalu lintas sambil gedor kaca mobil", "ketertiban"),
+        # Possessive and Sundanese/Javanese words for water that does not flow.
+        ("Airnya tidak mengalir selama berhari-hari", "air"),
+        ("Dalam seminggu itu kadang ngocor dan tidak", "air"),
+        # Javanese for a traffic light.
+        ("lampu abang kae mati karo ijo, bahaya", "transportasi"),
+        # Recipients of social aid call themselves KPM.
+        ("Bantuan tidak kita terima tujuh bulan, padahal kami masih terdaftar KPM", "bansos"),
+        # "bangunan" alone is any building (a shop's name here): no evidence of an unlicensed one.
+        ("Lampu jalan depan Toko Bangunan Makmur mati", "penerangan"),
+    ],
+)
+def test_words_that_misled_the_router_on_real_complaints(text: str, category: str) -> None:
+    result = score(text)
+    assert result.top is not None and result.top.category == category, result.suggestions[:3]
+    assert all(s.category != "bangunan_liar" for s in result.suggestions)
