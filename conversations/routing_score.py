@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from conversations.categorize import extract_location, tokens, without_location
+from conversations.categorize import extract_location, tokens
 from conversations.settings import conversation_settings, load_yaml
 
 DEFAULT_THRESHOLD = 0.45
