@@ -46,7 +46,7 @@ def test_the_place_phrase_and_address_words_do_not_decide() -> None:
 def test_the_deciding_words_and_a_calibrated_confidence_come_back() -> None:
     top = score("jalan rusak berlubang parah, aspal mengelupas").top
     assert top is not None and top.category == "jalan"
-    assert "aspal" in top.words and top.confidence >= 0.6
+    assert any("aspal" in w for w in top.words) and top.confidence >= 0.6
     thin = score("ada lubang").top
     assert thin is not None and thin.confidence < top.confidence
     # Two categories with equal evidence never look sure.
