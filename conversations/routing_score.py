@@ -79,14 +79,21 @@ class Rules:
     problems: tuple[str, ...] = ()
 
     @cached_property
-    def phrases(self) -> tuple[tuple[int, float, str, tuple[str, ...], bool], ...]:
+    def phrases(self) -> tuple[tuple[int, float, tuple[str, ...], tuple[str, ...], bool], ...]:
         """Strong and weak phrases of all categories, longest first, then strong before weak:
-        (length, weight, category, words, strong). The order in which they claim words."""
+        (length, weight, categories, words, strong). The order in which they claim words. A
+        phrase that several categories list alike ("lampu padam": a power cut or a dark
+        street) is one row naming them all, so that it counts for each of them."""
+        rows: dict[tuple[tuple[str, ...], bool], list[str]] = {}
+        for c in self.categories:
+            for strong, group in ((True, c.strong), (False, c.weak)):
+                for p in group:
+                    codes = rows.setdefault((p, strong), [])
+                    if c.code not in codes:
+                        codes.append(c.code)
         table = [
-            (len(p), self.weights["keyword"] if strong else self.weights["weak"], c.code, p, strong)
-            for c in self.categories
-            for strong, group in ((True, c.strong), (False, c.weak))
-            for p in group
+            (len(p), self.weights["keyword"] if strong else self.weights["weak"], tuple(codes), p, strong)
+            for (p, strong), codes in rows.items()
         ]
         table.sort(key=lambda row: (-row[0], -row[1]))
         return tuple(table)
@@ -112,10 +119,15 @@ class Rules:
 
 
 def _norm_word(word: str) -> str:
-    """One spelling per word: "sampah2" (reduplication) -> "sampah"."""
-    # A plain test, not a regular expression: this runs on every word of every message.
+    """One spelling per word: reduplication, typed ("sampah2") or written ("pohon-pohon",
+    "pohon-pohonnya"), reads as the word itself ("sampah", "pohon", "pohonnya")."""
+    # Plain tests, not regular expressions: this runs on every word of every message.
     if len(word) > 1 and word[-1] == "2" and "a" <= word[-2] <= "z":
         return word[:-1]
+    if "-" in word:
+        first, _, rest = word.partition("-")
+        if first and (rest == first or (rest.startswith(first) and rest[len(first) :] in _POSSESSIVE)):
+            return rest
     return word
 
 
@@ -284,16 +296,17 @@ def score(text: str, location: str | None = None, rules: Rules | None = None) ->
     candidates = sorted({p for word in index for p in rules.by_first_word.get(word, ())})
     phrases = rules.phrases
     for position in candidates:
-        length, weight, code, phrase, strong = phrases[position]
+        length, weight, codes, phrase, strong = phrases[position]
         for start in _find(words, phrase, index):
             end = start + length
             if any(used[start:end]) or (start >= place_start and end <= place_end):
                 continue
             for i in range(start, end):
                 used[i] = True
-            found[code].append((weight, " ".join(phrase)))
-            if strong:
-                named.add(code)
+            for code in codes:
+                found[code].append((weight, " ".join(phrase)))
+                if strong:
+                    named.add(code)
     for c in rules.categories:
         for pattern in c.patterns:
             match = pattern.search(joined)

@@ -117,3 +117,15 @@ def test_words_that_misled_the_router_on_real_complaints(text: str, category: st
     result = score(text)
     assert result.top is not None and result.top.category == category, result.suggestions[:3]
     assert all(s.category != "bangunan_liar" for s in result.suggestions)
+
+
+def test_reduplication_with_a_hyphen_reads_as_the_bare_word() -> None:
+    # "pohon-pohon" is how the plural is written; "sampah2" how it is typed.
+    top = score("pohon-pohon kering rawan tumbang").top
+    assert top is not None and top.category == "taman", score("pohon-pohon kering rawan tumbang").suggestions
+
+
+def test_a_phrase_two_categories_list_counts_for_both() -> None:
+    # "lampu padam" is a power cut at home as often as a dark street: both hear it.
+    result = score("setiap malam lampu padam sampai berjam-jam")
+    assert {"listrik", "penerangan"} <= {s.category for s in result.suggestions}, result.suggestions
