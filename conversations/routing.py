@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from conversations.routing_score import Scoring, as_data
+from conversations.routing_score import Scoring, confidence
 
 
 class AgencyLike(Protocol):
@@ -162,6 +162,61 @@ def handler_of(category: str, agencies: Sequence[AgencyLike]) -> AgencyLike | No
     return next((a for a in agencies if a.coordinator and category in a.categories), None)
 
 
+@dataclass(frozen=True)
+class AgencyEvidence:
+    """The evidence that points at one agency, summed over the categories it handles."""
+
+    agency: AgencyLike | None
+    category: str  # its best-scoring category: the one a confident route goes by
+    score: float
+    confidence: float
+    words: tuple[str, ...]
+
+    def as_data(self) -> dict[str, Any]:
+        """As stored on the ticket (``data["routing"]["suggestions"]``) and shown to the coordinator."""
+        return {
+            "category": self.category,
+            "agency": self.agency.code if self.agency else None,
+            "external": bool(self.agency and is_external(self.agency)),
+            "confidence": self.confidence,
+            "words": list(self.words),
+        }
+
+
+def by_agency(scoring: Scoring, agencies: Sequence[AgencyLike]) -> list[AgencyEvidence]:
+    """The scorer's categories grouped by the agency that handles them, best first.
+
+    Categories are finer than agencies: street vendors and noise are both Satpol PP's, waste
+    and its smoke both DLH's. Weighed apart, a hint of one made the other look doubtful and
+    sent plain complaints to the coordinator; summed, they reinforce each other and compete
+    only with other agencies. The confidence is the scorer's formula over the summed score.
+    """
+    total = sum(s.score for s in scoring.suggestions)
+    groups: dict[str, list[Any]] = {}
+    handler: dict[str, AgencyLike | None] = {}
+    for s in scoring.suggestions:
+        agency = handler_of(s.category, agencies)
+        # A category no agency handles keeps a group of its own (it is only ever a suggestion).
+        key = agency.code if agency else f"category:{s.category}"
+        groups.setdefault(key, []).append(s)
+        handler[key] = agency
+    ranked = []
+    for key, members in groups.items():
+        summed = sum(m.score for m in members)
+        ranked.append(
+            AgencyEvidence(
+                agency=handler[key],
+                category=members[0].category,
+                score=summed,
+                confidence=confidence(summed, total),
+                words=tuple(dict.fromkeys(w for m in members for w in m.words)),
+            )
+        )
+    # Stable: equal evidence keeps the scorer's order.
+    ranked.sort(key=lambda e: -e.score)
+    return ranked
+
+
 def recommend(
     scoring: Scoring,
     area: str | None,
@@ -173,37 +228,35 @@ def recommend(
     learned_weight: float = 0.0,
     area_codes: Sequence[str] = (),
 ) -> Recommendation:
-    """Route on the best-scoring category when its confidence reaches ``threshold``.
+    """Route on the best-supported agency when its confidence reaches ``threshold``.
 
     Below the threshold, or for a body outside regional authority, the coordinator owns
-    the ticket; either way the top ``limit`` suggestions (category, agency, confidence,
-    deciding words) go with it. ``learned`` (agency -> probability from the model trained on
-    the coordinator's dispositions) is blended in with ``learned_weight``; without it the
+    the ticket; either way the top ``limit`` agencies (with their best category, confidence
+    and deciding words) go with it. ``learned`` (agency -> probability from the model trained
+    on the coordinator's dispositions) is blended in with ``learned_weight``; without it the
     rules decide alone.
     """
+    evidence = by_agency(scoring, agencies)
     if learned and learned_weight > 0:
         return _blended(
-            scoring, area, agencies, categories, threshold, limit, learned, learned_weight, area_codes
+            evidence, area, agencies, categories, threshold, limit, learned, learned_weight, area_codes
         )
-    suggestions = []
-    for s in scoring.suggestions[:limit]:
-        agency = handler_of(s.category, agencies)
-        suggestions.append(as_data(s, agency.code if agency else None, bool(agency and is_external(agency))))
-    top = scoring.top
-    if top is None:
+    suggestions = tuple(e.as_data() for e in evidence[:limit])
+    if not evidence:
         decision = route(None, area, agencies, categories, area_codes)
-        return Recommendation(decision, None, 0.0, (), tuple(suggestions))
+        return Recommendation(decision, None, 0.0, (), suggestions)
+    top = evidence[0]
     if top.confidence < threshold:
         coordinator = coordinator_of(agencies)
         why = f"uncertain: {top.category!r} at {top.confidence:.2f} < {threshold:.2f}"
         decision = RoutingDecision(coordinator.code, False, False, why)
     else:
         decision = route(top.category, area, agencies, categories, area_codes)
-    return Recommendation(decision, top.category, top.confidence, top.words, tuple(suggestions))
+    return Recommendation(decision, top.category, top.confidence, top.words, suggestions)
 
 
 def _blended(
-    scoring: Scoring,
+    evidence: Sequence[AgencyEvidence],
     area: str | None,
     agencies: Sequence[AgencyLike],
     categories: Sequence[CategoryLike],
@@ -218,13 +271,12 @@ def _blended(
     rule: dict[str, float] = {}
     words: dict[str, tuple[str, ...]] = {}
     category_of: dict[str, str] = {}
-    for s in scoring.suggestions:
-        agency = handler_of(s.category, agencies)
-        if agency is None:
+    for e in evidence:
+        if e.agency is None:
             continue
-        rule[agency.code] = rule.get(agency.code, 0.0) + s.confidence
-        words.setdefault(agency.code, s.words)
-        category_of.setdefault(agency.code, s.category)
+        rule[e.agency.code] = e.confidence
+        words[e.agency.code] = e.words
+        category_of[e.agency.code] = e.category
     codes = [c for c in set(rule) | set(learned) if c in by_code]
     blended = {
         c: round((1 - weight) * rule.get(c, 0.0) + weight * float(learned.get(c, 0.0)), 3) for c in codes
@@ -241,24 +293,24 @@ def _blended(
         }
         for code in ranked[:limit]
     )
-    top = scoring.top
+    top = evidence[0] if evidence else None
     coordinator = coordinator_of(agencies)
     if not ranked:
         return Recommendation(route(None, area, agencies, categories, area_codes), None, 0.0, (), suggestions)
     best = by_code[ranked[0]]
-    confidence = blended[best.code]
-    if confidence < threshold or best.coordinator or is_external(best):
-        why = f"uncertain or outside regional authority: {best.code!r} at {confidence:.2f} (rules + learned)"
+    sure = blended[best.code]
+    if sure < threshold or best.coordinator or is_external(best):
+        why = f"uncertain or outside regional authority: {best.code!r} at {sure:.2f} (rules + learned)"
         decision = RoutingDecision(coordinator.code, False, False, why)
     elif top is not None and category_of.get(best.code) == top.category:
         # Model and rules agree: the category's own routing (areas, auto-dispatch) applies.
         decision = route(top.category, area, agencies, categories, area_codes)
     else:
-        decision = RoutingDecision(best.code, True, False, f"learned from dispositions: {confidence:.2f}")
+        decision = RoutingDecision(best.code, True, False, f"learned from dispositions: {sure:.2f}")
     return Recommendation(
         decision,
         top.category if top else None,
-        confidence,
+        sure,
         top.words if top else (),
         suggestions,
     )

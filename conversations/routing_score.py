@@ -20,9 +20,10 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from conversations.categorize import extract_location, tokens, without_location
+from conversations.categorize import extract_location, tokens
 
 if TYPE_CHECKING:
     from conversations.snapshot import ConfigSnapshot
@@ -79,10 +80,57 @@ class Rules:
     # deployer's typo must not stop complaints from being filed; it is reported instead.
     problems: tuple[str, ...] = ()
 
+    @cached_property
+    def phrases(self) -> tuple[tuple[int, float, tuple[str, ...], tuple[str, ...], bool], ...]:
+        """Strong and weak phrases of all categories, longest first, then strong before weak:
+        (length, weight, categories, words, strong). The order in which they claim words. A
+        phrase that several categories list alike ("lampu padam": a power cut or a dark
+        street) is one row naming them all, so that it counts for each of them."""
+        rows: dict[tuple[tuple[str, ...], bool], list[str]] = {}
+        for c in self.categories:
+            for strong, group in ((True, c.strong), (False, c.weak)):
+                for p in group:
+                    codes = rows.setdefault((p, strong), [])
+                    if c.code not in codes:
+                        codes.append(c.code)
+        table = [
+            (len(p), self.weights["keyword"] if strong else self.weights["weak"], tuple(codes), p, strong)
+            for (p, strong), codes in rows.items()
+        ]
+        table.sort(key=lambda row: (-row[0], -row[1]))
+        return tuple(table)
+
+    @cached_property
+    def by_first_word(self) -> Mapping[str, tuple[int, ...]]:
+        """Positions in ``phrases`` by their first word: a message is checked only against the
+        phrases that can start at one of its words, not against all of them (hundreds, on
+        every turn that files a draft)."""
+        index: dict[str, list[int]] = {}
+        for position, row in enumerate(self.phrases):
+            index.setdefault(row[3][0], []).append(position)
+        return {word: tuple(found) for word, found in index.items()}
+
+    @cached_property
+    def against_by_first_word(self) -> Mapping[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+        """The words against each category ((category, words)), by their first word."""
+        index: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for c in self.categories:
+            for phrase in c.against:
+                index.setdefault(phrase[0], []).append((c.code, phrase))
+        return {word: tuple(found) for word, found in index.items()}
+
 
 def _norm_word(word: str) -> str:
-    """One spelling per word: "sampah2" (reduplication) -> "sampah"."""
-    return re.sub(r"(?<=[a-z])2$", "", word)
+    """One spelling per word: reduplication, typed ("sampah2") or written ("pohon-pohon",
+    "pohon-pohonnya"), reads as the word itself ("sampah", "pohon", "pohonnya")."""
+    # Plain tests, not regular expressions: this runs on every word of every message.
+    if len(word) > 1 and word[-1] == "2" and "a" <= word[-2] <= "z":
+        return word[:-1]
+    if "-" in word:
+        first, _, rest = word.partition("-")
+        if first and (rest == first or (rest.startswith(first) and rest[len(first) :] in _POSSESSIVE)):
+            return rest
+    return word
 
 
 def _phrase(text: str, shorthand: Mapping[str, str]) -> tuple[str, ...]:
@@ -198,17 +246,33 @@ def confidence(score: float, total: float) -> float:
     return round(min(1.0, share * amount), 3)
 
 
+def _place_span(text: str, place: str, shorthand: Mapping[str, str]) -> tuple[list[str], int, int]:
+    """The words of ``text`` and the range [start, end) of those that are the place phrase."""
+    before, found, after = text.partition(place) if place else (text, "", "")
+    if not found:
+        words = [_norm_word(w) for w in tokens(text, shorthand)]
+        return words, len(words), len(words)
+    head = [_norm_word(w) for w in tokens(before, shorthand)]
+    middle = [_norm_word(w) for w in tokens(found, shorthand)]
+    # Any later repetition of the place is address too: cut it as before.
+    tail = [_norm_word(w) for w in tokens(after.replace(place, " "), shorthand)]
+    return head + middle + tail, len(head), len(head) + len(middle)
+
+
 def score(
     config: ConfigSnapshot, text: str, location: str | None = None, rules: Rules | None = None
 ) -> Scoring:
     """Rank the categories ``text`` is about; ``location`` (else the one found in it) is ignored.
 
-    ``rules`` default to the snapshot's; routing evaluation passes others to compare."""
+    Words of the place phrase never decide: a phrase counts only when at least one of its
+    words lies outside it. It may end inside it, though: "lampu jalan di Jalan Katamso"
+    is a street light even when the place phrase swallowed the "jalan" after "lampu".
+    """
     rules = rules or config.rules
     place = location if location is not None else extract_location(config, text)
-    body = without_location(text, place) if place else text
-    words = [_norm_word(w) for w in tokens(body, config.shorthand)]
-    joined = " ".join(words)
+    words, place_start, place_end = _place_span(text, place or "", config.shorthand)
+    body = words[:place_start] + words[place_end:]
+    joined = " ".join(body)
     weights = rules.weights
 
     index = _index(words)
@@ -217,30 +281,35 @@ def score(
     named: set[str] = set()
     # Strong and weak phrases, longest first across all categories: a word used by a longer
     # phrase ("lampu jalan") is not counted again by a shorter one ("jalan ...").
-    table = [
-        (len(p), weights["keyword"] if kind == "strong" else weights["weak"], c.code, p)
-        for c in rules.categories
-        for kind, group in (("strong", c.strong), ("weak", c.weak))
-        for p in group
-    ]
-    table.sort(key=lambda row: (-row[0], -row[1]))
-    for length, weight, code, phrase in table:
+    candidates = sorted({p for word in index for p in rules.by_first_word.get(word, ())})
+    phrases = rules.phrases
+    for position in candidates:
+        length, weight, codes, phrase, strong = phrases[position]
         for start in _find(words, phrase, index):
-            if any(used[start : start + length]):
+            end = start + length
+            if any(used[start:end]) or (start >= place_start and end <= place_end):
                 continue
-            for i in range(start, start + length):
+            for i in range(start, end):
                 used[i] = True
-            found[code].append((weight, " ".join(phrase)))
-            if weight == weights["keyword"]:
-                named.add(code)
+            for code in codes:
+                found[code].append((weight, " ".join(phrase)))
+                if strong:
+                    named.add(code)
     for c in rules.categories:
         for pattern in c.patterns:
             match = pattern.search(joined)
             if match:
                 found[c.code].append((weights["pattern"], match.group(0).strip()))
-        for phrase in c.against:
-            if _find(words, phrase, index):
-                found[c.code].append((weights["not"], "-" + " ".join(phrase)))
+    # Words against a category count once each, and not from inside the place phrase.
+    against: set[tuple[str, tuple[str, ...]]] = set()
+    for word in index:
+        for code, phrase in rules.against_by_first_word.get(word, ()):
+            if (code, phrase) in against:
+                continue
+            end = len(phrase)
+            if any(not (place_start <= at and at + end <= place_end) for at in _find(words, phrase, index)):
+                against.add((code, phrase))
+                found[code].append((weights["not"], "-" + " ".join(phrase)))
 
     scores = {code: sum(w for w, _ in hits) for code, hits in found.items()}
     positive = {code: s for code, s in scores.items() if s > 0}

@@ -17,6 +17,8 @@ from config.files import read_config
 from conversations.snapshot import ConfigSnapshot
 
 CATALOGUE = Path(__file__).resolve().parent / "data" / "catalogue"
+#: The shipped config/, for the few tests about the shipped catalogue itself.
+ROOT_CONFIG = Path(__file__).resolve().parent.parent / "config"
 
 
 @functools.cache

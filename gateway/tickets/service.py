@@ -386,7 +386,10 @@ def _routing_for(
         area_codes=area_codes,
     )
     suggestions = [dict(s) for s in advice.suggestions]
-    guessed = source == "message" and category is not None and category == advice.category
+    # The dialogue guessed the category from the same scorer (its top category); the decision
+    # itself weighs agencies (categories of one agency add up), so it may name a sibling.
+    top = scoring.top
+    guessed = source == "message" and category is not None and top is not None and category == top.category
     if guessed:
         return advice.decision, suggestions
     return route_ticket(runtime, category, area, area_codes), suggestions

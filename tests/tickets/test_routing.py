@@ -182,3 +182,30 @@ def test_a_sure_complaint_is_routed_and_an_unsure_one_goes_to_the_coordinator_wi
         and referral.suggestions[0]["agency"] == "pln"
         and referral.suggestions[0]["external"]
     )
+
+
+def test_evidence_for_two_categories_of_one_agency_adds_up_instead_of_competing(catalog: Catalog) -> None:
+    """Street vendors and public order are both Satpol PP's: a hint of one must not make the
+    other look doubtful, and the coordinator sees agencies, each once."""
+    from conversations.routing import recommend
+    from conversations.routing_score import score
+
+    advice = recommend(
+        score(catalogue_config(), "PKL di sepanjang trotoar tidak tertib dan resahkan warga"),
+        None,
+        catalog.agencies,
+        catalog.categories,
+        0.45,
+    )
+    assert advice.routed and advice.decision.agency_code == "satpolpp", advice.suggestions
+    assert advice.category == "pkl"
+    waste = recommend(
+        score(catalogue_config(), "TPS liar, pembakaran sampah menimbulkan asap pekat"),
+        None,
+        catalog.agencies,
+        catalog.categories,
+        0.45,
+    )
+    agencies = [s["agency"] for s in waste.suggestions]
+    assert agencies[0] == "dlh" and len(agencies) == len(set(agencies))
+    assert {"tps", "asap pekat"} <= set(waste.suggestions[0]["words"])
