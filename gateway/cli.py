@@ -620,7 +620,7 @@ def telegram_set_webhook() -> None:
     if adapter is None:
         raise click.UsageError("set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET first")
     secret = settings.get("TELEGRAM_WEBHOOK_SECRET") or ""
-    ok = adapter.set_webhook(settings.public_base_url + "/webhooks/telegram", secret)  # type: ignore[attr-defined]
+    ok = adapter.set_webhook(settings.public_base_url + "/webhooks/telegram", secret)
     click.echo("webhook registered" if ok else "Telegram refused the webhook")
     sys.exit(0 if ok else 1)
 
