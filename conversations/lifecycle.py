@@ -62,14 +62,6 @@ CLOSE: Final = "close"  # a resolved ticket past its reply window: stays resolve
 #: Why a ticket may be archived; the labels citizens read live in config/lifecycle.yaml.
 ARCHIVE_REASONS: Final = ("too_general", "not_public_service", "duplicate", "not_responding", "other")
 
-#: Label keys in config/messages/<lang>.yaml for each status.
-LABEL_KEYS: Final = {status: f"status.labels.{status}" for status in STATUSES}
-
-
-def label_key(status: str) -> str:
-    """The messages key of a status's label ("Belum Terverifikasi", ...)."""
-    return LABEL_KEYS.get(status, f"status.labels.{status}")
-
 
 @dataclass(frozen=True)
 class Transition:
