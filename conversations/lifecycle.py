@@ -31,8 +31,6 @@ OPEN_STATUSES: Final = frozenset({UNVERIFIED, DEFERRED, DISPATCHED, IN_PROGRESS}
 CLOSED_STATUSES: Final = frozenset({RESOLVED, ARCHIVED})
 #: Not yet handed to an agency: agency operators do not see tickets in these.
 PRE_DISPATCH_STATUSES: Final = frozenset({UNVERIFIED, DEFERRED})
-#: The agency owns the next step.
-AGENCY_STATUSES: Final = frozenset({DISPATCHED, IN_PROGRESS})
 
 # --------------------------------------------------------------------------- roles
 ADMIN: Final = "admin"
