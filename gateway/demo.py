@@ -23,6 +23,17 @@ def sync_agencies(runtime: Runtime) -> None:
         seed_agencies(session, runtime.catalog)
 
 
+def prepare_database(seed_demo: bool) -> None:
+    """Migrate the configured database to head and seed it (`seed`): `demo` and `run` start here."""
+    from config.settings import load_settings
+    from gateway.db import Database
+    from gateway.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(Database(settings.database_url))
+    seed(Runtime(settings), demo=seed_demo)
+
+
 def seed(runtime: Runtime, demo: bool) -> None:
     sync_agencies(runtime)
     if not demo:
