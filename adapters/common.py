@@ -314,9 +314,10 @@ def mount_pool(session: requests.Session) -> None:
 def environment_has_http_settings() -> bool:
     """Whether the environment carries proxy, CA-bundle or .netrc settings for HTTP clients.
 
-    requests re-reads the environment on every call of a session that trusts it
-    (about 0.5 ms per send). Adapters turn that off (``trust_env = False``) only when
-    there is nothing to read, so a deployment behind a proxy keeps working unchanged.
+    requests re-reads the environment on every call of a session that trusts it, work
+    repeated on every send (measured in docs/performance.md). Adapters turn that off
+    (``trust_env = False``) only when there is nothing to read, so a deployment behind a
+    proxy keeps working unchanged.
     """
     if any(key.lower() in _HTTP_ENV_KEYS for key in os.environ):
         return True

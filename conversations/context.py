@@ -1,8 +1,13 @@
 """What the gateway tells the engine about the world for one step.
 
-The engine reads no clock, database or settings of the host on its own: the time,
-the channel's limits and the contact's tickets come in here, so the same state and
-input always give the same answer, in tests as in production.
+The time, the channel's limits, the contact's tickets and a reserved tracking number
+come in here, not from the host's clock or database, so that a test can fix them.
+
+The engine is not a pure function of these, though: it reads its configuration on its
+own (`conversations.settings`: the YAML files under ``LAPOR_CONFIG_DIR``, found through
+``os.environ`` and re-read when they change), and when no tracking number was reserved
+it draws a random one. The same state, input and context give the same answer only
+while those files stay as they are.
 """
 
 from __future__ import annotations

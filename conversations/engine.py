@@ -1,6 +1,7 @@
 """The conversation machine: ``step(state, event, ctx) -> Step``.
 
-A pure function. The gateway loads the contact's state, calls ``step`` with one
+No clock or database of its own (but its own reading of the config files: see
+`conversations.context`). The gateway loads the contact's state, calls ``step`` with one
 message or timeout and the context it knows (time, channel limits, the contact's
 tickets, a reserved tracking number), then stores the new state and carries out the
 effects in one transaction. Nothing here sends, stores or waits; timers are
