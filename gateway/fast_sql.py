@@ -6,13 +6,17 @@ runs while holding the database's only write lock: what it spends there, every o
 waits for. Per message it runs a duplicate check and four to seven small statements (the
 sender's lookup, contact and address or their update, the message, its job).
 
-Why below SQLAlchemy (measured with ``python -m bench.profile``, ack CPU per message, SQLite,
-three interleaved pairs of runs on the same tree with and without this module; see
-docs/performance.md, "SQL through SQLAlchemy"): plain ``Connection.execute`` of the same
-prebuilt Core statements and the duplicate check through a read-only session cost 3.9, 4.8
-and 6.5 ms where this module costs 3.0, 2.1 and 3.5 ms (median +57%). For these statements
-SQLAlchemy's per-call machinery (execution context, parameter processing, result objects,
-and for the read a Session with its own transaction) costs several times the statement.
+Why below SQLAlchemy (2026-12-02, process CPU on a shared 2-core machine; details in
+docs/performance.md, "SQL through SQLAlchemy"):
+
+* the statements (`PreparedStatements`): storing one message of a new sender took 1.75 ms
+  of CPU this way against 2.49 ms with ``Connection.execute`` of the same prebuilt Core
+  statements on SQLite (4.96 against 6.09 ms on PostgreSQL), about a fifth of the whole
+  ack's CPU. SQLAlchemy's per-call machinery (execution context, parameter and result
+  objects) costs several times these small statements;
+* the duplicate check (`read_rows`): 0.02 ms against 0.17 ms through a read-only
+  ``Connection`` and 0.71 ms through a read-only Session, on every webhook, retries
+  included; about a tenth of the ack's CPU on a quiet machine.
 
 What is kept from SQLAlchemy: it writes the SQL (compiled once per statement, dialect and
 set of keys), converts every value with the column types' own bind processors (JSON,
@@ -22,7 +26,7 @@ connection), so callers and the webhook's 503 handling see what any statement wo
 
 What it relies on, to check when upgrading SQLAlchemy (the tests in
 tests/gateway/test_ack_fast_paths.py compare the rows stored here with the rows the ORM
-stores, column by column, on SQLite and PostgreSQL, and fail if any of this changes):
+stores, column by column, on SQLite and PostgreSQL, and fail if an upgrade breaks any of this):
 
 * `Compiled.string`, ``positional``, ``positiontup``, ``bind_names``, ``insert_prefetch``
   and ``update_prefetch`` (the compiled statement's parameters and defaults);
