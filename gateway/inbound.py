@@ -49,7 +49,7 @@ def clean_text(value: str | None) -> str | None:
     retry into an endless 503 loop), other C0 control characters and lone
     surrogates (invalid UTF-8 smuggled in as JSON escapes) are removed; line
     breaks and tabs stay. Markup and formulas are kept as typed: pages escape
-    them when rendering, exports neutralise them (see `gateway.privacy_requests`).
+    them when rendering, exports neutralise them (see `gateway.inbox.views_list.safe_cell`).
     """
     if value is None or not _UNCLEAN.search(value):
         return value

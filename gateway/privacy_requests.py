@@ -32,14 +32,6 @@ from gateway.models import (
 )
 
 ERASED_TEXT = "[dihapus]"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A cell value a spreadsheet will not run as a formula (OWASP CSV injection rule)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def find_contact(session: Session, address: str) -> Contact | None:
