@@ -33,6 +33,9 @@ stores, column by column, on SQLite and PostgreSQL, and fail if an upgrade break
 * ``TypeEngine.dialect_impl(dialect).bind_processor(dialect)``;
 * ``Dialect.loaded_dbapi``, ``Dialect.is_disconnect`` and ``DBAPIError.instance``;
 * ``Connection.connection`` (the pooled DBAPI connection) and ``Engine.raw_connection``.
+
+For this reason pyproject.toml keeps SQLAlchemy below its next minor version: raising that
+bound is the moment to run those tests on both databases.
 """
 
 from __future__ import annotations
