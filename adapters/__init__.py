@@ -8,7 +8,6 @@ that channel is used.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
 
 from adapters.base import ChannelAdapter
 
@@ -26,13 +25,3 @@ def adapter_class(channel: str) -> type[ChannelAdapter]:
     """The adapter class for a channel name; KeyError for an unknown channel."""
     module_name, _, class_name = ADAPTERS[channel].partition(":")
     return getattr(importlib.import_module(module_name), class_name)
-
-
-def build_adapters(env: Mapping[str, str]) -> dict[str, ChannelAdapter]:
-    """Every channel whose credentials are set, built from environment-style settings."""
-    built: dict[str, ChannelAdapter] = {}
-    for channel in ADAPTERS:
-        adapter = adapter_class(channel).from_env(env)
-        if adapter is not None:
-            built[channel] = adapter
-    return built

@@ -21,24 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-# Message kinds a normalized inbound message can carry. Anything a provider sends
-# that is none of these becomes "unsupported": stored and shown, never dropped.
-MESSAGE_KINDS = (
-    "text",
-    "image",
-    "audio",
-    "video",
-    "document",
-    "sticker",
-    "voice",
-    "location",
-    "contacts",
-    "button",
-    "reaction",
-    "command",
-    "unsupported",
-)
-
 # Delivery statuses of an outbound message, in the order they normally happen.
 # Providers' own words are mapped onto these by a table in each adapter.
 DELIVERY_STATUSES = ("pending", "queued", "sent", "delivered", "read", "failed")
@@ -92,6 +74,9 @@ class InboundMessage:
     provider_message_id: str
     sender: str
     text: str = ""
+    # text, image, audio, video, document, sticker, voice, location, contacts, button,
+    # reaction, command; anything else a provider sends is "unsupported": stored and shown,
+    # never dropped.
     kind: str = "text"
     recipient: str | None = None
     sender_name: str | None = None
@@ -195,13 +180,6 @@ class WebhookRequest:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
-
-    def form_dict(self) -> dict[str, str]:
-        """The form as a dict; the first value wins where a key repeats."""
-        out: dict[str, str] = {}
-        for key, value in self.form:
-            out.setdefault(key, value)
-        return out
 
     def query_dict(self) -> dict[str, str]:
         out: dict[str, str] = {}

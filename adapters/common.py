@@ -15,7 +15,7 @@ import time
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -23,6 +23,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.sessions import merge_setting
 from requests.utils import get_environ_proxies
+
+if TYPE_CHECKING:
+    # What `merge_environment_settings` returns, in types-requests only.
+    from requests.sessions import _Settings
 
 DEFAULT_REGION = "ID"
 
@@ -248,10 +252,11 @@ class ProviderSession(requests.Session):
     """A requests session that reads the environment once per host instead of on every call.
 
     A session that trusts the environment makes requests scan all of ``os.environ`` for
-    proxies and ``NO_PROXY`` twice per call, and look up the CA bundle variables (about
-    0.1 ms of CPU per send, where any such variable is set). A process's environment does
-    not change while it runs, so what it says for a scheme and host is kept after the first
-    call and merged exactly as `requests.Session.merge_environment_settings` does.
+    proxies and ``NO_PROXY`` twice per call, and look up the CA bundle variables: work
+    repeated on every send for an answer that cannot change, because a process's
+    environment does not change while it runs (its cost is in docs/performance.md). So
+    what the environment says for a scheme and host is kept after the first call and
+    merged exactly as `requests.Session.merge_environment_settings` does.
     """
 
     def __init__(self) -> None:
@@ -261,7 +266,7 @@ class ProviderSession(requests.Session):
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
+    ) -> _Settings:
         if not self.trust_env:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         no_proxy = proxies.get("no_proxy") if proxies is not None else None
@@ -309,9 +314,10 @@ def mount_pool(session: requests.Session) -> None:
 def environment_has_http_settings() -> bool:
     """Whether the environment carries proxy, CA-bundle or .netrc settings for HTTP clients.
 
-    requests re-reads the environment on every call of a session that trusts it
-    (about 0.5 ms per send). Adapters turn that off (``trust_env = False``) only when
-    there is nothing to read, so a deployment behind a proxy keeps working unchanged.
+    requests re-reads the environment on every call of a session that trusts it, work
+    repeated on every send (measured in docs/performance.md). Adapters turn that off
+    (``trust_env = False``) only when there is nothing to read, so a deployment behind a
+    proxy keeps working unchanged.
     """
     if any(key.lower() in _HTTP_ENV_KEYS for key in os.environ):
         return True

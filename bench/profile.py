@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             f"database: {stack.database_url.split(':', 1)[0]}; {n} new citizens, 5 variants of the 4 channels"
         )
         print(f"ack: {1000 * ack_cpu / n:.2f} ms CPU/message; non-2xx {len(bad)}; rq depth after {depth}")
-        # The ack's prepared statements run on the DBAPI cursor (gateway.inbound._Prepared) and
+        # The ack's prepared statements run on the DBAPI cursor (gateway.fast_sql) and
         # pass no SQLAlchemy event: only the others are counted here.
         print(f"  SQL/message via SQLAlchemy (the prepared ones not counted): {_per(ack_sql, n)}")
         print(

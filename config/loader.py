@@ -60,7 +60,7 @@ def _load_cached(path: str, _mtime: int) -> Any:
 class _Loader(yaml.SafeLoader):
     """SafeLoader that leaves an impossible date (``2026-20-08``) a string for the model to name."""
 
-    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:  # type: ignore[override]
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
         try:
             return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
         except ValueError:

@@ -1,8 +1,9 @@
 """The conversation machine: ``step(state, event, ctx) -> Step``.
 
-A pure function. The gateway loads the contact's state, calls ``step`` with one
+No clock, database, file or environment variable of its own: the configuration
+snapshot comes in the context (`conversations.context`). The gateway loads the contact's state, calls ``step`` with one
 message or timeout and the context it knows (time, channel limits, the contact's
-tickets, a reserved tracking number), then stores the new state and carries out the
+tickets, a reserved tracking number, the config snapshot), then stores the new state and carries out the
 effects in one transaction. Nothing here sends, stores or waits; timers are
 ``ScheduleTimeout`` effects that come back later as ``TimeoutFired`` inputs.
 

@@ -20,8 +20,6 @@ _SPACES = re.compile(r"\s+")
 
 # Keyword groups matched against the whole message.
 WHOLE_MESSAGE = ("stop", "optin", "cancel", "help", "greeting", "yes", "no", "edit", "skip")
-# Keyword groups matched against the first word; the rest of the message is their argument.
-FIRST_WORD = ("report", "new", "status", "language")
 
 
 def normalize(value: str) -> str:

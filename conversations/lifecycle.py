@@ -31,8 +31,6 @@ OPEN_STATUSES: Final = frozenset({UNVERIFIED, DEFERRED, DISPATCHED, IN_PROGRESS}
 CLOSED_STATUSES: Final = frozenset({RESOLVED, ARCHIVED})
 #: Not yet handed to an agency: agency operators do not see tickets in these.
 PRE_DISPATCH_STATUSES: Final = frozenset({UNVERIFIED, DEFERRED})
-#: The agency owns the next step.
-AGENCY_STATUSES: Final = frozenset({DISPATCHED, IN_PROGRESS})
 
 # --------------------------------------------------------------------------- roles
 ADMIN: Final = "admin"
@@ -61,14 +59,6 @@ CLOSE: Final = "close"  # a resolved ticket past its reply window: stays resolve
 
 #: Why a ticket may be archived; the labels citizens read live in config/lifecycle.yaml.
 ARCHIVE_REASONS: Final = ("too_general", "not_public_service", "duplicate", "not_responding", "other")
-
-#: Label keys in config/messages/<lang>.yaml for each status.
-LABEL_KEYS: Final = {status: f"status.labels.{status}" for status in STATUSES}
-
-
-def label_key(status: str) -> str:
-    """The messages key of a status's label ("Belum Terverifikasi", ...)."""
-    return LABEL_KEYS.get(status, f"status.labels.{status}")
 
 
 @dataclass(frozen=True)

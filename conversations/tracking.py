@@ -13,7 +13,7 @@ import secrets
 from stdnum import damm
 
 TRACKING_DIGITS = 8
-_PATTERN = re.compile(r"^#?\s*(\d{8})$")
+_PATTERN = re.compile(rf"^#?\s*(\d{{{TRACKING_DIGITS}}})$")
 
 
 def new_tracking_number() -> str:

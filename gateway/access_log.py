@@ -12,11 +12,14 @@ so an access line is found with the job and send lines of the same webhook.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from gunicorn.glogging import Logger
 
 from gateway.logging_setup import REQUEST_ID_HEADER, JsonFormatter, mask, request_context
+
+if TYPE_CHECKING:
+    from gunicorn.glogging import _AtomsDict  # in types-gunicorn only
 
 #: Atoms of gunicorn's access log format that the server makes, never the client.
 SERVER_ATOMS = frozenset({"t", "s", "m", "H", "b", "B", "T", "D", "M", "L", "p"})
@@ -25,12 +28,16 @@ SERVER_ATOMS = frozenset({"t", "s", "m", "H", "b", "B", "T", "D", "M", "L", "p"}
 class MaskedAccessLogger(Logger):
     """gunicorn's logger whose access-log atoms from the request are masked."""
 
-    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> _AtomsDict:
         atoms = super().atoms(resp, req, environ, request_time)
-        return {
-            key: mask(value) if isinstance(value, str) and key not in SERVER_ATOMS else value
-            for key, value in atoms.items()
-        }
+        # The same keys, some values masked: still the atoms gunicorn made.
+        return cast(
+            "_AtomsDict",
+            {
+                key: mask(value) if isinstance(value, str) and key not in SERVER_ATOMS else value
+                for key, value in atoms.items()
+            },
+        )
 
 
 class JsonGunicornLogger(MaskedAccessLogger):

@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from adapters.common import load_json
 from config.settings import Settings, load_settings
+from conversations.tracking import format_tracking
 from gateway.bounds import BoundedIntConverter
 from gateway.logging_setup import configure_logging, install_request_ids
 from gateway.runtime import Runtime
@@ -92,14 +93,23 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
 
     import gateway.tasks  # noqa: F401  (job handlers, so the web process can run jobs inline in tests)
+    from gateway import inbox, open311
     from gateway.api import api_bp
     from gateway.health import health_bp
+    from gateway.media import media_bp
+    from gateway.metrics import metrics_bp
+    from gateway.public import public_bp
     from gateway.webhooks import webhooks_bp
 
+    app.add_template_filter(format_tracking, "tracking")
     app.register_blueprint(health_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(api_bp)
-    _register_optional_blueprints(app)
+    inbox.init_app(app)  # the inbox blueprint with its login, CSRF and limiter
+    app.register_blueprint(public_bp)
+    open311.init_app(app)
+    app.register_blueprint(metrics_bp)
+    app.register_blueprint(media_bp)
     _exempt_webhooks_from_login_throttle(app)
 
     # Built once: (name, lowercased name, value) of every header each response gets unless
@@ -143,31 +153,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     return app
 
 
-def _register_optional_blueprints(app: Flask) -> None:
-    """Areas built in their own packages (inbox, public pages, Open311) plug in here when present."""
-    import importlib
-
-    for module_name, attr in (
-        ("gateway.inbox", "inbox_bp"),
-        ("gateway.public", "public_bp"),
-        ("gateway.open311", "open311_bp"),
-        ("gateway.metrics", "metrics_bp"),
-        ("gateway.media", "media_bp"),
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        init = getattr(module, "init_app", None)
-        blueprint = getattr(module, attr, None)
-        if init is not None:
-            init(app)
-        elif blueprint is not None:
-            app.register_blueprint(blueprint)
-
-
 def _exempt_webhooks_from_login_throttle(app: Flask) -> None:
     """Keep the inbox's login limiter (Flask-Limiter) out of webhook requests.
 
@@ -178,7 +163,3 @@ def _exempt_webhooks_from_login_throttle(app: Flask) -> None:
     limiter = app.extensions.get("inbox_limiter")
     if limiter is not None:
         limiter.request_filter(lambda: request.path.startswith(WEBHOOK_PREFIX))
-
-
-def runtime_of(app: Flask) -> Runtime:
-    return app.extensions["lapor"]

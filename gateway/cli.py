@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import getpass
 import os
-import secrets
 import shlex
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-from config.settings import CHANNELS_ENV, load_settings
+from config.settings import load_settings
 
 # Replies waiting on providers at once per worker (see gateway.worker); the worker's one CPU
 # thread runs everything else.
@@ -163,19 +159,6 @@ def agencies_sync() -> None:
         runtime.close()
 
 
-def _prepare_database(seed_demo: bool) -> None:
-    from gateway.db import Database
-    from gateway.migrate import upgrade
-    from gateway.runtime import Runtime
-
-    settings = load_settings()
-    upgrade(Database(settings.database_url))
-    runtime = Runtime(settings)
-    from gateway.demo import seed
-
-    seed(runtime, demo=seed_demo)
-
-
 # --------------------------------------------------------------------------- processes
 #: `web`'s own defaults; anything set in GUNICORN_CMD_ARGS wins over them.
 GUNICORN_DEFAULTS: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -269,7 +252,9 @@ def run(port: int, host: str, no_demo: bool) -> None:
 @main.command()
 def demo() -> None:
     """Seed demo agencies, operators and tickets into the configured database."""
-    _prepare_database(seed_demo=True)
+    from gateway.demo import prepare_database
+
+    prepare_database(seed_demo=True)
     click.echo("demo data is in place")
 
 
@@ -625,7 +610,7 @@ def telegram_set_webhook() -> None:
     if adapter is None:
         raise click.UsageError("set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET first")
     secret = settings.get("TELEGRAM_WEBHOOK_SECRET") or ""
-    ok = adapter.set_webhook(settings.public_base_url + "/webhooks/telegram", secret)  # type: ignore[attr-defined]
+    ok = adapter.set_webhook(settings.public_base_url + "/webhooks/telegram", secret)
     click.echo("webhook registered" if ok else "Telegram refused the webhook")
     sys.exit(0 if ok else 1)
 
@@ -714,43 +699,10 @@ def contact_link_numbers() -> None:
     click.echo(f"{len(results)} contacts merged")
 
 
-# --------------------------------------------------------------------------- helpers used by `run`
-def write_channels_env(data_dir: Path, values: dict[str, str]) -> None:
-    """Record stand-in channel settings for the worker and `simulate` to read."""
-    path = data_dir / CHANNELS_ENV
-    lines = ["# written by `lapor-gateway run` for its stand-in channels; safe to delete"]
-    lines += [f"{k}={v}" for k, v in sorted(values.items())]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    path.chmod(0o600)
-
-
-def new_secret() -> str:
-    return secrets.token_hex(16)
-
-
-def spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[Any]:
-    return subprocess.Popen(args, env=env, start_new_session=True)
-
-
-def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    deadline = time.time() + timeout
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    if proc.poll() is None:
-        proc.kill()
-
-
 # --------------------------------------------------------------------------- notices
 from gateway.inbox.digest import digest_cli  # noqa: E402
 
 main.add_command(digest_cli)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
 
 
 # --------------------------------------------------------------------------- routing
@@ -795,3 +747,7 @@ def routing_train() -> None:
     click.echo(
         f"learned from {learned.cases} dispositions ({agencies} agencies); model: {model_path(runtime)}"
     )
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m gateway.cli`, as `run` starts its worker
+    main()

@@ -25,11 +25,12 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import UpdateBase
 
 _READ_ONLY = "lapor_read_only"
 _RELEASE_KEY = "lapor_release_write_lock"
@@ -42,6 +43,16 @@ def insert_ignoring(dialect_name: str, table: Any, *columns: str) -> Any:
 
     dialect = sqlite if dialect_name == "sqlite" else postgresql
     return dialect.insert(table).on_conflict_do_nothing(index_elements=list(columns))
+
+
+def rowcount(session: Session, statement: UpdateBase) -> int:
+    """The number of rows an UPDATE or DELETE matched.
+
+    `Session.execute` is typed to return a plain `Result`, which has no ``rowcount``; a
+    DML statement's result is a `CursorResult`, which has it. The cast lives here once.
+    """
+    result = cast("CursorResult[Any]", session.execute(statement))
+    return int(result.rowcount or 0)
 
 
 class StorageUnavailable(Exception):

@@ -14,25 +14,24 @@ from sqlalchemy import func, select
 from gateway.models import Agency, Operator
 from gateway.runtime import Runtime
 from gateway.security import hash_password
+from gateway.tickets.seed import sync_agencies as seed_agencies
 
 
 def sync_agencies(runtime: Runtime) -> None:
     """Make the agencies table match config/agencies.yaml (codes are the key)."""
-    try:
-        from gateway.tickets.seed import sync_agencies as sync
-    except ModuleNotFoundError:
-        sync = None
     with runtime.db.session() as session:
-        if sync is not None:
-            sync(session, runtime.catalog)
-            return
-        for cfg in runtime.catalog.agencies:
-            row = session.scalar(select(Agency).where(Agency.code == cfg.code))
-            if row is None:
-                row = Agency(code=cfg.code)
-                session.add(row)
-            row.name, row.is_coordinator = cfg.name, cfg.coordinator
-            row.categories, row.areas, row.forward = list(cfg.categories), list(cfg.areas), dict(cfg.forward)
+        seed_agencies(session, runtime.catalog)
+
+
+def prepare_database(seed_demo: bool) -> None:
+    """Migrate the configured database to head and seed it (`seed`): `demo` and `run` start here."""
+    from config.settings import load_settings
+    from gateway.db import Database
+    from gateway.migrate import upgrade
+
+    settings = load_settings()
+    upgrade(Database(settings.database_url))
+    seed(Runtime(settings), demo=seed_demo)
 
 
 def seed(runtime: Runtime, demo: bool) -> None:

@@ -16,14 +16,17 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import click
 from werkzeug.serving import make_server
 
-from gateway.cli import spawn, stop_process, write_channels_env
+from config.settings import CHANNELS_ENV
+from gateway.demo import prepare_database
 
 # Seconds before each demo receipt: sent, then delivered; a WhatsApp reply is read a while later.
 RECEIPT_DELAY = 0.5
@@ -119,7 +122,6 @@ def _start_stand_ins(env: dict[str, str], app_url: str) -> tuple[list[Any], dict
 
 
 def run_all(host: str = "127.0.0.1", port: int = 5000, demo: bool = True) -> None:
-    from config.settings import CHANNELS_ENV
     from gateway.embedded_redis import EmbeddedRedis
 
     env = dict(os.environ)
@@ -150,13 +152,11 @@ def run_all(host: str = "127.0.0.1", port: int = 5000, demo: bool = True) -> Non
         stand_ins, channel_values = _start_stand_ins(env, _local_url(host, port))
         shared |= channel_values
         env.update(channel_values)
-    write_channels_env(data_dir, shared)
+    _write_channels_env(data_dir, shared)
     os.environ.update(env)
 
-    from gateway.cli import _prepare_database
-
-    _prepare_database(seed_demo=demo)
-    worker = spawn([sys.executable, "-m", "gateway.cli", "worker"], env)
+    prepare_database(seed_demo=demo)
+    worker = _spawn([sys.executable, "-m", "gateway.cli", "worker"], env)
 
     from gateway.app import create_app
 
@@ -184,7 +184,7 @@ def run_all(host: str = "127.0.0.1", port: int = 5000, demo: bool = True) -> Non
         click.echo("\nstopping...")
     finally:
         server.server_close()
-        stop_process(worker)
+        _stop_process(worker)
         for stand_in in stand_ins:
             stand_in.stop()
         if redis is not None:
@@ -214,3 +214,27 @@ def _banner(env: dict[str, str], port: int, data_dir: Path, demo: bool) -> None:
             '  lapor-gateway simulate telegram --from 123456 "Lampu jalan mati"',
         ]
     click.echo("\n".join(lines) + "\n")
+
+
+def _write_channels_env(data_dir: Path, values: dict[str, str]) -> None:
+    """Record stand-in channel settings for the worker and `simulate` to read."""
+    path = data_dir / CHANNELS_ENV
+    lines = ["# written by `lapor-gateway run` for its stand-in channels; safe to delete"]
+    lines += [f"{k}={v}" for k, v in sorted(values.items())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[Any]:
+    return subprocess.Popen(args, env=env, start_new_session=True)
+
+
+def _stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    if proc.poll() is None:
+        proc.kill()

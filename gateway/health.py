@@ -10,7 +10,7 @@ in /metrics.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from gateway.db import StorageUnavailable
 from gateway.migrate import current_revisions, head_revisions
@@ -19,7 +19,7 @@ health_bp = Blueprint("health", __name__)
 
 
 @health_bp.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
+def healthz() -> Response:
     return jsonify(status="ok")
 
 
@@ -28,7 +28,7 @@ def _first_line(exc: Exception) -> str:
 
 
 @health_bp.get("/readyz")
-def readyz():  # type: ignore[no-untyped-def]
+def readyz() -> tuple[Response, int]:
     runtime = current_app.extensions["lapor"]
     checks: dict[str, str] = {}
     try:

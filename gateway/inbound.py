@@ -6,20 +6,20 @@ contact, and the job that will process it, all in one transaction.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from adapters.base import DELIVERY_RANK, ContactEvent, InboundMessage, ParseResult, StatusUpdate
 from adapters.common import normalize_phone
 from gateway.db import insert_ignoring
+from gateway.fast_sql import PreparedStatements, read_rows
 from gateway.jobs import record_job
 from gateway.jobs.outbox import enqueue_when_due, job_values
 from gateway.models import Contact, ContactAddress, DeliveryReceipt, Job, Message, utcnow
@@ -49,7 +49,7 @@ def clean_text(value: str | None) -> str | None:
     retry into an endless 503 loop), other C0 control characters and lone
     surrogates (invalid UTF-8 smuggled in as JSON escapes) are removed; line
     breaks and tabs stay. Markup and formulas are kept as typed: pages escape
-    them when rendering, exports neutralise them (see `gateway.privacy_requests`).
+    them when rendering, exports neutralise them (see `gateway.inbox.views_list.safe_cell`).
     """
     if value is None or not _UNCLEAN.search(value):
         return value
@@ -136,18 +136,18 @@ def _new_address(
     owner: int | None = None
     lang = "en" if (language or "").startswith("en") else "id"
     for sibling in same_phone_addresses(address):
-        found = _run(conn, "lookup", {"b_address": sibling})
+        found = _ACK.run(conn, "lookup", {"b_address": sibling})
         if found is not None:
             owner, lang = int(found[1]), str(found[3])
             if name and not found[2]:
-                _run(conn, "name", {"b_id": owner, "b_name": name})
+                _ACK.run(conn, "name", {"b_id": owner, "b_name": name})
             break
     created = owner is None
     if owner is None:
-        inserted = _run(conn, "contact", {"display_name": name, "language": lang})
+        inserted = _ACK.run(conn, "contact", {"display_name": name, "language": lang})
         assert inserted is not None  # INSERT ... RETURNING id
         owner = int(inserted[0])
-    row = _run(
+    row = _ACK.run(
         conn,
         "address",
         {"contact_id": owner, "address": address, "channel": channel, "last_inbound_at": last_inbound_at},
@@ -155,7 +155,7 @@ def _new_address(
     if row is not None:
         return owner, lang
     if created:
-        _run(conn, "drop_contact", {"b_id": owner})
+        _ACK.run(conn, "drop_contact", {"b_id": owner})
     return None
 
 
@@ -169,7 +169,7 @@ def find_or_create_contact(
     """
     session.flush()
     conn = session.connection()
-    if _run(conn, "lookup", {"b_address": address}) is None:
+    if _ACK.run(conn, "lookup", {"b_address": address}) is None:
         # None back: stored concurrently by another request, whose row is read below.
         _new_address(conn, address, channel, name, language, None)
     row = session.scalars(select(ContactAddress).where(ContactAddress.address == address)).one()
@@ -254,91 +254,8 @@ def _build_statements(dialect_name: str) -> dict[str, Any]:
     }
 
 
-_STATEMENTS: dict[str, dict[str, Any]] = {}
-
-
-def _statements(dialect_name: str) -> dict[str, Any]:
-    found = _STATEMENTS.get(dialect_name)
-    if found is None:
-        found = _STATEMENTS[dialect_name] = _build_statements(dialect_name)
-    return found
-
-
-_UNSET: Any = object()
-
-
-class _Prepared:
-    """One of the ack's statements, compiled once by SQLAlchemy, run on the DBAPI cursor.
-
-    The ack runs four or five small statements per message while holding SQLite's only
-    write lock, and SQLAlchemy's execution of a compiled statement (its execution
-    context, parameter and result machinery) cost three to four times the statement
-    itself. Here SQLAlchemy still writes the SQL and converts every value (the column
-    types' own bind processors: JSON, timestamps, booleans), and fills the columns the
-    caller left out from their model defaults, exactly as it would; only the per-call
-    machinery is skipped. The statement runs on the session's own connection, inside
-    its transaction; a driver error is raised as SQLAlchemy's, like any statement's.
-    """
-
-    def __init__(self, statement: Any, dialect: Any, keys: frozenset[str]) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=sorted(keys))
-        self.sql = compiled.string
-        self.positional = compiled.positional
-        self.dialect = dialect
-        defaults = {c.key: c.default for c in (*compiled.insert_prefetch, *compiled.update_prefetch)}
-        slots: dict[str, tuple[str, Any, Any]] = {}
-        for bind, name in compiled.bind_names.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if bind.key in keys:
-                fallback = _UNSET
-            elif bind.key in defaults:
-                fallback = defaults[bind.key]
-                if fallback is None or not (fallback.is_scalar or fallback.is_callable):
-                    raise ValueError(f"column default of {bind.key!r} needs SQLAlchemy's execution")
-            elif not bind.required and bind.callable is None:
-                fallback = bind.value  # a constant of the statement itself
-            else:
-                raise ValueError(f"{bind.key!r} has no value")
-            slots[name] = (bind.key, processor, fallback)
-        names = compiled.positiontup if self.positional else list(slots)
-        self.slots = [(name, *slots[name]) for name in names or ()]
-
-    def execute(self, conn: Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """Run with ``params`` (by bind key); the first row it returns, if any."""
-        values = []
-        for _name, key, processor, fallback in self.slots:
-            if fallback is _UNSET:
-                value = params[key]
-            elif hasattr(fallback, "is_callable"):  # a column default
-                value = fallback.arg(None) if fallback.is_callable else fallback.arg
-            else:
-                value = fallback
-            values.append(processor(value) if processor is not None else value)
-        args: Any = values if self.positional else {s[0]: v for s, v in zip(self.slots, values, strict=True)}
-        dbapi_error = self.dialect.loaded_dbapi.Error
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(self.sql, args)
-            return tuple(row) if cursor.description is not None and (row := cursor.fetchone()) else None
-        except dbapi_error as exc:
-            if self.dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor):
-                conn.invalidate(exc)
-            raise DBAPIError.instance(self.sql, args, exc, dbapi_error, dialect=self.dialect) from exc
-        finally:
-            cursor.close()
-
-
-_PREPARED: dict[tuple[str, str, frozenset[str]], _Prepared] = {}
-
-
-def _run(conn: Connection, name: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-    """Run the ack statement ``name`` with ``params`` on ``conn``; its first row, if any."""
-    dialect = conn.dialect
-    key = (dialect.name, name, frozenset(params))
-    prepared = _PREPARED.get(key)
-    if prepared is None:
-        prepared = _PREPARED[key] = _Prepared(_statements(dialect.name)[name], dialect, key[2])
-    return prepared.execute(conn, params)
+# Run below SQLAlchemy's execution layer, for the reasons and measurements in `gateway.fast_sql`.
+_ACK = PreparedStatements(_build_statements)
 
 
 def _contact_for_inbound(conn: Connection, msg: InboundMessage, counted: bool) -> tuple[int, str, int]:
@@ -346,7 +263,7 @@ def _contact_for_inbound(conn: Connection, msg: InboundMessage, counted: bool) -
     first contact, marked reachable.
 
     One SELECT and one UPDATE for a known sender, on the session's connection (see
-    `_Prepared`): the ack path runs this once per message while holding the write lock.
+    `gateway.fast_sql`): the ack path runs this once per message while holding the write lock.
     The count is read only when ``counted`` (a rate limit is set), in the same SELECT; an
     address stored here counts from zero (a new contact has no messages yet; a deleted
     contact's messages lose their contact id).
@@ -354,20 +271,20 @@ def _contact_for_inbound(conn: Connection, msg: InboundMessage, counted: bool) -
     now = utcnow()
     lookup = "lookup_counted" if counted else "lookup"
     params = {"b_address": msg.sender, "b_since": recent_since()} if counted else {"b_address": msg.sender}
-    found = _run(conn, lookup, params)
+    found = _ACK.run(conn, lookup, params)
     if found is None:
         stored = _new_address(conn, msg.sender, msg.channel, msg.sender_name, msg.language, now)
         if stored is not None:
             return stored[0], stored[1], 0
         # Created concurrently by another request: use theirs.
-        found = _run(conn, lookup, params)
+        found = _ACK.run(conn, lookup, params)
         if found is None:  # pragma: no cover - the conflicting row cannot vanish inside our transaction
             raise RuntimeError(f"address {msg.sender!r} conflicted but cannot be read")
     address_id, contact_id, display_name, language = found[:4]
     recent = int(found[4] or 0) if counted else 0
-    _run(conn, "touch", {"b_id": address_id, "b_now": now, "b_channel": msg.channel})
+    _ACK.run(conn, "touch", {"b_id": address_id, "b_now": now, "b_channel": msg.channel})
     if msg.sender_name and not display_name:
-        _run(conn, "name", {"b_id": contact_id, "b_name": msg.sender_name})
+        _ACK.run(conn, "name", {"b_id": contact_id, "b_name": msg.sender_name})
     return int(contact_id), str(language), recent
 
 
@@ -389,7 +306,7 @@ def store_message(session: Session, msg: InboundMessage, rate_per_minute: int = 
     if throttled:
         values["raw"] = dict(values["raw"]) | {"throttled": True}
         values["processed_at"] = utcnow()
-    inserted = _run(conn, "message", values)
+    inserted = _ACK.run(conn, "message", values)
     if inserted is None:
         return None  # the same provider message stored concurrently by another request
     message_id = inserted[0]
@@ -407,9 +324,9 @@ def store_message(session: Session, msg: InboundMessage, rate_per_minute: int = 
             language=language,
         )
         return int(message_id)
-    # `record_job`'s row, inserted like the statements above (see `_Prepared`).
+    # `record_job`'s row, inserted like the statements above (see `gateway.fast_sql`).
     job = job_values("process_inbound", {"contact_id": contact_id, "message_id": message_id})
-    created = _run(conn, "job", job)
+    created = _ACK.run(conn, "job", job)
     assert created is not None  # INSERT ... RETURNING id
     enqueue_when_due(session, "process_inbound", job, [int(created[0])])
     if msg.attachments:
@@ -503,55 +420,18 @@ def apply_contact_event(session: Session, event: ContactEvent) -> None:
         row.unreachable = event.event == "blocked"
 
 
-_STORED_SQL: dict[tuple[str, int, int], str] = {}
-
-
+@functools.lru_cache(maxsize=64)
 def _stored_sql(paramstyle: str, ids: int, channels: int) -> str:
     """``SELECT channel, provider_message_id ... IN (...)`` of inbound messages (an id of one of
     our sent messages is another message), in the driver's own placeholders."""
-    key = (paramstyle, ids, channels)
-    found = _STORED_SQL.get(key)
-    if found is None:
-        mark = "?" if paramstyle == "qmark" else "%s"
-        table, c = Message.__table__, Message.__table__.c
-        found = _STORED_SQL[key] = (
-            f"SELECT {c.channel.name}, {c.provider_message_id.name} FROM {table.name} "  # noqa: S608 - our names
-            f"WHERE {c.provider_message_id.name} IN ({', '.join([mark] * ids)}) "
-            f"AND {c.channel.name} IN ({', '.join([mark] * channels)}) "
-            f"AND {c.direction.name} = 'in'"
-        )
-    return found
-
-
-def _read_rows(engine: Engine, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    """Rows of one read on a pooled DBAPI connection, errors raised as SQLAlchemy's.
-
-    Below SQLAlchemy's Connection: the duplicate check runs on every webhook, and a
-    Connection with its transaction and result machinery cost ten times the query. On
-    SQLite the pooled connection is in autocommit (see `gateway.db`), so the SELECT is its
-    own read transaction and takes no write lock; on PostgreSQL the pool rolls back on
-    return. A failure is raised as `sqlalchemy.exc.DBAPIError` (OperationalError when the
-    database is unreachable) like any other statement of the ack, so the webhook answers 503.
-    """
-    dbapi_error = engine.dialect.loaded_dbapi.Error
-    try:
-        raw = engine.raw_connection()
-    except dbapi_error as exc:
-        raise DBAPIError.instance(statement, params, exc, dbapi_error, dialect=engine.dialect) from exc
-    cursor = None
-    try:
-        cursor = raw.cursor()
-        cursor.execute(statement, params)
-        return list(cursor.fetchall())
-    except dbapi_error as exc:
-        if engine.dialect.is_disconnect(exc, raw.dbapi_connection, cursor):
-            raw.invalidate(exc)
-        raise DBAPIError.instance(statement, params, exc, dbapi_error, dialect=engine.dialect) from exc
-    finally:
-        if cursor is not None:
-            with contextlib.suppress(dbapi_error):  # an invalidated connection's cursor
-                cursor.close()
-        raw.close()
+    mark = "?" if paramstyle == "qmark" else "%s"
+    table, c = Message.__table__, Message.__table__.c
+    return (
+        f"SELECT {c.channel.name}, {c.provider_message_id.name} FROM {table.name} "  # noqa: S608 - our names
+        f"WHERE {c.provider_message_id.name} IN ({', '.join([mark] * ids)}) "
+        f"AND {c.channel.name} IN ({', '.join([mark] * channels)}) "
+        f"AND {c.direction.name} = 'in'"
+    )
 
 
 def _already_stored(runtime: Runtime, messages: list[InboundMessage]) -> set[tuple[str, str]]:
@@ -565,7 +445,7 @@ def _already_stored(runtime: Runtime, messages: list[InboundMessage]) -> set[tup
     ids = sorted({k[1] for k in keys})
     channels = sorted({k[0] for k in keys})
     engine = runtime.db.engine
-    rows = _read_rows(
+    rows = read_rows(
         engine, _stored_sql(engine.dialect.paramstyle, len(ids), len(channels)), (*ids, *channels)
     )
     return {(channel, provider_id) for channel, provider_id in rows} & keys

@@ -127,7 +127,7 @@ def mark_process_dead(pid: int) -> None:
     """A gunicorn worker exited: its live gauges stop counting (its counters stay summed)."""
     if os.environ.get(MULTIPROC_ENV):
         try:
-            multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+            multiprocess.mark_process_dead(pid)
         except Exception:  # pragma: no cover - never let a metrics file stop gunicorn
             log.debug("metrics of a dead worker not marked", exc_info=True)
 
@@ -211,7 +211,7 @@ class StateCollector(Collector):
 def _event_registry() -> CollectorRegistry:
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        multiprocess.MultiProcessCollector(registry)
         return registry
     return REGISTRY
 

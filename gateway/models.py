@@ -11,7 +11,7 @@ same transaction as the work it belongs to, so a lost Redis loses nothing.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -70,6 +71,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+    if TYPE_CHECKING:
+        # Every model here maps one table (none a join or a select), so its ``__table__`` is a
+        # `Table`, with ``insert()``, ``name`` and the rest; SQLAlchemy types it for any mapping.
+        __table__: ClassVar[Table]
 
 
 # --------------------------------------------------------------------------- agencies and people

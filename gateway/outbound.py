@@ -7,6 +7,7 @@ twice, a double click) stores and sends it once.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +115,7 @@ def queue_message_ids(session: Session, rows: list[OutboundRow]) -> list[int]:
     the ids in the order of ``rows``."""
     if not rows:
         return []
-    statements = _statements(session)
+    statements = _statements(session.get_bind().dialect.name)
     ids = {
         key: int(mid) for mid, key in session.execute(statements["insert_many"], [r.values() for r in rows])
     }
@@ -125,18 +126,15 @@ def queue_message_ids(session: Session, rows: list[OutboundRow]) -> list[int]:
     return [ids[r.dedupe_key] for r in rows]
 
 
-_STATEMENTS: dict[str, dict[str, Any]] = {}
-
-
-def _statements(session: Session) -> dict[str, Any]:
-    name = session.get_bind().dialect.name
-    found = _STATEMENTS.get(name)
-    if found is None:
-        messages = Message.__table__
-        found = _STATEMENTS[name] = {
-            "insert_many": insert_ignoring(name, messages, "dedupe_key").returning(
-                messages.c.id, messages.c.dedupe_key
-            ),
-            "by_key": select(messages.c.id).where(messages.c.dedupe_key == bindparam("key")),
-        }
-    return found
+@functools.cache
+def _statements(dialect_name: str) -> dict[str, Any]:
+    """Built once per dialect (``ON CONFLICT`` is spelled per dialect) and kept: SQLAlchemy
+    memoizes a statement's cache key, which a statement built on every call computes again
+    (docs/performance.md, "SQL through SQLAlchemy")."""
+    messages = Message.__table__
+    return {
+        "insert_many": insert_ignoring(dialect_name, messages, "dedupe_key").returning(
+            messages.c.id, messages.c.dedupe_key
+        ),
+        "by_key": select(messages.c.id).where(messages.c.dedupe_key == bindparam("key")),
+    }

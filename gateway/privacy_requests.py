@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from gateway.db import rowcount
 from gateway.models import (
     AuditEntry,
     Contact,
@@ -31,14 +32,6 @@ from gateway.models import (
 )
 
 ERASED_TEXT = "[dihapus]"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A cell value a spreadsheet will not run as a formula (OWASP CSV injection rule)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def find_contact(session: Session, address: str) -> Contact | None:
@@ -106,11 +99,12 @@ def export_contact(session: Session, address: str, actor: str = "cli") -> dict[s
 def anonymize_contact(session: Session, contact: Contact) -> int:
     """Remove the personal data of ``contact``; returns how many messages were cleared."""
     anon = f"anon:{contact.id}"
-    cleared = session.execute(
+    cleared = rowcount(
+        session,
         update(Message)
         .where(Message.contact_id == contact.id)
-        .values(address=anon, sender_name=None, raw={}, attachments=[], location=None)
-    ).rowcount
+        .values(address=anon, sender_name=None, raw={}, attachments=[], location=None),
+    )
     session.execute(
         update(Message)
         .where(Message.contact_id == contact.id, Message.direction == "in")
@@ -130,7 +124,7 @@ def anonymize_contact(session: Session, contact: Contact) -> int:
     )
     contact.display_name = None
     contact.anonymized_at = utcnow()
-    return int(cleared or 0)
+    return cleared
 
 
 def erase_contact(session: Session, address: str, actor: str = "cli") -> int | None:

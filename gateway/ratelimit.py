@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select
-from sqlalchemy.orm import Session
 
 from config.loader import load_yaml
 from gateway.models import Contact, Message, utcnow
@@ -31,26 +30,14 @@ _DEFAULT_TEXT = {
 }
 
 
-# Built once and run with parameters: the webhook ack counts once per message.
-_RECENT = select(func.count(Message.__table__.c.id)).where(
-    Message.__table__.c.contact_id == bindparam("b_contact"),
-    Message.__table__.c.direction == "in",
-    Message.__table__.c.created_at >= bindparam("b_since"),
-)
-
-
 def recent_since() -> datetime:
     """The start of the window: messages stored after it count."""
     return utcnow() - WINDOW
 
 
-def recent_inbound(session: Session, contact_id: int) -> int:
-    """Inbound messages of this contact stored within the last minute."""
-    return int(session.scalar(_RECENT, {"b_contact": contact_id, "b_since": recent_since()}) or 0)
-
-
 def recent_inbound_count(contact_id: ColumnElement[Any]) -> ScalarSelect[Any]:
-    """`recent_inbound` as a subquery on ``contact_id``, bound to ``b_since`` (`recent_since`).
+    """Inbound messages of ``contact_id`` stored since ``b_since`` (bind it to `recent_since`),
+    as a subquery.
 
     For a statement that reads the sender anyway (the webhook ack's sender lookup), so the
     count costs no statement of its own.
@@ -65,11 +52,6 @@ def recent_inbound_count(contact_id: ColumnElement[Any]) -> ScalarSelect[Any]:
         )
         .scalar_subquery()
     )
-
-
-def over_limit(session: Session, contact_id: int, per_minute: int) -> bool:
-    """True when storing one more message would exceed ``per_minute`` (0 = no limit)."""
-    return per_minute > 0 and recent_inbound(session, contact_id) >= per_minute
 
 
 def throttle_text(language: str | None) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete
 
+from gateway.db import rowcount
 from gateway.jobs.scheduler import periodic
 from gateway.models import DeliveryReceipt, utcnow
 
@@ -32,14 +33,15 @@ INTERVAL = 3600.0
 def delete_old_receipts(runtime: Runtime) -> int:
     """Delete receipts older than `KEEP`; returns how many."""
     with runtime.db.session() as session:
-        deleted = session.execute(
+        deleted = rowcount(
+            session,
             delete(DeliveryReceipt)
             .where(DeliveryReceipt.created_at < utcnow() - KEEP)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+            .execution_options(synchronize_session=False),
+        )
     if deleted:
         log.info("old delivery receipts deleted", extra={"count": deleted})
-    return int(deleted or 0)
+    return deleted
 
 
 @periodic("receipt_cleanup", INTERVAL)

@@ -8,7 +8,7 @@ channel end to end without a phone.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 import requests
@@ -75,7 +75,7 @@ def _show_replies(
                     )
                     .order_by(Message.id.desc())
                 )
-            replies = []
+            replies: Sequence[Message] = []
             if contact_id is not None:
                 replies = session.scalars(
                     select(Message)

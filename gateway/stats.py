@@ -223,7 +223,7 @@ def stats(
     # The trend: received per month of creation, resolved per month of resolution.
     last_month = local_date(until - timedelta(seconds=1), timezone) if until else local_date(now, timezone)
     months = _months_back(last_month, max(1, trend_months))
-    trend = {m: {"month": m, "received": 0, "resolved": 0} for m in months}
+    trend: dict[str, dict[str, Any]] = {m: {"month": m, "received": 0, "resolved": 0} for m in months}
     for _category, created_at, _d, _f, resolved_at in timing:
         key = _month_key(local_date(created_at, timezone))
         if key in trend:

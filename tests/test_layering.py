@@ -1,4 +1,5 @@
-"""The floors point one way: adapters know nothing of ours; conversations only adapters and config."""
+"""The floors point one way: adapters know nothing of ours; conversations only adapters and config;
+the command line is the top floor, imported by nothing."""
 
 from __future__ import annotations
 
@@ -38,7 +39,31 @@ def test_package_imports_point_one_way(package: str) -> None:
     assert offenders == []
 
 
+def imported_names(path: Path) -> set[str]:
+    """Every absolute module name ``path`` imports, top-level or inside a function."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_nothing_imports_the_command_line() -> None:
+    """`gateway.cli` imports every floor to run it; a module importing it back makes a cycle."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in ("adapters", "conversations", "config", "gateway")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != ROOT / "gateway" / "cli.py" and "gateway.cli" in imported_names(path)
+    ]
+    assert offenders == []
+
+
 def test_the_rule_checker_sees_imports(tmp_path: Path) -> None:
     sample = tmp_path / "x.py"
     sample.write_text("import flask\nfrom gateway.models import Ticket\nfrom . import sibling\n")
     assert imported_modules(sample) == {"flask", "gateway"}
+    assert imported_names(sample) == {"flask", "gateway.models", "gateway.models.Ticket"}

@@ -163,6 +163,9 @@ class _BaseUrlHttpClient(TwilioHttpClient):
     429's ``Retry-After`` lives there.
     """
 
+    # Assigned in the library's untyped constructor: declared so that mypy knows it.
+    session: requests.Session | None
+
     def __init__(self, base_url: str, timeout: float) -> None:
         super().__init__(timeout=timeout)
         if self.session is not None:

@@ -31,7 +31,7 @@ def actor() -> service.Actor:
     return service.Actor(kind="operator", id=user.id, role=user.role, agency_id=user.agency_id, label=label)
 
 
-def visible_tickets() -> Select[tuple[Ticket]]:
+def visible_tickets() -> Select[Ticket]:
     return visibility.visible_tickets_query(actor())
 
 

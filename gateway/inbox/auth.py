@@ -52,7 +52,7 @@ class InboxUser(UserMixin):
         return str(self.id)
 
     @property
-    def is_active(self) -> bool:  # type: ignore[override]
+    def is_active(self) -> bool:
         return self.active
 
     @property

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, Subquery, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from adapters.common import normalize_phone
@@ -141,16 +141,14 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def list_query(
-    base: Select[tuple[Ticket]], flt: ListFilter, operator_id: int, reveal: Any = None
-) -> Select[tuple[Ticket]]:
+def list_query(base: Select[Ticket], flt: ListFilter, operator_id: int, reveal: Any = None) -> Select[Ticket]:
     """The list in the order operators work it: open emergencies first, then the latest activity."""
     query = apply_filters(base, flt, reveal).where(tab_condition(flt.tab, operator_id))
     return query.order_by(urgent_first(), Ticket.last_activity_at.desc(), Ticket.id.desc())
 
 
 def tab_counts(
-    session: Session, base: Select[tuple[Ticket]], flt: ListFilter, operator_id: int, reveal: Any = None
+    session: Session, base: Select[Ticket], flt: ListFilter, operator_id: int, reveal: Any = None
 ) -> dict[str, int]:
     """How many tickets each tab holds under the current filters, in one query."""
     filtered = apply_filters(base, flt, reveal).subquery()
@@ -164,20 +162,20 @@ def tab_counts(
     return {tab: int(row._mapping[tab] or 0) for tab in TABS}
 
 
-def _on(condition: Any, sub: Any) -> Any:
+def _on(condition: ColumnElement[Any], sub: Subquery) -> ColumnElement[Any]:
     """``condition`` (written against Ticket) re-pointed at the filtered subquery's columns."""
     from sqlalchemy.sql import visitors
 
-    def swap(element: Any) -> Any:
-        table = getattr(element, "table", None)
-        if table is Ticket.__table__ and getattr(element, "key", None) in sub.c:
-            return sub.c[element.key]
+    def swap(element: Any, **_kw: Any) -> Any:
+        key = getattr(element, "key", None)
+        if getattr(element, "table", None) is Ticket.__table__ and isinstance(key, str) and key in sub.c:
+            return sub.c[key]
         return None
 
     return visitors.replacement_traverse(condition, {}, swap)
 
 
-def page_of(session: Session, query: Select[tuple[Ticket]], page: int) -> tuple[list[Ticket], int]:
+def page_of(session: Session, query: Select[Ticket], page: int) -> tuple[list[Ticket], int]:
     """The tickets of ``page`` and the number of pages."""
     total = int(session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0)
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)

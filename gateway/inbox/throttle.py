@@ -13,6 +13,7 @@ and per operator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, render_template, request
@@ -61,7 +62,8 @@ def setup_limiter(app: Flask) -> Limiter:
         settings.get("LAPOR_LOGIN_LIMIT_PER_ACCOUNT_ADDRESS") or LOGIN_LIMIT_PER_ACCOUNT_ADDRESS
     )
     per_account = settings.get("LAPOR_LOGIN_LIMIT_PER_ACCOUNT") or LOGIN_LIMIT_PER_ACCOUNT
-    view = app.view_functions["inbox.login"]
+    # Wrapped by flask-limiter's decorators, whose types are not Flask's view types.
+    view: Callable[..., Any] = app.view_functions["inbox.login"]
     view = limiter.limit(per_account, key_func=_account_key, methods=["POST"], deduct_when=_failed)(view)
     view = limiter.limit(
         per_account_address, key_func=_account_address_key, methods=["POST"], deduct_when=_failed

@@ -76,7 +76,7 @@ def _context(db: Session, flt: ListFilter) -> dict[str, Any]:
     counts = tab_counts(db, base, flt, current_user.id, reveal)
     tickets, pages = page_of(db, list_query(base, flt, current_user.id, reveal), flt.page)
     returned = returned_reasons(db, tickets)
-    agencies = {a.id: a for a in db.scalars(select(Agency))}
+    agencies: dict[int | None, Agency] = {a.id: a for a in db.scalars(select(Agency))}
     assignees = {
         o.id: o.name
         for o in db.scalars(
@@ -151,7 +151,7 @@ def export_csv() -> Any:
         )
     ]
     with runtime().db.session() as db:
-        agencies = {a.id: a for a in db.scalars(select(Agency))}
+        agencies: dict[int | None, Agency] = {a.id: a for a in db.scalars(select(Agency))}
         reveal = visibility.reveals_reporter_clause(act)
         query = list_query(visible_tickets(), flt, current_user.id, reveal).limit(EXPORT_LIMIT)
         rows = []

@@ -126,10 +126,6 @@ class MetaStandIn(LoopbackProvider):
         with self._state:
             self._closed_windows.add(wa_id.lstrip("+"))
 
-    def open_window(self, wa_id: str) -> None:
-        with self._state:
-            self._closed_windows.discard(wa_id.lstrip("+"))
-
     def mark_undeliverable(self, wa_id: str) -> None:
         """Answer 131026 for this contact (not on WhatsApp, or an outdated client)."""
         with self._state:

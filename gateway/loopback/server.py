@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -73,6 +73,7 @@ class LoopbackProvider:
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._queued: list[Reply] = []
+        self._host = host
         self._server = ThreadingHTTPServer((host, port), self._make_handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -83,10 +84,9 @@ class LoopbackProvider:
     # -- lifecycle ---------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._host}:{self._server.server_port}"
 
-    def start(self) -> LoopbackProvider:
+    def start(self) -> Self:
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

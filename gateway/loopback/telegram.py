@@ -99,10 +99,6 @@ class TelegramStandIn(LoopbackProvider):
         with self._state:
             self._blocked.add(int(chat_id))
 
-    def unblock(self, chat_id: int) -> None:
-        with self._state:
-            self._blocked.discard(int(chat_id))
-
     def forget_chat(self, chat_id: int) -> None:
         """Answer "chat not found" for this chat, as for a user who never started the bot."""
         with self._state:

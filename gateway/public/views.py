@@ -123,6 +123,7 @@ def statistics_page() -> Any:
         month_names=t.months(),
     )
     categories = {c.code: c.name(lang) for c in catalog.categories}
+    kept: dict[str, Any] = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "public/statistik.html",
         t=t,
@@ -136,11 +137,7 @@ def statistics_page() -> Any:
         agencies=agencies,
         query=query,
         has_next=has_next,
-        page_url=lambda page: url_for(
-            "public.statistics_page",
-            **{k: v for k, v in request.args.items() if k != "page"},
-            page=page,
-        ),
+        page_url=lambda page: url_for("public.statistics_page", **(kept | {"page": page})),
     )
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from conversations import lifecycle as lc
+from conversations.tracking import format_tracking
 from gateway.jobs.scheduler import periodic
 from gateway.models import AuditEntry, Ticket, TicketEvent, utcnow
 from gateway.tickets import policy
@@ -130,7 +131,7 @@ def _mark_overdue(runtime: Runtime, session: Session, ticket: Ticket, today: dat
             actor_label="Sistem",
             action="ticket.reminder",
             ticket_id=ticket.id,
-            detail=f"#{ticket.tracking} overdue since {ticket.deadline.isoformat()} ({owner})",
+            detail=f"{format_tracking(ticket.tracking)} overdue since {ticket.deadline:%Y-%m-%d} ({owner})",
         )
     )
     return True
@@ -157,7 +158,7 @@ def _escalate(runtime: Runtime, session: Session, ticket: Ticket, today: date) -
             actor_label="Sistem",
             action="ticket.escalate",
             ticket_id=ticket.id,
-            detail=f"#{ticket.tracking} {late} working days late ({owner})",
+            detail=f"{format_tracking(ticket.tracking)} {late} working days late ({owner})",
         )
     )
     return True

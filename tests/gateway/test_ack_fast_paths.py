@@ -1,4 +1,7 @@
-"""The ack's cheaper paths keep the behaviour of the plain ones.
+"""The ack's cheaper paths (`gateway.fast_sql`) keep the behaviour of the plain ones.
+
+These are also the check that an upgraded SQLAlchemy still suits `gateway.fast_sql`: run
+them on SQLite and on PostgreSQL after any upgrade.
 
 * the duplicate check reads on a bare pooled DBAPI connection: same answers, and a
   database error is still a SQLAlchemy error (503 upstream);
@@ -17,7 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from adapters.base import InboundMessage, ParseResult
-from gateway.inbound import _already_stored, _read_rows, store_parse_result
+from gateway.fast_sql import read_rows
+from gateway.inbound import _already_stored, store_parse_result
 from gateway.models import Contact, Job, Message
 
 SENDER = "tel:+6281234500077"
@@ -48,7 +52,7 @@ def test_already_stored_answers_by_channel_and_provider_id(runtime: Any) -> None
 
 def test_a_failed_read_is_raised_as_a_sqlalchemy_error(runtime: Any) -> None:
     with pytest.raises(DBAPIError):
-        _read_rows(runtime.db.engine, "SELECT no_such_column FROM messages", ())
+        read_rows(runtime.db.engine, "SELECT no_such_column FROM messages", ())
     # The connection went back to the pool in a usable state.
     assert _already_stored(runtime, [_msg("x")]) == set()
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from adapters.sms import SmsAdapter
 from gateway.cli import main
+from gateway.inbox.views_list import safe_cell
 from gateway.models import AuditEntry, Contact, ContactAddress, Message, Ticket, utcnow
-from gateway.privacy_requests import spreadsheet_safe
 from gateway.retention import apply_retention
 
 ADDRESS = "tel:+6281288889999"
@@ -96,9 +96,9 @@ def test_retention_anonymizes_only_long_closed_contacts(client: Any, runtime: An
 
 
 def test_spreadsheet_formulas_are_neutralised() -> None:
-    assert spreadsheet_safe('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
-    assert spreadsheet_safe("@SUM(A1)").startswith("'")
-    assert spreadsheet_safe("Jalan rusak") == "Jalan rusak"
+    assert safe_cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
+    assert safe_cell("@SUM(A1)").startswith("'")
+    assert safe_cell("Jalan rusak") == "Jalan rusak"
 
 
 def _value(text: str, name: str, **labels: str) -> float:
