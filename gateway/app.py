@@ -153,6 +153,7 @@ def _register_optional_blueprints(app: Flask) -> None:
         ("gateway.open311", "open311_bp"),
         ("gateway.metrics", "metrics_bp"),
         ("gateway.media", "media_bp"),
+        ("gateway.webform", "webform_bp"),
     ):
         try:
             module = importlib.import_module(module_name)

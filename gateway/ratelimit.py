@@ -44,9 +44,13 @@ def recent_since() -> datetime:
     return utcnow() - WINDOW
 
 
-def recent_inbound(session: Session, contact_id: int) -> int:
-    """Inbound messages of this contact stored within the last minute."""
-    return int(session.scalar(_RECENT, {"b_contact": contact_id, "b_since": recent_since()}) or 0)
+def recent_inbound(
+    session: Session, contact_id: int, window: timedelta = WINDOW, channel: str | None = None
+) -> int:
+    """Inbound messages of this contact stored within ``window`` (the last minute), on ``channel``
+    when given (the web form's per-number limit counts its own submissions over a day)."""
+    statement = _RECENT if channel is None else _RECENT.where(Message.__table__.c.channel == channel)
+    return int(session.scalar(statement, {"b_contact": contact_id, "b_since": utcnow() - window}) or 0)
 
 
 def recent_inbound_count(contact_id: ColumnElement[Any]) -> ScalarSelect[Any]:
