@@ -39,7 +39,12 @@ class WebForm:
     updates: str = "none"  # none | sms | whatsapp
 
     def to_dict(self) -> dict[str, Any]:
-        return {"place": self.place, "privacy": self.privacy, "category": self.category, "updates": self.updates}
+        return {
+            "place": self.place,
+            "privacy": self.privacy,
+            "category": self.category,
+            "updates": self.updates,
+        }
 
 
 def is_page_address(address: str | None) -> bool:

@@ -42,10 +42,14 @@ class TokenProblem(ValueError):
 def issue(secret_key: str, now: float | None = None) -> str:
     """A new form's token."""
     issued = time.time() if now is None else now
-    return URLSafeSerializer(secret_key, salt=_SALT).dumps({"id": secrets.token_urlsafe(16), "t": int(issued)})
+    return URLSafeSerializer(secret_key, salt=_SALT).dumps(
+        {"id": secrets.token_urlsafe(16), "t": int(issued)}
+    )
 
 
-def check(secret_key: str, token: str, *, min_seconds: float, max_seconds: float, now: float | None = None) -> FormToken:
+def check(
+    secret_key: str, token: str, *, min_seconds: float, max_seconds: float, now: float | None = None
+) -> FormToken:
     """The token's form, or TokenProblem: ``invalid``, ``too_fast`` or ``expired``."""
     if not token or len(token) > 200:
         raise TokenProblem("invalid")
@@ -53,7 +57,11 @@ def check(secret_key: str, token: str, *, min_seconds: float, max_seconds: float
         data = URLSafeSerializer(secret_key, salt=_SALT).loads(token)
     except BadSignature:
         raise TokenProblem("invalid") from None
-    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not isinstance(data.get("t"), int):
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("id"), str)
+        or not isinstance(data.get("t"), int)
+    ):
         raise TokenProblem("invalid")
     age = (time.time() if now is None else now) - data["t"]
     if age < min_seconds:

@@ -36,7 +36,7 @@ from gateway.inbound import store_message
 from gateway.media_store import media_backend, store
 from gateway.media_types import PHOTOS, SNIFF_BYTES, MediaType, sniff
 from gateway.models import ContactAddress, Message, Ticket, utcnow
-from gateway.public.texts import LANGUAGES, DEFAULT_LANGUAGE, PublicTexts
+from gateway.public.texts import DEFAULT_LANGUAGE, LANGUAGES, PublicTexts
 from gateway.ratelimit import recent_inbound
 from gateway.runtime import Runtime
 from gateway.tasks.media import MAX_MEDIA_BYTES
@@ -112,7 +112,9 @@ def _update_choices() -> list[str]:
     """The ways to hear back that this deployment can carry (a channel for the scheme is on)."""
     runtime = _runtime()
     return [
-        name for name, scheme in UPDATE_SCHEMES.items() if carrier(runtime, CHANNEL, f"{scheme}:+62") != CHANNEL
+        name
+        for name, scheme in UPDATE_SCHEMES.items()
+        if carrier(runtime, CHANNEL, f"{scheme}:+62") != CHANNEL
     ]
 
 
@@ -266,7 +268,9 @@ def submit() -> Any:
         return _with_geolocation(Response(*_render(lang, submission, given_token, 429)))
     if submission.errors:
         return _with_geolocation(Response(*_render(lang, submission, given_token, 400)))
-    _store(runtime, token.form_id, submission, location, phone, photo if isinstance(photo, tuple) else None, lang)
+    _store(
+        runtime, token.form_id, submission, location, phone, photo if isinstance(photo, tuple) else None, lang
+    )
     key = tokens.receipt(secret, token.form_id)
     return redirect(url_for("webform.receipt", key=key, lang=lang if lang != DEFAULT_LANGUAGE else None), 303)
 
@@ -291,7 +295,12 @@ def _store(
         data, kind, name = photo
         stored_path, kind = store(media_backend(runtime.settings), data)
         attachments = (Attachment(kind="image", content_type=kind.mime, filename=name, size=len(data)),)
-        stored = {"stored_path": stored_path, "content_type": kind.mime, "declared_type": None, "size": len(data)}
+        stored = {
+            "stored_path": stored_path,
+            "content_type": kind.mime,
+            "declared_type": None,
+            "size": len(data),
+        }
     message = form_message(
         form_id,
         sender_for(form_id, submission.updates, phone),
