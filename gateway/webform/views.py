@@ -155,8 +155,8 @@ def form() -> Response:
     return _with_geolocation(Response(html, status))
 
 
-def _photo(upload: FileStorage | None, t: FormTexts) -> tuple[bytes, MediaType, str] | str | None:
-    """The uploaded photo (bytes, sniffed type, safe name), an error text, or None without one.
+def _photo(upload: FileStorage | None, t: FormTexts) -> tuple[bytes, MediaType, str, str] | str | None:
+    """The uploaded photo (bytes, sniffed type, safe name, declared type), an error text, or None.
 
     Judged by its bytes against the allowlist (`gateway.media_types`), as every citizen's file
     is, and by the size every channel's media may have (`gateway.tasks.media.MAX_MEDIA_BYTES`).
@@ -170,7 +170,8 @@ def _photo(upload: FileStorage | None, t: FormTexts) -> tuple[bytes, MediaType, 
     kind = sniff(data[:SNIFF_BYTES])
     if not data or kind not in PHOTOS:
         return t("error_photo_type")
-    return data, kind, secure_filename(upload.filename)[:120] or "foto" + kind.extension
+    name = secure_filename(upload.filename)[:120] or "foto" + kind.extension
+    return data, kind, name, (upload.mimetype or "")[:100]
 
 
 def _read(submission: Submission, t: FormTexts) -> tuple[Location | None, str | None]:
@@ -281,7 +282,7 @@ def _store(
     submission: Submission,
     location: Location | None,
     phone: str | None,
-    photo: tuple[bytes, MediaType, str] | None,
+    photo: tuple[bytes, MediaType, str, str] | None,
     lang: str,
 ) -> None:
     """The submission as a normalized ``web`` message, stored with its job (once per form id).
@@ -292,13 +293,13 @@ def _store(
     attachments: tuple[Attachment, ...] = ()
     stored: dict[str, Any] | None = None
     if photo is not None:
-        data, kind, name = photo
+        data, kind, name, declared = photo
         stored_path, kind = store(media_backend(runtime.settings), data)
         attachments = (Attachment(kind="image", content_type=kind.mime, filename=name, size=len(data)),)
         stored = {
             "stored_path": stored_path,
             "content_type": kind.mime,
-            "declared_type": None,
+            "declared_type": declared or None,
             "size": len(data),
         }
     message = form_message(
