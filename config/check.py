@@ -28,6 +28,8 @@ MESSAGE_FILES: dict[str, str] = {
     "messages/inbox_en.yaml": "messages/inbox_id.yaml",
     "messages/public_id.yaml": "messages/public_id.yaml",
     "messages/public_en.yaml": "messages/public_id.yaml",
+    "messages/webform_id.yaml": "messages/webform_id.yaml",
+    "messages/webform_en.yaml": "messages/webform_id.yaml",
 }
 #: Files a deployment may go without (the routing work ships routing.yaml).
 OPTIONAL_FILES = frozenset({"routing.yaml", "areas.yaml"})

@@ -1,11 +1,11 @@
 """The conversation machine: ``step(state, event, ctx) -> Step``.
 
 No clock, database, file or environment variable of its own: the configuration
-snapshot comes in the context (`conversations.context`). The gateway loads the contact's state, calls ``step`` with one
-message or timeout and the context it knows (time, channel limits, the contact's
-tickets, a reserved tracking number, the config snapshot), then stores the new state and carries out the
-effects in one transaction. Nothing here sends, stores or waits; timers are
-``ScheduleTimeout`` effects that come back later as ``TimeoutFired`` inputs.
+snapshot comes in the context (`conversations.context`). The gateway loads the
+contact's state, calls ``step`` with one message or timeout and the context it knows
+(time, channel limits, the contact's tickets, a reserved tracking number, the config
+snapshot), then stores the new state and carries out the effects in one transaction.
+Nothing here sends, stores or waits; timers are ``ScheduleTimeout`` effects that come back later as ``TimeoutFired`` inputs.
 
 The dialogue (see docs/conversation.md): any message starts a complaint; we ask
 only for what is missing (what happened, where, category, privacy), accept answers
@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.base import Button, InboundMessage
+from adapters.web import WebForm, form_of, is_page_address
 from conversations import emergency as emergencies
 from conversations import texts
 from conversations.categorize import (
@@ -111,6 +112,7 @@ class _Turn:
         self.config = ctx.config
         self.keywords = ctx.config.keywords
         self.settings: Mapping[str, Any] = ctx.config.conversation
+        self.sender: str | None = None  # the sender of the message this step reads
 
     # ----------------------------------------------------------------- helpers
 
@@ -238,6 +240,7 @@ class _Turn:
 
     def on_message(self, message: InboundMessage) -> Step:
         state = self.state
+        self.sender = message.sender
         text = _message_text(message)
         payload = (message.button_payload or "").strip() or None
         has_content = bool(text or payload or message.attachments or message.location)
@@ -246,6 +249,10 @@ class _Turn:
         if text and payload is None:
             command = self.keywords.parse(text, self.region_keyword())
             self.emergency = emergencies.detect(self.config, text)
+
+        form = form_of(message)
+        if form is not None:
+            return self.on_web_form(text, message, form)
 
         if state.opted_out:
             if command is not None and command.name == "optin":
@@ -289,6 +296,54 @@ class _Turn:
                 self.start_draft(text, message)
         else:
             self.on_draft_input(text, message, payload)
+        return self.finish()
+
+    def on_web_form(self, text: str, message: InboundMessage, form: WebForm) -> Step:
+        """A web form submission (``/lapor``): every field came at once, so it is filed in this
+        one step, with no question and no summary (the citizen reviewed the form and pressed
+        send; the page is the confirmation). Its words are a complaint, never keywords.
+
+        The contact's own dialogue is left as it was: a citizen half-way through a complaint
+        by SMS who also uses the form keeps that draft and its next question. A form without
+        a description (never sent by our form) starts an ordinary draft instead. An opted-out
+        contact's complaint is filed all the same, but nothing is said to them.
+        """
+        state = self.state
+        state.version += 1
+        state.last_activity = self.ctx.now.isoformat()
+        self.follow_language_hint(message)
+        if self.emergency is not None:
+            self.answer_emergency(self.emergency)  # even when opted out, as for any message
+        if not text.strip():
+            self.start_draft(text, message)
+            return self.finish()
+        kept = (state.draft, state.stage, state.menu, state.menu_page, state.retries, state.emergency)
+        draft = Draft(started_at=self.ctx.now.isoformat(), one_shot=True)
+        state.draft, state.emergency = draft, None
+        if message.provider_message_id:
+            draft.message_ids.append(message.provider_message_id)
+        draft.attachments.extend(message.attachments)
+        draft.location = message.location
+        draft.location_text = form.place.strip()
+        if form.privacy in PRIVACY_CHOICES:
+            draft.privacy = form.privacy
+        self.mark_emergency(draft)  # RAHASIA for self-harm and violence unless the citizen chose
+        self.add_description(draft, text)
+        if form.category and (self.config.category(form.category) or form.category == self.other_category()):
+            draft.category = form.category
+        else:
+            guess = infer_category(
+                self.config, without_location(draft.full_description(), draft.location_text)
+            )
+            draft.category = guess or self.other_category()  # the coordinator sorts "lainnya" out
+            draft.category_inferred = guess is not None
+        self.file_ticket()
+        if kept[0] is not None:
+            state.draft, state.stage, state.menu, state.menu_page, state.retries, state.emergency = kept
+        if state.opted_out:
+            self.effects = [
+                e for i, e in enumerate(self.effects) if not isinstance(e, Reply) or i == self.emergency_reply
+            ]  # nothing precedes the numbers' reply but effects that are kept: its index holds
         return self.finish()
 
     def answer_emergency(self, found: emergencies.Emergency) -> None:
@@ -865,7 +920,9 @@ class _Turn:
                 )
             )
             return
-        self.reply(self.t("filed", tracking=tracking, verify=days.get("verify", 3), follow_up=follow_up))
+        # A web citizen who left no number reads this on the form's page and cannot reply to it.
+        key = "filed_web" if is_page_address(self.sender) else "filed"
+        self.reply(self.t(key, tracking=tracking, verify=days.get("verify", 3), follow_up=follow_up))
 
     # ----------------------------------------------------------------- questions
 

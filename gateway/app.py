@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
 
     import gateway.tasks  # noqa: F401  (job handlers, so the web process can run jobs inline in tests)
-    from gateway import inbox, open311
+    from gateway import inbox, open311, webform
     from gateway.api import api_bp
     from gateway.health import health_bp
     from gateway.media import media_bp
@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
     open311.init_app(app)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(media_bp)
+    webform.init_app(app)  # the citizens' form, exempt from the inbox's session CSRF
     _exempt_webhooks_from_login_throttle(app)
 
     # Built once: (name, lowercased name, value) of every header each response gets unless

@@ -615,6 +615,11 @@ def telegram_set_webhook() -> None:
     sys.exit(0 if ok else 1)
 
 
+from gateway.cli_telegram import telegram_poll  # noqa: E402  (its own module; see there)
+
+telegram.add_command(telegram_poll)
+
+
 # --------------------------------------------------------------------------- citizens' data requests
 @main.group()
 def contact() -> None:

@@ -57,6 +57,9 @@ WEBM = MediaType("video/webm", ".webm")
 #: Every type that may be served inline; anything else is served as :data:`OPAQUE`.
 ALLOWED = (JPEG, PNG, GIF, WEBP, PDF, OGG, MP3, AAC, AMR, AMR_WB, M4A, MP4, MOV, THREE_GP, THREE_G2, WEBM)
 
+#: Photos: what a citizen's web form accepts as its picture (and evidence as its images).
+PHOTOS = (JPEG, PNG, WEBP, GIF)
+
 #: How many leading bytes :func:`sniff` looks at (read this many from a stored file).
 SNIFF_BYTES = 64
 

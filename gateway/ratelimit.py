@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select
+from sqlalchemy.orm import Session
 
 from config.loader import load_yaml
 from gateway.models import Contact, Message, utcnow
@@ -33,6 +34,22 @@ _DEFAULT_TEXT = {
 def recent_since() -> datetime:
     """The start of the window: messages stored after it count."""
     return utcnow() - WINDOW
+
+
+_RECENT = select(func.count(Message.__table__.c.id)).where(
+    Message.__table__.c.contact_id == bindparam("b_contact"),
+    Message.__table__.c.direction == "in",
+    Message.__table__.c.created_at >= bindparam("b_since"),
+)
+
+
+def recent_inbound(
+    session: Session, contact_id: int, window: timedelta = WINDOW, channel: str | None = None
+) -> int:
+    """Inbound messages of this contact stored within ``window`` (the last minute), on ``channel``
+    when given (the web form's per-number limit counts its own submissions over a day)."""
+    statement = _RECENT if channel is None else _RECENT.where(Message.__table__.c.channel == channel)
+    return int(session.scalar(statement, {"b_contact": contact_id, "b_since": utcnow() - window}) or 0)
 
 
 def recent_inbound_count(contact_id: ColumnElement[Any]) -> ScalarSelect[Any]:

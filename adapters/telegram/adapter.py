@@ -224,6 +224,12 @@ class TelegramAdapter(ChannelAdapter):
             data = load_json(request.body)
         except ValueError as exc:
             raise PayloadError(f"body is not valid JSON: {exc}") from exc
+        return self.parse_update(data)
+
+    def parse_update(self, data: Any) -> ParseResult:
+        """Normalize one Update as decoded JSON: the one reading of an update, whether the webhook
+        received it or `get_updates` fetched it (long polling), so both store the same message
+        under the same provider id."""
         if not isinstance(data, dict):
             raise PayloadError("body is not a JSON object")
         if not isinstance(data.get("update_id"), int) or isinstance(data.get("update_id"), bool):
@@ -514,8 +520,9 @@ class TelegramAdapter(ChannelAdapter):
             await bot.initialize()
             return bot
 
-    def _run(self, work: Callable[[telegram.Bot], Awaitable[T]]) -> T:
-        """Run ``work(bot)`` on the adapter's loop and wait for it; PTB errors become SendError."""
+    def _run(self, work: Callable[[telegram.Bot], Awaitable[T]], extra_wait: float = 0.0) -> T:
+        """Run ``work(bot)`` on the adapter's loop and wait for it; PTB errors become SendError.
+        ``extra_wait``: seconds the call may legitimately take on top (a getUpdates long poll)."""
         loop = self._ensure_loop()
 
         async def call() -> T:
@@ -526,7 +533,7 @@ class TelegramAdapter(ChannelAdapter):
         future = asyncio.run_coroutine_threadsafe(coroutine, loop)
         try:
             # PTB enforces the HTTP timeouts; this outer bound only guards against a stuck loop.
-            return future.result(timeout=self.timeout * 4 + 5)
+            return future.result(timeout=self.timeout * 4 + 5 + extra_wait)
         except SendError:
             raise
         except (tg_error.TelegramError, TimeoutError) as exc:
@@ -622,6 +629,52 @@ class TelegramAdapter(ChannelAdapter):
             return await bot.set_webhook(url=url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES))
 
         return self._run(work)
+
+    # -- long polling (hosts without a public URL) ------------------------------------------------
+    def webhook_info(self) -> dict[str, Any]:
+        """getWebhookInfo as Telegram answers it (``url`` is empty when no webhook is set)."""
+
+        async def work(bot: telegram.Bot) -> dict[str, Any]:
+            info = await bot.get_webhook_info()
+            return {"url": info.url, "pending_update_count": info.pending_update_count}
+
+        return self._run(work)
+
+    def delete_webhook(self, drop_pending_updates: bool = False) -> bool:
+        """deleteWebhook; pending updates are kept (for getUpdates) unless asked to drop them."""
+
+        async def work(bot: telegram.Bot) -> bool:
+            return await bot.delete_webhook(drop_pending_updates=drop_pending_updates)
+
+        return self._run(work)
+
+    def get_updates(self, offset: int | None, timeout: int, limit: int = 100) -> list[dict[str, Any]]:
+        """One getUpdates long poll: the updates as decoded JSON, in order.
+
+        Raw JSON, not PTB's ``Update`` objects: `parse_update` then reads exactly what the
+        webhook would have been posted (``raw`` included), and one update PTB cannot read does
+        not fail the whole batch. The call goes through PTB's own getUpdates connection, with
+        a read timeout longer than the long poll's ``timeout``. A 409 (a webhook is set, or
+        another poller runs) is raised as SendError code ``409``.
+        """
+        params: dict[str, Any] = {
+            "timeout": int(timeout),
+            "limit": int(limit),
+            "allowed_updates": list(ALLOWED_UPDATES),
+        }
+        if offset is not None:
+            params["offset"] = int(offset)
+
+        async def work(bot: telegram.Bot) -> list[dict[str, Any]]:
+            with warnings.catch_warnings():
+                # PTB suggests Bot.get_updates, which returns parsed objects: the raw JSON is wanted.
+                warnings.filterwarnings("ignore", message=".*Bot.getUpdates.*")
+                found = await bot.do_api_request(
+                    "getUpdates", api_kwargs=params, read_timeout=self.timeout + int(timeout)
+                )
+            return [dict(item) for item in found or [] if isinstance(item, dict)]
+
+        return self._run(work, extra_wait=float(timeout))
 
     # -- simulate --------------------------------------------------------------------------------
     def simulate(

@@ -9,6 +9,13 @@ Tests steer it per chat or per method: ``block(chat_id)`` (403, the user blocked
 the bot), ``forget_chat(chat_id)`` (400 chat not found), ``flood(method,
 retry_after)`` (429 with ``parameters.retry_after``), ``fail_method(method,
 Reply)``, and ``fail_next`` from the base class for the very next request.
+
+Long polling as Telegram documents it: ``push_update`` queues an update (its ``update_id``
+given or the next one); ``getUpdates`` answers the unconfirmed ones (an ``offset`` confirms
+every update below it; a negative one keeps the last ``-offset``), waits up to ``timeout``
+seconds for one, filters by ``allowed_updates`` (remembered between calls, as Telegram does),
+and answers 409 while a webhook is set. ``deleteWebhook`` with ``drop_pending_updates`` drops
+the queue; ``getWebhookInfo`` counts it in ``pending_update_count``.
 """
 
 from __future__ import annotations
@@ -76,6 +83,11 @@ class TelegramStandIn(LoopbackProvider):
         self._files: dict[str, tuple[str, bytes]] = {}
         self._message_ids: dict[int, int] = {}
         self._answered: list[str] = []
+        # Long polling: the queue of unconfirmed updates and the update kinds asked for.
+        self._updates: list[dict[str, Any]] = []
+        self._next_update_id = 900000001
+        self._allowed_updates: list[str] | None = None
+        self._arrived = threading.Condition(self._state)
 
     @property
     def api_base_url(self) -> str:
@@ -92,6 +104,8 @@ class TelegramStandIn(LoopbackProvider):
             self._files.clear()
             self._message_ids.clear()
             self._answered.clear()
+            self._updates.clear()
+            self._allowed_updates = None
             self.webhook = {}
         self.serve_any_file = True
 
@@ -115,6 +129,40 @@ class TelegramStandIn(LoopbackProvider):
     def add_file(self, file_id: str, content: bytes, file_path: str = "photos/file_0.jpg") -> None:
         with self._state:
             self._files[file_id] = (file_path, content)
+
+    def push_update(self, update: dict[str, Any]) -> int:
+        """Queue ``update`` for getUpdates (its update_id, or the next one); returns the id."""
+        with self._arrived:
+            update = dict(update)
+            if not isinstance(update.get("update_id"), int):
+                update["update_id"] = self._next_update_id
+            self._next_update_id = max(self._next_update_id, update["update_id"] + 1)
+            self._updates.append(update)
+            self._arrived.notify_all()
+            return int(update["update_id"])
+
+    def push_text(self, chat_id: int, text: str, *, language_code: str = "id") -> int:
+        """Queue a citizen's private text message, shaped as Telegram sends it."""
+        with self._state:
+            message_id = self._next_update_id % 1_000_000
+        user = {"id": int(chat_id), "first_name": "Warga", "language_code": language_code}
+        return self.push_update(
+            {
+                "message": {
+                    "message_id": message_id,
+                    "from": {**user, "is_bot": False},
+                    "chat": {"id": int(chat_id), "first_name": "Warga", "type": "private"},
+                    "date": int(time.time()),
+                    "text": text,
+                }
+            }
+        )
+
+    @property
+    def pending_updates(self) -> list[dict[str, Any]]:
+        """The updates not yet confirmed by an offset."""
+        with self._state:
+            return list(self._updates)
 
     def calls(self, method: str) -> list[dict[str, Any]]:
         """Parameters of every call of ``method`` received, in order."""
@@ -331,15 +379,48 @@ class TelegramStandIn(LoopbackProvider):
     def _m_deletewebhook(self, params: dict[str, Any]) -> Any:
         with self._state:
             self.webhook = {}
+            if str(params.get("drop_pending_updates", "")).lower() in ("true", "1"):
+                self._updates.clear()
         return True
+
+    def _m_getupdates(self, params: dict[str, Any]) -> Any:
+        try:
+            offset = int(params["offset"]) if params.get("offset") not in (None, "") else None
+            limit = min(max(int(params.get("limit") or 100), 1), 100)
+            timeout = max(float(params.get("timeout") or 0), 0.0)
+        except (TypeError, ValueError):
+            return tg_error(400, "Bad Request: can't parse request parameters")
+        allowed = params.get("allowed_updates")
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            if self.webhook.get("url"):
+                return tg_error(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is active; "
+                    "use deleteWebhook to delete the webhook first",
+                )
+            if isinstance(allowed, list):
+                self._allowed_updates = [str(kind) for kind in allowed] or None
+            if offset is not None and offset < 0:
+                self._updates = self._updates[offset:]
+            elif offset is not None:
+                self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            while True:
+                wanted = self._allowed_updates or ["message", "edited_message", "callback_query"]
+                ready = [u for u in self._updates if any(kind in u for kind in wanted)]
+                remaining = deadline - time.monotonic()
+                if ready or remaining <= 0:
+                    return ready[:limit]
+                self._arrived.wait(remaining)
 
     def _m_getwebhookinfo(self, params: dict[str, Any]) -> Any:
         with self._state:
             hook = dict(self.webhook)
+            pending = len(self._updates)
         info: dict[str, Any] = {
             "url": hook.get("url", ""),
             "has_custom_certificate": False,
-            "pending_update_count": 0,
+            "pending_update_count": pending,
         }
         if hook.get("allowed_updates"):
             info["allowed_updates"] = hook["allowed_updates"]

@@ -18,12 +18,18 @@ MONTHS = {
 class PublicTexts:
     """One language's texts; a missing key falls back to Indonesian, then to the key itself."""
 
-    def __init__(self, language: str, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, language: str, env: Mapping[str, str] | None = None, catalog: str = "public") -> None:
+        """``catalog``: the pair of files read, ``messages/<catalog>_{id,en}.yaml``."""
         self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
-        self._texts: Mapping[str, Any] = load_yaml(f"messages/public_{self.language}.yaml", env)
+        self._texts: Mapping[str, Any] = load_yaml(f"messages/{catalog}_{self.language}.yaml", env)
         self._fallback: Mapping[str, Any] = (
-            self._texts if self.language == DEFAULT_LANGUAGE else load_yaml("messages/public_id.yaml", env)
+            self._texts
+            if self.language == DEFAULT_LANGUAGE
+            else load_yaml(f"messages/{catalog}_{DEFAULT_LANGUAGE}.yaml", env)
         )
+
+    def has(self, key: str) -> bool:
+        return key in self._texts or key in self._fallback
 
     def __call__(self, key: str, **params: Any) -> str:
         value = self._texts.get(key, self._fallback.get(key, key))

@@ -45,6 +45,7 @@ from gateway.outbound_media import media_url
 from gateway.runtime import Runtime
 from gateway.sms_budget import HELD_CODE, HELD_REASON
 from gateway.sms_budget import check as check_sms_budget
+from gateway.webform.delivery import NO_ADDRESS_REASON, carrier, shown_on_page
 
 log = logging.getLogger(__name__)
 
@@ -130,18 +131,19 @@ def _plan(runtime: Runtime, session: Session, message: Any) -> tuple[str, str, T
     number, else it waits for the citizen's next message.
     """
     purpose = (message.payload or {}).get("purpose", "reply")
+    channel = carrier(runtime, message.channel, message.address)  # a web citizen's: SMS or WhatsApp
     is_whatsapp = message.address.startswith("whatsapp:")
     if not is_whatsapp or purpose != "notification" or _window_open(message.last_inbound_at):
-        return message.channel, message.address, None
+        return channel, message.address, None
     env = runtime.settings
     template_name = (
         env.get("WHATSAPP_TEMPLATE_NAME")
-        if message.channel == "whatsapp"
+        if channel == "whatsapp"
         else env.get("TWILIO_WHATSAPP_TEMPLATE_SID")
     )
     if template_name:
         lang = env.get("WHATSAPP_TEMPLATE_LANGUAGE", message.language or "id") or "id"
-        return message.channel, message.address, Template(template_name, lang, (message.text[:1000],))
+        return channel, message.address, Template(template_name, lang, (message.text[:1000],))
     if message.contact_id is not None:
         phones = session.scalars(
             select(ContactAddress.address).where(
@@ -348,6 +350,11 @@ def _decide_send(runtime: Runtime, session: Session, message_id: int, message: A
             reason="the citizen blocked the channel or opted out at the provider",
             code="unreachable",
         )
+    page = shown_on_page(message.channel, message.address, message.author)
+    if page is not None:  # a web citizen who left no number: the form's page is all they read
+        if page:
+            return _Decision(status, status="delivered")
+        return _Decision(status, status="failed", reason=NO_ADDRESS_REASON, code="no_address")
     plan = _plan(runtime, session, message)
     if plan is None:
         return _Decision(

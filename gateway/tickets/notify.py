@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from adapters.web import is_page_address
 from conversations.notify import render_status_update
 from gateway.models import Contact, Message, Ticket, TicketEvent
 from gateway.outbound import queue_message
@@ -40,8 +41,8 @@ def notify_citizen(
     Tickets filed by an operator or over the API without a citizen address, and
     citizens who sent STOP, get nothing.
     """
-    if not ticket.channel or not ticket.address:
-        return None
+    if not ticket.channel or not ticket.address or is_page_address(ticket.address):
+        return None  # no address, or a web citizen who left no number (they follow it at /lacak)
     if ticket.contact_id is not None:
         contact = session.get(Contact, ticket.contact_id)
         if contact is not None and contact.opted_out:
