@@ -22,7 +22,7 @@ _SPACES = re.compile(r"\s+")
 # Keyword groups matched against the whole message.
 WHOLE_MESSAGE = ("stop", "optin", "cancel", "help", "greeting", "yes", "no", "edit", "skip")
 # Keyword groups matched against the first word; the rest of the message is their argument.
-FIRST_WORD = ("report", "new", "status", "language")
+FIRST_WORD = ("report", "new", "status", "language", "join")
 
 
 def normalize(value: str) -> str:
@@ -153,6 +153,8 @@ def parse(text: str, region_keyword: str | None = None) -> Command | None:
         return Command("new", rest)
     if matches(first, keyword_list("status")) and (not rest or re.match(r"^#?\s*\d", rest)):
         return Command("status", rest)
+    if matches(first, keyword_list("join")) and re.match(r"^#?\s*\d", rest):
+        return Command("join", rest)  # "ikut prihatin ..." is a complaint, "IKUT 12345678" a command
     if matches(first, keyword_list("language")) and rest and language_code(rest):
         return Command("language", rest)
     return None

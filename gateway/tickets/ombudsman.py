@@ -1,0 +1,131 @@
+"""The right to escalate: telling a citizen they may take their complaint to the Ombudsman RI.
+
+Two things earn the notice (issue 20, part 2b): the ticket passed its follow-up deadline
+twice (`conversations.satisfaction.follow_up_passes`, checked by the deadline sweep), or
+the citizen rated the handling 1 or 2 (`gateway.tickets.satisfaction`). It goes once per
+ticket whatever the reason, to the reporter on their channel and in their language; the
+text, with the Ombudsman's contact and any regional office, is config/messages
+``ombudsman.*``. The ticket remembers it under ``data["ombudsman"]`` (the reason), so the
+sweep does not look at it again.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from conversations import lifecycle as lc
+from conversations.satisfaction import follow_up_passes, ombudsman_notice
+from gateway.models import Contact, Message, Ticket, TicketEvent, utcnow
+from gateway.outbound import queue_message
+from gateway.tickets import policy
+from gateway.tickets.notify import max_length
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
+
+KEY = "ombudsman"
+#: Follow-up deadlines passed before the citizen is told of the Ombudsman.
+PASSES = 2
+
+
+def told(ticket: Ticket) -> bool:
+    return bool((ticket.data or {}).get(KEY))
+
+
+def tell(session: Session, runtime: Runtime, ticket: Ticket, reason: str) -> Message | None:
+    """Queue the notice for ``ticket``'s reporter once; None when already told or nobody can be.
+
+    ``reason``: "deadline" or "rating". Recorded as an internal event, so operators see
+    that the citizen was told and why.
+    """
+    if told(ticket) or not ticket.channel or not ticket.address:
+        return None
+    if ticket.contact_id is not None:
+        contact = session.get(Contact, ticket.contact_id)
+        if contact is not None and contact.opted_out:
+            return None
+    ticket.data = {**(ticket.data or {}), KEY: reason}
+    text = ombudsman_notice(ticket.tracking, ticket.language, max_length(runtime, ticket.channel))
+    session.add(
+        TicketEvent(
+            ticket=ticket,
+            action="ombudsman",
+            from_status=ticket.status,
+            to_status=ticket.status,
+            actor_type="system",
+            actor_label="Sistem",
+            internal=True,
+            data={"reason": reason},
+            created_at=utcnow(),
+        )
+    )
+    return queue_message(
+        session,
+        channel=ticket.channel,
+        address=ticket.address,
+        text=text,
+        contact_id=ticket.contact_id,
+        dedupe_key=f"ombudsman:{ticket.id}",
+        ticket_id=ticket.id,
+        author="system",
+        purpose="notification",
+        language=ticket.language,
+    )
+
+
+def passes(runtime: Runtime, session: Session, ticket: Ticket, today: date) -> int:
+    """How many times ``ticket`` has passed a follow-up deadline, as of ``today``.
+
+    The earlier follow-up deadlines it missed are the sweep's "reminder" events while the
+    agency had it (one per missed deadline: each dispatch or reopen starts a new one), less
+    the current deadline's own reminder when it was already sent (``overdue``).
+    """
+    if ticket.deadline is None:
+        return 0
+    reminders = int(
+        session.scalar(
+            select(func.count(TicketEvent.id)).where(
+                TicketEvent.ticket_id == ticket.id,
+                TicketEvent.action == "reminder",
+                TicketEvent.from_status.in_(tuple(lc.AGENCY_STATUSES)),
+            )
+        )
+        or 0
+    )
+    earlier = max(0, reminders - (1 if ticket.overdue else 0))
+    late = (
+        policy.calendar(runtime).working_days_between(ticket.deadline, today)
+        if ticket.deadline < today
+        else 0
+    )
+    follow_up = int(policy.deadlines(runtime, ticket.category).get("follow_up", 5))
+    return follow_up_passes(earlier, late, follow_up)
+
+
+def candidates(session: Session, today: date, limit: int) -> list[int]:
+    """Ids of the tickets the agency still owes, past their deadline, whose citizen was not told yet."""
+    return list(
+        session.scalars(
+            select(Ticket.id)
+            .where(
+                Ticket.status.in_(tuple(lc.AGENCY_STATUSES)),
+                Ticket.deadline < today,
+                func.coalesce(Ticket.data[KEY].as_string(), "").__eq__(""),
+            )
+            .order_by(Ticket.deadline)
+            .limit(limit)
+        )
+    )
+
+
+def check_deadline(runtime: Runtime, session: Session, ticket: Ticket, today: date) -> bool:
+    """The sweep's step: tell the citizen once the follow-up deadline has been passed twice."""
+    if ticket.status not in lc.AGENCY_STATUSES or told(ticket):
+        return False
+    if passes(runtime, session, ticket, today) < PASSES:
+        return False
+    return tell(session, runtime, ticket, "deadline") is not None
