@@ -128,12 +128,22 @@ class Citizen:
         return self.reads()
 
     def files(self, complaint: str, place: str) -> str:
-        """File a complaint through the dialogue; its tracking number."""
+        """File a complaint through the dialogue, answering what is asked; its tracking number."""
         text = "\n".join(m.text for m in self.says(complaint))
-        for answer in (place, "lainnya", "BIASA", "YA", "YA"):
-            if re.search(r"#(\d{8})", text):
-                break
+        for _ in range(6):
+            match = re.search(r"#(\d{8})", text)
+            if match:
+                return match.group(1)
+            lower = text.lower()
+            if "ringkasan" in lower or "your complaint:" in lower:
+                answer = "YA"
+            elif "di mana" in lower or "where" in lower:
+                answer = place
+            elif "kategori" in lower or "category" in lower:
+                answer = "lainnya"
+            elif "identitas" in lower or "identity" in lower:
+                answer = "BIASA"
+            else:
+                answer = "YA"
             text = "\n".join(m.text for m in self.says(answer))
-        match = re.search(r"#(\d{8})", text)
-        assert match, text
-        return match.group(1)
+        raise AssertionError(text)
