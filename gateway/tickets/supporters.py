@@ -72,13 +72,18 @@ def _place(ticket: Ticket) -> Place:
 
 
 def note_candidates(session: Session, runtime: Runtime, ticket: Ticket) -> list[dict[str, Any]]:
-    """Find the likely duplicates of a ticket just filed and keep them in ``data["duplicates"]``."""
-    if not ticket.category:
+    """Find the likely duplicates of a ticket just filed and keep them in ``data["duplicates"]``.
+
+    A ticket without a category, or whose place is unknown (no kelurahan matched, no pin), has
+    none: "the same place" is required. Only the columns the scoring needs are read.
+    """
+    place = _place(ticket)
+    if not ticket.category or not (place.kelurahan or place.has_pin):
         return []
     settings = duplicate_settings(runtime)
     since = utcnow() - timedelta(days=settings.days)
-    earlier = session.scalars(
-        select(Ticket)
+    earlier = session.execute(
+        select(Ticket.tracking, Ticket.description, Ticket.latitude, Ticket.longitude, Ticket.data)
         .where(
             Ticket.category == ticket.category,
             Ticket.created_at >= since,
@@ -88,10 +93,21 @@ def note_candidates(session: Session, runtime: Runtime, ticket: Ticket) -> list[
         .order_by(Ticket.id.desc())
         .limit(SCAN_LIMIT)
     ).all()
-    pool = [Candidate(t.tracking, t.description or "", _place(t)) for t in earlier]
+    pool = [
+        Candidate(
+            row.tracking,
+            row.description or "",
+            Place(
+                ((row.data or {}).get("area") or {}).get("kelurahan_code") or None,
+                row.latitude,
+                row.longitude,
+            ),
+        )
+        for row in earlier
+    ]
     found = [
         {"tracking": key, "score": score}
-        for key, score in rank(ticket.description or "", _place(ticket), pool, settings)
+        for key, score in rank(ticket.description or "", place, pool, settings)
     ]
     if found:
         ticket.data = {**(ticket.data or {}), DUPLICATES_KEY: found}

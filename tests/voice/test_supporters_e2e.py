@@ -89,6 +89,7 @@ def test_a_duplicate_is_found_at_filing_merged_with_one_click_and_its_reporter_f
     assert re.search(r'<div class="card-num">1</div><div class="card-label">Warga yang ikut melapor', dash)
     public = client.get("/statistik").get_data(as_text=True)
     assert "2 pelapor" in public
+    assert "2 pelapor" in client.get(f"/lacak/{original}").get_data(as_text=True)
     assert client.get("/api/v1/stats", headers=headers).get_json()["supporters"] == 1
 
 
