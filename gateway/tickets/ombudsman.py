@@ -78,48 +78,68 @@ def tell(session: Session, runtime: Runtime, ticket: Ticket, reason: str) -> Mes
 
 
 def passes(runtime: Runtime, session: Session, ticket: Ticket, today: date) -> int:
-    """How many times ``ticket`` has passed a follow-up deadline, as of ``today``.
+    """How many times ``ticket`` has passed a follow-up deadline, as of ``today``."""
+    return _passes(
+        runtime,
+        ticket.deadline,
+        ticket.category,
+        ticket.overdue,
+        _reminders(session, [ticket.id]).get(ticket.id, 0),
+        today,
+    )
 
-    The earlier follow-up deadlines it missed are the sweep's "reminder" events while the
-    agency had it (one per missed deadline: each dispatch or reopen starts a new one), less
-    the current deadline's own reminder when it was already sent (``overdue``).
-    """
-    if ticket.deadline is None:
-        return 0
-    reminders = int(
-        session.scalar(
-            select(func.count(TicketEvent.id)).where(
-                TicketEvent.ticket_id == ticket.id,
-                TicketEvent.action == "reminder",
-                TicketEvent.from_status.in_(tuple(lc.AGENCY_STATUSES)),
-            )
+
+def _reminders(session: Session, ticket_ids: list[int]) -> dict[int, int]:
+    """The sweep's "reminder" events of these tickets while an agency had them, per ticket."""
+    if not ticket_ids:
+        return {}
+    rows = session.execute(
+        select(TicketEvent.ticket_id, func.count(TicketEvent.id))
+        .where(
+            TicketEvent.ticket_id.in_(ticket_ids),
+            TicketEvent.action == "reminder",
+            TicketEvent.from_status.in_(tuple(lc.AGENCY_STATUSES)),
         )
-        or 0
+        .group_by(TicketEvent.ticket_id)
     )
-    earlier = max(0, reminders - (1 if ticket.overdue else 0))
-    late = (
-        policy.calendar(runtime).working_days_between(ticket.deadline, today)
-        if ticket.deadline < today
-        else 0
-    )
-    follow_up = int(policy.deadlines(runtime, ticket.category).get("follow_up", 5))
+    return {int(ticket_id): int(count) for ticket_id, count in rows}
+
+
+def _passes(
+    runtime: Runtime, deadline: date | None, category: str | None, overdue: bool, reminders: int, today: date
+) -> int:
+    """`follow_up_passes` for one ticket: the earlier follow-up deadlines it missed are its
+    reminders (one per missed deadline: each dispatch or reopen starts a new one), less the
+    current deadline's own reminder when it was already sent (``overdue``)."""
+    if deadline is None:
+        return 0
+    earlier = max(0, reminders - (1 if overdue else 0))
+    late = policy.calendar(runtime).working_days_between(deadline, today) if deadline < today else 0
+    follow_up = int(policy.deadlines(runtime, category).get("follow_up", 5))
     return follow_up_passes(earlier, late, follow_up)
 
 
-def candidates(session: Session, today: date, limit: int) -> list[int]:
-    """Ids of the tickets the agency still owes, past their deadline, whose citizen was not told yet."""
-    return list(
-        session.scalars(
-            select(Ticket.id)
-            .where(
-                Ticket.status.in_(tuple(lc.AGENCY_STATUSES)),
-                Ticket.deadline < today,
-                func.coalesce(Ticket.data[KEY].as_string(), "").__eq__(""),
-            )
-            .order_by(Ticket.deadline)
-            .limit(limit)
+def due(runtime: Runtime, session: Session, today: date, limit: int) -> list[int]:
+    """Ids of the tickets the agency still owes whose follow-up deadline is passed twice and whose
+    citizen was not told yet: worked out in one read (two queries), so the sweep opens a
+    transaction only for the few that are due, not for every overdue ticket every five minutes."""
+    rows = session.execute(
+        select(Ticket.id, Ticket.deadline, Ticket.category, Ticket.overdue)
+        .where(
+            Ticket.status.in_(tuple(lc.AGENCY_STATUSES)),
+            Ticket.deadline < today,
+            func.coalesce(Ticket.data[KEY].as_string(), "") == "",
         )
-    )
+        .order_by(Ticket.deadline)
+        .limit(limit)
+    ).all()
+    counts = _reminders(session, [row.id for row in rows])
+    return [
+        row.id
+        for row in rows
+        if _passes(runtime, row.deadline, row.category, bool(row.overdue), counts.get(row.id, 0), today)
+        >= PASSES
+    ]
 
 
 def check_deadline(runtime: Runtime, session: Session, ticket: Ticket, today: date) -> bool:

@@ -85,7 +85,7 @@ def sweep(runtime: Runtime, today: date | None = None) -> dict[str, int]:
     from gateway.tickets import ombudsman  # the right to escalate (issue 20): after this pass's reminders
 
     with runtime.db.session() as session:
-        ombudsman_ids = ombudsman.candidates(session, today, BATCH)
+        ombudsman_ids = ombudsman.due(runtime, session, today, BATCH)
     for ticket_id in ombudsman_ids:
         counts["ombudsman"] += _each(
             runtime, ticket_id, lambda s, t: ombudsman.check_deadline(runtime, s, t, today)
