@@ -221,10 +221,27 @@ class ConversationFile(Strict):
     privacy_words: dict[Literal["public", "anonymous", "confidential"], list[str]] = {}
     shorthand: dict[str, str] = {}
     location: Open = {}
+    rating_comment_hours: NonNegativeInt = 24
 
 
 class RateLimitFile(Strict):
     throttled: dict[Language, Text]
+
+
+# --------------------------------------------------------------------------- supporters.yaml
+class DuplicateSettings(Strict):
+    days: PositiveInt = 30
+    distance_meters: Annotated[float, Field(ge=0)] = 300
+    min_similarity: Annotated[float, Field(ge=0, le=1)] = 0.3
+    max_candidates: PositiveInt = 3
+
+
+class SupportersFile(Strict):
+    """ "Ikut melapor" (issue 20): likely duplicates, IKUT/JOIN limits, the inbox rise."""
+
+    duplicates: DuplicateSettings = DuplicateSettings()
+    join_per_day: NonNegativeInt = 5
+    rise_threshold: NonNegativeInt = 3
 
 
 #: Files read through a model; every other file in the config folder is only parsed.
@@ -263,6 +280,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "ratelimit.yaml": RateLimitFile,
     "routing.yaml": RoutingFile,
     "areas.yaml": AreasFile,
+    "supporters.yaml": SupportersFile,
 }
 
 

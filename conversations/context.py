@@ -25,6 +25,13 @@ class TicketInfo:
     updated_at: datetime | None = None
     last_update: str | None = None  # the last note shown to the citizen
     agency_name: str | None = None
+    #: When the satisfaction question of this (resolved) ticket was asked, while it is open:
+    #: a lone digit 1-5 then rates it (conversations/satisfaction.py); None: no open question.
+    rating_asked_at: datetime | None = None
+
+    @property
+    def rating_open(self) -> bool:
+        return self.rating_asked_at is not None
 
 
 def _epoch() -> datetime:
@@ -64,6 +71,11 @@ class Context:
     #: without verification and its owner is certain), by name; None: the coordinator
     #: verifies it first. The gateway works it out with the same routing that files it.
     dispatch_to: str | None = None
+
+    def open_rating(self) -> TicketInfo | None:
+        """The ticket whose satisfaction question was asked last and is still open, if any."""
+        asked = [t for t in self.tickets if t.rating_asked_at is not None]
+        return max(asked, key=lambda t: t.rating_asked_at or _epoch(), default=None)
 
     def ticket(self, tracking: str | None) -> TicketInfo | None:
         for info in self.tickets:

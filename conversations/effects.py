@@ -98,6 +98,33 @@ class FlagEmergency:
     kind: str
 
 
+@dataclass(frozen=True)
+class RateTicket:
+    """The citizen answered the satisfaction question of their resolved ticket ``tracking``."""
+
+    tracking: str
+    score: int  # 1..5
+
+
+@dataclass(frozen=True)
+class CommentRating:
+    """The citizen's optional comment on the rating they just gave; it never reopens the ticket."""
+
+    tracking: str
+    text: str
+
+
+@dataclass(frozen=True)
+class JoinTicket:
+    """IKUT/JOIN <tracking>: the citizen reports the same problem as a public ticket.
+
+    Whether they may (a verified public ticket, not their own, within the sender's rate
+    limit) is decided where the tickets are; the gateway answers with ``join.*`` texts.
+    """
+
+    tracking: str
+
+
 Effect = (
     Reply
     | CreateTicket
@@ -107,6 +134,9 @@ Effect = (
     | SetLanguage
     | DraftExpired
     | FlagEmergency
+    | RateTicket
+    | CommentRating
+    | JoinTicket
 )
 
 

@@ -5,7 +5,8 @@ snapshot comes in the context (`conversations.context`). The gateway loads the
 contact's state, calls ``step`` with one message or timeout and the context it knows
 (time, channel limits, the contact's tickets, a reserved tracking number, the config
 snapshot), then stores the new state and carries out the effects in one transaction.
-Nothing here sends, stores or waits; timers are ``ScheduleTimeout`` effects that come back later as ``TimeoutFired`` inputs.
+Nothing here sends, stores or waits; timers are ``ScheduleTimeout`` effects that come
+back later as ``TimeoutFired`` inputs.
 
 The dialogue (see docs/conversation.md): any message starts a complaint; we ask
 only for what is missing (what happened, where, category, privacy), accept answers
@@ -26,7 +27,7 @@ from typing import Any
 from adapters.base import Button, InboundMessage
 from adapters.web import WebForm, form_of, is_page_address
 from conversations import emergency as emergencies
-from conversations import texts
+from conversations import satisfaction, texts
 from conversations.categorize import (
     category_from_answer,
     category_named,
@@ -37,10 +38,13 @@ from conversations.categorize import (
 from conversations.context import Context, TicketInfo
 from conversations.effects import (
     AppendToTicket,
+    CommentRating,
     CreateTicket,
     DraftExpired,
     Effect,
     FlagEmergency,
+    JoinTicket,
+    RateTicket,
     Reply,
     ScheduleTimeout,
     SetLanguage,
@@ -283,6 +287,9 @@ class _Turn:
         if command is not None and self.on_command(command, message):
             return self.finish()
 
+        if state.draft is None and self.on_feedback(text, payload, message):
+            return self.finish()
+
         if state.stage in (IDLE, FILED) and text and payload is None and looks_like_tracking(text):
             self.answer_status(text)
             return self.finish()
@@ -432,6 +439,18 @@ class _Turn:
         if name == "status":
             self.answer_status(command.rest)
             return True
+        if name == "join":
+            argument = command.rest.strip().strip(".,!?;:")
+            number = parse_tracking(argument)
+            if number is None:
+                if not looks_like_tracking(argument):
+                    return False  # not a tracking number after all: ordinary text
+                self.answer_status(argument)  # a mistyped number: "check the number" (status.invalid)
+                return True
+            self.effects.append(JoinTicket(number))  # the gateway answers: only it knows the ticket
+            if self.state.draft is not None:
+                self.say_with_prompt(self.t("draft_pending"))  # after the gateway's answer
+            return True
         if name in ("greeting", "optin"):
             if state.draft is not None:
                 self.say_with_prompt(self.t("draft_pending"))
@@ -541,6 +560,50 @@ class _Turn:
                 break
             lines.append(line)
         return texts.join([*lines, hint])
+
+    # ----------------------------------------------------------------- satisfaction
+
+    def on_feedback(self, text: str, payload: str | None, message: InboundMessage) -> bool:
+        """A rating (a button, or a lone digit 1-5 while a question is open) or its comment.
+
+        Only outside a draft: a digit answering a draft's numbered menu is that menu's
+        choice. A lone digit with a question open is a rating, never a follow-up that
+        would reopen the ticket; the next message after a rating is its comment.
+        """
+        pressed = satisfaction.parse_payload(payload)
+        if pressed is not None:
+            tracking, score = pressed
+            info = self.ctx.ticket(tracking)
+            if info is None or not info.rating_open:
+                self.reply(self.t("rating.closed", tracking=tracking))
+                return True
+            self.rate(tracking, score)
+            return True
+        digit = satisfaction.rating_digit(text) if payload is None else None
+        if digit is not None:
+            asked = self.ctx.open_rating()
+            if asked is not None:
+                self.rate(asked.tracking, digit)
+                return True
+        pending = dict(self.state.rating_comment)
+        if pending:
+            self.state.rating_comment = {}
+            until = _parse_time(pending.get("until"))
+            if text and payload is None and until is not None and self.ctx.now <= until:
+                tracking = pending.get("tracking", "")
+                self.effects.append(CommentRating(tracking, text))
+                self.reply(self.t("rating.comment_thanks", tracking=tracking))
+                return True
+        return False
+
+    def rate(self, tracking: str, score: int) -> None:
+        self.effects.append(RateTicket(tracking, score))
+        hours = int(self.settings.get("rating_comment_hours", 24))
+        if hours > 0:
+            until = self.ctx.now + timedelta(hours=hours)
+            self.state.rating_comment = {"tracking": tracking, "until": until.isoformat()}
+        key = "rating.thanks_low" if satisfaction.is_low(score) else "rating.thanks"
+        self.reply(self.t(key, tracking=tracking, score=score))
 
     # ----------------------------------------------------------------- filed
 

@@ -151,6 +151,8 @@ class KeywordTable:
             return Command("new", rest)
         if self.matches(first, self.words("status")) and (not rest or re.match(r"^#?\s*\d", rest)):
             return Command("status", rest)
+        if self.matches(first, self.words("join")) and re.match(r"^#?\s*\d", rest):
+            return Command("join", rest)  # "ikut prihatin ..." is a complaint, "IKUT 12345678" a command
         if self.matches(first, self.words("language")) and rest and self.language_code(rest):
             return Command("language", rest)
         return None

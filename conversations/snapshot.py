@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "append_window_days": 30,
     # Whether the dialogue asks the privacy question (else anonymous by default).
     "ask_privacy": True,
+    # Hours after a satisfaction rating during which the next message is its comment.
+    "rating_comment_hours": 24,
     # Buttons per menu page, per menu style.
     "max_buttons": {"numbered": 20, "keyboard": 20, "list": 10},
     # Longest button title (WhatsApp list rows allow 24).

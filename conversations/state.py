@@ -106,7 +106,8 @@ class ConversationState:
     flagged when filed); ``emergency_replies`` when each emergency text was last sent,
     so a panicked citizen is not sent the same numbers with every message.
     ``retries`` counts unrecognised answers to the current menu: after one retry the
-    dialogue moves on instead of asking again.
+    dialogue moves on instead of asking again. ``rating_comment`` names the ticket just
+    rated and until when the next message is taken as the rating's comment.
     """
 
     stage: str = IDLE
@@ -124,6 +125,8 @@ class ConversationState:
     emergency: str | None = None
     emergency_replies: dict[str, str] = field(default_factory=dict)
     retries: int = 0
+    #: After a rating: the ticket whose comment the next message is, and until when (ISO 8601).
+    rating_comment: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def new(cls, language: str = "id") -> ConversationState:
@@ -157,6 +160,7 @@ class ConversationState:
         values["menu"] = list(values.get("menu") or [])
         values["privacy_noticed"] = [str(c) for c in values.get("privacy_noticed") or []]
         values["emergency_replies"] = dict(values.get("emergency_replies") or {})
+        values["rating_comment"] = dict(values.get("rating_comment") or {})
         state = cls(**values)
         if state.stage not in STAGES:
             state.stage = IDLE if state.draft is None else COLLECTING

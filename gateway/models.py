@@ -407,3 +407,56 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     dedupe_key: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --------------------------------------------------------------------------- citizens' voice (issue 20)
+class TicketRating(Base):
+    """The satisfaction question asked once when a ticket is resolved, and the citizen's answer.
+
+    One row per ticket (asking once is a database guarantee). The agency and category are
+    those of the resolution, so a later change of category does not move a past rating.
+    ``expires_at`` is the end of the reopen window's last local day: the question closes then.
+    """
+
+    __tablename__ = "ticket_ratings"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), nullable=True, index=True)
+    category: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    asked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rated_at: Mapped[datetime | None] = mapped_column(nullable=True, index=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)  # never published
+    #: A low rating with a comment: the coordinator is offered a reopen until they act on it.
+    reopen_offered: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TicketSupporter(Base):
+    """A citizen who reported the same problem as a ticket (merged duplicate, or IKUT/JOIN).
+
+    Each keeps their own privacy choice and their own channel and language: the ticket's
+    status updates and resolution reach them there. ``merged_from`` is the duplicate
+    ticket archived into this one, when they came by a merge.
+    """
+
+    __tablename__ = "ticket_supporters"
+    __table_args__ = (UniqueConstraint("ticket_id", "contact_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    language: Mapped[str] = mapped_column(String(8), default="id")
+    privacy: Mapped[str] = mapped_column(String(16), default="anonymous")
+    source: Mapped[str] = mapped_column(String(16))  # merge | join
+    merged_from: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -233,6 +233,20 @@ def stats(
             if key in trend:
                 trend[key]["resolved"] += 1
 
+    from gateway.tickets.satisfaction import figures as satisfaction_figures
+    from gateway.tickets.supporters import supporters_total
+
+    satisfaction = satisfaction_figures(
+        session,
+        since=since,
+        until=until,
+        agency_id=agency_id,
+        scope=scope,
+        agency_column=by_agency,
+        category_names=names,
+        timezone=timezone,
+        months=months,
+    )
     return {
         "period": {
             "since": _iso(since),
@@ -252,6 +266,8 @@ def stats(
         "median_working_days_to_follow_up": _median(to_follow_up),
         "median_working_days_to_resolution": _median(to_resolution),
         "trend": list(trend.values()),
+        "satisfaction": satisfaction,
+        "supporters": supporters_total(session, scope, since, until, agency_id),
     }
 
 

@@ -66,6 +66,30 @@ _GROUP_ROW = {
     },
 }
 _NULLABLE_NUMBER = {"type": ["number", "null"]}
+_RATING_ROW = {
+    "type": "object",
+    "required": ["count", "average"],
+    "properties": {
+        "code": {"type": ["string", "null"]},
+        "name": {"type": ["string", "null"]},
+        "month": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"},
+        "count": {"type": "integer"},
+        "average": _NULLABLE_NUMBER,
+    },
+}
+#: Ratings 1-5 of the handling (issue 20): averages and counts only, never the comments.
+_SATISFACTION = {
+    "type": "object",
+    "required": ["count", "average", "distribution", "agencies", "categories", "trend"],
+    "properties": {
+        "count": {"type": "integer"},
+        "average": _NULLABLE_NUMBER,
+        "distribution": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "agencies": {"type": "array", "items": _RATING_ROW},
+        "categories": {"type": "array", "items": _RATING_ROW},
+        "trend": {"type": "array", "items": _RATING_ROW},
+    },
+}
 
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {
@@ -144,6 +168,11 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                         "resolved": {"type": "integer"},
                     },
                 },
+            },
+            "satisfaction": _SATISFACTION,
+            "supporters": {
+                "type": "integer",
+                "description": "citizens who joined or were merged into a ticket",
             },
         },
     },

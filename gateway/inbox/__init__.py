@@ -102,4 +102,11 @@ def home() -> Any:
 
 
 # The working-day additions (evidence, bulk actions, the citizen view, notices, moderation).
-from gateway.inbox import moderation, views_bulk, views_citizen, views_evidence, views_notices  # noqa: E402, F401
+from gateway.inbox import (  # noqa: E402, F401
+    moderation,
+    views_bulk,
+    views_citizen,
+    views_evidence,
+    views_notices,
+    views_voice,
+)

@@ -19,6 +19,7 @@ from conversations import lifecycle as lc
 from conversations.tracking import parse_tracking
 from gateway.models import Agency, ContactAddress, Message, Ticket, TicketEvent
 from gateway.tickets.emergency import urgent_first
+from gateway.tickets.supporters import popular_first
 
 #: Search text that may be a phone number: digits, an optional leading "+", 8 to 16 of them.
 PHONE_LIKE = re.compile(r"^\+?\d{8,16}$")
@@ -142,9 +143,21 @@ def _escape_like(text: str) -> str:
 
 
 def list_query(base: Select[Ticket], flt: ListFilter, operator_id: int, reveal: Any = None) -> Select[Ticket]:
-    """The list in the order operators work it: open emergencies first, then the latest activity."""
+    """The list in the order operators work it: open emergencies first, then open tickets many citizens
+    reported (supporters at or above the deployer's threshold), then the latest activity."""
     query = apply_filters(base, flt, reveal).where(tab_condition(flt.tab, operator_id))
-    return query.order_by(urgent_first(), Ticket.last_activity_at.desc(), Ticket.id.desc())
+    return query.order_by(
+        urgent_first(), popular_first(_rise_threshold()), Ticket.last_activity_at.desc(), Ticket.id.desc()
+    )
+
+
+def _rise_threshold() -> int:
+    """Supporters that lift an open ticket above the rest (config/supporters.yaml ``rise_threshold``)."""
+    from flask import current_app
+
+    from gateway.tickets.supporters import rise_threshold
+
+    return rise_threshold(current_app.extensions["lapor"])
 
 
 def tab_counts(

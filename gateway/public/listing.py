@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from conversations.tracking import parse_tracking
 from gateway.models import Agency, Ticket
 from gateway.redact import initials, redact
-from gateway.tickets import visibility
+from gateway.tickets import supporters, visibility
 
 #: At most this many SQL matches are redacted and re-checked for one search (a city's recent tickets).
 SEARCH_SCAN_LIMIT = 2000
@@ -124,4 +124,6 @@ def ticket_card(ticket: Ticket) -> dict[str, Any]:
         "reporter": public_reporter(ticket),
         "location": redact(ticket.location_text, known_names(ticket)) if ticket.location_text else None,
         "created_at": ticket.created_at,
+        # How many citizens reported it (the reporter and the supporters), for verified tickets only.
+        "reporters": supporters.reporters(ticket) if visibility.is_verified(ticket) else None,
     }

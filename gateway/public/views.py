@@ -22,7 +22,7 @@ from gateway.public.charts import trend_svg
 from gateway.public.listing import PublicQuery, public_tickets, ticket_card
 from gateway.public.texts import LANGUAGES, PublicTexts
 from gateway.stats import STATUSES, stats_for
-from gateway.tickets import service, visibility
+from gateway.tickets import service, supporters, visibility
 
 public_bp = Blueprint("public", __name__)
 
@@ -200,6 +200,8 @@ def track(tracking: str) -> Any:
             "created_at": ticket.created_at if not confidential else None,
             "deadline": ticket.deadline if not confidential else None,
             "history": history,
+            # How many citizens reported it ("ikut melapor"), for a public (verified) ticket only.
+            "reporters": supporters.reporters(ticket) if attributed else None,
         }
     return render_template("public/lacak.html", t=t, lang=lang, ticket=view)
 

@@ -21,9 +21,12 @@ from adapters.base import Attachment, InboundMessage, Location, Segment
 from conversations.context import Context, TicketInfo
 from conversations.effects import (
     AppendToTicket,
+    CommentRating,
     CreateTicket,
     DraftExpired,
     FlagEmergency,
+    JoinTicket,
+    RateTicket,
     Reply,
     ScheduleTimeout,
     SetLanguage,
@@ -124,6 +127,9 @@ def _ticket_infos(session: Session, contact_id: int) -> tuple[TicketInfo, ...]:
     tickets = session.scalars(
         select(Ticket).where(Ticket.contact_id == contact_id).order_by(Ticket.id.desc()).limit(20)
     ).all()
+    from gateway.tickets.satisfaction import open_questions
+
+    asked = open_questions(session, [t.id for t in tickets if t.status == "resolved"])
     return tuple(
         TicketInfo(
             tracking=t.tracking,
@@ -131,6 +137,7 @@ def _ticket_infos(session: Session, contact_id: int) -> tuple[TicketInfo, ...]:
             updated_at=t.updated_at,
             last_update=last_public_update(t),
             agency_name=t.agency.name if t.agency else None,
+            rating_asked_at=asked.get(t.id),
         )
         for t in tickets
     )
@@ -677,6 +684,12 @@ def apply_effects(
             contact.language = effect.language
         elif isinstance(effect, DraftExpired):
             session.add(IncompleteDraft(contact_id=contact.id, channel=channel, data=dict(effect.draft)))
+        elif isinstance(effect, RateTicket | CommentRating | JoinTicket):
+            from gateway.tickets import voice
+
+            voice.apply(
+                runtime, session, contact, effect, channel, address, language, source, f"{key}:{index}"
+            )
         elif isinstance(effect, FlagEmergency):
             flagged = session.scalar(select(Ticket).where(Ticket.tracking == effect.tracking))
             if flagged is not None:

@@ -39,8 +39,12 @@ def notify_citizen(
     """Queue the update ``kind`` (a status, or "reopened") for ``event``; None when nobody can be told.
 
     Tickets filed by an operator or over the API without a citizen address, and
-    citizens who sent STOP, get nothing.
+    citizens who sent STOP, get nothing. The ticket's supporters (gateway.tickets.supporters)
+    get the same update on their own channels, whatever the reporter's.
     """
+    from gateway.tickets import voice
+
+    voice.tell_supporters(session, runtime, ticket, event, kind, note)
     if not ticket.channel or not ticket.address or is_page_address(ticket.address):
         return None  # no address, or a web citizen who left no number (they follow it at /lacak)
     if ticket.contact_id is not None:
@@ -57,7 +61,7 @@ def notify_citizen(
         ticket.language or "id",
         max_length(runtime, ticket.channel),
     )
-    return queue_message(
+    message = queue_message(
         session,
         channel=ticket.channel,
         address=ticket.address,
@@ -69,3 +73,7 @@ def notify_citizen(
         purpose="notification",
         language=ticket.language,
     )
+    from gateway.tickets import voice
+
+    voice.after_update(session, runtime, ticket, kind)  # the rating question follows a resolution
+    return message

@@ -30,7 +30,7 @@ from conversations.routing import RoutingDecision, detect_area, route
 from conversations.tracking import new_tracking_number, parse_tracking
 from gateway.models import Agency, AuditEntry, Contact, Message, Operator, Ticket, TicketEvent, utcnow
 from gateway.outbound import queue_message
-from gateway.tickets import policy, reply_budget
+from gateway.tickets import policy, reply_budget, supporters
 from gateway.tickets.notify import notify_citizen
 from gateway.tickets.visibility import CONFIDENTIAL as CONFIDENTIAL
 from gateway.tickets.visibility import PUBLIC_PRIVACY as PUBLIC_PRIVACY
@@ -489,6 +489,7 @@ def create_ticket(
     session.add(ticket)
     _set_deadline(runtime, ticket, lc.deadline_stage(lc.UNVERIFIED), table=deadlines)
     session.flush()
+    supporters.note_candidates(session, runtime, ticket)  # "ikut melapor": likely duplicates (issue 20)
     event = _event(
         session,
         ticket,

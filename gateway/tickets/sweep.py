@@ -47,7 +47,7 @@ def deadline_sweep(runtime: Runtime) -> None:
 def sweep(runtime: Runtime, today: date | None = None) -> dict[str, int]:
     """One pass over the deadlines as of ``today`` (the agencies' local date). Returns counts per step."""
     today = today or policy.today(runtime)
-    counts = {"overdue": 0, "escalated": 0, "closed": 0}
+    counts = {"overdue": 0, "escalated": 0, "closed": 0, "ombudsman": 0}
     with runtime.db.session() as session:
         overdue_ids = list(
             session.scalars(
@@ -83,6 +83,14 @@ def sweep(runtime: Runtime, today: date | None = None) -> dict[str, int]:
         counts["escalated"] += _each(runtime, ticket_id, lambda s, t: _escalate(runtime, s, t, today))
     for ticket_id in close_ids:
         counts["closed"] += _each(runtime, ticket_id, lambda s, t: _close(runtime, s, t, today))
+    from gateway.tickets import ombudsman  # the right to escalate (issue 20): after this pass's reminders
+
+    with runtime.db.session() as session:
+        ombudsman_ids = ombudsman.due(runtime, session, today, BATCH)
+    for ticket_id in ombudsman_ids:
+        counts["ombudsman"] += _each(
+            runtime, ticket_id, lambda s, t: ombudsman.check_deadline(runtime, s, t, today)
+        )
     return counts
 
 

@@ -20,7 +20,11 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-RAISING_MODULES = ("conversations/lifecycle.py", "gateway/tickets/service.py")
+RAISING_MODULES = (
+    "conversations/lifecycle.py",
+    "gateway/tickets/service.py",
+    "gateway/tickets/supporters.py",
+)
 CATALOGS = ("inbox_id.yaml", "inbox_en.yaml")
 
 

@@ -127,10 +127,11 @@ def test_full_lifecycle_with_notifications(
         dispose = ticket.events[1]
         assert dispose.note is None and dispose.data == {"agency": "dpupr", "instruction": "Mohon segera"}
         texts = [m.text for m in outbound(session, tracking)]
-        assert len(texts) == 3
+        assert len(texts) == 4
         assert "Dinas Pekerjaan Umum" in texts[0] and "Mohon segera" not in texts[0]
         assert "sedang diproses" in texts[1] and "Tim dikirim besok" in texts[1]
         assert "Lubang sudah ditambal" in texts[2]
+        assert "Seberapa puas" in texts[3]  # the satisfaction question follows the resolution
         assert all(f"#{tracking}" in t for t in texts)
         # Delivery to the inbox is immediate and recorded once.
         [forward] = session.scalars(select(TicketForward).where(TicketForward.ticket_id == ticket.id)).all()

@@ -27,7 +27,7 @@ def test_overdue_then_reminded_once_then_escalated(
         transition(session, runtime, load(session, tracking), "dispose", coordinator, agency="dpupr")
         deadline = load(session, tracking).deadline
     assert deadline == next_day(runtime, policy.today(runtime), 5)
-    assert sweep(runtime, today=deadline) == {"overdue": 0, "escalated": 0, "closed": 0}
+    assert sweep(runtime, today=deadline) == {"overdue": 0, "escalated": 0, "closed": 0, "ombudsman": 0}
     late = next_day(runtime, deadline)
     with runtime.db.session() as session:
         ticket = load(session, tracking)
@@ -59,7 +59,12 @@ def test_a_new_stage_clears_overdue(runtime: Any, make_ticket: TicketFactory, co
     with runtime.db.session() as session:
         deadline = load(session, tracking).deadline
     assert deadline is not None
-    assert sweep(runtime, today=next_day(runtime, deadline, 3)) == {"overdue": 1, "escalated": 1, "closed": 0}
+    assert sweep(runtime, today=next_day(runtime, deadline, 3)) == {
+        "overdue": 1,
+        "escalated": 1,
+        "closed": 0,
+        "ombudsman": 0,
+    }
     with runtime.db.session() as session:
         ticket = load(session, tracking)
         # Verification is the coordinator's job even when routing already named the agency.
@@ -74,7 +79,12 @@ def test_deferred_tickets_are_never_overdue(
     tracking = make_ticket()
     with runtime.db.session() as session:
         transition(session, runtime, load(session, tracking), "defer", coordinator, note="Di mana tepatnya?")
-    assert sweep(runtime, today=date(2099, 1, 5)) == {"overdue": 0, "escalated": 0, "closed": 0}
+    assert sweep(runtime, today=date(2099, 1, 5)) == {
+        "overdue": 0,
+        "escalated": 0,
+        "closed": 0,
+        "ombudsman": 0,
+    }
 
 
 def test_resolved_ticket_closes_after_the_window_and_stays_closed(

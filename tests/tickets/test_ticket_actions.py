@@ -53,7 +53,8 @@ def test_status_walk_through_the_api(
             "API: test-dpupr",
             "API: test-dpupr",
         ]
-        assert len(session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all()) == 3
+        # Three updates, and the satisfaction question after the resolution.
+        assert len(session.scalars(select(Message).where(Message.ticket_id == ticket.id)).all()) == 4
 
 
 @pytest.mark.parametrize(
