@@ -138,3 +138,32 @@ def test_a_phrase_two_categories_list_counts_for_both() -> None:
     # "lampu padam" is a power cut at home as often as a dark street: both hear it.
     result = score(SHIPPED, "setiap malam lampu padam sampai berjam-jam")
     assert {"listrik", "penerangan"} <= {s.category for s in result.suggestions}, result.suggestions
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "confident"),
+    [
+        # Loud music is the noise complaint even without the word "bising"; "risih" is disturbed.
+        ("musik dengan volume keras tiap malam, warga risih", "ketertiban", True),
+        # A house leaning and about to fall is a housing (RTLH) case.
+        ("rumahnya miring dan hampir roboh", "perumahan", True),
+        ("omah e mbah wis reyot, meh ambruk", "perumahan", True),
+        # Dead trees that may fall are the parks office's.
+        ("pohon kering rawan tumbang kalau angin kencang", "taman", True),
+        # A dumping ground is waste, not land, even on someone's plot.
+        ("lahan kosong dijadikan tempat buangan sampah", "sampah", True),
+        # Murky water, Indonesian word order reversed, and Javanese/Sundanese words for murky.
+        ("keruh air nya, kecoklatan", "air", True),
+        ("banyune buthek wis telung dina", "air", False),
+        # A lamp out for hours every night is a power cut.
+        ("setiap malam lampu padam sampai berjam-jam", "listrik", False),
+        # Passports are queued for before the umrah season.
+        ("antre dari subuh, banyak yang mau berangkat umroh", "keimigrasian", False),
+    ],
+)
+def test_words_added_from_the_development_misses(text: str, category: str, confident: bool) -> None:
+    result = score(SHIPPED, text)
+    top = result.top
+    assert top is not None and top.category == category, result.suggestions[:3]
+    if confident:
+        assert top.confidence >= SHIPPED.rules.threshold, result.suggestions[:3]

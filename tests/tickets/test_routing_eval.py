@@ -14,20 +14,43 @@ from gateway.models import Ticket
 
 DATA = Path(__file__).parent.parent / "data" / "routing"
 
-# What the shipped config reaches on holdout.jsonl (docs/routing.md) minus a small margin:
-# 55 of 68 right (80.9%), 2 routed wrongly (2.9%). Two more misses are tolerated, and one
-# more confident mistake.
-FLOOR_ACCURACY = 0.78
-CEILING_CONFIDENT_WRONG = 0.045
+# What the shipped config reaches on holdout2.jsonl, the part collected in session 6 before any
+# tuning and never tuned on (docs/routing.md): 38 of 60 right (63.3%), 5 routed wrongly (8.3%).
+# Two more misses are tolerated, and one more confident mistake.
+FLOOR_ACCURACY = 0.60
+CEILING_CONFIDENT_WRONG = 0.10
+
+# What it reaches on the development data (dev.jsonl and the old holdout.jsonl, both tuned on
+# from session 6): 140 of 151 right (92.7%), 4 routed wrongly (2.6%); a guard against
+# regressions, not a measure of how the router does on complaints it has not seen.
+DEV_FLOOR_ACCURACY = 0.90
+DEV_CEILING_CONFIDENT_WRONG = 0.04
 
 
-def test_the_router_keeps_its_floor_on_the_holdout_set() -> None:
-    out = CliRunner().invoke(main, ["routing", "evaluate", "--json", str(DATA / "holdout.jsonl")])
+def _numbers(*files: str, tmp: Path | None = None) -> dict[str, Any]:
+    path = DATA / files[0]
+    if len(files) > 1:
+        assert tmp is not None
+        path = tmp / "joined.jsonl"
+        path.write_text("".join((DATA / f).read_text(encoding="utf-8") for f in files), encoding="utf-8")
+    out = CliRunner().invoke(main, ["routing", "evaluate", "--json", str(path)])
     assert out.exit_code == 0, out.output
-    numbers = json.loads(out.output)
-    assert numbers["total"] >= 68
+    numbers: dict[str, Any] = json.loads(out.output)
+    return numbers
+
+
+def test_the_router_keeps_its_floor_on_the_untouched_set() -> None:
+    numbers = _numbers("holdout2.jsonl")
+    assert numbers["total"] >= 60
     assert numbers["accuracy"] >= FLOOR_ACCURACY
     assert numbers["confident_wrong"] <= CEILING_CONFIDENT_WRONG
+
+
+def test_the_router_keeps_its_floor_on_the_development_data(tmp_path: Path) -> None:
+    numbers = _numbers("dev.jsonl", "holdout.jsonl", tmp=tmp_path)
+    assert numbers["total"] >= 151
+    assert numbers["accuracy"] >= DEV_FLOOR_ACCURACY
+    assert numbers["confident_wrong"] <= DEV_CEILING_CONFIDENT_WRONG
 
 
 def test_the_report_has_the_shares_and_a_confusion_table(tmp_path: Path) -> None:
