@@ -85,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     from bench.run import Stack
     from config.settings import load_settings
     from gateway.app import create_app
-    from gateway.jobs.runner import set_runtime
-    from gateway.models import Job, Message
     from gateway.runtime import Runtime
-    from gateway.worker import run_worker
+    from gateway.store.models import Job, Message
+    from gateway.work.runner import set_runtime
+    from gateway.work.worker import run_worker
 
     stack_args = argparse.Namespace(provider_delay=0.0, keep=False)
     stack = Stack(stack_args)
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             f"database: {stack.database_url.split(':', 1)[0]}; {n} new citizens, 5 variants of the 4 channels"
         )
         print(f"ack: {1000 * ack_cpu / n:.2f} ms CPU/message; non-2xx {len(bad)}; rq depth after {depth}")
-        # The ack's prepared statements run on the DBAPI cursor (gateway.fast_sql) and
+        # The ack's prepared statements run on the DBAPI cursor (gateway.store.fast_sql) and
         # pass no SQLAlchemy event: only the others are counted here.
         print(f"  SQL/message via SQLAlchemy (the prepared ones not counted): {_per(ack_sql, n)}")
         print(
@@ -184,7 +184,7 @@ def _account_cpu_by_kind() -> dict[str, float]:
     are wrapped; measurement only, nothing they do changes)."""
     import threading
 
-    from gateway.jobs import runner
+    from gateway.work import runner
 
     spent: dict[str, float] = {}
     lock = threading.Lock()
@@ -204,13 +204,13 @@ def _account_cpu_by_kind() -> dict[str, float]:
     def wrap(fn: Any, kind_at: int) -> Any:
         return timed_by(fn, lambda a: str(a[kind_at]))
 
-    from gateway.jobs.registry import STAGED
+    from gateway.work.registry import STAGED
 
     def wrap_stage(kind: str, step: str) -> None:
         stage = STAGED[kind]
         setattr(stage, step, timed_by(getattr(stage, step), lambda _a: f"{kind}.{step}"))
 
-    import gateway.tasks  # noqa: F401  (fills the registry)
+    import gateway.work.handlers  # noqa: F401  (fills the registry)
 
     for kind in list(STAGED):
         for step in ("read", "read_many", "begin", "begin_many", "act", "end", "end_many"):

@@ -17,7 +17,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl
 
-from gateway.loopback.server import LoopbackProvider, RecordedRequest, Reply
+from gateway.devtools.loopback.server import LoopbackProvider, RecordedRequest, Reply
 
 _DIGITS = re.compile(r"\D")
 
@@ -29,7 +29,7 @@ TELEGRAM_TOKEN, TELEGRAM_SECRET = "123456:BENCH-token", "bench-telegram-secret"
 
 
 class _TelegramFallback(LoopbackProvider):
-    """The few Bot API methods a send needs, used only while gateway.loopback.telegram is absent."""
+    """The few Bot API methods a send needs, used only while gateway.devtools.loopback.telegram is absent."""
 
     def __init__(self, token: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -124,12 +124,12 @@ def _serve(sink: Any, ready: Any, delay: float) -> None:
     # Blocked before the server threads start, so that only sigwait below receives them.
     stop_signals = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-    from gateway.loopback.meta import MetaStandIn
-    from gateway.loopback.sms import SmsStandIn
-    from gateway.loopback.twilio import TwilioStandIn
+    from gateway.devtools.loopback.meta import MetaStandIn
+    from gateway.devtools.loopback.sms import SmsStandIn
+    from gateway.devtools.loopback.twilio import TwilioStandIn
 
     try:
-        from gateway.loopback.telegram import TelegramStandIn as telegram_cls  # type: ignore[import-not-found]
+        from gateway.devtools.loopback.telegram import TelegramStandIn as telegram_cls  # type: ignore[import-not-found]
     except ModuleNotFoundError:
         telegram_cls = _TelegramFallback
     started = {

@@ -75,7 +75,7 @@ class Stack:
     """Redis, database and providers for one run, and the environment the children get."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from gateway.embedded_redis import EmbeddedRedis
+        from gateway.devtools.embedded_redis import EmbeddedRedis
 
         self.args = args
         self.dir = Path(tempfile.mkdtemp(prefix="lapor-bench-"))
@@ -106,10 +106,10 @@ class Stack:
 
     def _prepare_database(self) -> None:
         from config.settings import load_settings
-        from gateway.db import Database
-        from gateway.demo import sync_agencies
-        from gateway.migrate import upgrade
+        from gateway.devtools.demo import sync_agencies
         from gateway.runtime import Runtime
+        from gateway.store.db import Database
+        from gateway.store.migrate import upgrade
 
         db = Database(self.database_url)
         upgrade(db)
@@ -141,7 +141,7 @@ class Stack:
 
 
 def _free_port() -> int:
-    from gateway.embedded_redis import free_port
+    from gateway.devtools.embedded_redis import free_port
 
     return free_port()
 
@@ -193,12 +193,12 @@ class Probe:
     """Counts the bench reads from the gateway's database between phases (never during)."""
 
     def __init__(self, url: str) -> None:
-        from gateway.db import Database
+        from gateway.store.db import Database
 
         self.db = Database(url)
 
     def counts(self) -> dict[str, int]:
-        from gateway.models import Job, Message
+        from gateway.store.models import Job, Message
 
         with self.db.session(write=False) as s:
             return {
@@ -233,7 +233,7 @@ class Probe:
             }
 
     def processed_times(self, since: float) -> list[float]:
-        from gateway.models import Message
+        from gateway.store.models import Message
 
         cutoff = datetime.fromtimestamp(since, UTC)
         with self.db.session(write=False) as s:
@@ -244,7 +244,7 @@ class Probe:
 
     def job_finish_times(self, since: float) -> list[float]:
         """When inbound and send jobs finished: a message is done end to end when its replies are sent."""
-        from gateway.models import Job
+        from gateway.store.models import Job
 
         cutoff = datetime.fromtimestamp(since, UTC)
         with self.db.session(write=False) as s:

@@ -12,7 +12,7 @@ weighed on evidence (conversations.routing_score) and the ticket is routed by it
 only when the confidence reaches the deployer's threshold; otherwise the coordinator gets
 it with the ranked suggestions.
 
-Pure: works on anything shaped like gateway.catalog's agency and category configs.
+Pure: works on anything shaped like gateway.tickets.catalog's agency and category configs.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from adapters.common import load_json
 from config.settings import Settings, load_settings
 from conversations.tracking import format_tracking
-from gateway.bounds import BoundedIntConverter
-from gateway.logging_setup import configure_logging, install_request_ids
+from gateway.ops.logging_setup import configure_logging, install_request_ids
 from gateway.runtime import Runtime
+from gateway.web.bounds import BoundedIntConverter
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +92,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         n = settings.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
 
-    import gateway.tasks  # noqa: F401  (job handlers, so the web process can run jobs inline in tests)
-    from gateway import inbox, open311, webform
-    from gateway.api import api_bp
-    from gateway.health import health_bp
-    from gateway.media import media_bp
-    from gateway.metrics import metrics_bp
-    from gateway.public import public_bp
-    from gateway.webhooks import webhooks_bp
+    import gateway.work.handlers  # noqa: F401  (job handlers, so the web process can run jobs inline in tests)
+    from gateway.ops.metrics import metrics_bp
+    from gateway.web import inbox, open311, webform
+    from gateway.web.api import api_bp
+    from gateway.web.health import health_bp
+    from gateway.web.media import media_bp
+    from gateway.web.public import public_bp
+    from gateway.web.webhooks import webhooks_bp
 
     app.add_template_filter(format_tracking, "tracking")
     app.register_blueprint(health_bp)
@@ -158,7 +158,7 @@ def _exempt_webhooks_from_login_throttle(app: Flask) -> None:
     """Keep the inbox's login limiter (Flask-Limiter) out of webhook requests.
 
     It has no limit on webhooks (providers call from shared addresses; senders are
-    limited per contact, see `gateway.ratelimit`), yet resolved its limits on every
+    limited per contact, see `gateway.messages.ratelimit`), yet resolved its limits on every
     request. A request filter is its documented way to say "nothing to check here".
     """
     limiter = app.extensions.get("inbox_limiter")

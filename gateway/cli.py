@@ -14,7 +14,7 @@ import click
 
 from config.settings import load_settings
 
-# Replies waiting on providers at once per worker (see gateway.worker); the worker's one CPU
+# Replies waiting on providers at once per worker (see gateway.work.worker); the worker's one CPU
 # thread runs everything else.
 DEFAULT_SEND_THREADS = 32
 
@@ -43,8 +43,8 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration and sync the agencies from config (safe to run on every deploy)."""
-    from gateway.migrate import upgrade
     from gateway.runtime import Runtime
+    from gateway.store.migrate import upgrade
     from gateway.tickets.seed import apply_agencies
 
     runtime = Runtime(_settings_or_exit())
@@ -62,8 +62,8 @@ def db_upgrade() -> None:
 @db.command("current")
 def db_current() -> None:
     """Show the database's migration revision and whether it is at head (exit 1 when not)."""
-    from gateway.db import Database, StorageUnavailable
-    from gateway.migrate import current_revisions, head_revisions, pending_revisions
+    from gateway.store.db import Database, StorageUnavailable
+    from gateway.store.migrate import current_revisions, head_revisions, pending_revisions
 
     database = Database(_settings_or_exit().database_url)
     try:
@@ -125,7 +125,7 @@ def config_check(quiet: bool) -> None:
     """
     from config.check import check_config
     from config.problems import errors
-    from gateway.startup import effective_env
+    from gateway.ops.startup import effective_env
 
     problems = check_config(effective_env())
     for problem in problems:
@@ -162,11 +162,11 @@ def agencies_sync() -> None:
 # --------------------------------------------------------------------------- processes
 #: `web`'s own defaults; anything set in GUNICORN_CMD_ARGS wins over them.
 GUNICORN_DEFAULTS: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("--config", "-c"), "python:gateway.gunicorn_conf"),
+    (("--config", "-c"), "python:gateway.ops.gunicorn_conf"),
     (("--threads",), "4"),
     (("--access-logfile",), "-"),
     (("--error-logfile", "--log-file"), "-"),
-    (("--logger-class",), "gateway.access_log.JsonGunicornLogger"),
+    (("--logger-class",), "gateway.ops.access_log.JsonGunicornLogger"),
     (("--timeout", "-t"), "30"),
 )
 
@@ -187,8 +187,8 @@ def web(host: str, port: int, workers: int) -> None:
     More gunicorn options go in GUNICORN_CMD_ARGS (they win over the defaults here).
     Refuses to start on a configuration error or without SECRET_KEY.
     """
-    from gateway.metrics import prepare_multiprocess_dir
-    from gateway.startup import refuse_on_problems
+    from gateway.ops.metrics import prepare_multiprocess_dir
+    from gateway.ops.startup import refuse_on_problems
 
     refuse_on_problems("web")
     prepare_multiprocess_dir()  # counters summed over gunicorn's workers, fresh at every start
@@ -199,7 +199,7 @@ def web(host: str, port: int, workers: int) -> None:
 def gunicorn_args(host: str, port: int, workers: int, env: dict[str, str] | None = None) -> list[str]:
     """The gunicorn command `web` runs: this Python's gunicorn, whatever PATH holds.
 
-    Its logs are the app's JSON, masked (gateway.access_log). Options given in GUNICORN_CMD_ARGS
+    Its logs are the app's JSON, masked (gateway.ops.access_log). Options given in GUNICORN_CMD_ARGS
     are left to gunicorn, which reads that variable itself.
     """
     env = dict(os.environ if env is None else env)
@@ -230,8 +230,8 @@ def worker(burst: bool, no_scheduler: bool, send_threads: int) -> None:
 
     Refuses to start on a configuration error or without SECRET_KEY.
     """
-    from gateway.startup import refuse_on_problems
-    from gateway.worker import run_worker
+    from gateway.ops.startup import refuse_on_problems
+    from gateway.work.worker import run_worker
 
     refuse_on_problems("worker")
 
@@ -244,7 +244,7 @@ def worker(burst: bool, no_scheduler: bool, send_threads: int) -> None:
 @click.option("--no-demo", is_flag=True, help="do not seed demo data or stand-in channels")
 def run(port: int, host: str, no_demo: bool) -> None:
     """Everything on one machine: Redis, database, web on :5000, a worker, demo data."""
-    from gateway.devserver import run_all
+    from gateway.devtools.devserver import run_all
 
     run_all(host=host, port=port, demo=not no_demo)
 
@@ -252,7 +252,7 @@ def run(port: int, host: str, no_demo: bool) -> None:
 @main.command()
 def demo() -> None:
     """Seed demo agencies, operators and tickets into the configured database."""
-    from gateway.demo import prepare_database
+    from gateway.devtools.demo import prepare_database
 
     prepare_database(seed_demo=True)
     click.echo("demo data is in place")
@@ -278,9 +278,9 @@ def operator_create(
     """Create an operator (the first admin, typically)."""
     from sqlalchemy import select
 
-    from gateway.models import Agency, Operator
     from gateway.runtime import Runtime
-    from gateway.security import hash_password
+    from gateway.store.models import Agency, Operator
+    from gateway.web.inbox.passwords import hash_password
 
     if role == "agency" and not agency:
         raise click.UsageError("--agency is required for role 'agency'")
@@ -319,13 +319,13 @@ def operator_set_password(email: str, password: str | None) -> None:
     """Set a new password for the operator with EMAIL (forgotten, or to rotate after someone left).
 
     The operator's other inbox sessions end at their next request: a session is
-    bound to the password it was opened with (see gateway.inbox.auth).
+    bound to the password it was opened with (see gateway.web.inbox.auth).
     """
     from sqlalchemy import func, select
 
-    from gateway.models import AuditEntry, Operator
     from gateway.runtime import Runtime
-    from gateway.security import hash_password
+    from gateway.store.models import AuditEntry, Operator
+    from gateway.web.inbox.passwords import hash_password
 
     runtime = Runtime(load_settings())
     try:
@@ -358,8 +358,8 @@ def operator_list() -> None:
     """Every operator: email, name, role, agency, active, last login. Never a password."""
     from sqlalchemy import select
 
-    from gateway.models import Agency, Operator
     from gateway.runtime import Runtime
+    from gateway.store.models import Agency, Operator
 
     runtime = Runtime(_settings_or_exit())
     try:
@@ -395,8 +395,8 @@ def operator_disable(email: str) -> None:
     """
     from sqlalchemy import delete, func, select
 
-    from gateway.models import AuditEntry, InboxSession, Operator
     from gateway.runtime import Runtime
+    from gateway.store.models import AuditEntry, InboxSession, Operator
 
     runtime = Runtime(_settings_or_exit())
     try:
@@ -422,8 +422,8 @@ def _table(header: tuple[str, ...], lines: Sequence[tuple[str, ...]]) -> None:
 
 
 def _check_password(password: str) -> None:
-    """Refuse what the inbox refuses too (gateway.security holds the one rule)."""
-    from gateway.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problem
+    """Refuse what the inbox refuses too (gateway.web.inbox.passwords holds the one rule)."""
+    from gateway.web.inbox.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_problem
 
     problem = password_problem(password)
     if problem == "too_short":
@@ -447,9 +447,9 @@ def api_token_create(name: str, agency: str | None) -> None:
     """
     from sqlalchemy import select
 
-    from gateway.api.auth import create_token
-    from gateway.models import Agency, ApiToken, AuditEntry
     from gateway.runtime import Runtime
+    from gateway.store.models import Agency, ApiToken, AuditEntry
+    from gateway.web.api.auth import create_token
 
     runtime = Runtime(load_settings())
     try:
@@ -481,8 +481,8 @@ def api_token_list() -> None:
     """Every token: name, visible prefix, agency, created, last used, revoked. Never the token."""
     from sqlalchemy import select
 
-    from gateway.models import Agency, ApiToken
     from gateway.runtime import Runtime
+    from gateway.store.models import Agency, ApiToken
 
     def when(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M") if value else "-"
@@ -522,8 +522,8 @@ def api_token_revoke(name: str) -> None:
     """Revoke the active token named NAME: the API and Open311 refuse it from the next request."""
     from sqlalchemy import select
 
-    from gateway.models import ApiToken, AuditEntry, utcnow
     from gateway.runtime import Runtime
+    from gateway.store.models import ApiToken, AuditEntry, utcnow
 
     runtime = Runtime(load_settings())
     try:
@@ -571,7 +571,7 @@ def simulate(
     wait: float,
 ) -> None:
     """Post a correctly signed provider webhook to a running gateway and show the replies."""
-    from gateway.simulate import simulate_message
+    from gateway.devtools.simulate import simulate_message
 
     loc = None
     if location:
@@ -636,8 +636,8 @@ def contact_export(address: str) -> None:
     """
     import json
 
-    from gateway.inbound import address_as_written
-    from gateway.privacy_requests import export_contact
+    from gateway.messages.ingest import address_as_written
+    from gateway.privacy.requests import export_contact
     from gateway.runtime import Runtime
 
     runtime = Runtime(load_settings())
@@ -658,9 +658,9 @@ def contact_erase(address: str, yes: bool) -> None:
 
     ADDRESS: a phone number as written or a stored address, as for `contact export`.
     """
-    from gateway.inbound import address_as_written
-    from gateway.media_store import detach_contact_media, media_backend, remove_unreferenced
-    from gateway.privacy_requests import erase_contact, find_contact
+    from gateway.attachments.store import detach_contact_media, media_backend, remove_unreferenced
+    from gateway.messages.ingest import address_as_written
+    from gateway.privacy.requests import erase_contact, find_contact
     from gateway.runtime import Runtime
 
     if not yes:
@@ -684,8 +684,8 @@ def contact_erase(address: str, yes: bool) -> None:
 def contact_link_numbers() -> None:
     """Join the contacts that share a phone number on SMS and WhatsApp (stored before they were
     linked on arrival); each merge is audited."""
-    from gateway.models import AuditEntry
     from gateway.runtime import Runtime
+    from gateway.store.models import AuditEntry
     from gateway.tickets.merge import link_phone_numbers
 
     runtime = Runtime(load_settings())
@@ -705,7 +705,7 @@ def contact_link_numbers() -> None:
 
 
 # --------------------------------------------------------------------------- notices
-from gateway.inbox.digest import digest_cli  # noqa: E402
+from gateway.web.inbox.digest import digest_cli  # noqa: E402
 
 main.add_command(digest_cli)
 
@@ -723,7 +723,7 @@ def routing_evaluate(file: Path, as_json: bool) -> None:
     """Route the labelled complaints in FILE (JSON lines of {"text", "agency"}) and report."""
     import json
 
-    from gateway.routing_eval import EvaluationError, evaluate_file, report, summary
+    from gateway.routing.evaluate import EvaluationError, evaluate_file, report, summary
     from gateway.runtime import Runtime
 
     runtime = Runtime(_settings_or_exit())
@@ -737,7 +737,7 @@ def routing_evaluate(file: Path, as_json: bool) -> None:
 @routing.command("train")
 def routing_train() -> None:
     """Learn from the coordinator's dispositions; the model is blended with the rules."""
-    from gateway.routing_learn import DEFAULT_MIN_CASES, model_path, retrain, settings
+    from gateway.routing.learn import DEFAULT_MIN_CASES, model_path, retrain, settings
     from gateway.runtime import Runtime
 
     runtime = Runtime(load_settings())

@@ -18,8 +18,8 @@ from config.catalog import Catalog
 from config.settings import Settings, load_settings
 from conversations.snapshot import ConfigSnapshot
 from gateway.config_snapshot import ConfigSource
-from gateway.db import Database
-from gateway.jobs.queue import JobQueue, set_current_queue
+from gateway.store.db import Database
+from gateway.work.queue import JobQueue, set_current_queue
 
 
 class Runtime:

@@ -20,10 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from config.settings import Settings, load_settings
-from gateway.db import Database
-from gateway.embedded_redis import EmbeddedRedis
-from gateway.migrate import upgrade
-from gateway.models import Base
+from gateway.devtools.embedded_redis import EmbeddedRedis
+from gateway.store.db import Database
+from gateway.store.migrate import upgrade
+from gateway.store.models import Base
 from tests.catalogue import CATALOGUE
 
 
@@ -100,10 +100,10 @@ def _truncate(url: str) -> None:
 @pytest.fixture(scope="session")
 def providers() -> Iterator[dict[str, Any]]:
     """One running stand-in per provider, shared by the session."""
-    from gateway.loopback.meta import MetaStandIn
-    from gateway.loopback.sms import SmsStandIn
-    from gateway.loopback.telegram import TelegramStandIn
-    from gateway.loopback.twilio import TwilioStandIn
+    from gateway.devtools.loopback.meta import MetaStandIn
+    from gateway.devtools.loopback.sms import SmsStandIn
+    from gateway.devtools.loopback.telegram import TelegramStandIn
+    from gateway.devtools.loopback.twilio import TwilioStandIn
 
     started = {
         "sms": SmsStandIn(api_key="test-key", api_secret="test-secret").start(),
@@ -174,12 +174,12 @@ def settings(tmp_path: Path, database_url: str, redis_url: str, providers: dict[
 
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Any]:
-    from gateway.demo import sync_agencies
-    from gateway.jobs.runner import set_runtime
+    from gateway.devtools.demo import sync_agencies
     from gateway.runtime import Runtime
+    from gateway.work.runner import set_runtime
 
     runtime = Runtime(settings)
-    import gateway.tasks  # noqa: F401
+    import gateway.work.handlers  # noqa: F401
 
     set_runtime(runtime)
     sync_agencies(runtime)

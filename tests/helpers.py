@@ -9,12 +9,12 @@ from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 from sqlalchemy import func, select
 
-from gateway.jobs.scheduler import enqueue_due, reconcile
-from gateway.models import Job
+from gateway.store.models import Job
+from gateway.work.scheduler import enqueue_due, reconcile
 
 
 def pending_due(runtime: Any) -> int:
-    from gateway.models import utcnow
+    from gateway.store.models import utcnow
 
     with runtime.db.session() as session:
         return int(

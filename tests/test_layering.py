@@ -64,6 +64,6 @@ def test_nothing_imports_the_command_line() -> None:
 
 def test_the_rule_checker_sees_imports(tmp_path: Path) -> None:
     sample = tmp_path / "x.py"
-    sample.write_text("import flask\nfrom gateway.models import Ticket\nfrom . import sibling\n")
+    sample.write_text("import flask\nfrom gateway.store.models import Ticket\nfrom . import sibling\n")
     assert imported_modules(sample) == {"flask", "gateway"}
-    assert imported_names(sample) == {"flask", "gateway.models", "gateway.models.Ticket"}
+    assert imported_names(sample) == {"flask", "gateway.store.models", "gateway.store.models.Ticket"}

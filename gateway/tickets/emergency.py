@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, case
 
 from conversations import lifecycle as lc
-from gateway.models import Ticket
+from gateway.store.models import Ticket
 
 KEY = "emergency"
 

@@ -34,11 +34,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.jobs import RetryLater, handler, record_job
-from gateway.jobs.registry import GiveUp
-from gateway.media_links import signed_url
-from gateway.media_store import names_in, ticket_files
-from gateway.models import Agency, Contact, Message, Ticket, TicketEvent, TicketForward, utcnow
+from gateway.attachments.links import signed_url
+from gateway.attachments.store import names_in, ticket_files
+from gateway.store.models import Agency, Contact, Message, Ticket, TicketEvent, TicketForward, utcnow
+from gateway.work import RetryLater, handler, record_job
+from gateway.work.registry import GiveUp
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -166,7 +166,7 @@ class Delivery:
 
 
 def _media_urls(session: Session, runtime: Runtime, ticket: Ticket) -> list[str]:
-    """Signed, expiring links to the ticket's stored files (`gateway.media_links`).
+    """Signed, expiring links to the ticket's stored files (`gateway.attachments.links`).
 
     Signed whatever the ticket's privacy: the agency it is disposed to may see
     its photos, while the unsigned ``/media/`` answers only for public tickets.

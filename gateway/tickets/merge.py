@@ -1,7 +1,7 @@
 """Merging two contacts that are one citizen (a number the gateway could not link by itself).
 
 The gateway links the SMS and WhatsApp addresses of one phone number on its own (see
-`gateway.inbound`); a citizen who wrote from a WhatsApp business-scoped id, a Telegram
+`gateway.messages.ingest`); a citizen who wrote from a WhatsApp business-scoped id, a Telegram
 account or a second SIM is joined to their other contact by an admin or coordinator.
 Everything of the merged contact moves to the kept one: addresses, tickets, messages,
 unfinished drafts and, when the kept one has none in progress, the conversation.
@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from conversations.state import IDLE
-from gateway.jobs import record_job
-from gateway.models import Contact, ContactAddress, Conversation, IncompleteDraft, Message, Ticket
+from gateway.store.models import Contact, ContactAddress, Conversation, IncompleteDraft, Message, Ticket
+from gateway.work import record_job
 
 
 class MergeRefused(ValueError):
@@ -97,10 +97,10 @@ def link_phone_numbers(session: Session) -> list[MergeResult]:
     """Merge the contacts that share a phone number under different schemes (``tel:`` and
     ``whatsapp:``), the oldest contact kept.
 
-    New addresses are linked as they arrive (`gateway.inbound`); this joins the contacts
+    New addresses are linked as they arrive (`gateway.messages.ingest`); this joins the contacts
     stored before that, once, for `lapor-gateway contact link-numbers`.
     """
-    from gateway.inbound import same_phone_addresses
+    from gateway.messages.ingest import same_phone_addresses
 
     owners: dict[str, set[int]] = {}
     for address, contact_id in session.execute(select(ContactAddress.address, ContactAddress.contact_id)):

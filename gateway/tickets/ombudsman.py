@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
 from conversations.satisfaction import follow_up_passes, ombudsman_notice
-from gateway.models import Contact, Message, Ticket, TicketEvent, utcnow
-from gateway.outbound import queue_message
+from gateway.messages.outgoing import queue_message
+from gateway.store.models import Contact, Message, Ticket, TicketEvent, utcnow
 from gateway.tickets import policy
-from gateway.tickets.notify import max_length
+from gateway.tickets.citizen_updates import max_length
 
 #: Where a ticket is the agency's to follow up: the deadline that can be passed twice.
 AGENCY_STATUSES = frozenset({lc.DISPATCHED, lc.IN_PROGRESS})

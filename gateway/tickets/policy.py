@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from conversations.workdays import WorkCalendar, local_date
-from gateway.models import utcnow
+from gateway.store.models import utcnow
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime

@@ -23,11 +23,11 @@ from adapters.sms.adapter import operator_segment_cap
 from adapters.sms.segments import split_segments
 from conversations.notify import render_operator_reply
 from conversations.snapshot import ConfigSnapshot
-from gateway.tickets.notify import max_length
+from gateway.tickets.citizen_updates import max_length
 
 if TYPE_CHECKING:
-    from gateway.models import Ticket
     from gateway.runtime import Runtime
+    from gateway.store.models import Ticket
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 The rules (which digits rate, what is low, the question's wording) are
 conversations/satisfaction.py; this module stores and sends. The question goes right
-after the "resolved" update the citizen actually got (`gateway.tickets.notify` calls
+after the "resolved" update the citizen actually got (`gateway.tickets.citizen_updates` calls
 `ask`), never for a ticket archived as a duplicate, once per ticket (a unique row), and
 stays open until the end of the reopen window, while the ticket is still resolved (a
 reopen closes it). The engine learns which questions are open through
@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from conversations import lifecycle as lc
 from conversations.satisfaction import SCORES, is_low, question
 from conversations.workdays import local_date
-from gateway.models import Agency, Message, Ticket, TicketEvent, TicketRating, utcnow
-from gateway.outbound import queue_message
+from gateway.messages.outgoing import queue_message
+from gateway.store.models import Agency, Message, Ticket, TicketEvent, TicketRating, utcnow
 from gateway.tickets import ombudsman, policy
-from gateway.tickets.notify import max_length
+from gateway.tickets.citizen_updates import max_length
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime

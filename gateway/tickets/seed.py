@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.catalog import Catalog
-from gateway.models import Agency
+from gateway.store.models import Agency
+from gateway.tickets.catalog import Catalog
 
 
 @dataclass

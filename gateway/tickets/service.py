@@ -28,10 +28,10 @@ from conversations import texts
 from conversations.places import match_area
 from conversations.routing import RoutingDecision, detect_area, route
 from conversations.tracking import new_tracking_number, parse_tracking
-from gateway.models import Agency, AuditEntry, Contact, Message, Operator, Ticket, TicketEvent, utcnow
-from gateway.outbound import queue_message
+from gateway.messages.outgoing import queue_message
+from gateway.store.models import Agency, AuditEntry, Contact, Message, Operator, Ticket, TicketEvent, utcnow
 from gateway.tickets import policy, reply_budget, supporters
-from gateway.tickets.notify import notify_citizen
+from gateway.tickets.citizen_updates import notify_citizen
 from gateway.tickets.visibility import CONFIDENTIAL as CONFIDENTIAL
 from gateway.tickets.visibility import PUBLIC_PRIVACY as PUBLIC_PRIVACY
 from gateway.tickets.visibility import PUBLIC_ROLE, can_see
@@ -365,11 +365,11 @@ def _routing_for(
     category is its top candidate) is routed only when the confidence reaches the
     deployer's threshold (config/routing.yaml); a category the citizen chose from the menu,
     or one an operator or the API set, is routed as given. Once the coordinator's
-    dispositions have trained a model (gateway.routing_learn), it is blended with the rules.
+    dispositions have trained a model (gateway.routing.learn), it is blended with the rules.
     """
     from conversations.routing import recommend
     from conversations.routing_score import score
-    from gateway.routing_learn import learned_probabilities, learned_weight
+    from gateway.routing.learn import learned_probabilities, learned_weight
 
     config = runtime.config
     catalog, rules = config.catalog, config.rules

@@ -8,7 +8,7 @@ original instead and is told so. A citizen can also join a verified public ticke
 ``IKUT <nomor>`` / ``JOIN <number>`` (`join`), a few times a day at most.
 
 Supporters keep their own privacy choice, channel and language; every status update of
-the original reaches them there (`tell_supporters`, called by gateway.tickets.notify).
+the original reaches them there (`tell_supporters`, called by gateway.tickets.citizen_updates).
 The number of supporters is kept in ``data["supporters"]`` too, in the same transaction
 as the rows, so the inbox can order by it (`popular_first`) and the public page can count
 reporters without a query per ticket.
@@ -26,9 +26,9 @@ from conversations import lifecycle as lc
 from conversations import texts
 from conversations.duplicates import Candidate, Place, Settings, rank
 from conversations.notify import render_status_update
-from gateway.models import Contact, Message, Ticket, TicketEvent, TicketSupporter, utcnow
-from gateway.outbound import queue_message
-from gateway.tickets.notify import max_length
+from gateway.messages.outgoing import queue_message
+from gateway.store.models import Contact, Message, Ticket, TicketEvent, TicketSupporter, utcnow
+from gateway.tickets.citizen_updates import max_length
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime

@@ -18,9 +18,9 @@ from sqlalchemy import select
 
 from conversations import lifecycle as lc
 from conversations.tracking import format_tracking
-from gateway.jobs.scheduler import periodic
-from gateway.models import AuditEntry, Ticket, TicketEvent, utcnow
+from gateway.store.models import AuditEntry, Ticket, TicketEvent, utcnow
 from gateway.tickets import policy
+from gateway.work.scheduler import periodic
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from conversations.state import FILED, IDLE, ConversationState
-from gateway.models import Ticket, utcnow
+from gateway.store.models import Ticket, utcnow
 
 
 def open_thread(session: Session, ticket: Ticket) -> None:
@@ -23,7 +23,7 @@ def open_thread(session: Session, ticket: Ticket) -> None:
     """
     if ticket.contact_id is None:
         return
-    from gateway.tasks.inbound import lock_conversation
+    from gateway.work.handlers.turn import lock_conversation
 
     conv = lock_conversation(session, ticket.contact_id)
     state = ConversationState.from_dict(conv.state) if conv.state else ConversationState.new(ticket.language)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sqlalchemy import ColumnElement, Select, and_, case, false, null, select, true
 
 from conversations import lifecycle as lc
-from gateway.models import Ticket
+from gateway.store.models import Ticket
 
 if TYPE_CHECKING:
     # The service builds actors and calls these rules; only the type is needed here.

@@ -2,8 +2,8 @@
 effects for ratings and joining.
 
 Kept apart from the ticket service so its hooks there stay one line each:
-`gateway.tickets.notify` calls `after_update` once the citizen was told of a status, and
-`gateway.tasks.inbound` hands the `RateTicket`, `CommentRating` and `JoinTicket` effects
+`gateway.tickets.citizen_updates` calls `after_update` once the citizen was told of a status, and
+`gateway.work.handlers.turn` hands the `RateTicket`, `CommentRating` and `JoinTicket` effects
 to `apply`.
 """
 
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
 from conversations.effects import CommentRating, JoinTicket, RateTicket
-from gateway.models import Contact, Message, Ticket
+from gateway.store.models import Contact, Message, Ticket
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime

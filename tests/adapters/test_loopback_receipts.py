@@ -16,9 +16,9 @@ import requests
 from adapters.base import OutboundMessage, SignatureError, Template, WebhookRequest
 from adapters.sms import SmsAdapter
 from adapters.whatsapp import WhatsAppCloudAdapter
-from gateway.loopback.meta import MetaStandIn
-from gateway.loopback.server import LoopbackProvider, RecordedRequest, Reply
-from gateway.loopback.sms import SmsStandIn
+from gateway.devtools.loopback.meta import MetaStandIn
+from gateway.devtools.loopback.server import LoopbackProvider, RecordedRequest, Reply
+from gateway.devtools.loopback.sms import SmsStandIn
 
 SIG_SECRET = "sms-signing-secret"
 APP_SECRET = "meta-app-secret"

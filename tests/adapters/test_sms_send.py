@@ -10,8 +10,8 @@ import pytest
 
 from adapters.base import Attachment, OutboundMessage, SendError
 from adapters.sms import SmsAdapter
-from gateway.loopback.server import Reply
-from gateway.loopback.sms import SmsStandIn
+from gateway.devtools.loopback.server import Reply
+from gateway.devtools.loopback.sms import SmsStandIn
 
 KEY, SECRET = "agg-key", "agg-secret"
 

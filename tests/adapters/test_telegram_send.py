@@ -10,8 +10,8 @@ import pytest
 
 from adapters.base import Attachment, Button, InboundMessage, OutboundMessage, SendError
 from adapters.telegram import ALLOWED_UPDATES, TelegramAdapter
-from gateway.loopback.server import Reply
-from gateway.loopback.telegram import TelegramStandIn, tg_error
+from gateway.devtools.loopback.server import Reply
+from gateway.devtools.loopback.telegram import TelegramStandIn, tg_error
 
 TOKEN = "7000000001:AAE-standin-token"
 CHAT = 987654321

@@ -529,7 +529,7 @@ def _post_signed(client: Any, path: str, pairs: list[tuple[str, str]]) -> Any:
 def _stored(runtime: Any) -> tuple[int, int]:
     from sqlalchemy import func, select
 
-    from gateway.models import DeliveryReceipt, Message
+    from gateway.store.models import DeliveryReceipt, Message
 
     with runtime.db.session() as session:
         return (
@@ -554,7 +554,7 @@ def test_webhook_refuses_an_unknown_status_with_the_reason(client: Any, runtime:
 def test_webhook_stores_a_base64_sms_as_its_words(client: Any, runtime: Any) -> None:
     from sqlalchemy import select
 
-    from gateway.models import Message
+    from gateway.store.models import Message
 
     res = _post_signed(client, "/webhooks/twilio", load("sms_base64_body.form"))
     assert res.status_code == 200

@@ -11,8 +11,8 @@ import pytest
 
 from adapters.base import Attachment, OutboundMessage, SendError, Template, WebhookRequest
 from adapters.twilio import TwilioAdapter
-from gateway.loopback.server import LoopbackProvider, Reply
-from gateway.loopback.twilio import PNG_PIXEL, TwilioStandIn
+from gateway.devtools.loopback.server import LoopbackProvider, Reply
+from gateway.devtools.loopback.twilio import PNG_PIXEL, TwilioStandIn
 
 SID = "AC0123456789abcdef0123456789abcdef"
 TOKEN = "twilio-test-token"

@@ -529,7 +529,7 @@ def _post_to_gateway(client: Any, name: str) -> Any:
 def _stored_texts(runtime: Any) -> list[str]:
     from sqlalchemy import select
 
-    from gateway.models import Message
+    from gateway.store.models import Message
 
     with runtime.db.session() as session:
         return list(session.scalars(select(Message.text)).all())

@@ -12,8 +12,8 @@ import pytest
 
 from adapters.base import Attachment, Button, OutboundMessage, SendError, Template
 from adapters.whatsapp import ERROR_TABLE, WhatsAppCloudAdapter
-from gateway.loopback.meta import MetaStandIn, graph_error
-from gateway.loopback.server import Reply
+from gateway.devtools.loopback.meta import MetaStandIn, graph_error
+from gateway.devtools.loopback.server import Reply
 
 TOKEN = "EAAG-standin-token"
 PHONE_NUMBER_ID = "106540352242922"

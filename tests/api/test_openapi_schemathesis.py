@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
 
-from gateway.api.auth import create_token
+from gateway.web.api.auth import create_token
 from tests.public.conftest import seed_tickets
 
 EXAMPLES = 20

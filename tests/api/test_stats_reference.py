@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.api.auth import create_token
-from gateway.models import Agency
+from gateway.store.models import Agency
+from gateway.web.api.auth import create_token
 from tests.public.conftest import seed_tickets
 
 

@@ -13,7 +13,7 @@ import pytest
 from bench import report, stats
 from bench.driver import DESCRIPTION, DONE, LOCATION, next_answer
 from bench.providers import reply_key
-from gateway.loopback.server import RecordedRequest
+from gateway.devtools.loopback.server import RecordedRequest
 
 
 def test_percentile_interpolates_between_ranks() -> None:

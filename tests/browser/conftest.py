@@ -59,7 +59,7 @@ def login(page: Any, live_server: str, email: str) -> None:
 
 def seed_draft(runtime: Any, description: str = "Jalan amblas di depan masjid") -> None:
     """A complaint a citizen began by SMS and left, so the drafts page has a row."""
-    from gateway.models import Contact, ContactAddress, IncompleteDraft
+    from gateway.store.models import Contact, ContactAddress, IncompleteDraft
 
     with runtime.db.session() as session:
         contact = Contact(display_name=None, language="id")

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from gateway.models import Message
+from gateway.store.models import Message
 from tests.browser.conftest import login, seed_draft, serious_violations
 from tests.browser.test_inbox_flow import SCREENSHOTS, _seed_background
 from tests.inbox.conftest import file_ticket, make_operator
@@ -142,7 +142,7 @@ def test_pages_fit_a_phone(live_server: str, runtime: Any, chromium: Any, artifa
 
 def test_every_inbox_and_public_page_passes_axe(live_server: str, runtime: Any, chromium: Any) -> None:
     """WCAG 2.1 AA: no serious or critical axe finding on any page an operator or the public opens."""
-    from gateway.inbox.filters import TABS
+    from gateway.web.inbox.filters import TABS
 
     _seed_background(runtime)
     tracking = _sms_ticket(runtime)

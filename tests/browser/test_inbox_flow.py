@@ -12,7 +12,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from gateway.models import Message, Ticket
+from gateway.store.models import Message, Ticket
 from tests.browser.conftest import login
 from tests.inbox.conftest import file_ticket, make_operator
 

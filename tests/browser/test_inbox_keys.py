@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.models import Message, Ticket
+from gateway.store.models import Message, Ticket
 from tests.browser.conftest import login
 from tests.inbox.conftest import file_ticket, make_operator
 

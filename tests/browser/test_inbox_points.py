@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.models import CannedResponse, Ticket, utcnow
+from gateway.store.models import CannedResponse, Ticket, utcnow
 from tests.browser.conftest import login, seed_draft
 from tests.inbox.conftest import World, file_ticket
 from tests.inbox.conftest import world as world  # the inbox tests' fixture, reused

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.loopback.twilio import PNG_PIXEL
-from gateway.models import Ticket
+from gateway.devtools.loopback.twilio import PNG_PIXEL
+from gateway.store.models import Ticket
 from tests.browser.conftest import login
 from tests.browser.test_inbox_flow import CITIZEN, SCREENSHOTS, _post_whatsapp, _seed_background
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gateway.models import Contact
+from gateway.store.models import Contact
 from gateway.tickets import satisfaction, service, supporters
 from tests.browser.conftest import login, serious_violations
 from tests.inbox.conftest import file_ticket, make_operator

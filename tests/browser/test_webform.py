@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.models import Job, Ticket, utcnow
+from gateway.store.models import Job, Ticket, utcnow
 from tests.browser.conftest import serious_violations
 from tests.webform.test_form import PNG
 
@@ -33,8 +33,8 @@ PHONE = {
 @pytest.fixture
 def worker(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The job runner in a thread (rq's worker wants the main thread for its signals): every due
-    job is claimed and run by `gateway.jobs.runner.run_job`, as a worker process would."""
-    from gateway.jobs.runner import run_job
+    job is claimed and run by `gateway.work.runner.run_job`, as a worker process would."""
+    from gateway.work.runner import run_job
 
     # A browser fills the form in milliseconds; the minimum time is tested in tests/webform.
     monkeypatch.setitem(runtime.settings.env, "LAPOR_WEBFORM_MIN_SECONDS", "0")

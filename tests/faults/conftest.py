@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import func, select
 
 from config.settings import Settings
-from gateway.embedded_redis import EmbeddedRedis
-from gateway.models import Message
+from gateway.devtools.embedded_redis import EmbeddedRedis
+from gateway.store.models import Message
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,12 +54,12 @@ def fault_settings(settings: Settings, own_redis: EmbeddedRedis) -> Settings:
 
 @pytest.fixture
 def fault_runtime(fault_settings: Settings) -> Iterator[Any]:
-    from gateway.demo import sync_agencies
-    from gateway.jobs.runner import set_runtime
+    from gateway.devtools.demo import sync_agencies
     from gateway.runtime import Runtime
+    from gateway.work.runner import set_runtime
 
     runtime = Runtime(fault_settings)
-    import gateway.tasks  # noqa: F401
+    import gateway.work.handlers  # noqa: F401
 
     set_runtime(runtime)
     sync_agencies(runtime)

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from adapters.sms import SmsAdapter
-from gateway.loopback.server import Reply
-from gateway.models import Job, Message
+from gateway.devtools.loopback.server import Reply
+from gateway.store.models import Job, Message
 from tests.faults.conftest import count_messages, post_sms, sends_to
 from tests.helpers import drain_jobs
 
@@ -75,8 +75,8 @@ def test_after_the_retries_the_message_is_failed_and_visible(
     settings: Any, providers: dict[str, Any]
 ) -> None:
     from gateway.app import create_app
-    from gateway.jobs.runner import set_runtime
     from gateway.runtime import Runtime
+    from gateway.work.runner import set_runtime
 
     runtime = Runtime(replace(settings, env=dict(settings.env) | {"LAPOR_SEND_MAX_ATTEMPTS": "2"}))
     set_runtime(runtime)
@@ -128,7 +128,7 @@ def test_database_down_never_acknowledges_then_recovers(
         assert down.get("/readyz").status_code == 503
     finally:
         broken.close()
-    from gateway.jobs.queue import set_current_queue
+    from gateway.work.queue import set_current_queue
 
     set_current_queue(runtime.queue)  # the broken runtime replaced the process's queue
     # The database is back: the provider's next retry is stored once and answered once.
@@ -148,8 +148,8 @@ def test_same_message_on_two_web_processes_at_once_is_stored_once(
     runtime: Any, settings: Any, providers: dict[str, Any]
 ) -> None:
     from gateway.app import create_app
-    from gateway.jobs.queue import set_current_queue
     from gateway.runtime import Runtime
+    from gateway.work.queue import set_current_queue
 
     second = Runtime(settings)  # another process's pool of connections
     set_current_queue(runtime.queue)

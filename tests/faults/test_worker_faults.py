@@ -13,7 +13,7 @@ from sqlalchemy import and_, or_, select
 
 from adapters.sms import SmsAdapter
 from adapters.twilio import TwilioAdapter
-from gateway.models import Job, Message, utcnow
+from gateway.store.models import Job, Message, utcnow
 from tests.faults.conftest import count_messages, post_sms, sends_to, wait_until
 
 

@@ -1,6 +1,6 @@
-"""The ack's cheaper paths (`gateway.fast_sql`) keep the behaviour of the plain ones.
+"""The ack's cheaper paths (`gateway.store.fast_sql`) keep the behaviour of the plain ones.
 
-These are also the check that an upgraded SQLAlchemy still suits `gateway.fast_sql`: run
+These are also the check that an upgraded SQLAlchemy still suits `gateway.store.fast_sql`: run
 them on SQLite and on PostgreSQL after any upgrade.
 
 * the duplicate check reads on a bare pooled DBAPI connection: same answers, and a
@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
 from adapters.base import InboundMessage, ParseResult
-from gateway.fast_sql import read_rows
-from gateway.inbound import _already_stored, store_parse_result
-from gateway.models import Contact, Job, Message
+from gateway.messages.ingest import _already_stored, store_parse_result
+from gateway.store.fast_sql import read_rows
+from gateway.store.models import Contact, Job, Message
 
 SENDER = "tel:+6281234500077"
 
@@ -120,7 +120,7 @@ def test_the_stored_row_is_the_row_the_orm_would_store(runtime: Any) -> None:
     """Every column, as the database holds it (SQLite's text encodings included)."""
     from sqlalchemy import text
 
-    from gateway.inbound import message_row
+    from gateway.messages.ingest import message_row
 
     store_parse_result(runtime, "whatsapp", ParseResult(messages=(_rich("fast-1"),)))
     with runtime.db.session() as session:
@@ -150,7 +150,7 @@ def test_the_stored_row_is_the_row_the_orm_would_store(runtime: Any) -> None:
 
 
 def test_a_known_sender_is_touched_and_named(runtime: Any) -> None:
-    from gateway.models import ContactAddress
+    from gateway.store.models import ContactAddress
 
     store_parse_result(runtime, "whatsapp", ParseResult(messages=(_rich("k-1", sender_name=None),)))
     with runtime.db.session() as session:

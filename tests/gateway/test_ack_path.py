@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from adapters.base import InboundMessage, ParseResult
 from adapters.sms import SmsAdapter
-from gateway.inbound import store_parse_result
-from gateway.models import Contact, ContactAddress, Job, Message
+from gateway.messages.ingest import store_parse_result
+from gateway.store.models import Contact, ContactAddress, Job, Message
 
 SENDER = "tel:+6281234500001"
 

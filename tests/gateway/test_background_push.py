@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters import adapter_class
-from gateway.jobs.queue import JobQueue, rq_job_id
-from gateway.jobs.scheduler import reconcile
-from gateway.models import Job
+from gateway.store.models import Job
+from gateway.work.queue import JobQueue, rq_job_id
+from gateway.work.scheduler import reconcile
 
 
 def _queued(queue: JobQueue) -> list[str]:

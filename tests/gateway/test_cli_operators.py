@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from gateway.cli import main
-from gateway.models import AuditEntry, Operator
+from gateway.store.models import AuditEntry, Operator
 from tests.inbox.conftest import PASSWORD, login, make_operator
 
 NEW = "rotasi-setelah-pindah-tugas"

@@ -231,7 +231,7 @@ def test_warnings_do_not_fail_the_check(tmp_path: Path) -> None:
 def test_the_runtime_reads_the_catalog_through_the_same_models(tmp_path: Path) -> None:
     """The loader is the check: the catalog refuses what `config check` refuses, with the same line."""
     from config.problems import ConfigError
-    from gateway.catalog import Catalog
+    from gateway.tickets.catalog import Catalog
 
     slip = _slip("categoris: for categories:")
     folder, line = _config_dir(tmp_path, slip)

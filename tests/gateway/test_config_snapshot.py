@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from adapters.sms import SmsAdapter
 from config.settings import Settings
-from gateway.models import Message, Ticket
+from gateway.store.models import Message, Ticket
 from tests.catalogue import deploy_folder
 
 
@@ -36,10 +36,10 @@ def test_the_filed_reply_and_the_ticket_agree_on_the_deadline_after_a_config_edi
     tmp_path: Path, settings: Settings, drain: Any
 ) -> None:
     from gateway.app import create_app
-    from gateway.demo import sync_agencies
-    from gateway.jobs.runner import set_runtime
+    from gateway.devtools.demo import sync_agencies
     from gateway.runtime import Runtime
     from gateway.tickets import policy
+    from gateway.work.runner import set_runtime
 
     folder = deploy_folder(tmp_path)
     env = {**settings.env, "LAPOR_CONFIG_DIR": str(folder)}

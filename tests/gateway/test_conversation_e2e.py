@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from adapters import adapter_class
-from gateway.models import Message, Ticket
+from gateway.store.models import Message, Ticket
 
 CHANNELS = [
     ("sms", "081234567001"),
@@ -107,7 +107,7 @@ def test_file_a_complaint_in_english_on_telegram(client: Any, runtime: Any, drai
 def test_status_changes_reach_the_citizen_on_their_channel(
     client: Any, runtime: Any, drain: Any, providers: dict[str, Any]
 ) -> None:
-    from gateway.api.auth import create_token
+    from gateway.web.api.auth import create_token
 
     citizen = Citizen(client, runtime, drain, "whatsapp", "+6281234567010")
     citizen.says("Sampah menumpuk di pasar Sukamaju sudah seminggu")

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.demo import DEMO_TICKETS, seed
-from gateway.models import Contact, Operator, Ticket
+from gateway.devtools.demo import DEMO_TICKETS, seed
+from gateway.store.models import Contact, Operator, Ticket
 
 
 def test_demo_seed_is_idempotent_and_safe(runtime: Any, drain: Any, providers: dict[str, Any]) -> None:

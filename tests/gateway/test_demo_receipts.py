@@ -22,10 +22,10 @@ from werkzeug.serving import make_server
 
 from adapters import adapter_class
 from config.settings import Settings, load_settings
-from gateway.loopback.meta import MetaStandIn
-from gateway.loopback.sms import SmsStandIn
-from gateway.loopback.twilio import TwilioStandIn
-from gateway.models import Message
+from gateway.devtools.loopback.meta import MetaStandIn
+from gateway.devtools.loopback.sms import SmsStandIn
+from gateway.devtools.loopback.twilio import TwilioStandIn
+from gateway.store.models import Message
 from tests.conftest import _truncate, channel_env
 
 DELAY = 0.05  # seconds between receipts (the demo uses 0.5 and 1.5)

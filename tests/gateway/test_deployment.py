@@ -111,7 +111,7 @@ def test_redis_down_is_degraded_not_unready(tmp_path: Path) -> None:
 
 
 def _shipped_agency_count() -> int:
-    from gateway.catalog import Catalog
+    from gateway.tickets.catalog import Catalog
 
     return len(Catalog.load({}).agencies)
 
@@ -152,7 +152,7 @@ def test_db_upgrade_says_what_it_applied_and_seeds_the_agencies(tmp_path: Path) 
 
 
 def test_agencies_sync_follows_an_edited_config(tmp_path: Path) -> None:
-    from gateway.catalog import Catalog
+    from gateway.tickets.catalog import Catalog
     from tests.catalogue import CATALOGUE, deploy_folder
 
     # Seeded from the tests' catalogue, then synced with an edited copy of it.
@@ -208,7 +208,7 @@ def test_a_worker_started_before_redis_waits_with_one_clear_line_then_works(tmp_
     from redis import Redis
     from rq import Worker
 
-    from gateway.embedded_redis import EmbeddedRedis
+    from gateway.devtools.embedded_redis import EmbeddedRedis
 
     port = _free_port()
     env = _fresh_env(tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0")
@@ -251,8 +251,8 @@ def test_a_database_outage_is_one_line_per_interval_not_a_traceback_per_pass(
     """The scheduler's passes all fail while the database is down; the log says so once."""
     import logging
 
-    from gateway.jobs.scheduler import Scheduler
     from gateway.runtime import Runtime
+    from gateway.work.scheduler import Scheduler
 
     env = _fresh_env(
         tmp_path, DATABASE_URL=f"postgresql://nobody@127.0.0.1:{_free_port()}/lapor", REDIS_URL=redis_url

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from adapters import adapter_class
 from adapters.sms.segments import split_segments
-from gateway.models import Message, Ticket
+from gateway.store.models import Message, Ticket
 from tests.inbox.conftest import login, make_operator
 
 CHANNELS = [

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import event, func, select, update
 
 from adapters import adapter_class
-from gateway.jobs.runner import _read_ahead, _run_many
-from gateway.models import Contact, Conversation, Job, Message
-from gateway.tasks.inbound import process_inbound_many
+from gateway.store.models import Contact, Conversation, Job, Message
+from gateway.work.handlers.turn import process_inbound_many
+from gateway.work.runner import _read_ahead, _run_many
 
 
 def _post(client: Any, runtime: Any, sender: str, text: str) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from adapters import adapter_class
-from gateway.models import Contact, Conversation, Job, Message
-from gateway.tasks.inbound import _look, process_inbound
+from gateway.store.models import Contact, Conversation, Job, Message
+from gateway.work.handlers.turn import _look, process_inbound
 
 
 def _post(client: Any, runtime: Any, sender: str, text: str) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.jobs import RetryLater, record_job, transactional_handler
-from gateway.models import Job, utcnow
+from gateway.store.models import Job, utcnow
+from gateway.work import RetryLater, record_job, transactional_handler
 from tests.helpers import drain_jobs
 
 KIND = "test_batched_marker"

@@ -17,8 +17,9 @@ from rq.job import Job as RqJob
 from rq.serializers import JSONSerializer
 from sqlalchemy import select
 
-from gateway.jobs import record_job
-from gateway.jobs.queue import (
+from gateway.store.models import Job
+from gateway.work import record_job
+from gateway.work.queue import (
     ENTRYPOINT,
     FAILURE_TTL,
     JOB_TIMEOUT,
@@ -26,8 +27,7 @@ from gateway.jobs.queue import (
     RESULT_TTL,
     rq_job_id,
 )
-from gateway.jobs.registry import HANDLERS
-from gateway.models import Job
+from gateway.work.registry import HANDLERS
 
 # Fields that hold the moment of the enqueue, different by nature between two enqueues.
 _TIMESTAMPS = {b"created_at", b"enqueued_at"}
@@ -118,7 +118,7 @@ def test_a_pushed_job_runs_in_a_real_rq_worker(runtime: Any) -> None:
 
 
 def test_push_many_reports_failure_instead_of_raising(runtime: Any) -> None:
-    from gateway.jobs.queue import JobQueue
+    from gateway.work.queue import JobQueue
 
     dead = JobQueue("redis://127.0.0.1:1/0")
     assert dead.push_many([1, 2]) is False

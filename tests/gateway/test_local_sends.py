@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters import adapter_class
-from gateway.jobs import runner
-from gateway.models import Job, Message
-from gateway.worker import run_worker
+from gateway.store.models import Job, Message
+from gateway.work import runner
+from gateway.work.worker import run_worker
 
 
 def test_replies_of_a_batch_are_claimed_together_and_each_sent_once(
@@ -58,9 +58,9 @@ def test_results_recorded_together_apply_receipts_that_came_first(runtime: Any) 
     """A delivery receipt can reach its webhook before the send's result is recorded; the batched
     record applies it, and records the others with one statement."""
     from adapters.base import OutboundMessage, SendResult
-    from gateway.models import DeliveryReceipt
-    from gateway.outbound import queue_message_id
-    from gateway.tasks.send import SendMessage, _Send
+    from gateway.messages.outgoing import queue_message_id
+    from gateway.store.models import DeliveryReceipt
+    from gateway.work.handlers.send import SendMessage, _Send
 
     with runtime.db.session() as session:
         ids = [
@@ -102,7 +102,7 @@ def test_no_more_sends_are_claimed_than_free_threads_call_at_once(
     """A claimed send must not wait for a thread: a worker killed then would leave it claimed
     though never attempted. With 2 send threads and 6 replies recorded together, at most 2 are
     ever claimed (``sending``/``calling``) at a time, and each is still sent once."""
-    from gateway.models import Contact
+    from gateway.store.models import Contact
 
     with runtime.db.session() as session:
         contact = Contact()
@@ -166,7 +166,7 @@ def test_no_more_sends_are_claimed_than_free_threads_call_at_once(
 def test_a_send_rq_delivers_is_claimed_only_once_a_thread_is_free(runtime: Any) -> None:
     """rq hands the worker one send job; while every send thread is busy, the job must wait
     unclaimed (a kill then loses nothing), not wait claimed for a thread."""
-    from gateway.models import Contact
+    from gateway.store.models import Contact
 
     with runtime.db.session() as session:
         contact = Contact()

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from gateway.loopback.meta import signed_body
-from gateway.media_links import signed_url
-from gateway.models import Agency, Contact, ContactAddress, Message, Ticket
+from gateway.attachments.links import signed_url
+from gateway.devtools.loopback.meta import signed_body
+from gateway.store.models import Agency, Contact, ContactAddress, Message, Ticket
 from gateway.tickets import service
 from tests.inbox.conftest import login, make_operator
 
@@ -359,9 +359,9 @@ def test_retention_deletes_the_contacts_files(
     from dataclasses import replace
     from datetime import timedelta
 
-    from gateway.models import utcnow
-    from gateway.retention import apply_retention
+    from gateway.privacy.retention import apply_retention
     from gateway.runtime import Runtime
+    from gateway.store.models import utcnow
 
     message_id, name = _photo(client, runtime, providers, drain)
     shared_id, shared = _photo(client, runtime, providers, drain, JPEG + b"sent by two citizens")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gateway.media_store import S3Media, media_backend, remove_unreferenced, store, stored_type
+from gateway.attachments.store import S3Media, media_backend, remove_unreferenced, store, stored_type
 
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")

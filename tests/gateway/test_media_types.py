@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from gateway import media_types as mt
+from gateway.attachments import content_types as mt
 
 
 def ftyp(brand: bytes) -> bytes:

@@ -24,9 +24,9 @@ import requests
 from sqlalchemy import select
 
 from adapters.sms.signature import vonage_signature
-from gateway.logging_setup import JsonFormatter, request_context
-from gateway.metrics import prepare_multiprocess_dir, serve_worker_metrics
-from gateway.models import Job
+from gateway.ops.logging_setup import JsonFormatter, request_context
+from gateway.ops.metrics import prepare_multiprocess_dir, serve_worker_metrics
+from gateway.store.models import Job
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.models import Message
+from gateway.store.models import Message
 from tests.gateway.test_conversation_e2e import Citizen
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.sms import SmsAdapter
-from gateway.models import Message, Ticket
+from gateway.store.models import Message, Ticket
 from tests.inbox.conftest import login, make_operator
 
 CONFIDENTIAL = "Pungutan liar oleh petugas kelurahan Sukamaju saat mengurus KTP, minta 200 ribu"
@@ -118,7 +118,7 @@ def test_an_inbound_id_equal_to_one_of_our_sent_ids_is_a_new_message(
 def test_a_follow_up_reaches_only_the_citizens_own_ticket(client: Any, runtime: Any, drain: Any) -> None:
     """The conversation names the ticket follow-ups go to; the gateway still keeps them to the
     citizen's own tickets (a state from another version or a hand edit cannot cross citizens)."""
-    from gateway.models import Contact, ContactAddress, Conversation
+    from gateway.store.models import Contact, ContactAddress, Conversation
 
     theirs = file_complaint(client, runtime, drain, "081234500004", CONFIDENTIAL, "RAHASIA")
     say(client, runtime, drain, "081234500005", "Halo")

@@ -17,11 +17,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import select
 
-from gateway.db import Database
-from gateway.migrate import upgrade
-from gateway.models import Base, ContactAddress
-from gateway.ratelimit import recent_inbound_count
-from gateway.tasks.inbound import _ANY_WAITING, _PENDING, _WAITING
+from gateway.messages.ratelimit import recent_inbound_count
+from gateway.store.db import Database
+from gateway.store.migrate import upgrade
+from gateway.store.models import Base, ContactAddress
+from gateway.work.handlers.turn import _ANY_WAITING, _PENDING, _WAITING
 
 
 def _plan(db: Database, statement: Any, params: dict[str, Any]) -> str:

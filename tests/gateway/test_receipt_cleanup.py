@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-import gateway.periodic  # noqa: F401  (registers the periodic tasks)
-from gateway.jobs.scheduler import PERIODIC, Scheduler
-from gateway.models import DeliveryReceipt, utcnow
-from gateway.receipt_cleanup import KEEP, delete_old_receipts
+import gateway.work.periodic  # noqa: F401  (registers the periodic tasks)
+from gateway.messages.receipt_cleanup import KEEP, delete_old_receipts
+from gateway.store.models import DeliveryReceipt, utcnow
+from gateway.work.scheduler import PERIODIC, Scheduler
 
 
 def _receipt(session: Any, pid: str, *, age: timedelta, applied: bool = False) -> None:

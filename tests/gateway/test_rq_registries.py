@@ -20,11 +20,11 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select, text
 
 from adapters.sms.signature import vonage_signature
-from gateway.jobs.outbox import record_job
-from gateway.jobs.scheduler import reconcile
-from gateway.loopback.server import Reply
-from gateway.models import Job
-from gateway.worker import run_worker
+from gateway.devtools.loopback.server import Reply
+from gateway.store.models import Job
+from gateway.work.outbox import record_job
+from gateway.work.scheduler import reconcile
+from gateway.work.worker import run_worker
 from tests.gateway.test_observability import vonage_inbound
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from gateway.jobs import record_job
+from gateway.work import record_job
 
 
 def test_the_write_lock_is_kept_until_the_transaction_commits(runtime: Any) -> None:

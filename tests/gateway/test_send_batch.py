@@ -1,5 +1,5 @@
 """The sends of a batch are read with one statement and claimed with one conditional UPDATE
-(`SendMessage.read_many` / `begin_many`, used by `gateway.jobs.local_batch`); each message must
+(`SendMessage.read_many` / `begin_many`, used by `gateway.work.local_batch`); each message must
 end exactly as if it had been read and begun alone, and no message may be claimed twice.
 
 Real database and Redis; the messages and their jobs are rows written here, the sends go to
@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import select, update
 
 from adapters.base import OutboundMessage
-from gateway.jobs import local_batch, runner
-from gateway.models import Contact, ContactAddress, Job, Message, utcnow
-from gateway.tasks.send import SendMessage, ambiguous_policy
+from gateway.store.models import Contact, ContactAddress, Job, Message, utcnow
+from gateway.work import local_batch, runner
+from gateway.work.handlers.send import SendMessage, ambiguous_policy
 
 
 def _contact(session: Any, *, opted_out: bool = False) -> int:

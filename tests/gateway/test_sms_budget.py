@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.jobs.runner import set_runtime
-from gateway.models import AuditEntry, Contact, ContactAddress, Message, Ticket, utcnow
-from gateway.outbound import queue_message
+from gateway.messages.outgoing import queue_message
+from gateway.messages.sms_budget import CAP_SETTING, release_held
 from gateway.runtime import Runtime
-from gateway.sms_budget import CAP_SETTING, release_held
+from gateway.store.models import AuditEntry, Contact, ContactAddress, Message, Ticket, utcnow
 from gateway.tickets import service
+from gateway.work.runner import set_runtime
 from tests.inbox.conftest import login, make_operator
 
 PHONE = "tel:+6281234500001"
@@ -202,7 +202,7 @@ def test_admins_are_told_once_at_80_percent_and_the_dashboard_counts_segments(
                 payload={},
             )
         )
-    with caplog.at_level(logging.WARNING, logger="gateway.sms_budget"):
+    with caplog.at_level(logging.WARNING, logger="gateway.messages.sms_budget"):
         with runtime.db.session() as session:
             release_held(runtime, session)
         with runtime.db.session() as session:

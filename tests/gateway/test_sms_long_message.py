@@ -22,9 +22,9 @@ from adapters.sms import SmsAdapter
 from adapters.sms.concat import MISSING_PART
 from adapters.sms.signature import vonage_signature
 from config.settings import Settings, load_settings
-from gateway.inbound import message_row
-from gateway.models import Job, Message, Ticket
-from gateway.tasks.inbound import message_from_row
+from gateway.messages.ingest import message_row
+from gateway.store.models import Job, Message, Ticket
+from gateway.work.handlers.turn import message_from_row
 
 SENDER = "6281234567321"
 PART_ONE = (
@@ -211,7 +211,7 @@ class TestAfterTheWait:
         assert len(rows) == 2 and all(r.processed_at is not None for r in rows)
         assert len(replies(runtime)) == 1
         with runtime.db.session() as session:
-            from gateway.models import Conversation
+            from gateway.store.models import Conversation
 
             conv = session.scalar(select(Conversation))
             assert conv is not None

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from adapters.sms import SmsAdapter
 from adapters.sms.signature import vonage_signature
-from gateway.models import Job, Message
+from gateway.store.models import Job, Message
 
 
 def post_simulated(client: Any, adapter: Any, sender: str, text: str, message_id: str | None = None) -> Any:

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from gateway.models import Message, Ticket
-from gateway.telegram_poll import PollRefused, poll
+from gateway.messages.telegram_poll import PollRefused, poll
+from gateway.store.models import Message, Ticket
 
 CHAT = 700000321
 
@@ -132,7 +132,7 @@ def test_long_poll_waits_for_an_update_and_stops_on_request(runtime: Any, bot: A
 
 
 def test_a_second_poller_or_a_new_webhook_ends_the_run(runtime: Any, bot: Any) -> None:
-    from gateway.loopback.telegram import tg_error
+    from gateway.devtools.loopback.telegram import tg_error
 
     bot.fail_method("getUpdates", tg_error(409, "Conflict: terminated by other getUpdates request"))
     with pytest.raises(PollRefused, match="Conflict"):

@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 
 from adapters import adapter_class
 from conversations import texts
-from gateway.models import Conversation, Job, Message, Ticket, utcnow
-from gateway.tasks.unprocessable import TURN_ATTEMPTS
+from gateway.store.models import Conversation, Job, Message, Ticket, utcnow
+from gateway.work.handlers.unprocessable import TURN_ATTEMPTS
 from tests.inbox.conftest import login, make_operator
 
 CHANNELS = [

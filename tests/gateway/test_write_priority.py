@@ -1,4 +1,4 @@
-"""The web process's SQLite writers go before the workers' (gateway.db.SqliteWriteLock).
+"""The web process's SQLite writers go before the workers' (gateway.store.db.SqliteWriteLock).
 
 A preferred writer (the web process) announces itself with a shared flock on the
 ``-writeintent`` side file while it waits and writes; other writers wait until nobody holds
@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from gateway.db import SqliteWriteLock
+from gateway.store.db import SqliteWriteLock
 
 
 def _in_thread(lock: SqliteWriteLock, got: threading.Event, hold: float = 0.0) -> threading.Thread:
@@ -43,7 +43,7 @@ def _intent_taken(db: str) -> bool:
 
 
 def test_a_worker_does_not_start_while_a_web_writer_waits(tmp_path: Path) -> None:
-    db = str(tmp_path / "gateway.db")
+    db = str(tmp_path / "gateway.store.db")
     # A web process waiting for the write lock holds the intent file shared.
     web_waiting = os.open(f"{db}-writeintent", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(web_waiting, fcntl.LOCK_SH)
@@ -59,7 +59,7 @@ def test_a_worker_does_not_start_while_a_web_writer_waits(tmp_path: Path) -> Non
 
 
 def test_a_web_writer_announces_itself_only_while_it_holds_or_waits(tmp_path: Path) -> None:
-    db = str(tmp_path / "gateway.db")
+    db = str(tmp_path / "gateway.store.db")
     web = SqliteWriteLock(db)
     web.preferred = True
     assert not _intent_taken(db)
@@ -73,7 +73,7 @@ def test_a_web_writer_announces_itself_only_while_it_holds_or_waits(tmp_path: Pa
 
 
 def test_web_writers_do_not_wait_for_each_other_to_announce(tmp_path: Path) -> None:
-    db = str(tmp_path / "gateway.db")
+    db = str(tmp_path / "gateway.store.db")
     first, second = SqliteWriteLock(db), SqliteWriteLock(db)
     first.preferred = second.preferred = True
     first.acquire()
@@ -90,7 +90,7 @@ def test_web_writers_do_not_wait_for_each_other_to_announce(tmp_path: Path) -> N
 
 
 def test_workers_queue_one_after_the_other_without_web_writers(tmp_path: Path) -> None:
-    db = str(tmp_path / "gateway.db")
+    db = str(tmp_path / "gateway.store.db")
     a, b = SqliteWriteLock(db), SqliteWriteLock(db)
     a.acquire()
     got = threading.Event()

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.models import Agency, Contact, ContactAddress, Operator, Ticket
-from gateway.security import hash_password
+from gateway.store.models import Agency, Contact, ContactAddress, Operator, Ticket
+from gateway.web.inbox.passwords import hash_password
 
 PASSWORD = "correct horse battery staple"
 #: Hashed once: Argon2 is slow on purpose, and every test makes five operators.

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gateway.models import AuditEntry, Message, Ticket, TicketEvent
+from gateway.store.models import AuditEntry, Message, Ticket, TicketEvent
 from tests.inbox.conftest import World
 
 
@@ -103,8 +103,8 @@ def test_export_holds_only_the_agencys_tickets(as_dpupr: Any, world: World) -> N
 def test_api_token_of_an_agency_gets_404_for_another_agencys_ticket(
     app: Any, runtime: Any, world: World
 ) -> None:
-    from gateway.api.auth import create_token
-    from gateway.models import Agency
+    from gateway.store.models import Agency
+    from gateway.web.api.auth import create_token
 
     with runtime.db.session() as session:
         agency = session.scalar(select(Agency).where(Agency.code == "dpupr"))

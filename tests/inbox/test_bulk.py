@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.models import AuditEntry, Ticket, TicketEvent
+from gateway.store.models import AuditEntry, Ticket, TicketEvent
 from tests.inbox.conftest import World, file_ticket
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.models import Contact, ContactAddress, Message, utcnow
+from gateway.store.models import Contact, ContactAddress, Message, utcnow
 from tests.inbox.conftest import World, file_ticket
 
 CITIZEN = "whatsapp:+6281300000003"  # the reporter of world.public_ticket

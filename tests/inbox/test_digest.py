@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from gateway.cli import main
-from gateway.inbox import digest
-from gateway.models import AuditEntry, Ticket
+from gateway.store.models import AuditEntry, Ticket
 from gateway.tickets import policy
+from gateway.web.inbox import digest
 from tests.inbox.conftest import World
 
 

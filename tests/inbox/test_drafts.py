@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.models import AuditEntry, Contact, ContactAddress, IncompleteDraft, Message, Ticket
+from gateway.store.models import AuditEntry, Contact, ContactAddress, IncompleteDraft, Message, Ticket
 from gateway.tickets import emergency
 from tests.inbox.conftest import World
 

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from gateway.loopback.twilio import PNG_PIXEL
-from gateway.models import AuditEntry, Contact, ContactAddress, Message, Ticket, utcnow
+from gateway.devtools.loopback.twilio import PNG_PIXEL
+from gateway.store.models import AuditEntry, Contact, ContactAddress, Message, Ticket, utcnow
 from tests.inbox.conftest import World, file_ticket
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.models import AuditEntry, Contact, ContactAddress, Message, Ticket
+from gateway.store.models import AuditEntry, Contact, ContactAddress, Message, Ticket
 from tests.gateway.test_conversation_e2e import Citizen
 from tests.inbox.conftest import World
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.models import AuditEntry, Ticket, TicketEvent, utcnow
+from gateway.store.models import AuditEntry, Ticket, TicketEvent, utcnow
 from tests.inbox.conftest import World
 
 ORIGINAL = "Trotoar rusak dekat halte"

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.models import Ticket
+from gateway.store.models import Ticket
 from gateway.tickets import policy
 from tests.inbox.conftest import World, login
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.models import AuditEntry, Operator
+from gateway.store.models import AuditEntry, Operator
 from tests.inbox.conftest import PASSWORD, World, login
 
 NEW = "kata-sandi-baru-2024"

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from adapters.sms.segments import split_segments
-from gateway.models import CannedResponse, Message, Ticket
+from gateway.store.models import CannedResponse, Message, Ticket
 from tests.inbox.conftest import World, file_ticket
 
 SMS_CITIZEN = "tel:+6285712345678"

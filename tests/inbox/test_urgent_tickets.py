@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.models import Ticket, utcnow
+from gateway.store.models import Ticket, utcnow
 from gateway.tickets import emergency, service
 from tests.inbox.conftest import World, file_ticket
 

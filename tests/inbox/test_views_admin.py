@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.models import AuditEntry, CannedResponse, Operator
+from gateway.store.models import AuditEntry, CannedResponse, Operator
 from tests.inbox.conftest import World
 
 
@@ -100,7 +100,7 @@ def test_admin_manages_canned_responses(as_admin: Any, world: World, runtime: An
 
 
 def test_admin_renames_and_deactivates_an_agency(as_admin: Any, world: World, runtime: Any) -> None:
-    from gateway.models import Agency
+    from gateway.store.models import Agency
 
     with runtime.db.session() as session:
         dinsos = session.scalar(select(Agency).where(Agency.code == "dinsos"))

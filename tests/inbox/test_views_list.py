@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.inbox.views_list import safe_cell
+from gateway.web.inbox.views_list import safe_cell
 from tests.inbox.conftest import World, file_ticket
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from conversations import lifecycle as lc
-from gateway.models import AuditEntry, CannedResponse, Message, Ticket, TicketEvent
+from gateway.store.models import AuditEntry, CannedResponse, Message, Ticket, TicketEvent
 from tests.inbox.conftest import World
 
 
@@ -185,7 +185,7 @@ def test_refusals_follow_the_operators_language(as_dpupr: Any, world: World, run
 def test_a_refusal_without_a_text_falls_back_to_the_english_message(app: Any, world: World) -> None:
     from flask import session
 
-    from gateway.inbox.views_ticket import refusal_text
+    from gateway.web.inbox.views_ticket import refusal_text
 
     exc = lc.TransitionRefused("forbidden", "a new rule said no", key="no_text_yet_for_this")
     unkeyed = lc.TransitionRefused("invalid_argument", "an old raise without a key")
@@ -200,7 +200,7 @@ def test_a_refusal_without_a_text_falls_back_to_the_english_message(app: Any, wo
 def test_an_unknown_code_in_a_refusal_shows_as_typed(app: Any, world: World) -> None:
     from flask import session
 
-    from gateway.inbox.views_ticket import refusal_text
+    from gateway.web.inbox.views_ticket import refusal_text
 
     with app.test_request_context("/inbox/tickets"):
         session["lang"] = "id"

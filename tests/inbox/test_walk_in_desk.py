@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.models import Ticket, TicketEvent
+from gateway.store.models import Ticket, TicketEvent
 from tests.inbox.conftest import World
 from tests.inbox.test_views_ticket import WALK_IN
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.api.auth import create_token
-from gateway.models import Message, Ticket
+from gateway.store.models import Message, Ticket
+from gateway.web.api.auth import create_token
 from tests.gateway.test_conversation_e2e import Citizen
 from tests.inbox.conftest import World
 from tests.inbox.test_views_ticket import WALK_IN

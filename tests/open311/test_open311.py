@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.api.auth import create_token
-from gateway.models import Message, Ticket, TicketEvent
+from gateway.store.models import Message, Ticket, TicketEvent
+from gateway.web.api.auth import create_token
 from tests.public.conftest import seed_tickets
 
 BASE = "/open311/v2"

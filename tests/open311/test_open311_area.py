@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.api.auth import create_token
-from gateway.models import Ticket
+from gateway.store.models import Ticket
+from gateway.web.api.auth import create_token
 
 BASE = "/open311/v2"
 

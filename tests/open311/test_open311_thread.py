@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.models import Message, Ticket
+from gateway.store.models import Message, Ticket
 from tests.gateway.test_conversation_e2e import Citizen
 from tests.open311.test_open311 import BASE, _form, api_key
 

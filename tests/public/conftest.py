@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.models import Agency, Contact, ContactAddress, Ticket, TicketEvent
+from gateway.store.models import Agency, Contact, ContactAddress, Ticket, TicketEvent
 
 
 # 09:00 WIB is 02:00 UTC.

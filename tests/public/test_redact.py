@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.redact import PLACEHOLDERS, initials, redact
+from gateway.privacy.redact import PLACEHOLDERS, initials, redact
 
 #: The table of real-looking sentences: leaks that must go, ordinary text that must survive.
 TABLE: dict[str, list[dict[str, Any]]] = yaml.safe_load(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.models import Agency
-from gateway.stats import stats, stats_for
+from gateway.store.models import Agency
 from gateway.tickets.service import Actor
+from gateway.tickets.statistics import stats, stats_for
 from tests.public.conftest import at
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from conversations import lifecycle as lc
-from gateway.models import Contact
-from gateway.stats import stats_for
+from gateway.store.models import Contact
 from gateway.tickets.service import Actor, create_ticket, transition
+from gateway.tickets.statistics import stats_for
 from tests.tickets.conftest import operator_actor
 
 

@@ -2,7 +2,7 @@
 
 Vonage's GET webhooks put the citizen's number (``msisdn``) and message (``text``) in the
 query string, and ``/api/v1/messages?contact=`` the number being looked up; gunicorn wrote
-them to its access log as they came. One masking function (`gateway.logging_setup.mask`)
+them to its access log as they came. One masking function (`gateway.ops.logging_setup.mask`)
 serves the JSON logs and the access log alike.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from gateway.logging_setup import mask
+from gateway.ops.logging_setup import mask
 
 VONAGE_GET = (
     "/webhooks/sms?msisdn=6281234567890&to=1708&messageId=0A0000001234567B&text=Jalan+rusak+depan"
@@ -64,7 +64,7 @@ def test_gunicorn_access_lines_are_masked_by_the_logger_class() -> None:
 
     cfg = Config()
     cfg.set("accesslog", "-")
-    cfg.set("logger_class", "gateway.access_log.MaskedAccessLogger")
+    cfg.set("logger_class", "gateway.ops.access_log.MaskedAccessLogger")
     logger = cfg.logger_class(cfg)
     lines: list[str] = []
 
@@ -97,11 +97,11 @@ def test_gunicorn_access_lines_are_json_with_the_request_id() -> None:
     request id the app answered (X-Request-ID)."""
     from gunicorn.config import Config
 
-    from gateway.logging_setup import JsonFormatter
+    from gateway.ops.logging_setup import JsonFormatter
 
     cfg = Config()
     cfg.set("accesslog", "-")
-    cfg.set("logger_class", "gateway.access_log.JsonGunicornLogger")
+    cfg.set("logger_class", "gateway.ops.access_log.JsonGunicornLogger")
     logger = cfg.logger_class(cfg)
     lines: list[str] = []
 

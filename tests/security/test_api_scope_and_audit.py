@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.api.auth import create_token
-from gateway.models import AuditEntry, Message
+from gateway.store.models import AuditEntry, Message
+from gateway.web.api.auth import create_token
 from tests.tickets.conftest import TicketFactory, load
 
 
@@ -20,7 +20,7 @@ def _token(runtime: Any, name: str) -> dict[str, str]:
 
 def _audit(runtime: Any) -> list[tuple[str, str | None, str | None, str | None]]:
     """(action, actor, tracking, detail) of every audit entry, oldest first."""
-    from gateway.models import Ticket
+    from gateway.store.models import Ticket
 
     with runtime.db.session() as session:
         rows = session.execute(

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from gateway.cli import main
-from gateway.models import AuditEntry
+from gateway.store.models import AuditEntry
 
 
 def _cli(runtime: Any, args: list[str]) -> Any:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from adapters.sms import SmsAdapter
-from gateway.models import Message
+from gateway.store.models import Message
 from tests.helpers import drain_jobs
 
 TELEGRAM_SECRET = "telegram-secret"
@@ -125,8 +125,8 @@ def test_flooding_sender_is_throttled_with_one_polite_reply_and_nothing_dropped(
     settings: Any, providers: dict[str, Any]
 ) -> None:
     from gateway.app import create_app
-    from gateway.jobs.runner import set_runtime
     from gateway.runtime import Runtime
+    from gateway.work.runner import set_runtime
 
     runtime = Runtime(replace(settings, sender_rate_per_minute=5))
     set_runtime(runtime)

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from adapters.sms.signature import body_signature
-from gateway.api.auth import create_token
-from gateway.models import Message, Ticket
+from gateway.store.models import Message, Ticket
 from gateway.tickets import service
+from gateway.web.api.auth import create_token
 from tests.inbox import conftest as inbox
 from tests.inbox.conftest import World, file_ticket
 

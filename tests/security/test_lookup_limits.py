@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gateway.api.auth import create_token
+from gateway.web.api.auth import create_token
 from tests.public.conftest import seed_tickets
 
 A = {"REMOTE_ADDR": "203.0.113.10"}
@@ -26,7 +26,7 @@ KNOWN = "10000004"  # a public ticket of the seeded data set
 def limited(settings: Any) -> Iterator[Any]:
     """The app with small limits, so the tests reach them in a few requests."""
     from gateway.app import create_app
-    from gateway.demo import sync_agencies
+    from gateway.devtools.demo import sync_agencies
     from gateway.runtime import Runtime
 
     env = {

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from adapters.sms import SmsAdapter
 from gateway.cli import main
-from gateway.inbox.views_list import safe_cell
-from gateway.models import AuditEntry, Contact, ContactAddress, Message, Ticket, utcnow
-from gateway.retention import apply_retention
+from gateway.privacy.retention import apply_retention
+from gateway.store.models import AuditEntry, Contact, ContactAddress, Message, Ticket, utcnow
+from gateway.web.inbox.views_list import safe_cell
 
 ADDRESS = "tel:+6281288889999"
 

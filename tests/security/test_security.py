@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from rq.serializers import JSONSerializer
 
-from gateway.logging_setup import JsonFormatter, mask
+from gateway.ops.logging_setup import JsonFormatter, mask
 
 
 @pytest.mark.parametrize(

@@ -26,9 +26,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.api.auth import create_token
-from gateway.models import Agency, Contact, ContactAddress, Message, Ticket, utcnow
+from gateway.store.models import Agency, Contact, ContactAddress, Message, Ticket, utcnow
 from gateway.tickets import service, visibility
+from gateway.web.api.auth import create_token
 from tests.inbox.conftest import login, make_operator
 
 PRIVACIES = ("public", "anonymous", "confidential")
@@ -264,7 +264,7 @@ def test_visibility_table(app: Any, matrix: dict[str, Any], role: str, surface: 
 
 def test_public_counts_keep_unverified_apart(app: Any, matrix: dict[str, Any]) -> None:
     """The public figures count every ticket, but attribute to an agency only verified ones."""
-    from gateway.stats import stats_for
+    from gateway.tickets.statistics import stats_for
 
     runtime = app.extensions["lapor"]
     cases = matrix["cases"]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from gateway.db import Database
-from gateway.migrate import upgrade
+from gateway.store.db import Database
+from gateway.store.migrate import upgrade
 
 T0 = datetime(2026, 11, 2, 5, 0)
 

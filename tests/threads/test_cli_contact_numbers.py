@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from gateway.cli import main
-from gateway.models import ContactAddress
+from gateway.store.models import ContactAddress
 from tests.gateway.test_conversation_e2e import Citizen
 
 
@@ -60,7 +60,7 @@ def test_link_numbers_joins_contacts_split_before_linking_existed(
     client: Any, runtime: Any, drain: Any
 ) -> None:
     """Contacts stored before the gateway linked numbers: one command joins them, audited."""
-    from gateway.models import AuditEntry, Contact
+    from gateway.store.models import AuditEntry, Contact
 
     with runtime.db.session() as session:  # as an older version stored them: two contacts
         for address in ("tel:+6281288885555", "whatsapp:+6281288885555", "telegram:700000123"):

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 
 from adapters.sms.signature import vonage_signature
-from gateway.loopback.meta import signed_body
-from gateway.models import Message
+from gateway.devtools.loopback.meta import signed_body
+from gateway.store.models import Message
 from tests.gateway.test_conversation_e2e import Citizen
 
 NUMBER = "6281234567120"

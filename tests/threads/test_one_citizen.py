@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.models import ContactAddress, Message, Ticket
+from gateway.store.models import ContactAddress, Message, Ticket
 from tests.gateway.test_conversation_e2e import Citizen
 
 

@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import select
 
 from config.settings import Settings, load_settings
-from gateway.models import Agency, Contact, Operator, Ticket
+from gateway.store.models import Agency, Contact, Operator, Ticket
 from gateway.tickets.service import Actor, create_ticket
 from tests.catalogue import deploy_folder
 
@@ -123,9 +123,9 @@ def config_dir(
 @pytest.fixture
 def runtime_with(settings: Settings) -> Iterator[Callable[..., Any]]:
     """Build a runtime over the shared test database with extra environment (a config dir, secrets)."""
-    from gateway.jobs.runner import set_runtime
     from gateway.runtime import Runtime
     from gateway.tickets.seed import sync_agencies
+    from gateway.work.runner import set_runtime
 
     built: list[Any] = []
 

@@ -9,7 +9,7 @@ import yaml
 from sqlalchemy import select
 
 from conversations.routing import route
-from gateway.models import Contact, Ticket
+from gateway.store.models import Contact, Ticket
 from gateway.tickets.service import change_category, create_ticket
 from tests.catalogue import CATALOGUE
 from tests.tickets.conftest import config_dir, load, operator_actor

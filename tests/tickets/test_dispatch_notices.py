@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.models import Message, Ticket
+from gateway.store.models import Message, Ticket
 from tests.gateway.test_conversation_e2e import Citizen
 from tests.tickets.conftest import TicketFactory, config_dir, load
 from tests.tickets.test_service import act, outbound
@@ -88,7 +88,7 @@ def test_dispatched_again_to_the_same_agency_tells_the_citizen_once(
 def test_walk_in_auto_dispatched_gets_one_notice_without_a_verification_promise(
     runtime_with: Any, tmp_path: Any
 ) -> None:
-    from gateway.inbound import find_or_create_contact
+    from gateway.messages.ingest import find_or_create_contact
     from gateway.tickets.service import Actor, create_ticket
 
     runtime = runtime_with(LAPOR_CONFIG_DIR=str(config_dir(tmp_path, categories=AUTO_SAMPAH)))

@@ -11,14 +11,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select, update
 
-from gateway.jobs.runner import run_job
-from gateway.loopback.open311 import Open311StandIn
-from gateway.loopback.server import Reply
-from gateway.loopback.webhook_receiver import WebhookReceiver
-from gateway.media_links import verify
-from gateway.models import Contact, Job, Ticket, TicketForward, utcnow
+from gateway.attachments.links import verify
+from gateway.devtools.loopback.open311 import Open311StandIn
+from gateway.devtools.loopback.server import Reply
+from gateway.devtools.loopback.webhook_receiver import WebhookReceiver
+from gateway.store.models import Contact, Job, Ticket, TicketForward, utcnow
 from gateway.tickets import forwarding
 from gateway.tickets.service import Actor, create_ticket, transition
+from gateway.work.runner import run_job
 from tests.tickets.conftest import config_dir
 
 API_KEY = "kunci-open311-dpupr"

@@ -15,11 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import select, update
 
 from adapters import adapter_class
-from gateway.api.auth import create_token
-from gateway.loopback.open311 import Open311StandIn
-from gateway.loopback.webhook_receiver import WebhookReceiver
-from gateway.media_links import verify
-from gateway.models import Job, Message, utcnow
+from gateway.attachments.links import verify
+from gateway.devtools.loopback.open311 import Open311StandIn
+from gateway.devtools.loopback.webhook_receiver import WebhookReceiver
+from gateway.store.models import Job, Message, utcnow
+from gateway.web.api.auth import create_token
 from tests.gateway.test_conversation_e2e import Citizen
 from tests.tickets.test_forwarding import open311, receiver, runtime
 

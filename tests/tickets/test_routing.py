@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from conversations.routing import detect_area, route
-from gateway.catalog import Catalog
+from gateway.tickets.catalog import Catalog
 from tests.catalogue import catalogue_config
 
 

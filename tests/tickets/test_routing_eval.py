@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from gateway.cli import main
-from gateway.models import Ticket
+from gateway.store.models import Ticket
 
 DATA = Path(__file__).parent.parent / "data" / "routing"
 
@@ -105,7 +105,7 @@ def test_an_unsure_complaint_becomes_a_coordinator_ticket_carrying_the_suggestio
 def test_disposing_to_a_body_outside_regional_authority_refers_the_citizen_and_resolves(
     runtime: Any, make_ticket: Any, coordinator: Any
 ) -> None:
-    from gateway.models import Message
+    from gateway.store.models import Message
     from gateway.tickets.service import transition
 
     tracking = make_ticket(description="listrik PLN padam tiap malam, tegangan drop", category="listrik")

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from conversations.routing import recommend
 from conversations.routing_score import score
 from gateway.cli import main
-from gateway.models import Ticket
-from gateway.routing_learn import learned_probabilities, model_path, save, train, training_cases
+from gateway.routing.learn import learned_probabilities, model_path, save, train, training_cases
+from gateway.store.models import Ticket
 from gateway.tickets.service import transition
 from tests.catalogue import catalogue_config
 

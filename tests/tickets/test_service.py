@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from conversations.lifecycle import TransitionRefused
-from gateway.models import (
+from gateway.store.models import (
     Agency,
     AuditEntry,
     Contact,
@@ -281,7 +281,7 @@ def test_archive_duplicate_tells_the_reason(
 
 
 def test_auto_dispatch_per_category(runtime_with: Any, tmp_path: Any) -> None:
-    from gateway.models import Contact
+    from gateway.store.models import Contact
     from gateway.tickets.service import create_ticket
 
     categories = {

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.jobs.scheduler import PERIODIC
-from gateway.models import AuditEntry, Message
+from gateway.store.models import AuditEntry, Message
 from gateway.tickets import policy
 from gateway.tickets.service import Actor, add_citizen_message, is_overdue, transition
 from gateway.tickets.sweep import sweep
+from gateway.work.scheduler import PERIODIC
 from tests.tickets.conftest import TicketFactory, load
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.api.auth import create_token
-from gateway.models import Message
+from gateway.store.models import Message
+from gateway.web.api.auth import create_token
 from tests.tickets.conftest import TicketFactory, agency_id, load
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from adapters import adapter_class
 from adapters.common import address_value
-from gateway.models import Message
+from gateway.store.models import Message
 
 
 class Citizen:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from conversations.lifecycle import TransitionRefused
-from gateway.models import Message, Ticket, TicketSupporter
+from gateway.store.models import Message, Ticket, TicketSupporter
 from gateway.tickets import satisfaction, supporters
 from gateway.tickets.service import transition
 from tests.tickets.conftest import operator_actor

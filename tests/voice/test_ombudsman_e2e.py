@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.models import Message, Ticket
+from gateway.store.models import Message, Ticket
 from gateway.tickets import policy
 from gateway.tickets.service import Actor, transition
 from gateway.tickets.sweep import sweep

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.api.auth import create_token
-from gateway.models import Message, Ticket, TicketRating
+from gateway.store.models import Message, Ticket, TicketRating
+from gateway.web.api.auth import create_token
 from tests.inbox.conftest import login, make_operator
 from tests.voice.citizen import Citizen
 
@@ -147,7 +147,7 @@ def test_a_low_rating_tells_of_the_ombudsman_and_with_a_comment_offers_a_reopen(
 def test_the_question_closes_with_the_reopen_window(client: Any, runtime: Any, drain: Any) -> None:
     from datetime import timedelta
 
-    from gateway.models import utcnow
+    from gateway.store.models import utcnow
 
     citizen = Citizen(client, runtime, drain, "sms", "081234567321")
     tracking = citizen.files(COMPLAINT, PLACE)

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.api.auth import create_token
-from gateway.models import Ticket, TicketSupporter
+from gateway.store.models import Ticket, TicketSupporter
+from gateway.web.api.auth import create_token
 from tests.inbox.conftest import login, make_operator
 from tests.voice.citizen import Citizen
 
@@ -130,7 +130,7 @@ def test_ikut_and_join_work_on_any_channel_for_verified_public_tickets_only(
 def test_tickets_with_many_supporters_rise_in_the_inbox_above_the_threshold(
     app: Any, runtime: Any, make_ticket: Any
 ) -> None:
-    from gateway.models import Contact
+    from gateway.store.models import Contact
     from gateway.tickets import supporters
 
     popular = make_ticket()

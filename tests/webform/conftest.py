@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.webform import tokens
+from gateway.web.webform import tokens
 
 
 @pytest.fixture

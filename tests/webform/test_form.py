@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters import adapter_class
-from gateway.models import Message, Ticket
+from gateway.store.models import Message, Ticket
 from tests.webform.conftest import complaint, tracking_in
 
 PNG = (
@@ -99,7 +99,7 @@ def test_updates_by_sms_and_the_citizen_goes_on_by_sms(
 ) -> None:
     """Two channels, one citizen: the form's number gets the confirmation and the status changes
     by SMS, and an SMS from that number asks the status of the web complaint as its own."""
-    from gateway.api.auth import create_token
+    from gateway.web.api.auth import create_token
 
     data = complaint(token(), updates="sms", phone="0812-3456-7001")
     _url, html = _receipt(client, drain, data)

@@ -1,0 +1,1 @@
+"""Attachments: storing files by content, typing them by their bytes, signed links."""

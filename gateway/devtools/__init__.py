@@ -1,0 +1,1 @@
+"""Tools for one machine and for tests: loopback providers, the dev server, demo, simulate."""

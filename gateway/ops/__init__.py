@@ -1,0 +1,1 @@
+"""Running the service: logs, metrics, startup checks, gunicorn hooks, outage notices."""

@@ -1,0 +1,1 @@
+"""Personal data: redaction for public surfaces, retention and citizens' data requests."""

@@ -1,5 +1,0 @@
-"""The public transparency pages: /, /statistik and /lacak/<tracking>. No login, no personal data."""
-
-from gateway.public.views import public_bp
-
-__all__ = ["public_bp"]

@@ -1,0 +1,1 @@
+"""Measuring and learning the router: evaluation on labelled complaints, the trained model."""

@@ -1,0 +1,1 @@
+"""Storage: the engine and sessions, the schema, and the migrations."""

@@ -1,0 +1,1 @@
+"""The web floor: everything that answers HTTP (webhooks, inbox, API, public pages, Open311, media)."""
