@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from config.settings import load_settings
+from gateway.ops.startup import settings_or_exit
 
 # Replies waiting on providers at once per worker (see gateway.work.worker); the worker's one CPU
 # thread runs everything else.
@@ -47,7 +48,7 @@ def db_upgrade() -> None:
     from gateway.store.migrate import upgrade
     from gateway.tickets.seed import apply_agencies
 
-    runtime = Runtime(_settings_or_exit())
+    runtime = Runtime(settings_or_exit())
     try:
         applied = upgrade(runtime.db)
         for line in applied:
@@ -65,7 +66,7 @@ def db_current() -> None:
     from gateway.store.db import Database, StorageUnavailable
     from gateway.store.migrate import current_revisions, head_revisions, pending_revisions
 
-    database = Database(_settings_or_exit().database_url)
+    database = Database(settings_or_exit().database_url)
     try:
         current = current_revisions(database)
         pending = pending_revisions(database)
@@ -80,18 +81,6 @@ def db_current() -> None:
     if pending:
         click.echo("run `lapor-gateway db upgrade`")
         sys.exit(1)
-
-
-def _settings_or_exit() -> Any:
-    """load_settings, or the ConfigError's lines and exit status 2 (never a traceback)."""
-    from config.problems import ConfigError
-
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(2)
 
 
 def _catalog_or_exit(runtime: Any) -> Any:
@@ -151,7 +140,7 @@ def agencies_sync() -> None:
     from gateway.runtime import Runtime
     from gateway.tickets.seed import apply_agencies
 
-    runtime = Runtime(_settings_or_exit())
+    runtime = Runtime(settings_or_exit())
     try:
         with runtime.db.session() as session:
             click.echo(apply_agencies(session, _catalog_or_exit(runtime)).summary())
@@ -361,7 +350,7 @@ def operator_list() -> None:
     from gateway.runtime import Runtime
     from gateway.store.models import Agency, Operator
 
-    runtime = Runtime(_settings_or_exit())
+    runtime = Runtime(settings_or_exit())
     try:
         with runtime.db.session(write=False) as session:
             rows = session.execute(
@@ -398,7 +387,7 @@ def operator_disable(email: str) -> None:
     from gateway.runtime import Runtime
     from gateway.store.models import AuditEntry, InboxSession, Operator
 
-    runtime = Runtime(_settings_or_exit())
+    runtime = Runtime(settings_or_exit())
     try:
         with runtime.db.session() as session:
             row = session.scalar(select(Operator).where(func.lower(Operator.email) == email.lower()))
@@ -726,7 +715,7 @@ def routing_evaluate(file: Path, as_json: bool) -> None:
     from gateway.routing.evaluate import EvaluationError, evaluate_file, report, summary
     from gateway.runtime import Runtime
 
-    runtime = Runtime(_settings_or_exit())
+    runtime = Runtime(settings_or_exit())
     try:
         result = evaluate_file(file, _config_or_exit(runtime))
     except EvaluationError as exc:

@@ -1,6 +1,6 @@
 """`lapor-gateway telegram poll`: Telegram by long polling, for hosts without a public URL.
 
-A module of its own, registered on the `telegram` group of `gateway.cli`, so that the
+A module of its own, registered on the `telegram` group of the command line (gateway/cli.py), so that the
 command line's main module only names it.
 """
 
@@ -33,11 +33,11 @@ def telegram_poll(delete_webhook: bool, timeout: int, once: bool) -> None:
 
     Updates are stored and processed exactly as POST /webhooks/telegram would; run a worker too.
     """
-    from gateway.cli import _settings_or_exit
     from gateway.messages.telegram_poll import PollRefused, poll
+    from gateway.ops.startup import settings_or_exit
     from gateway.runtime import Runtime
 
-    runtime = Runtime(_settings_or_exit())
+    runtime = Runtime(settings_or_exit())
     stop = threading.Event()
 
     def _stop(signum: int, frame: Any) -> None:

@@ -11,10 +11,11 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from config.check import check_config
 from config.problems import ConfigError, Problem, errors
-from config.settings import CHANNELS_ENV, read_env_file, require_secret_key
+from config.settings import CHANNELS_ENV, load_settings, read_env_file, require_secret_key
 
 
 def effective_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -49,3 +50,14 @@ def refuse_on_problems(process: str, env: Mapping[str, str] | None = None, need_
         file=sys.stderr,
     )
     raise SystemExit(2)
+
+
+def settings_or_exit() -> Any:
+    """The settings, or each ConfigError line on stderr and exit status 2 (never a traceback):
+    what every command of the command line starts with."""
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(str(problem), file=sys.stderr)
+        sys.exit(2)
