@@ -59,14 +59,41 @@ class StorageUnavailable(Exception):
     """The database did not answer; webhooks turn this into 503 so providers retry."""
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with pooling suited to each backend."""
+#: Connections kept open when neither LAPOR_DB_POOL_SIZE nor a thread count says otherwise.
+DEFAULT_POOL_SIZE = 5
+
+
+def make_engine(
+    url: str,
+    pool_size: int | None = None,
+    max_overflow: int = 10,
+    prepare_threshold: int | None = 5,
+) -> Engine:
+    """An engine with pooling suited to each backend.
+
+    A server database (PostgreSQL) gets a pool of ``pool_size`` connections kept open:
+    the process's thread count, so that no thread opens and closes connections under
+    load (a PostgreSQL connection is a forked backend, milliseconds to start); the pool
+    opens them only when that many threads want one at once. ``max_overflow`` more are
+    opened for a burst and closed when returned. ``prepare_threshold`` is psycopg 3's: a
+    statement text run that often on one connection is prepared (parsed and planned once
+    per connection); None never prepares, for a transaction-pooling PgBouncer before 1.21.
+    Pre-ping stays on: one short round trip per checkout against a 503 after every restart
+    of the database (docs/performance.md, "The ack goal"). SQLite ignores all three.
+    """
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
-        kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+        kwargs.update(
+            pool_pre_ping=True,
+            pool_size=pool_size or DEFAULT_POOL_SIZE,
+            max_overflow=max_overflow,
+            pool_recycle=1800,
+        )
         kwargs["connect_args"] = {"connect_timeout": 5}
+        if url.startswith("postgresql+psycopg:"):
+            kwargs["connect_args"]["prepare_threshold"] = prepare_threshold
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -181,9 +208,15 @@ def _release_after_commit(session: Session) -> None:
 class Database:
     """One engine and session factory per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool_size: int | None = None,
+        max_overflow: int = 10,
+        prepare_threshold: int | None = 5,
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size, max_overflow, prepare_threshold)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, future=True)
         self.write_lock: SqliteWriteLock | None = None
         if self.is_sqlite:
