@@ -41,9 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--top", type=int, default=35)
     p.add_argument("--send-threads", type=int, default=1, help="as `lapor-gateway worker --send-threads`")
     p.add_argument("--count", type=int, default=100, help="webhooks traced for round trips per ack (0: none)")
-    p.add_argument(
-        "--database-url", help="PostgreSQL to profile on (default: $DATABASE_URL, else SQLite)"
-    )
+    p.add_argument("--database-url", help="PostgreSQL to profile on (default: $DATABASE_URL, else SQLite)")
     return p.parse_args(argv)
 
 
@@ -80,6 +78,8 @@ class RoundTrips:
         self.active = False
         self.traced: list[tuple[Any, Any]] = []  # (DBAPI connection, trace file)
         self.statements = 0
+        self.backends: dict[int, float | None] = {}  # server process -> its CPU seconds at start
+        self.server_cpu: float | None = None
         event.listen(engine, "connect", lambda dbapi, _record: self._trace(dbapi))
 
     def _trace(self, dbapi: Any) -> None:
@@ -92,6 +92,8 @@ class RoundTrips:
             dbapi.pgconn.trace(sink.fileno())
             dbapi.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
             self.traced.append((dbapi, sink))
+            pid = dbapi.info.backend_pid
+            self.backends[pid] = _cpu_seconds(pid)
         else:
             dbapi.set_trace_callback(self._statement)
             self.traced.append((dbapi, None))
@@ -131,9 +133,24 @@ class RoundTrips:
                     elif origin == "B" and sending:
                         sending = False
                         trips += 1
-        self.traced, self.statements = [], 0
+        spent = [(_cpu_seconds(pid), before) for pid, before in self.backends.items()]
+        known = [after - before for after, before in spent if after is not None and before is not None]
+        self.server_cpu = sum(known) if known and len(known) == len(spent) else None
+        self.traced, self.statements, self.backends = [], 0, {}
         shutil.rmtree(self.dir, ignore_errors=True)
         return statements, trips if self.postgres else None
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a local process (a PostgreSQL backend on this machine), or None."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _measure(label: str, fn: Any, profile: bool) -> tuple[float, Any]:
@@ -281,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"included): statements/message {counted / args.count:.2f}"
                 + (f", ROUND TRIPS/message {round_trips / args.count:.2f}" if round_trips is not None else "")
             )
+            if trips.server_cpu is not None:
+                print(
+                    f"  the PostgreSQL backends' CPU: {1000 * trips.server_cpu / args.count:.2f} ms/message"
+                )
     finally:
         runtime.close()
         stack.close()
