@@ -143,7 +143,7 @@ def read_rows(engine: Engine, statement: str, params: tuple[Any, ...]) -> list[t
     cursor = None
     # sqlite3 is left alone: its isolation_level=None already is autocommit, and its own
     # ``autocommit`` attribute (Python 3.12) means something else.
-    driver = raw.driver_connection
+    driver: Any = raw.driver_connection
     autocommit = engine.dialect.name != "sqlite" and driver is not None and not driver.autocommit
     try:
         if autocommit:
