@@ -158,11 +158,12 @@ def test_a_restarted_database_costs_no_webhook_a_503(client: Any, runtime: Any, 
         assert post_sms(client, adapter, NUMBER, "Banjir di RT 05", f"restart-{i}").status_code == 200
     url = make_url(settings.database_url).set(drivername="postgresql")
     with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-    time.sleep(0.2)  # the server's goodbye reaches the sockets
+        others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        admin.execute(f"SELECT pg_terminate_backend(pid) {others}")
+        deadline = time.monotonic() + 10
+        while admin.execute(f"SELECT count(*) {others}").fetchone() != (0,):
+            assert time.monotonic() < deadline, "the server did not end the connections"
+            time.sleep(0.05)
     for i in range(3, 6):
         res = post_sms(client, adapter, NUMBER, "Banjir di RT 05", f"restart-{i}")
         assert res.status_code == 200, res.data
