@@ -7,6 +7,14 @@ signed webhooks of new citizens round robin over the four channels through the F
 client, then runs the resulting jobs exactly as a worker does (rq `SimpleWorker` in burst
 mode with the gateway's runner) and reports CPU milliseconds per message for each part, the
 SQL statements per message, and optionally a cProfile listing (``--cprofile ack|worker``).
+``DATABASE_URL=postgresql+psycopg://...`` (or ``--database-url``) profiles on a fresh database
+of that PostgreSQL server, dropped after.
+
+Round trips per ack: after the worker's part, ``--count`` more webhooks (not timed) are
+acknowledged with every database connection traced below SQLAlchemy, so the statements the ack
+runs on the DBAPI cursor (`gateway.store.fast_sql`), the pool's pings and BEGIN/COMMIT all count.
+On PostgreSQL that is libpq's own protocol trace (`RoundTrips`); on SQLite, sqlite3's trace
+callback (statements only: SQLite has no round trips).
 
 CPU time, not wall time, so the numbers hold on a machine busy with other work.
 """
@@ -17,6 +25,7 @@ import argparse
 import cProfile
 import io
 import pstats
+import shutil
 import time
 from collections import Counter
 from typing import Any
@@ -31,6 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pyinstrument", choices=("ack", "worker"), help="print a pyinstrument call tree instead")
     p.add_argument("--top", type=int, default=35)
     p.add_argument("--send-threads", type=int, default=1, help="as `lapor-gateway worker --send-threads`")
+    p.add_argument("--count", type=int, default=100, help="webhooks traced for round trips per ack (0: none)")
+    p.add_argument("--database-url", help="PostgreSQL to profile on (default: $DATABASE_URL, else SQLite)")
     return p.parse_args(argv)
 
 
@@ -47,6 +58,99 @@ class StatementCounter:
     def take(self) -> Counter[str]:
         out, self.counts = self.counts, Counter()
         return out
+
+
+class RoundTrips:
+    """Statements and round trips on every connection of ``engine`` between `start` and `stop`.
+
+    Below SQLAlchemy, so nothing escapes it: on PostgreSQL each connection's libpq protocol
+    trace goes to a file, and a round trip is the client sending and then waiting for the
+    server (a run of frontend messages followed by backend ones; a pipeline's queued
+    statements share one), a statement one ``Query`` or ``Execute`` message. On SQLite,
+    sqlite3's trace callback counts statements. Tracing costs CPU, so it is never on while
+    CPU is measured.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+        self.dir = ""
+        self.active = False
+        self.traced: list[tuple[Any, Any]] = []  # (DBAPI connection, trace file)
+        self.statements = 0
+        self.backends: dict[int, float | None] = {}  # server process -> its CPU seconds at start
+        self.server_cpu: float | None = None
+        event.listen(engine, "connect", lambda dbapi, _record: self._trace(dbapi))
+
+    def _trace(self, dbapi: Any) -> None:
+        if not self.active or any(c is dbapi for c, _ in self.traced):
+            return
+        if self.postgres:
+            from psycopg import pq
+
+            sink = open(f"{self.dir}/{len(self.traced)}.trace", "w")  # noqa: SIM115 - closed in stop()
+            dbapi.pgconn.trace(sink.fileno())
+            dbapi.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            self.traced.append((dbapi, sink))
+            pid = dbapi.info.backend_pid
+            self.backends[pid] = _cpu_seconds(pid)
+        else:
+            dbapi.set_trace_callback(self._statement)
+            self.traced.append((dbapi, None))
+
+    def _statement(self, _sql: str) -> None:
+        self.statements += 1
+
+    def start(self) -> None:
+        """Trace the pool's idle connections now and every connection opened from here on."""
+        import tempfile
+
+        self.dir = tempfile.mkdtemp(prefix="lapor-trace-")
+        self.active = True
+        for record in list(self.engine.pool._pool.queue):  # QueuePool's idle connections
+            if record.dbapi_connection is not None:
+                self._trace(record.dbapi_connection)
+
+    def stop(self) -> tuple[int, int | None]:
+        """(statements, round trips or None on SQLite) since `start`."""
+        self.active = False
+        statements, trips = self.statements, 0
+        for dbapi, sink in self.traced:
+            if sink is None:
+                dbapi.set_trace_callback(None)
+                continue
+            if not dbapi.closed:
+                dbapi.pgconn.untrace()
+            sink.close()
+            sending = False
+            with open(sink.name) as lines:
+                for line in lines:
+                    origin, _, rest = line.partition("\t")
+                    kind = rest.split("\t", 2)[1] if rest.count("\t") >= 1 else ""
+                    if origin == "F":
+                        sending = True
+                        statements += kind in ("Query", "Execute")
+                    elif origin == "B" and sending:
+                        sending = False
+                        trips += 1
+        spent = [(_cpu_seconds(pid), before) for pid, before in self.backends.items()]
+        known = [after - before for after, before in spent if after is not None and before is not None]
+        self.server_cpu = sum(known) if known and len(known) == len(spent) else None
+        self.traced, self.statements, self.backends = [], 0, {}
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return statements, trips if self.postgres else None
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a local process (a PostgreSQL backend on this machine), or None."""
+    import os
+
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _measure(label: str, fn: Any, profile: bool) -> tuple[float, Any]:
@@ -90,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.work.runner import set_runtime
     from gateway.work.worker import run_worker
 
+    if args.database_url:
+        import os
+
+        os.environ["DATABASE_URL"] = args.database_url
     stack_args = argparse.Namespace(provider_delay=0.0, keep=False)
     stack = Stack(stack_args)
     runtime = Runtime(load_settings(stack.env))
@@ -98,11 +206,17 @@ def main(argv: list[str] | None = None) -> int:
         app = create_app(runtime=runtime)
         client = app.test_client()
         statements = StatementCounter(runtime.db.engine)
-        requests = []
-        for i in range(args.messages):
-            variant, channel, prefix = VARIANTS[i % len(VARIANTS)]
-            citizen = new_citizen(variant, channel, prefix)
-            requests.append(adapters[channel].simulate(citizen.sender, citizen.next_text))
+        trips = RoundTrips(runtime.db.engine)
+
+        def webhooks(count: int) -> list[Any]:
+            made = []
+            for i in range(count):
+                variant, channel, prefix = VARIANTS[i % len(VARIANTS)]
+                citizen = new_citizen(variant, channel, prefix)
+                made.append(adapters[channel].simulate(citizen.sender, citizen.next_text))
+            return made
+
+        requests = webhooks(args.messages)
 
         def ack_all() -> list[int]:
             codes = []
@@ -173,6 +287,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"  handlers incl. their job's claim and end (ms CPU/message): {parts}")
         print(f"  rest (rq, claims of batches, heartbeats): {1000 * (worker_cpu - inside) / n:.2f}")
+        if args.count > 0:
+            traced = webhooks(args.count)
+            trips.start()
+            for req in traced:
+                client.open(req.path, method="POST", data=req.body, headers=dict(req.headers))
+            counted, round_trips = trips.stop()
+            print(
+                f"ack, {args.count} more traced below SQLAlchemy (pings, BEGIN/COMMIT, gateway.store.fast_sql "
+                f"included): statements/message {counted / args.count:.2f}"
+                + (f", ROUND TRIPS/message {round_trips / args.count:.2f}" if round_trips is not None else "")
+            )
+            if trips.server_cpu is not None:
+                print(
+                    f"  the PostgreSQL backends' CPU: {1000 * trips.server_cpu / args.count:.2f} ms/message"
+                )
     finally:
         runtime.close()
         stack.close()

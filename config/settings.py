@@ -58,6 +58,13 @@ class Settings:
     retention_months: int = 24
     # Seconds a signed media link (forward targets, providers, the citizen) stays valid.
     media_url_ttl: int = 7 * 24 * 3600
+    # PostgreSQL connections a process keeps open (None: its thread count, at least 5; see
+    # gateway.store.db.make_engine), more opened for a burst and closed after, and executions of one
+    # statement text on a connection before psycopg prepares it (None: never, for a pooler
+    # that cannot keep prepared statements).
+    db_pool_size: int | None = None
+    db_max_overflow: int = 10
+    db_prepare_threshold: int | None = 5
     testing: bool = False
 
     @property
@@ -156,6 +163,14 @@ class Environment(BaseModel):
     twilio_timeout: PositiveFloat | None = Field(None, alias="TWILIO_TIMEOUT")
     whatsapp_timeout: PositiveFloat | None = Field(None, alias="WHATSAPP_TIMEOUT")
     telegram_timeout: PositiveFloat | None = Field(None, alias="TELEGRAM_TIMEOUT")
+    db_pool_size: Annotated[int, Interval(ge=1, le=256)] | None = Field(None, alias="LAPOR_DB_POOL_SIZE")
+    db_max_overflow: Annotated[int, Interval(ge=0, le=256)] | None = Field(
+        None, alias="LAPOR_DB_MAX_OVERFLOW"
+    )
+    # A count, or "off" (never prepare): one pattern, so a slip is one error line, not one per type.
+    db_prepare_threshold: Annotated[str, StringConstraints(pattern=r"^(off|[0-9]+)$")] | None = Field(
+        None, alias="LAPOR_DB_PREPARE_THRESHOLD"
+    )
     twilio_whatsapp_from: Annotated[str, StringConstraints(pattern=r"^whatsapp:\+[0-9]+$")] | None = Field(
         None, alias="TWILIO_WHATSAPP_FROM"
     )
@@ -263,9 +278,14 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: object) -> 
         "max_body_bytes",
         "retention_months",
         "media_url_ttl",
+        "db_pool_size",
+        "db_max_overflow",
     ):
         value = getattr(parsed, attr)
         if value is not None:
             values[attr] = value
+    if parsed.db_prepare_threshold is not None:
+        threshold = parsed.db_prepare_threshold
+        values["db_prepare_threshold"] = None if threshold == "off" else int(threshold)
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -18,16 +18,23 @@ from config.catalog import Catalog
 from config.settings import Settings, load_settings
 from conversations.snapshot import ConfigSnapshot
 from gateway.config_snapshot import ConfigSource
-from gateway.store.db import Database
+from gateway.store.db import DEFAULT_POOL_SIZE, Database
 from gateway.work.queue import JobQueue, set_current_queue
 
 
 class Runtime:
     """The long-lived parts of one process."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, threads: int | None = None) -> None:
+        """``threads``: how many of this process's threads may use the database at once (the
+        worker's send threads and its own), the pool's size unless LAPOR_DB_POOL_SIZE says."""
         self.settings = settings or load_settings()
-        self.db = Database(self.settings.database_url)
+        self.db = Database(
+            self.settings.database_url,
+            pool_size=self.settings.db_pool_size or max(threads or 0, DEFAULT_POOL_SIZE),
+            max_overflow=self.settings.db_max_overflow,
+            prepare_threshold=self.settings.db_prepare_threshold,
+        )
         self.queue: JobQueue | None = JobQueue(self.settings.redis_url) if self.settings.redis_url else None
         set_current_queue(self.queue)
         self._adapters: dict[str, ChannelAdapter | None] = {}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from typing import Any, cast
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -59,19 +61,71 @@ class StorageUnavailable(Exception):
     """The database did not answer; webhooks turn this into 503 so providers retry."""
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with pooling suited to each backend."""
+#: Connections kept open when neither LAPOR_DB_POOL_SIZE nor a thread count says otherwise.
+DEFAULT_POOL_SIZE = 5
+
+
+def make_engine(
+    url: str,
+    pool_size: int | None = None,
+    max_overflow: int = 10,
+    prepare_threshold: int | None = 5,
+) -> Engine:
+    """An engine with pooling suited to each backend.
+
+    A server database (PostgreSQL) gets a pool of ``pool_size`` connections kept open:
+    the process's thread count, so that no thread opens and closes connections under
+    load (a PostgreSQL connection is a forked backend, milliseconds to start); the pool
+    opens them only when that many threads want one at once. ``max_overflow`` more are
+    opened for a burst and closed when returned. ``prepare_threshold`` is psycopg 3's: a
+    statement text run that often on one connection is prepared (parsed and planned once
+    per connection); None never prepares, for a transaction-pooling PgBouncer before 1.21.
+    A pooled connection the server has closed (a restart, a failover) must not reach a
+    webhook, which would answer 503: with psycopg each checkout looks at the socket first
+    (`_closed_by_server`), no round trip, where SQLAlchemy's ``pool_pre_ping`` sent one per
+    checkout, two per ack (docs/performance.md, "PostgreSQL ack"). SQLite ignores all three.
+    """
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
-        kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+        kwargs.update(
+            # psycopg: the socket check below, no round trip; another driver: SQLAlchemy's ping.
+            pool_pre_ping=not url.startswith("postgresql+psycopg:"),
+            pool_size=pool_size or DEFAULT_POOL_SIZE,
+            max_overflow=max_overflow,
+            pool_recycle=1800,
+        )
         kwargs["connect_args"] = {"connect_timeout": 5}
+        if url.startswith("postgresql+psycopg:"):
+            kwargs["connect_args"]["prepare_threshold"] = prepare_threshold
     engine = create_engine(url, **kwargs)
+    if url.startswith("postgresql+psycopg:"):
+        event.listen(engine, "checkout", _closed_by_server)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
     return engine
+
+
+def _closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled connection whose socket has something to read while idle.
+
+    An idle PostgreSQL connection receives nothing; when the server ends it (restart,
+    ``pg_terminate_backend``, failover) it sends its goodbye and closes the socket, which
+    then reads as ready. `DisconnectionError` makes the pool drop this connection and check
+    out another (SQLAlchemy's documented pessimistic check); the rare asynchronous notice
+    on a live connection costs only a reconnect. A server gone without a word (a cut
+    network) is caught by the first statement, as it would be after a ping.
+    """
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("connection closed")
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError) as exc:
+        raise DisconnectionError(str(exc)) from exc
+    if readable:
+        raise DisconnectionError("the server closed the connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -181,9 +235,15 @@ def _release_after_commit(session: Session) -> None:
 class Database:
     """One engine and session factory per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        pool_size: int | None = None,
+        max_overflow: int = 10,
+        prepare_threshold: int | None = 5,
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size, max_overflow, prepare_threshold)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False, future=True)
         self.write_lock: SqliteWriteLock | None = None
         if self.is_sqlite:

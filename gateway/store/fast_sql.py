@@ -127,11 +127,13 @@ class PreparedStatements:
 def read_rows(engine: Engine, statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     """Rows of one read (``statement`` in the driver's paramstyle) on a pooled DBAPI connection.
 
-    No Session and no transaction of SQLAlchemy's: on SQLite the pooled connection is in
-    autocommit (see `gateway.store.db`), so the SELECT is its own read transaction and takes no
-    write lock; on PostgreSQL the pool rolls back on return. A failure is raised as
-    `sqlalchemy.exc.DBAPIError` (OperationalError when the database is unreachable) like any
-    other statement, so the webhook answers 503.
+    No Session and no transaction: the SELECT is its own read transaction. On SQLite the
+    pooled connection is in autocommit already (see `gateway.store.db`), so it takes no write lock;
+    on PostgreSQL the connection is put in autocommit for the read, which saves the BEGIN and
+    the pool's ROLLBACK on return: two of the ack's round trips, and the ROLLBACK also made
+    psycopg drop the connection's prepared statements (``DEALLOCATE ALL``; docs/performance.md,
+    "PostgreSQL ack"). A failure is raised as `sqlalchemy.exc.DBAPIError` (OperationalError
+    when the database is unreachable) like any other statement, so the webhook answers 503.
     """
     dbapi_error = engine.dialect.loaded_dbapi.Error
     try:
@@ -139,7 +141,13 @@ def read_rows(engine: Engine, statement: str, params: tuple[Any, ...]) -> list[t
     except dbapi_error as exc:
         raise DBAPIError.instance(statement, params, exc, dbapi_error, dialect=engine.dialect) from exc
     cursor = None
+    # sqlite3 is left alone: its isolation_level=None already is autocommit, and its own
+    # ``autocommit`` attribute (Python 3.12) means something else.
+    driver: Any = raw.driver_connection
+    autocommit = engine.dialect.name != "sqlite" and driver is not None and not driver.autocommit
     try:
+        if autocommit:
+            driver.autocommit = True
         cursor = raw.cursor()
         cursor.execute(statement, params)
         return list(cursor.fetchall())
@@ -151,4 +159,7 @@ def read_rows(engine: Engine, statement: str, params: tuple[Any, ...]) -> list[t
         if cursor is not None:
             with contextlib.suppress(dbapi_error):  # an invalidated connection's cursor
                 cursor.close()
+        if autocommit and driver is not None and not getattr(driver, "closed", False):
+            with contextlib.suppress(dbapi_error):
+                driver.autocommit = False
         raw.close()

@@ -98,7 +98,8 @@ def run_worker(
 ) -> None:
     configure_logging()
     owned = runtime is None  # a runtime handed in (tests, bench.profile) stays open for its owner
-    runtime = runtime or Runtime(load_settings())
+    # The send threads, the job loop and the scheduler may each hold a connection.
+    runtime = runtime or Runtime(load_settings(), threads=send_threads + 2)
     if runtime.queue is None:
         raise SystemExit("REDIS_URL is not set: the worker needs Redis (or use `lapor-gateway run`)")
 

@@ -7,6 +7,7 @@ loopback stand-ins answering with the failures their APIs produce.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -142,6 +143,31 @@ def test_database_down_never_acknowledges_then_recovers(
     drain_jobs(runtime)
     assert count_messages(runtime, Message.direction == "in") == 1
     assert sends_to(providers["sms"], DIGITS) == 1
+
+
+def test_a_restarted_database_costs_no_webhook_a_503(client: Any, runtime: Any, settings: Any) -> None:
+    """The server cut every pooled connection (a restart, a failover, an admin's kill): the next
+    webhooks check out a connection, find it dead before using it, and are stored."""
+    if runtime.db.is_sqlite:
+        pytest.skip("SQLite has no server to restart")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    adapter = SmsAdapter.from_env(settings.env)
+    for i in range(3):  # the pool holds connections used a moment ago
+        assert post_sms(client, adapter, NUMBER, "Banjir di RT 05", f"restart-{i}").status_code == 200
+    url = make_url(settings.database_url).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as admin:
+        others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        admin.execute(f"SELECT pg_terminate_backend(pid) {others}")
+        deadline = time.monotonic() + 10
+        while admin.execute(f"SELECT count(*) {others}").fetchone() != (0,):
+            assert time.monotonic() < deadline, "the server did not end the connections"
+            time.sleep(0.05)
+    for i in range(3, 6):
+        res = post_sms(client, adapter, NUMBER, "Banjir di RT 05", f"restart-{i}")
+        assert res.status_code == 200, res.data
+    assert count_messages(runtime, Message.direction == "in") == 6
 
 
 def test_same_message_on_two_web_processes_at_once_is_stored_once(

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CLEARED = sorted(
     {name for names in CHANNEL_CREDENTIALS.values() for name in names}
     | {"SMS_PROFILE", "LAPOR_PROXY_COUNT", "PUBLIC_BASE_URL", "TWILIO_SMS_FROM", "TWILIO_WHATSAPP_FROM"}
+    | {"LAPOR_DB_POOL_SIZE", "LAPOR_DB_MAX_OVERFLOW", "LAPOR_DB_PREPARE_THRESHOLD"}
 )
 
 
@@ -148,6 +149,18 @@ SLIPS = [
         env={"LAPOR_PROXY_COUNT": "one"},
         expect="'one': Input should be a valid integer",
         key="LAPOR_PROXY_COUNT",
+    ),
+    Slip(
+        "a database pool of no connections",
+        env={"LAPOR_DB_POOL_SIZE": "0"},
+        expect="'0': Input should be greater than or equal to 1",
+        key="LAPOR_DB_POOL_SIZE",
+    ),
+    Slip(
+        "a prepare threshold that is neither a count nor off",
+        env={"LAPOR_DB_PREPARE_THRESHOLD": "never"},
+        expect="'never': String should match pattern",
+        key="LAPOR_DB_PREPARE_THRESHOLD",
     ),
     Slip(
         "a bot token without its webhook secret",
