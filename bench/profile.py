@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                 client.open(req.path, method="POST", data=req.body, headers=dict(req.headers))
             counted, round_trips = trips.stop()
             print(
-                f"ack, {args.count} more traced below SQLAlchemy (pings, BEGIN/COMMIT, gateway.store.fast_sql "
+                f"ack, {args.count} more traced below SQLAlchemy (pings, BEGIN/COMMIT, store.fast_sql "
                 f"included): statements/message {counted / args.count:.2f}"
                 + (f", ROUND TRIPS/message {round_trips / args.count:.2f}" if round_trips is not None else "")
             )
