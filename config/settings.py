@@ -156,6 +156,9 @@ class Environment(BaseModel):
     twilio_timeout: PositiveFloat | None = Field(None, alias="TWILIO_TIMEOUT")
     whatsapp_timeout: PositiveFloat | None = Field(None, alias="WHATSAPP_TIMEOUT")
     telegram_timeout: PositiveFloat | None = Field(None, alias="TELEGRAM_TIMEOUT")
+    telegram_bot_username: Annotated[str, StringConstraints(pattern=r"^@?[A-Za-z0-9_]{5,32}$")] | None = (
+        Field(None, alias="TELEGRAM_BOT_USERNAME")
+    )
     twilio_whatsapp_from: Annotated[str, StringConstraints(pattern=r"^whatsapp:\+[0-9]+$")] | None = Field(
         None, alias="TWILIO_WHATSAPP_FROM"
     )

@@ -188,6 +188,7 @@ class TelegramAdapter(ChannelAdapter):
         self._thread: threading.Thread | None = None
         self._bot: telegram.Bot | None = None
         self._init_lock: asyncio.Lock | None = None
+        self._username: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TelegramAdapter | None:
@@ -629,6 +630,21 @@ class TelegramAdapter(ChannelAdapter):
             return await bot.set_webhook(url=url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES))
 
         return self._run(work)
+
+    def bot_username(self) -> str | None:
+        """The bot's username, from getMe (the call PTB's initialize makes), asked once per
+        process: deep links (``t.me/<username>?start=...``) need it. None when Telegram
+        cannot be reached, so that a page offering the link shows none rather than failing."""
+        if self._username is None:
+            try:
+
+                async def work(bot: telegram.Bot) -> str:
+                    return bot.username
+
+                self._username = self._run(work)
+            except SendError:
+                return None
+        return self._username
 
     # -- long polling (hosts without a public URL) ------------------------------------------------
     def webhook_info(self) -> dict[str, Any]:
