@@ -9,8 +9,10 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 from sqlalchemy import select
 
+from config.settings import Settings, load_settings
 from gateway.store.models import Ticket, TicketSupporter
 from gateway.tickets import supporters
 from gateway.tickets.followers import issue_code
@@ -98,3 +100,34 @@ def test_a_bad_or_expired_link_gets_a_clear_answer_and_follows_nothing(
     with runtime.db.session() as session:
         assert session.scalar(select(TicketSupporter.id)) is None
     assert not [m for m in citizen.reads()]  # no draft, nothing else asked
+
+
+class TestTheBotUsernameFromSettings:
+    """With TELEGRAM_BOT_USERNAME set, the link names it and getMe is not asked."""
+
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return load_settings({**settings.env, "TELEGRAM_BOT_USERNAME": "@KotaLaporBot"}, testing=True)
+
+    def test_the_link_names_the_configured_bot(
+        self, client: Any, drain: Any, token: Any, providers: dict[str, Any]
+    ) -> None:
+        _tracking, link = _web_complaint(client, drain, token)
+        assert link.startswith("https://t.me/KotaLaporBot?start=f")
+        assert providers["telegram"].calls("getMe") == []
+
+
+class TestWithoutTelegram:
+    """With the Telegram channel off, neither the form nor the receipt mentions it."""
+
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        env = {k: v for k, v in settings.env.items() if not k.startswith("TELEGRAM_")}
+        return load_settings(env, testing=True)
+
+    def test_no_link_and_no_hint(self, client: Any, drain: Any, token: Any) -> None:
+        assert 'id="telegram-hint"' not in client.get("/lapor").get_data(as_text=True)
+        res = client.post("/lapor", data=complaint(token()))
+        drain()
+        page = client.get(res.headers["Location"]).get_data(as_text=True)
+        assert tracking_in(page) and "t.me/" not in page
