@@ -72,6 +72,8 @@ DEFAULT_API_BASE_URL = "https://api.telegram.org"
 """Bot API host without the ``/bot<token>`` part; a local Bot API server or a stand-in replaces it."""
 
 DEFAULT_TIMEOUT = 10.0
+#: After getMe failed, how long `TelegramAdapter.bot_username` answers None without asking again.
+USERNAME_RETRY_SECONDS = 300.0
 """Seconds for connect, read, write and pool waits; a send job retries on timeout."""
 
 ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
@@ -189,6 +191,7 @@ class TelegramAdapter(ChannelAdapter):
         self._bot: telegram.Bot | None = None
         self._init_lock: asyncio.Lock | None = None
         self._username: str | None = None
+        self._username_retry_at = 0.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TelegramAdapter | None:
@@ -634,8 +637,12 @@ class TelegramAdapter(ChannelAdapter):
     def bot_username(self) -> str | None:
         """The bot's username, from getMe (the call PTB's initialize makes), asked once per
         process: deep links (``t.me/<username>?start=...``) need it. None when Telegram
-        cannot be reached, so that a page offering the link shows none rather than failing."""
+        cannot be reached, so that a page offering the link shows none rather than failing;
+        after a failure it is not asked again for a while, so that a page does not wait for an
+        unreachable Bot API on every load (TELEGRAM_BOT_USERNAME avoids the call altogether)."""
         if self._username is None:
+            if time.monotonic() < self._username_retry_at:
+                return None
             try:
 
                 async def work(bot: telegram.Bot) -> str:
@@ -643,6 +650,7 @@ class TelegramAdapter(ChannelAdapter):
 
                 self._username = self._run(work)
             except SendError:
+                self._username_retry_at = time.monotonic() + USERNAME_RETRY_SECONDS
                 return None
         return self._username
 

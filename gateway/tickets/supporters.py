@@ -191,7 +191,8 @@ def _add(
         )
         if existing is not None:
             if existing.role == FOLLOWER and role == SUPPORTER:
-                existing.role, existing.source, existing.privacy = role, source, privacy
+                existing.role, existing.source = role, source
+                existing.privacy = privacy if privacy in lc.PRIVACY_LEVELS else lc.DEFAULT_PRIVACY
                 existing.merged_from = merged_from
                 return existing
             return None

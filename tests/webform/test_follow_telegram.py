@@ -59,7 +59,7 @@ def test_the_receipt_link_makes_the_chat_follow_the_ticket(
     client: Any, runtime: Any, drain: Any, token: Any, providers: dict[str, Any]
 ) -> None:
     assert "Telegram" in client.get("/lapor").get_data(as_text=True)  # the updates field says so
-    tracking, link = _web_complaint(client, drain, token)
+    tracking, link = _web_complaint(client, drain, token, privacy="public")
     url = urlparse(link)
     assert (url.scheme, url.netloc, url.path) == ("https", "t.me", "/LaporGatewayBot")  # from getMe
     [code] = parse_qs(url.query)["start"]
@@ -84,6 +84,13 @@ def test_the_receipt_link_makes_the_chat_follow_the_ticket(
 
     again = "\n".join(m.text for m in citizen.says(f"/start {code}"))
     assert "sudah mengikuti" in again
+
+    # A follower who then reports the same problem (IKUT on the verified public ticket) is counted.
+    assert "kini 2 pelapor" in "\n".join(m.text for m in citizen.says(f"IKUT {tracking}"))
+    with runtime.db.session() as session:
+        [row] = session.scalars(select(TicketSupporter)).all()
+        assert (row.role, row.source) == ("supporter", "join")
+        assert supporters.count(session, row.ticket_id) == 1
 
 
 def test_a_bad_or_expired_link_gets_a_clear_answer_and_follows_nothing(
@@ -131,3 +138,21 @@ class TestWithoutTelegram:
         drain()
         page = client.get(res.headers["Location"]).get_data(as_text=True)
         assert tracking_in(page) and "t.me/" not in page
+
+
+def test_an_unreachable_bot_api_shows_no_link_and_is_not_asked_on_every_page(
+    settings: Settings, providers: dict[str, Any]
+) -> None:
+    from adapters.telegram.adapter import TelegramAdapter
+    from gateway.devtools.loopback.telegram import tg_error
+
+    stand_in = providers["telegram"]
+    adapter = TelegramAdapter.from_env(settings.env)
+    assert adapter is not None
+    stand_in.fail_method("getMe", tg_error(500, "Internal Server Error"))
+    assert adapter.bot_username() is None
+    asked = len(stand_in.calls("getMe"))
+    assert adapter.bot_username() is None  # within the pause: not asked again
+    assert len(stand_in.calls("getMe")) == asked
+    adapter._username_retry_at = 0.0  # the pause is over
+    assert adapter.bot_username() == "LaporGatewayBot"
