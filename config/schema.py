@@ -242,6 +242,7 @@ class SupportersFile(Strict):
     duplicates: DuplicateSettings = DuplicateSettings()
     join_per_day: NonNegativeInt = 5
     rise_threshold: NonNegativeInt = 3
+    follow_link_days: Annotated[float, Field(gt=0)] = 7
 
 
 #: Files read through a model; every other file in the config folder is only parsed.

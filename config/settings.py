@@ -171,6 +171,9 @@ class Environment(BaseModel):
     db_prepare_threshold: Annotated[str, StringConstraints(pattern=r"^(off|[0-9]+)$")] | None = Field(
         None, alias="LAPOR_DB_PREPARE_THRESHOLD"
     )
+    telegram_bot_username: Annotated[str, StringConstraints(pattern=r"^@?[A-Za-z0-9_]{5,32}$")] | None = (
+        Field(None, alias="TELEGRAM_BOT_USERNAME")
+    )
     twilio_whatsapp_from: Annotated[str, StringConstraints(pattern=r"^whatsapp:\+[0-9]+$")] | None = Field(
         None, alias="TWILIO_WHATSAPP_FROM"
     )

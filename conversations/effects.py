@@ -125,6 +125,18 @@ class JoinTicket:
     tracking: str
 
 
+@dataclass(frozen=True)
+class FollowTicket:
+    """``/start <code>``: the citizen opened a "follow on Telegram" link (Telegram's deep link).
+
+    ``code`` is the link's start parameter, read as it came; whether it is a valid, unexpired
+    link and which ticket it names is decided by the gateway (it holds the key that signed it),
+    which answers with ``follow.*`` texts.
+    """
+
+    code: str
+
+
 Effect = (
     Reply
     | CreateTicket
@@ -137,6 +149,7 @@ Effect = (
     | RateTicket
     | CommentRating
     | JoinTicket
+    | FollowTicket
 )
 
 

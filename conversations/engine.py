@@ -43,6 +43,7 @@ from conversations.effects import (
     DraftExpired,
     Effect,
     FlagEmergency,
+    FollowTicket,
     JoinTicket,
     RateTicket,
     Reply,
@@ -73,6 +74,9 @@ EDIT_FIELDS = ("description", "location", "category", "privacy")
 MORE = "menu:more"
 REMINDER = "reminder"
 EXPIRE = "expire"
+#: Telegram's deep link: ``t.me/<bot>?start=<parameter>`` makes the app send ``/start <parameter>``
+#: (up to 64 of A-Za-z0-9_-). Our only such links are "follow on Telegram" links.
+_DEEP_LINK = re.compile(r"^/start(?:@[A-Za-z0-9_]+)?\s+([A-Za-z0-9_-]{1,64})$")
 
 
 @dataclass
@@ -93,6 +97,13 @@ class _Option:
     title: str
     short: str
     description: str | None = None
+
+
+def deep_link_code(text: str) -> str | None:
+    """The start parameter of a deep link's ``/start <parameter>``, or None for any other text
+    (a bare ``/start`` is the greeting keyword)."""
+    found = _DEEP_LINK.match(text.strip())
+    return found.group(1) if found else None
 
 
 def step(state: ConversationState, event: MessageReceived | TimeoutFired, ctx: Context) -> Step:
@@ -257,6 +268,9 @@ class _Turn:
         form = form_of(message)
         if form is not None:
             return self.on_web_form(text, message, form)
+        code = deep_link_code(text) if payload is None else None
+        if code is not None:
+            return self.on_follow_link(code, message)
 
         if state.opted_out:
             if command is not None and command.name == "optin":
@@ -303,6 +317,23 @@ class _Turn:
                 self.start_draft(text, message)
         else:
             self.on_draft_input(text, message, payload)
+        return self.finish()
+
+    def on_follow_link(self, code: str, message: InboundMessage) -> Step:
+        """``/start <code>``: the citizen opened a "follow on Telegram" link. Opening it is an
+        explicit start, so it also ends an earlier STOP (updates are never sent to an opted-out
+        contact). The gateway checks the code and answers; an unfinished draft is kept and its
+        question asked again after that answer."""
+        state = self.state
+        state.version += 1
+        state.last_activity = self.ctx.now.isoformat()
+        if state.opted_out:
+            state.opted_out = False
+            self.effects.append(SetOptOut(False))
+        self.follow_language_hint(message)
+        self.effects.append(FollowTicket(code))
+        if state.draft is not None:
+            self.say_with_prompt(self.t("draft_pending"))
         return self.finish()
 
     def on_web_form(self, text: str, message: InboundMessage, form: WebForm) -> Step:

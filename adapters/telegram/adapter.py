@@ -72,6 +72,8 @@ DEFAULT_API_BASE_URL = "https://api.telegram.org"
 """Bot API host without the ``/bot<token>`` part; a local Bot API server or a stand-in replaces it."""
 
 DEFAULT_TIMEOUT = 10.0
+#: After getMe failed, how long `TelegramAdapter.bot_username` answers None without asking again.
+USERNAME_RETRY_SECONDS = 300.0
 """Seconds for connect, read, write and pool waits; a send job retries on timeout."""
 
 ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
@@ -188,6 +190,8 @@ class TelegramAdapter(ChannelAdapter):
         self._thread: threading.Thread | None = None
         self._bot: telegram.Bot | None = None
         self._init_lock: asyncio.Lock | None = None
+        self._username: str | None = None
+        self._username_retry_at = 0.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> TelegramAdapter | None:
@@ -629,6 +633,26 @@ class TelegramAdapter(ChannelAdapter):
             return await bot.set_webhook(url=url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES))
 
         return self._run(work)
+
+    def bot_username(self) -> str | None:
+        """The bot's username, from getMe (the call PTB's initialize makes), asked once per
+        process: deep links (``t.me/<username>?start=...``) need it. None when Telegram
+        cannot be reached, so that a page offering the link shows none rather than failing;
+        after a failure it is not asked again for a while, so that a page does not wait for an
+        unreachable Bot API on every load (TELEGRAM_BOT_USERNAME avoids the call altogether)."""
+        if self._username is None:
+            if time.monotonic() < self._username_retry_at:
+                return None
+            try:
+
+                async def work(bot: telegram.Bot) -> str:
+                    return bot.username
+
+                self._username = self._run(work)
+            except SendError:
+                self._username_retry_at = time.monotonic() + USERNAME_RETRY_SECONDS
+                return None
+        return self._username
 
     # -- long polling (hosts without a public URL) ------------------------------------------------
     def webhook_info(self) -> dict[str, Any]:

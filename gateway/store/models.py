@@ -437,7 +437,8 @@ class TicketRating(Base):
 
 
 class TicketSupporter(Base):
-    """A citizen who reported the same problem as a ticket (merged duplicate, or IKUT/JOIN).
+    """A citizen who reported the same problem as a ticket (merged duplicate, or IKUT/JOIN), or
+    who only follows it (``role`` "follower": the web form's "follow on Telegram" link).
 
     Each keeps their own privacy choice and their own channel and language: the ticket's
     status updates and resolution reach them there. ``merged_from`` is the duplicate
@@ -455,7 +456,10 @@ class TicketSupporter(Base):
     address: Mapped[str | None] = mapped_column(String(255), nullable=True)
     language: Mapped[str] = mapped_column(String(8), default="id")
     privacy: Mapped[str] = mapped_column(String(16), default="anonymous")
-    source: Mapped[str] = mapped_column(String(16))  # merge | join
+    source: Mapped[str] = mapped_column(String(16))  # merge | join | follow
+    #: ``supporter``: reported the problem too, counted as a reporter. ``follower``: only hears
+    #: the updates (a web form's citizen who followed on Telegram); never counted.
+    role: Mapped[str] = mapped_column(String(16), default="supporter")
     merged_from: Mapped[int | None] = mapped_column(
         ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True
     )

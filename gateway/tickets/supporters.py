@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from gateway.tickets.service import Actor
 
 COUNT_KEY = "supporters"
+#: `TicketSupporter.role`: who reported the problem too, and who only hears its updates.
+SUPPORTER = "supporter"
+FOLLOWER = "follower"
 DUPLICATES_KEY = "duplicates"
 #: Tickets of the category looked at for duplicates, newest first.
 SCAN_LIMIT = 300
@@ -140,7 +143,11 @@ def candidates_for(session: Session, runtime: Runtime, ticket: Ticket) -> list[d
 # --------------------------------------------------------------------------- supporters
 def count(session: Session, ticket_id: int) -> int:
     return int(
-        session.scalar(select(func.count(TicketSupporter.id)).where(TicketSupporter.ticket_id == ticket_id))
+        session.scalar(
+            select(func.count(TicketSupporter.id)).where(
+                TicketSupporter.ticket_id == ticket_id, TicketSupporter.role == SUPPORTER
+            )
+        )
         or 0
     )
 
@@ -168,8 +175,12 @@ def _add(
     privacy: str,
     source: str,
     merged_from: int | None = None,
+    role: str = SUPPORTER,
 ) -> TicketSupporter | None:
-    """A supporter row, unless the citizen is the reporter or already supports the ticket."""
+    """A supporter (or follower) row, unless the citizen is the reporter or already has one.
+
+    A follower who then reports the problem too (IKUT, a merge) becomes a supporter: the row
+    is returned as new, so that the caller counts them."""
     if contact_id is not None and contact_id == ticket.contact_id:
         return None
     if contact_id is not None:
@@ -179,6 +190,11 @@ def _add(
             )
         )
         if existing is not None:
+            if existing.role == FOLLOWER and role == SUPPORTER:
+                existing.role, existing.source = role, source
+                existing.privacy = privacy if privacy in lc.PRIVACY_LEVELS else lc.DEFAULT_PRIVACY
+                existing.merged_from = merged_from
+                return existing
             return None
     row = TicketSupporter(
         ticket_id=ticket.id,
@@ -189,6 +205,7 @@ def _add(
         privacy=privacy if privacy in lc.PRIVACY_LEVELS else lc.DEFAULT_PRIVACY,
         source=source,
         merged_from=merged_from,
+        role=role,
         created_at=utcnow(),
     )
     session.add(row)
@@ -389,10 +406,29 @@ def join(
     return outcome
 
 
+def add_follower(
+    session: Session, ticket: Ticket, contact_id: int, channel: str, address: str, language: str
+) -> TicketSupporter | None:
+    """``contact_id`` hears ``ticket``'s updates from now on without being counted as a reporter
+    (`gateway.tickets.followers`); None when they are its reporter or already have a row."""
+    return _add(
+        session,
+        ticket,
+        contact_id=contact_id,
+        channel=channel,
+        address=address,
+        language=language,
+        privacy=lc.DEFAULT_PRIVACY,
+        source="follow",
+        role=FOLLOWER,
+    )
+
+
 def tell_supporters(
     session: Session, runtime: Runtime, ticket: Ticket, event: TicketEvent, kind: str, note: str | None
 ) -> int:
-    """Send the update ``kind`` of ``ticket`` to each supporter, in their language, on their channel."""
+    """Send the update ``kind`` of ``ticket`` to each supporter and follower, in their language, on
+    their channel."""
     rows = session.scalars(select(TicketSupporter).where(TicketSupporter.ticket_id == ticket.id)).all()
     sent = 0
     agency_name = ticket.agency.name if ticket.agency is not None else None
@@ -435,7 +471,11 @@ def popular_first(threshold: int) -> Any:
 
 def supporters_total(session: Session, scope: Any, since: Any, until: Any, agency_id: int | None) -> int:
     """Supporters of the tickets counted (created in the period), for the figures."""
-    query = select(func.count(TicketSupporter.id)).join(Ticket, Ticket.id == TicketSupporter.ticket_id)
+    query = (
+        select(func.count(TicketSupporter.id))
+        .join(Ticket, Ticket.id == TicketSupporter.ticket_id)
+        .where(TicketSupporter.role == SUPPORTER)
+    )
     if since is not None:
         query = query.where(Ticket.created_at >= since)
     if until is not None:

@@ -3,8 +3,8 @@ effects for ratings and joining.
 
 Kept apart from the ticket service so its hooks there stay one line each:
 `gateway.tickets.citizen_updates` calls `after_update` once the citizen was told of a status, and
-`gateway.work.handlers.turn` hands the `RateTicket`, `CommentRating` and `JoinTicket` effects
-to `apply`.
+`gateway.work.handlers.turn` hands the `RateTicket`, `CommentRating`, `JoinTicket` and
+`FollowTicket` effects to `apply`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
-from conversations.effects import CommentRating, JoinTicket, RateTicket
+from conversations.effects import CommentRating, FollowTicket, JoinTicket, RateTicket
 from gateway.store.models import Contact, Message, Ticket
 
 if TYPE_CHECKING:
@@ -63,3 +63,7 @@ def apply(
         from gateway.tickets import supporters
 
         supporters.join(session, runtime, contact, effect.tracking, channel, address, language, key)
+    elif isinstance(effect, FollowTicket):
+        from gateway.tickets import followers
+
+        followers.follow(session, runtime, contact, effect.code, channel, address, language, key)

@@ -12,6 +12,10 @@ The tracking number: the POST answers at once with a redirect to the receipt pag
 waits up to ``LAPOR_WEBFORM_WAIT_SECONDS`` for the worker to file the ticket and shows its
 number and the engine's answer; a receipt asked for before that (a slow worker) says so and
 refreshes itself (a ``<meta http-equiv="refresh">``, no JavaScript needed).
+
+Updates on Telegram: a bot cannot write first, so when the channel is on the receipt offers
+"Ikuti lewat Telegram", a deep link whose ``/start`` makes the chat a follower of the ticket
+(`gateway.tickets.followers`); the form's updates field says so beforehand.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from gateway.messages.ingest import store_message
 from gateway.messages.ratelimit import recent_inbound
 from gateway.runtime import Runtime
 from gateway.store.models import ContactAddress, Message, Ticket, utcnow
+from gateway.tickets.followers import CHANNEL as TELEGRAM
+from gateway.tickets.followers import deep_link
 from gateway.web.public.texts import DEFAULT_LANGUAGE, LANGUAGES, PublicTexts
 from gateway.web.webform import tokens
 from gateway.web.webform.delivery import carrier
@@ -136,6 +142,7 @@ def _render(lang: str, submission: Submission, token: str, status: int = 200) ->
         max_place=MAX_PLACE,
         photo_mb=round(MAX_MEDIA_BYTES / 1_048_576),
         months=runtime.settings.retention_months,
+        telegram=runtime.adapter(TELEGRAM) is not None,
     )
     return html, status
 
@@ -381,6 +388,7 @@ def receipt(key: str) -> Any:
         ticket=ticket,
         answers=_answers(runtime, row) if ticket is not None else [],
         updates=updates,
+        telegram_link=deep_link(runtime, ticket.tracking) if ticket is not None else None,
     )
     response = Response(html, 200 if ticket is not None else 202)
     response.headers["Cache-Control"] = "no-store"

@@ -25,6 +25,7 @@ from conversations.effects import (
     CreateTicket,
     DraftExpired,
     FlagEmergency,
+    FollowTicket,
     JoinTicket,
     RateTicket,
     Reply,
@@ -684,7 +685,7 @@ def apply_effects(
             contact.language = effect.language
         elif isinstance(effect, DraftExpired):
             session.add(IncompleteDraft(contact_id=contact.id, channel=channel, data=dict(effect.draft)))
-        elif isinstance(effect, RateTicket | CommentRating | JoinTicket):
+        elif isinstance(effect, RateTicket | CommentRating | JoinTicket | FollowTicket):
             from gateway.tickets import voice
 
             voice.apply(
