@@ -41,6 +41,7 @@ class CreateTicket:
     attachments: tuple[Attachment, ...]
     language: str
     message_ids: tuple[str, ...]
+    privacy_chosen: bool  # the citizen answered the privacy question (not a default or a rule)
 
 
 @dataclass(frozen=True)

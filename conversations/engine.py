@@ -691,6 +691,7 @@ class _Turn:
             return False
         if kind == "privacy" and value in PRIVACY_CHOICES:
             draft.privacy = value
+            draft.privacy_chosen = True
             if draft.edit_field == "privacy":
                 draft.edit_field = None
             return False
@@ -747,6 +748,7 @@ class _Turn:
                     self.notes.append(self.t("ack.privacy_default"))
             if privacy:
                 draft.privacy = privacy
+                draft.privacy_chosen = self.chose_privacy(text)
                 if draft.edit_field == "privacy":
                     draft.edit_field = None
         elif stage == CONFIRMING:
@@ -783,6 +785,11 @@ class _Turn:
         """The answer says "other" or "I do not know" ("yang lain", "tidak tahu")."""
         words = [str(w) for w in self.settings.get("other_category_words") or ()]
         return lookup_word(text, {"other": words}) == "other"
+
+    def chose_privacy(self, text: str) -> bool:
+        """Whether ``text`` names a privacy level itself: LEWATI (skip) and an answer that is
+        none of them leave the choice to the default, which is not the citizen's choice."""
+        return not is_keyword(text, "skip") and self.privacy_from_text(text) is not None
 
     def privacy_from_text(self, text: str) -> str | None:
         if is_keyword(text, "skip"):
@@ -831,6 +838,7 @@ class _Turn:
             draft.category_inferred = False
         elif field_name == "privacy":
             draft.privacy = None
+            draft.privacy_chosen = False
         self.state.stage = CONFIRMING  # leave the edit menu; advance() finds the field to ask
         self.advance()
         self.ask()
@@ -851,6 +859,7 @@ class _Turn:
                 attachments=tuple(draft.attachments),
                 language=self.lang,
                 message_ids=tuple(draft.message_ids),
+                privacy_chosen=draft.privacy_chosen and draft.privacy is not None,
             )
         )
         kind = state.emergency or (self.emergency.kind if self.emergency else None)

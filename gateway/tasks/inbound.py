@@ -646,7 +646,7 @@ def apply_effects(
                 latitude=effect.location.latitude if effect.location else None,
                 longitude=effect.location.longitude if effect.location else None,
                 privacy=effect.privacy,
-                privacy_chosen=getattr(effect, "privacy_chosen", True),
+                privacy_chosen=effect.privacy_chosen,
                 channel=channel,
                 address=address,
                 language=effect.language,
