@@ -1,6 +1,6 @@
 """A batch of inbound jobs writes its usual turns together, or not at all.
 
-`process_inbound_many` writes the turns `_look` worked out for a whole batch with one
+`ProcessInbound.end` writes the turns `_look` worked out for a whole batch with one
 statement per kind of row (conversations, processed marks, replies, their send jobs, the
 timeouts). If any contact moved on since the look, the savepoint undoes all of it and every
 job takes the one-job way, so a turn is never written twice or from a stale state. These
@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import event, func, select, update
 
 from adapters import adapter_class
-from gateway.jobs.runner import _read_ahead, _run_many
 from gateway.models import Contact, Conversation, Job, Message
-from gateway.tasks.inbound import process_inbound_many
+from gateway.tasks.inbound import ProcessInbound, _written_ahead
 
 
 def _post(client: Any, runtime: Any, sender: str, text: str) -> None:
@@ -114,8 +113,10 @@ def test_one_contact_moving_on_sends_the_whole_batch_the_one_job_way(
     before = _replies_per_contact(runtime)
     jobs = _jobs_of(runtime)
     assert len(jobs) == 3
-    seen = _read_ahead(runtime, "process_inbound", [(job[0], job[1]) for job in jobs])
-    assert all(plan is not None for plan in seen.values())
+    items = [job[1] for job in jobs]
+    with runtime.db.session(write=False) as session:
+        seen = ProcessInbound().read(runtime, session, items)
+    assert all(plan is not None for plan in seen)
 
     # Another worker moves one conversation on between the look and the write.
     moved = jobs[1][1]["contact_id"]
@@ -126,7 +127,7 @@ def test_one_contact_moving_on_sends_the_whole_batch_the_one_job_way(
             .values(version=Conversation.version + 1)
         )
     with runtime.db.session() as session:
-        assert _run_many(runtime, session, process_inbound_many, jobs, seen) == set()
+        assert _written_ahead(runtime, session, list(zip(items, seen, strict=True))) == set()
     # Nothing of the batch was written: not the two other contacts' turns either.
     assert _count(runtime, Message, Message.direction == "out") == replies_before
     assert _count(runtime, Message, Message.direction == "in", Message.processed_at.is_(None)) == 3
