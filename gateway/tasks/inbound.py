@@ -431,29 +431,41 @@ def _timeout_job(contact_id: int, effect: ScheduleTimeout) -> JobSpec:
 
 def _written_ahead(runtime: Runtime, session: Session, items: list[tuple[dict[str, Any], Any]]) -> set[int]:
     """The batch's usual turns, as `_look` worked them out, written together (see `_write_plans`);
-    the indexes of the jobs done. In a savepoint: if anything moved since the look, nothing of
-    it stays and every job takes the locked path. A second job of a contact that saw no message
-    the first did not is done by the first's turns."""
-    plans: dict[int, tuple[int, _Plan]] = {}
-    covered: list[int] = []
+    the indexes of the jobs done. If anything moved since the look, the contacts' turns are
+    tried one by one, and the jobs of a contact that moved take the locked path. A second job
+    of a contact that saw no message the first did not is done by the first's turns."""
+    plans: dict[int, _Plan] = {}  # contact -> the plan of its first job in the batch
+    jobs_of: dict[int, list[int]] = {}  # contact -> the indexes its plan does
     for index, (_payload, seen) in enumerate(items):
         if not isinstance(seen, _Plan):
             continue
         first = plans.get(seen.contact_id)
         if first is None:
-            plans[seen.contact_id] = (index, seen)
-        elif set(seen.message_ids) <= set(first[1].message_ids):
-            covered.append(index)
+            plans[seen.contact_id] = seen
+            jobs_of[seen.contact_id] = [index]
+        elif set(seen.message_ids) <= set(first.message_ids):
+            jobs_of[seen.contact_id].append(index)
     if not plans:
         return set()
+    written = list(plans) if _write_in_savepoint(runtime, session, list(plans.values())) else []
+    if not written and len(plans) > 1:
+        written = [cid for cid, plan in plans.items() if _write_in_savepoint(runtime, session, [plan])]
+    flush_waiting_notifications(session, written)
+    return {index for contact_id in written for index in jobs_of[contact_id]}
+
+
+def _write_in_savepoint(runtime: Runtime, session: Session, plans: list[_Plan]) -> bool:
+    """`_write_plans` in a savepoint: True if written, False if nothing of it stays."""
     try:
         with session.begin_nested():
-            _write_plans(runtime, session, [plan for _index, plan in plans.values()])
+            _write_plans(runtime, session, plans)
     except _Stale as exc:
         log.debug("looked-ahead turns not written: %s", exc)
-        return set()
-    flush_waiting_notifications(session, list(plans))
-    return {index for index, _plan in plans.values()} | set(covered)
+        return False
+    except Exception:  # the locked path does these turns (and handles a turn that fails)
+        log.warning("looked-ahead turns not written", exc_info=True)
+        return False
+    return True
 
 
 def _each(
