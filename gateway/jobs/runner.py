@@ -535,9 +535,11 @@ def end_jobs(runtime: Runtime, kind: str, handler: Handler, acted: list[_Claimed
             return outcomes
         for _ in range(retries):
             _count_retry(kind)
-        for c, exc in failed:
+        for c, error in failed:
             with request_context(_request_id(c.payload)):
-                outcomes[c.job_id] = _record_failure(runtime, c.job_id, kind, exc, c.attempts, c.max_attempts)
+                outcomes[c.job_id] = _record_failure(
+                    runtime, c.job_id, kind, error, c.attempts, c.max_attempts
+                )
         waiting = again
     return outcomes
 

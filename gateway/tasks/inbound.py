@@ -723,15 +723,15 @@ def _apply_other(runtime: Runtime, session: Session, turn: Turn, effect: Any) ->
     elif isinstance(effect, AppendToTicket):
         # Only the citizen's own ticket: whatever the state names, a follow-up never
         # lands in another citizen's thread.
-        ticket = session.scalar(
+        own = session.scalar(
             select(Ticket).where(Ticket.tracking == effect.tracking, Ticket.contact_id == contact.id)
         )
         source = turn.source
-        if ticket is not None and source is not None:
+        if own is not None and source is not None:
             row = source if isinstance(source, Message) else session.get(Message, source.id)
             assert row is not None
-            row.ticket_id = ticket.id
-            tickets.add_citizen_message(session, runtime, ticket, row)
+            row.ticket_id = own.id
+            tickets.add_citizen_message(session, runtime, own, row)
     elif isinstance(effect, SetOptOut):
         contact.opted_out = effect.opted_out
     elif isinstance(effect, SetLanguage):
