@@ -3,13 +3,17 @@
 Every handler has the same five steps, and every step takes a list: a single job is a batch
 of one, so there is no second, single-row form of any step to keep equal by hand.
 
-1. ``read(runtime, session, payloads) -> [seen]``: a first look in a read-only transaction,
-   before the claim. On SQLite it takes no write lock, so deciding (running the conversation
-   engine, choosing a send's channel) does not hold up the other writers. The job is still
-   ``pending`` while it is read.
-2. ``begin(runtime, session, [(payload, seen)]) -> [state | None]``: in the transaction that
-   claims the jobs. It applies what ``read`` decided with conditional writes (what was seen may
-   have changed since); None means nothing is left to do and the job is done with the claim.
+1. ``read(runtime, session, payloads) -> [seen]``: a first look in a read-only transaction.
+   On SQLite it takes no write lock, so deciding (running the conversation engine, choosing a
+   send's channel) does not hold up the other writers. A kind claimed one job at a time is
+   read before the claim (the job is still ``pending`` while it is read); a batched kind
+   (``batch`` above one) is claimed first and read after, so that two workers draining one
+   backlog never read the same jobs.
+2. ``begin(runtime, session, [(payload, seen)]) -> [state | None]``: applies what ``read``
+   decided with conditional writes (what was seen may have changed since), in the transaction
+   that claims the jobs (for a batched kind, in one right after its read; none at all when
+   the kind keeps the default, which writes nothing). None means nothing is left to do and
+   the job is done with it.
 3. ``start(runtime, [state])``: outside any transaction, right before the calls of the states
    that start together: marks durably that they may reach the other side (one write for all).
 4. ``act(runtime, state) -> outcome``: outside any transaction, one job (a provider call).

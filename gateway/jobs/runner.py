@@ -305,27 +305,32 @@ def due_by(now: datetime) -> Any:
     return (Job.status == "pending") & (Job.run_at <= now + timedelta(seconds=1))
 
 
-def _more_statement(kind: str, job_id: int, now: datetime, limit: int) -> Any:
-    """Other due jobs of ``kind`` a batch may take besides ``job_id``, oldest first."""
+def _claim_statement(job_id: int, now: datetime) -> Any:
+    # One statement claims the row and reads what the job needs (RETURNING: SQLite 3.35+, PostgreSQL).
     return (
-        select(Job.id, Job.payload)
-        .where(Job.kind == kind, due_by(now), Job.id != job_id)
-        .order_by(Job.id)
-        .limit(limit)
+        update(Job)
+        .where(Job.id == job_id, due_by(now))
+        .values(**claim_values(now))
+        .returning(Job.id, Job.payload, Job.attempts, Job.max_attempts)
     )
 
 
-def _claim_statement(job_ids: list[int], now: datetime) -> Any:
-    """Claim those of ``job_ids`` still pending and due; RETURNING names them. Rows another
-    worker is claiming right now are skipped on PostgreSQL (SKIP LOCKED), and the status is
-    checked again on the row itself, so a job is never claimed twice."""
-    due = select(Job.id).where(Job.id.in_(job_ids), due_by(now)).with_for_update(skip_locked=True)
+def _claim_more_statement(kind: str, job_id: int, now: datetime, limit: int) -> Any:
+    """Due jobs of ``kind`` besides ``job_id``, oldest first; rows another worker is claiming
+    right now are skipped on PostgreSQL (SKIP LOCKED), and the status is checked again on the
+    row itself, so a job is never claimed twice."""
+    due = (
+        select(Job.id)
+        .where(Job.kind == kind, due_by(now), Job.id != job_id)
+        .order_by(Job.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
     return (
         update(Job)
         .where(Job.id.in_(due.scalar_subquery()), Job.status == "pending")
         .values(**claim_values(now))
-        .returning(Job.id, Job.attempts, Job.max_attempts)
-        .execution_options(synchronize_session=False)
+        .returning(Job.id, Job.payload, Job.attempts, Job.max_attempts)
     )
 
 
@@ -351,31 +356,26 @@ def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
     so no heartbeat needs writing per job here.
     """
     read_error: BaseException | None = None
+    seen: Any = None
     # The first look, without the write lock: a job already taken costs no write transaction,
-    # and the handler reads and decides here, leaving only conditional writes for the claim.
+    # and a kind claimed one job at a time reads and decides here, leaving only conditional
+    # writes for the claim.
     with runtime.db.session(write=False) as session:
         row = session.execute(_LOOK, {"id": job_id}).first()
         if row is None or row[1] != "pending":
             return "skipped"
         kind = str(row[0])
         handler = HANDLERS.get(kind)
-        jobs = [(job_id, dict(row[2] or {}))]
-        seen: list[Any] = [None]
         if handler is None:
             read_error = GiveUp(f"no handler for job kind {kind!r}")
-        else:
-            if handler.batch > 1:
-                more = session.execute(_more_statement(kind, job_id, utcnow(), handler.batch - 1))
-                jobs += [(int(r[0]), dict(r[1] or {})) for r in more]
+        elif handler.batch == 1:
             try:
-                seen = handler.read(runtime, session, [payload for _job_id, payload in jobs])
-                if len(seen) != len(jobs):
-                    raise ValueError(f"read answered {len(seen)} results for {len(jobs)} jobs")
+                [seen] = handler.read(runtime, session, [dict(row[2] or {})])
             except Exception as exc:
-                read_error, seen = exc, [None] * len(jobs)
+                read_error = exc
     slot = _Slot.for_kind(kind if hand_off else "")
     try:
-        return _claim_and_run(runtime, job_id, kind, handler, jobs, seen, read_error, hand_off, slot)
+        return _claim_and_run(runtime, job_id, kind, handler, seen, read_error, hand_off, slot)
     finally:
         slot.release()
 
@@ -410,49 +410,38 @@ def _claim_and_run(
     job_id: int,
     kind: str,
     handler: Handler | None,
-    jobs: list[tuple[int, dict[str, Any]]],
-    seen: list[Any],
+    seen: Any,
     error: BaseException | None,
     hand_off: bool,
     slot: _Slot,
 ) -> str:
-    """Claim the jobs and run the handler's ``begin`` in that transaction (in a savepoint: when it
-    fails, the claim stays and the failure is recorded against this attempt like any other);
-    then ``start``, ``act`` and ``end`` here or on a send thread."""
+    """Claim the job (for a batched kind, with up to ``batch - 1`` more due jobs of it) and
+    ``begin`` them; then ``start``, ``act`` and ``end`` here or on a send thread.
+
+    A kind claimed one job at a time was read before the claim, and its ``begin`` runs in the
+    claim's transaction (in a savepoint: when it fails, the claim stays and the failure is
+    recorded against this attempt like any other). A batched kind is claimed first, so that two
+    workers draining one backlog never read the same jobs, and read after the claim."""
     now = utcnow()
     with runtime.db.session() as session:
-        claimed = {
-            int(r[0]): (int(r[1]), int(r[2]))
-            for r in session.execute(_claim_statement([job for job, _payload in jobs], now))
-        }
-        if not claimed:
+        first = session.execute(_claim_statement(job_id, now)).first()
+        if first is None:
             return "skipped"
-        batch = [
-            _Claimed(job, payload, *claimed[job], seen=looked)
-            for (job, payload), looked in zip(jobs, seen, strict=True)
-            if job in claimed
-        ]
-        if handler is not None and error is None:
-            try:
-                with session.begin_nested():
-                    states = handler.begin(runtime, session, [(c.payload, c.seen) for c in batch])
-                    if len(states) != len(batch):
-                        raise ValueError(f"begin answered {len(states)} results for {len(batch)} jobs")
-                    nothing = [c.job_id for c, state in zip(batch, states, strict=True) if state is None]
-                    if nothing:  # nothing left to do: done with the claim
-                        session.execute(finish_statement(nothing, "done", None))
-            except Exception as exc:
-                error = exc
-            else:
-                for c, state in zip(batch, states, strict=True):
-                    c.state = state
-                batch = [c for c in batch if c.state is not None]
-    ids = [c.job_id for c in batch]
-    others = [other for other in claimed if other != job_id]
-    if others and runtime.queue is not None:
-        runtime.queue.forget_many(others)  # claimed with this one: rq need not deliver them
+        rows = [first]
+        if handler is not None and handler.batch > 1:
+            rows += session.execute(_claim_more_statement(kind, job_id, now, handler.batch - 1)).all()
+        batch = [_Claimed(int(r[0]), dict(r[1] or {}), int(r[2]), int(r[3]), seen=seen) for r in rows]
+        if handler is not None and handler.batch == 1 and error is None:
+            error = _begin(runtime, session, handler, batch)
+    if len(batch) > 1 and runtime.queue is not None:
+        runtime.queue.forget_many([c.job_id for c in batch[1:]])  # claimed here: rq need not deliver them
+    if handler is not None and handler.batch > 1 and error is None:
+        error = _read_and_begin(runtime, handler, batch)
+    if error is None:
+        batch = [c for c in batch if c.state is not None]
     if not batch:
         return "done"
+    ids = [c.job_id for c in batch]
     with _RUNNING_LOCK:
         _RUNNING.update(ids)
     _ensure_heartbeat()
@@ -464,6 +453,46 @@ def _claim_and_run(
             release_claims(ids)
 
     return _run_here_or_on_a_send_thread(job_id, kind, run, hand_off and error is None, slot)
+
+
+def _begin(runtime: Runtime, session: Any, handler: Handler, batch: list[_Claimed]) -> BaseException | None:
+    """The handler's ``begin`` for the claimed jobs, in a savepoint of ``session``; the jobs with
+    nothing left to do are done in it. Returns the error that undid it, if any."""
+    try:
+        with session.begin_nested():
+            states = handler.begin(runtime, session, [(c.payload, c.seen) for c in batch])
+            if len(states) != len(batch):
+                raise ValueError(f"begin answered {len(states)} results for {len(batch)} jobs")
+            nothing = [c.job_id for c, state in zip(batch, states, strict=True) if state is None]
+            if nothing:
+                session.execute(finish_statement(nothing, "done", None))
+    except Exception as exc:
+        return exc
+    for c, state in zip(batch, states, strict=True):
+        c.state = state
+    return None
+
+
+def _read_and_begin(runtime: Runtime, handler: Handler, batch: list[_Claimed]) -> BaseException | None:
+    """A batched kind's ``read`` after its claim (read-only), then its ``begin``, in a write
+    transaction of its own only if the kind has a ``begin`` of its own (the default writes
+    nothing)."""
+    try:
+        with runtime.db.session(write=False) as session:
+            seen = handler.read(runtime, session, [c.payload for c in batch])
+            if len(seen) != len(batch):
+                raise ValueError(f"read answered {len(seen)} results for {len(batch)} jobs")
+            for c, looked in zip(batch, seen, strict=True):
+                c.seen = looked
+            if type(handler).begin is Handler.begin:  # the default writes nothing: no write transaction
+                states = handler.begin(runtime, session, [(c.payload, c.seen) for c in batch])
+                for c, state in zip(batch, states, strict=True):
+                    c.state = state
+                return None
+    except Exception as exc:
+        return exc
+    with runtime.db.session() as session:
+        return _begin(runtime, session, handler, batch)
 
 
 def _act_and_end(
