@@ -41,7 +41,9 @@ class CreateTicket:
     attachments: tuple[Attachment, ...]
     language: str
     message_ids: tuple[str, ...]
-    privacy_chosen: bool  # the citizen answered the privacy question (not a default or a rule)
+    # The citizen answered the privacy question (not a default or a rule). Defaults to the safe
+    # side: a ticket nobody chose is anonymous, never public (ARCHITECTURE.md).
+    privacy_chosen: bool = False
 
 
 @dataclass(frozen=True)
