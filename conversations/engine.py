@@ -804,6 +804,7 @@ class _Turn:
             return False
         if kind == "privacy" and value in PRIVACY_CHOICES:
             draft.privacy = value
+            draft.privacy_chosen = True
             if draft.edit_field == "privacy":
                 draft.edit_field = None
             return False
@@ -860,6 +861,7 @@ class _Turn:
                     self.notes.append(self.t("ack.privacy_default"))
             if privacy:
                 draft.privacy = privacy
+                draft.privacy_chosen = self.chose_privacy(text)
                 if draft.edit_field == "privacy":
                     draft.edit_field = None
         elif stage == CONFIRMING:
@@ -896,6 +898,11 @@ class _Turn:
         """The answer says "other" or "I do not know" ("yang lain", "tidak tahu")."""
         words = [str(w) for w in self.settings.get("other_category_words") or ()]
         return self.keywords.lookup_word(text, {"other": words}) == "other"
+
+    def chose_privacy(self, text: str) -> bool:
+        """Whether ``text`` names a privacy level itself: LEWATI (skip) and an answer that is
+        none of them leave the choice to the default, which is not the citizen's choice."""
+        return not self.keywords.is_keyword(text, "skip") and self.privacy_from_text(text) is not None
 
     def privacy_from_text(self, text: str) -> str | None:
         if self.keywords.is_keyword(text, "skip"):
@@ -944,6 +951,7 @@ class _Turn:
             draft.category_inferred = False
         elif field_name == "privacy":
             draft.privacy = None
+            draft.privacy_chosen = False
         self.state.stage = CONFIRMING  # leave the edit menu; advance() finds the field to ask
         self.advance()
         self.ask()
@@ -968,6 +976,7 @@ class _Turn:
                 language=self.lang,
                 message_ids=tuple(draft.message_ids),
                 deadlines=days,
+                privacy_chosen=draft.privacy_chosen and draft.privacy is not None,
             )
         )
         kind = state.emergency or (self.emergency.kind if self.emergency else None)

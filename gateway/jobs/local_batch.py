@@ -3,14 +3,14 @@
 A batch of inbound jobs commits its replies at once (see `gateway.jobs.runner`), and they
 come here as one list. Instead of a look, a claim and a record per send (three write
 transactions each, and on SQLite three turns of the single write lock), the list is read
-in one read-only transaction (one statement for a batch of sends: `StagedHandler.read_many`),
-claimed in one write transaction (one conditional UPDATE for their messages: `begin_many`),
+in one read-only transaction (one statement for a batch of sends: `Handler.read`),
+claimed in one write transaction (one conditional UPDATE for their messages: `Handler.begin`),
 sent on the send threads, and the results are recorded by one recorder thread that writes
 whatever has finished in a single transaction ("group commit").
 
 Only as many sends are claimed as there are free send threads (the dispatcher of
 `ConcurrentJobs` reserves the threads first), and their calls are marked as starting in one
-more write (``calling``: `StagedHandler.start_many`) just before they are made. The guarantees
+more write (``calling``: `Handler.start`) just before they are made. The guarantees
 are those of one send at a time: the claim (message ``sending``, job ``running``) is committed
 before any provider call; a worker killed after the claim and before the mark is known not to
 have called the provider, one killed after the mark may have (gateway/tasks/send.py decides
@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from gateway.jobs import runner
-from gateway.jobs.registry import STAGED, StagedHandler
+from gateway.jobs.registry import HANDLERS, Handler
 from gateway.logging_setup import request_context
 from gateway.models import Job, utcnow
 
@@ -49,7 +49,7 @@ RECORD_BATCH = 16
 class _Started:
     job_id: int
     kind: str
-    stage: StagedHandler
+    stage: Handler
     state: Any
     attempts: int
     max_attempts: int
@@ -81,7 +81,7 @@ def run_batch(runtime: Runtime, job_ids: list[int], pool: ConcurrentJobs) -> Non
 
 
 def _start(runtime: Runtime, started: list[_Started]) -> list[_Started]:
-    """Mark the claimed calls as starting, one write per kind (`StagedHandler.start_many`).
+    """Mark the claimed calls as starting, one write per kind (`Handler.start`).
     Returns those to call; if the mark fails, their jobs are retried later, and since their
     claim was never marked the retry knows they were not attempted."""
     by_stage: dict[int, list[_Started]] = {}
@@ -90,7 +90,7 @@ def _start(runtime: Runtime, started: list[_Started]) -> list[_Started]:
     calls: list[_Started] = []
     for items in by_stage.values():
         try:
-            items[0].stage.start_many(runtime, [item.state for item in items])
+            items[0].stage.start(runtime, [item.state for item in items])
         except Exception as exc:
             log.warning("calls not marked as starting; retried later", exc_info=True)
             for item in items:
@@ -131,12 +131,12 @@ def _claim(runtime: Runtime, job_ids: list[int]) -> tuple[list[_Started], list[i
         for job_id, kind, status, payload in rows:
             if status != "pending":
                 finished.append(job_id)
-            elif kind not in STAGED:
+            elif kind not in HANDLERS:
                 alone.append(job_id)
             else:
                 to_read.setdefault(kind, []).append((job_id, dict(payload or {})))
         for kind, jobs in to_read.items():
-            _read(runtime, session, STAGED[kind], jobs, seen, alone)
+            _read(runtime, session, HANDLERS[kind], jobs, seen, alone)
     missing = set(job_ids) - {row[0] for row in rows}
     finished += list(missing)  # a row rolled back with its savepoint: nothing to run
     if not seen:
@@ -161,8 +161,8 @@ def _claim(runtime: Runtime, job_ids: list[int]) -> tuple[list[_Started], list[i
             # All of a kind in one call (one conditional UPDATE for a batch of sends). No
             # savepoint: if a first step fails, the whole claim rolls back and every job takes
             # the one-job path (see run_batch).
-            stage = STAGED[kind]
-            states = stage.begin_many(
+            stage = HANDLERS[kind]
+            states = stage.begin(
                 runtime, session, [(dict(payload or {}), seen[job_id]) for job_id, _, payload, _, _ in jobs]
             )
             for (job_id, _, payload, attempts, max_attempts), state in zip(jobs, states, strict=True):
@@ -180,7 +180,7 @@ def _claim(runtime: Runtime, job_ids: list[int]) -> tuple[list[_Started], list[i
 def _read(
     runtime: Runtime,
     session: Any,
-    stage: StagedHandler,
+    stage: Handler,
     jobs: list[tuple[int, dict[str, Any]]],
     seen: dict[int, Any],
     alone: list[int],
@@ -189,9 +189,9 @@ def _read(
     fails, each is read alone, so that only a job whose own read fails (a bad payload, say)
     takes the one-job path, as when each was read by itself."""
     try:
-        decided = stage.read_many(runtime, session, [dict(payload) for _, payload in jobs])
+        decided = stage.read(runtime, session, [dict(payload) for _, payload in jobs])
         if len(decided) != len(jobs):
-            raise ValueError(f"read_many answered {len(decided)} results for {len(jobs)} jobs")
+            raise ValueError(f"read answered {len(decided)} results for {len(jobs)} jobs")
     except Exception:
         log.debug("batched read failed; reading one by one", exc_info=True)
     else:
@@ -199,7 +199,7 @@ def _read(
         return
     for job_id, payload in jobs:
         try:
-            seen[job_id] = stage.read(runtime, session, dict(payload))
+            [seen[job_id]] = stage.read(runtime, session, [dict(payload)])
         except Exception:
             alone.append(job_id)
 
@@ -285,7 +285,9 @@ class Recorder:
                     stages.setdefault(id(result.item.stage), []).append(result)
                 for group in stages.values():
                     stage = group[0].item.stage
-                    stage.end_many(runtime, session, [(r.item.state, r.outcome) for r in group])
+                    results = stage.end(runtime, session, [(r.item.state, r.outcome) for r in group])
+                    if any(r is not None for r in results):  # not a plain end: each on its own
+                        raise RuntimeError("a result other than done")
                 session.execute(runner.finish_statement([r.item.job_id for r in same], "done", None))
         except Exception:
             log.warning("results not recorded together; one by one", exc_info=True)
@@ -294,8 +296,14 @@ class Recorder:
 
 
 def _end(session: Any, result: _Result) -> None:
+    """One send's end, in its own transaction; a result other than done is raised to the send
+    thread, which records it against the job (see `runner.guarded`)."""
     item = result.item
-    item.stage.end(result.runtime, session, item.state, result.outcome)
+    [ended] = item.stage.end(result.runtime, session, [(item.state, result.outcome)])
+    if isinstance(ended, BaseException):
+        raise ended
+    if ended is not None:
+        raise RuntimeError(f"end answered {ended!r}")
     session.execute(runner.finish_statement(item.job_id, "done", None))
 
 

@@ -15,24 +15,13 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
 
-from gateway.jobs.registry import (
-    BATCH_SIZES,
-    HANDLERS,
-    STAGED,
-    TRANSACTIONAL,
-    TRANSACTIONAL_MANY,
-    TRANSACTIONAL_READ_MANY,
-    TRANSACTIONAL_READS,
-    GiveUp,
-    ManyFn,
-    RetryLater,
-    StagedHandler,
-)
+from gateway.jobs.registry import AGAIN, HANDLERS, GiveUp, Handler, Result, RetryLater
 from gateway.logging_setup import request_context
 from gateway.models import Job, utcnow
 
@@ -303,7 +292,6 @@ def execute(job_id: int) -> str:
         return "deferred"
 
 
-Claimed = tuple[int, dict[str, object], int, int]  # id, payload, attempts, max_attempts
 _LOOK = select(Job.kind, Job.status, Job.payload).where(Job.id == bindparam("id"))
 
 
@@ -323,7 +311,7 @@ def _claim_statement(job_id: int, now: datetime) -> Any:
         update(Job)
         .where(Job.id == job_id, due_by(now))
         .values(**claim_values(now))
-        .returning(Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+        .returning(Job.id, Job.payload, Job.attempts, Job.max_attempts)
     )
 
 
@@ -346,30 +334,48 @@ def _claim_more_statement(kind: str, job_id: int, now: datetime, limit: int) -> 
     )
 
 
+@dataclass
+class _Claimed:
+    """A claimed job on its way through the handler's steps."""
+
+    job_id: int
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
+    seen: Any = None
+    state: Any = None
+    outcome: Any = None
+
+
 def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
-    """Claim job ``job_id`` and run it; for a batched kind, also claim and run other due jobs of it.
+    """Read, claim, act on and end job ``job_id`` (see `gateway.jobs.registry`); for a kind with
+    a ``batch`` above one, other due jobs of it go through the same steps with it.
 
     Heartbeats: the claimed ids join `_RUNNING`, which the heartbeat thread refreshes every
     second; the reconciler only suspects a running row older than its grace period (15 s),
     so no heartbeat needs writing per job here.
     """
-    begin_error: BaseException | None = None
+    read_error: BaseException | None = None
     seen: Any = None
-    # A first look without the write lock: a job already taken costs no write transaction, and a
-    # staged handler reads and decides here, leaving only conditional writes for the claim.
+    # The first look, without the write lock: a job already taken costs no write transaction,
+    # and a kind claimed one job at a time reads and decides here, leaving only conditional
+    # writes for the claim.
     with runtime.db.session(write=False) as session:
         row = session.execute(_LOOK, {"id": job_id}).first()
         if row is None or row[1] != "pending":
             return "skipped"
-        stage = STAGED.get(str(row[0]))
-        if stage is not None:
+        kind = str(row[0])
+        handler = HANDLERS.get(kind)
+        if handler is None:
+            read_error = GiveUp(f"no handler for job kind {kind!r}")
+        elif handler.batch == 1:
             try:
-                seen = stage.read(runtime, session, dict(row[2] or {}))
+                [seen] = handler.read(runtime, session, [dict(row[2] or {})])
             except Exception as exc:
-                begin_error = exc
-    slot = _Slot.for_kind(str(row[0]) if hand_off else "")
+                read_error = exc
+    slot = _Slot.for_kind(kind if hand_off else "")
     try:
-        return _claim_and_run(runtime, job_id, hand_off, seen, begin_error, slot)
+        return _claim_and_run(runtime, job_id, kind, handler, seen, read_error, hand_off, slot)
     finally:
         slot.release()
 
@@ -400,49 +406,203 @@ class _Slot:
 
 
 def _claim_and_run(
-    runtime: Runtime, job_id: int, hand_off: bool, seen: Any, begin_error: BaseException | None, slot: _Slot
+    runtime: Runtime,
+    job_id: int,
+    kind: str,
+    handler: Handler | None,
+    seen: Any,
+    error: BaseException | None,
+    hand_off: bool,
+    slot: _Slot,
 ) -> str:
-    state: Any = None
+    """Claim the job (for a batched kind, with up to ``batch - 1`` more due jobs of it) and
+    ``begin`` them; then ``start``, ``act`` and ``end`` here or on a send thread.
+
+    A kind claimed one job at a time was read before the claim, and its ``begin`` runs in the
+    claim's transaction (in a savepoint: when it fails, the claim stays and the failure is
+    recorded against this attempt like any other). A batched kind is claimed first, so that two
+    workers draining one backlog never read the same jobs, and read after the claim."""
     now = utcnow()
     with runtime.db.session() as session:
-        claimed = session.execute(_claim_statement(job_id, now)).first()
-        if claimed is None:
+        first = session.execute(_claim_statement(job_id, now)).first()
+        if first is None:
             return "skipped"
-        kind = str(claimed[0])
-        batch: list[Claimed] = [(job_id, dict(claimed[1] or {}), int(claimed[2]), int(claimed[3]))]
-        size = BATCH_SIZES.get(kind, 1)
-        if size > 1:
-            batch += [
-                (int(r[0]), dict(r[1] or {}), int(r[2]), int(r[3]))
-                for r in session.execute(_claim_more_statement(kind, job_id, now, size - 1))
-            ]
-        stage = STAGED.get(kind)
-        if stage is not None and begin_error is None:
-            state, begin_error = _begin_stage(runtime, session, stage, job_id, batch[0][1], seen)
-    if stage is not None:
-        return _run_staged(runtime, job_id, kind, stage, state, begin_error, batch[0], hand_off, slot)
-    ids = [job[0] for job in batch]
+        rows = [first]
+        if handler is not None and handler.batch > 1:
+            rows += session.execute(_claim_more_statement(kind, job_id, now, handler.batch - 1)).all()
+        batch = [_Claimed(int(r[0]), dict(r[1] or {}), int(r[2]), int(r[3]), seen=seen) for r in rows]
+        if handler is not None and handler.batch == 1 and error is None:
+            error = _begin(runtime, session, handler, batch)
+    if len(batch) > 1 and runtime.queue is not None:
+        runtime.queue.forget_many([c.job_id for c in batch[1:]])  # claimed here: rq need not deliver them
+    if handler is not None and handler.batch > 1 and error is None:
+        error = _read_and_begin(runtime, handler, batch)
+    if error is None:
+        batch = [c for c in batch if c.state is not None]
+    if not batch:
+        return "done"
+    ids = [c.job_id for c in batch]
     with _RUNNING_LOCK:
         _RUNNING.update(ids)
     _ensure_heartbeat()
-    if len(ids) > 1 and runtime.queue is not None:
-        runtime.queue.forget_many(ids[1:])
-    if kind in TRANSACTIONAL:
+
+    def run() -> str:
         try:
-            if len(batch) == 1:
-                return _run_transactional(runtime, kind, *batch[0])
-            outcomes = _run_transactional_batch(runtime, kind, batch)
+            return _act_and_end(runtime, kind, handler, batch, error)
         finally:
             release_claims(ids)
-        return f"batch of {len(outcomes)}: " + ", ".join(outcomes)
-    _, payload, attempts, max_attempts = batch[0]
-    return _run_here_or_on_a_send_thread(
-        job_id,
-        kind,
-        lambda: _run_claimed(runtime, job_id, kind, payload, attempts, max_attempts),
-        hand_off,
-        slot,
-    )
+
+    return _run_here_or_on_a_send_thread(job_id, kind, run, hand_off and error is None, slot)
+
+
+def _begin(runtime: Runtime, session: Any, handler: Handler, batch: list[_Claimed]) -> BaseException | None:
+    """The handler's ``begin`` for the claimed jobs, in a savepoint of ``session``; the jobs with
+    nothing left to do are done in it. Returns the error that undid it, if any."""
+    try:
+        with session.begin_nested():
+            states = handler.begin(runtime, session, [(c.payload, c.seen) for c in batch])
+            if len(states) != len(batch):
+                raise ValueError(f"begin answered {len(states)} results for {len(batch)} jobs")
+            nothing = [c.job_id for c, state in zip(batch, states, strict=True) if state is None]
+            if nothing:
+                session.execute(finish_statement(nothing, "done", None))
+    except Exception as exc:
+        return exc
+    for c, state in zip(batch, states, strict=True):
+        c.state = state
+    return None
+
+
+def _read_and_begin(runtime: Runtime, handler: Handler, batch: list[_Claimed]) -> BaseException | None:
+    """A batched kind's ``read`` after its claim (read-only), then its ``begin``, in a write
+    transaction of its own only if the kind has a ``begin`` of its own (the default writes
+    nothing)."""
+    try:
+        with runtime.db.session(write=False) as session:
+            seen = handler.read(runtime, session, [c.payload for c in batch])
+            if len(seen) != len(batch):
+                raise ValueError(f"read answered {len(seen)} results for {len(batch)} jobs")
+            for c, looked in zip(batch, seen, strict=True):
+                c.seen = looked
+            if type(handler).begin is Handler.begin:  # the default writes nothing: no write transaction
+                states = handler.begin(runtime, session, [(c.payload, c.seen) for c in batch])
+                for c, state in zip(batch, states, strict=True):
+                    c.state = state
+                return None
+    except Exception as exc:
+        return exc
+    with runtime.db.session() as session:
+        return _begin(runtime, session, handler, batch)
+
+
+def _act_and_end(
+    runtime: Runtime, kind: str, handler: Handler | None, batch: list[_Claimed], error: BaseException | None
+) -> str:
+    """``start`` the batch, ``act`` on each job, ``end`` those that acted; each job's failure is
+    recorded against it alone. Returns a word for rq's log."""
+    outcomes: dict[int, str] = {}
+    if handler is not None and error is None:
+        try:
+            handler.start(runtime, [c.state for c in batch])
+        except Exception as exc:
+            error = exc
+    if handler is None or error is not None:
+        for c in batch:
+            with request_context(_request_id(c.payload)):
+                outcomes[c.job_id] = _record_failure(
+                    runtime, c.job_id, kind, error or RuntimeError("no handler"), c.attempts, c.max_attempts
+                )
+        return _summary(batch, outcomes)
+    acted: list[_Claimed] = []
+    for c in batch:
+        with request_context(_request_id(c.payload)):
+            try:
+                c.outcome = handler.act(runtime, c.state)
+            except Exception as exc:  # RetryLater and GiveUp included
+                outcomes[c.job_id] = _record_failure(runtime, c.job_id, kind, exc, c.attempts, c.max_attempts)
+            else:
+                acted.append(c)
+    outcomes.update(end_jobs(runtime, kind, handler, acted))
+    return _summary(batch, outcomes)
+
+
+def _summary(batch: list[_Claimed], outcomes: dict[int, str]) -> str:
+    if len(batch) == 1:
+        return outcomes[batch[0].job_id]
+    return f"batch of {len(batch)}: " + ", ".join(outcomes[c.job_id] for c in batch)
+
+
+def end_jobs(runtime: Runtime, kind: str, handler: Handler, acted: list[_Claimed]) -> dict[int, str]:
+    """The handler's ``end`` for jobs that acted, and each job's end in the same transaction:
+    done, again later (a `RetryLater` result), or, after the commit, a failed attempt (an
+    exception result). Jobs ``end`` answers `AGAIN` for go on in the next transaction. If the
+    transaction cannot commit at all, each job is ended on its own, so one bad job costs the
+    others nothing."""
+    outcomes: dict[int, str] = {}
+    waiting = list(acted)
+    while waiting:
+        failed: list[tuple[_Claimed, BaseException]] = []
+        again: list[_Claimed] = []
+        retries = 0
+        try:
+            with runtime.db.session() as session:
+                with request_context(_request_id(waiting[0].payload) if len(waiting) == 1 else None):
+                    results = handler.end(runtime, session, [(c.state, c.outcome) for c in waiting])
+                _settle(session, waiting, results, outcomes, failed, again)
+                retries = sum(1 for r in results if isinstance(r, RetryLater))
+        except Exception as exc:
+            if len(waiting) == 1:
+                c = waiting[0]
+                with request_context(_request_id(c.payload)):
+                    outcomes[c.job_id] = _record_failure(
+                        runtime, c.job_id, kind, exc, c.attempts, c.max_attempts
+                    )
+                return outcomes
+            log.warning("batch not ended together; ending its jobs one by one", exc_info=True)
+            for c in waiting:
+                outcomes.update(end_jobs(runtime, kind, handler, [c]))
+            return outcomes
+        for _ in range(retries):
+            _count_retry(kind)
+        for c, error in failed:
+            with request_context(_request_id(c.payload)):
+                outcomes[c.job_id] = _record_failure(
+                    runtime, c.job_id, kind, error, c.attempts, c.max_attempts
+                )
+        waiting = again
+    return outcomes
+
+
+def _settle(
+    session: Any,
+    jobs: list[_Claimed],
+    results: list[Result],
+    outcomes: dict[int, str],
+    failed: list[tuple[_Claimed, BaseException]],
+    again: list[_Claimed],
+) -> None:
+    """Write each job's end as its ``end`` result says, in the transaction of its work."""
+    if len(results) != len(jobs):
+        raise ValueError(f"end answered {len(results)} results for {len(jobs)} jobs")
+    done: list[int] = []
+    for c, result in zip(jobs, results, strict=True):
+        if result is None:
+            done.append(c.job_id)
+            outcomes[c.job_id] = "done"
+        elif isinstance(result, RetryLater):
+            session.execute(
+                _reschedule_statement(c.job_id, result.delay, result.reason, refund=not result.counts)
+            )
+            outcomes[c.job_id] = "retry"
+        elif result is AGAIN:
+            again.append(c)
+        else:
+            assert isinstance(result, BaseException)
+            failed.append((c, result))
+    if len(again) == len(jobs):
+        raise RuntimeError("end answered AGAIN for every job: it must end at least one")
+    if done:
+        session.execute(finish_statement(done, "done", None))
 
 
 def _run_here_or_on_a_send_thread(
@@ -473,65 +633,6 @@ def _run_here_or_on_a_send_thread(
         release_claim(job_id)
 
 
-_NOTHING_TO_DO = object()
-
-
-def _begin_stage(
-    runtime: Runtime, session: Any, stage: StagedHandler, job_id: int, payload: dict[str, object], seen: Any
-) -> tuple[Any, BaseException | None]:
-    """A staged handler's first step, in the claim's transaction. A savepoint keeps the claim
-    when it fails, so the failure is recorded against this attempt like any other."""
-    try:
-        with session.begin_nested():
-            state = stage.begin(runtime, session, payload, seen)
-            if state is None:
-                session.execute(finish_statement(job_id, "done", None))
-                return _NOTHING_TO_DO, None
-            return state, None
-    except Exception as exc:
-        return None, exc
-
-
-def _run_staged(
-    runtime: Runtime,
-    job_id: int,
-    kind: str,
-    stage: StagedHandler,
-    state: Any,
-    begin_error: BaseException | None,
-    claimed: Claimed,
-    hand_off: bool,
-    slot: _Slot | None = None,
-) -> str:
-    _, _payload, attempts, max_attempts = claimed
-    if begin_error is None and state is _NOTHING_TO_DO:
-        return "done"
-
-    def body() -> None:
-        if begin_error is not None:
-            raise begin_error
-        stage.start_many(runtime, [state])
-        outcome = stage.act(runtime, state)
-        with runtime.db.session() as session:
-            stage.end(runtime, session, state, outcome)
-            session.execute(finish_statement(job_id, "done", None))
-
-    def run() -> str:  # on whichever thread runs it, with the request id of the job's webhook
-        with request_context(_request_id(_payload)):
-            return guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
-
-    with _RUNNING_LOCK:
-        _RUNNING.add(job_id)
-    _ensure_heartbeat()
-    return _run_here_or_on_a_send_thread(
-        job_id,
-        kind,
-        run,
-        hand_off and begin_error is None,
-        slot,
-    )
-
-
 def guarded(
     runtime: Runtime,
     job_id: int,
@@ -552,126 +653,6 @@ def guarded(
         with runtime.db.session() as session:
             session.execute(finish_statement(job_id, "done", None))
     return "done"
-
-
-def _run_transactional(
-    runtime: Runtime, kind: str, job_id: int, payload: dict[str, object], attempts: int, max_attempts: int
-) -> str:
-    """The handler's work and the job's end in one transaction; failures as in `_run_claimed`."""
-    fn = TRANSACTIONAL[kind]
-    seen = _read_ahead(runtime, kind, [(job_id, payload)]).get(job_id)
-    later: RetryLater | None = None
-
-    def body() -> None:
-        nonlocal later
-        with runtime.db.session() as session:
-            later = fn(runtime, session, payload, seen)
-            _end_in(session, job_id, later)
-
-    with request_context(_request_id(payload)):
-        outcome = guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
-    if outcome == "done" and later is not None:
-        _count_retry(kind)
-        return "retry"
-    return outcome
-
-
-def _read_ahead(runtime: Runtime, kind: str, jobs: list[tuple[int, dict[str, object]]]) -> dict[int, Any]:
-    """The kind's read-only look for each job (see `TRANSACTIONAL_READS`), in one read-only
-    transaction; empty when the kind has none or the look fails (the handlers then do the
-    work themselves, in their transactions)."""
-    read = TRANSACTIONAL_READS.get(kind)
-    read_many = TRANSACTIONAL_READ_MANY.get(kind)
-    if read is None and read_many is None:
-        return {}
-    try:
-        with runtime.db.session(write=False) as session:
-            if read_many is not None and (len(jobs) > 1 or read is None):
-                seen = read_many(runtime, session, [payload for _job_id, payload in jobs])
-                return dict(zip([job_id for job_id, _payload in jobs], seen, strict=True))
-            assert read is not None
-            return {job_id: read(runtime, session, payload) for job_id, payload in jobs}
-    except Exception:
-        log.debug("read-only look failed", exc_info=True, extra={"kind": kind})
-        return {}
-
-
-def _end_in(session: Any, job_id: int, later: RetryLater | None) -> None:
-    """The job's end, in the transaction of its work: done, or again later when it asked."""
-    if later is None:
-        session.execute(finish_statement(job_id, "done", None))
-    else:
-        session.execute(_reschedule_statement(job_id, later.delay, later.reason, refund=not later.counts))
-
-
-# How long one transaction of a batch may run before it commits and the next one starts: on
-# SQLite it holds the single write lock, and the webhooks' acks wait behind it.
-BATCH_TRANSACTION_SECONDS = 0.01
-
-
-def _run_transactional_batch(runtime: Runtime, kind: str, batch: list[Claimed]) -> list[str]:
-    """Several claimed jobs of a transactional kind in one write transaction, each in a savepoint.
-
-    One commit (and on SQLite one turn of the write lock) for the batch instead of one per job,
-    and the sends they record reach the send threads together. A job whose handler fails is
-    rolled back to its savepoint alone and recorded after the commit, as `_run_transactional`
-    would. If the batch cannot commit at all, each job runs again on its own.
-    """
-    fn = TRANSACTIONAL[kind]
-    seen = _read_ahead(runtime, kind, [(job[0], job[1]) for job in batch])
-    outcomes: dict[int, str] = {}
-    waiting = list(batch)
-    many = TRANSACTIONAL_MANY.get(kind) if seen else None
-    while waiting:
-        chunk: list[Claimed] = []
-        failed: list[tuple[Claimed, BaseException]] = []
-        retries = 0
-        try:
-            with runtime.db.session() as session:
-                began = time.monotonic()
-                if many is not None:
-                    done = _run_many(runtime, session, many, waiting, seen)
-                    many = None
-                    outcomes.update((job_id, "done") for job_id in done)
-                    waiting = [job for job in waiting if job[0] not in done]
-                while waiting and (not chunk or time.monotonic() - began < BATCH_TRANSACTION_SECONDS):
-                    job = waiting.pop(0)
-                    chunk.append(job)
-                    job_id, payload = job[0], job[1]
-                    try:
-                        with session.begin_nested(), request_context(_request_id(payload)):
-                            later = fn(runtime, session, payload, seen.get(job_id))
-                            _end_in(session, job_id, later)
-                        outcomes[job_id] = "done" if later is None else "retry"
-                        retries += later is not None
-                    except Exception as exc:  # this job only; the others go on
-                        failed.append((job, exc))
-        except Exception:
-            log.warning("batch not committed; running its jobs one by one", exc_info=True)
-            for job in chunk:
-                outcomes[job[0]] = _run_transactional(runtime, kind, *job)
-            continue
-        for _ in range(retries):
-            _count_retry(kind)
-        for (job_id, _payload, attempts, max_attempts), exc in failed:
-            outcomes[job_id] = _record_failure(runtime, job_id, kind, exc, attempts, max_attempts)
-    return [outcomes[job[0]] for job in batch]
-
-
-def _run_many(
-    runtime: Runtime, session: Any, many: ManyFn, jobs: list[Claimed], seen: dict[int, Any]
-) -> set[int]:
-    """The kind's whole-batch form (see `TRANSACTIONAL_MANY`) in a savepoint, and the ends of the
-    jobs it did in one statement; on any error nothing of it stays and every job runs alone."""
-    try:
-        with session.begin_nested():
-            done = many(runtime, session, [(job[0], job[1], seen.get(job[0])) for job in jobs])
-            if done:
-                session.execute(finish_statement(list(done), "done", None))
-    except Exception:
-        log.debug("batch form failed; the jobs run one by one", exc_info=True)
-        return set()
-    return set(done)
 
 
 def _record_failure(
@@ -712,17 +693,6 @@ def release_claim(job_id: int) -> None:
 def release_claims(job_ids: list[int]) -> None:
     with _RUNNING_LOCK:
         _RUNNING.difference_update(job_ids)
-
-
-def _run_claimed(
-    runtime: Runtime, job_id: int, kind: str, payload: dict[str, object], attempts: int, max_attempts: int
-) -> str:
-    fn = HANDLERS.get(kind)
-    if fn is None:
-        _fail(runtime, job_id, kind, f"no handler for job kind {kind!r}")
-        return "failed"
-    with request_context(_request_id(payload)):
-        return guarded(runtime, job_id, kind, attempts, max_attempts, lambda: fn(runtime, payload))
 
 
 def _request_id(payload: dict[str, object]) -> str | None:

@@ -26,7 +26,7 @@ from gateway.jobs.queue import (
     RESULT_TTL,
     rq_job_id,
 )
-from gateway.jobs.registry import HANDLERS
+from gateway.jobs.registry import HANDLERS, FunctionHandler
 from gateway.models import Job
 
 # Fields that hold the moment of the enqueue, different by nature between two enqueues.
@@ -96,7 +96,7 @@ def test_pushed_jobs_load_in_rq_and_count_as_live(runtime: Any) -> None:
 
 def test_a_pushed_job_runs_in_a_real_rq_worker(runtime: Any) -> None:
     ran: list[dict[str, Any]] = []
-    HANDLERS["test_push_many_probe"] = lambda _ctx, payload: ran.append(payload)
+    HANDLERS["test_push_many_probe"] = FunctionHandler(lambda _ctx, payload: ran.append(payload))
     try:
         with runtime.db.session() as session:
             job_id = record_job(session, "test_push_many_probe", {"n": 1})

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters import adapter_class
-from gateway.jobs import runner
+from gateway.jobs import registry, runner
 from gateway.models import Job, Message
 from gateway.worker import run_worker
 
@@ -25,7 +25,7 @@ def test_replies_of_a_batch_are_claimed_together_and_each_sent_once(
 ) -> None:
     # Normally a batch commits every 10 ms so that webhooks need not wait; here the whole batch
     # shares one transaction, so its replies reach the send threads as one list.
-    monkeypatch.setattr(runner, "BATCH_TRANSACTION_SECONDS", 30.0)
+    monkeypatch.setattr(registry, "BATCH_TRANSACTION_SECONDS", 30.0)
     adapter = adapter_class("sms").from_env(runtime.settings.env)
     senders = [f"08124440{n:04d}" for n in range(12)]
     for sender in senders:
@@ -82,7 +82,7 @@ def test_results_recorded_together_apply_receipts_that_came_first(runtime: Any) 
         return _Send(message_id, "sms", to, None, outbound, 0, to, "sms", None)
 
     with runtime.db.session() as session:
-        SendMessage().end_many(
+        SendMessage().end(
             runtime,
             session,
             [(state(message_id, n), SendResult(f"P-{n}", status="sent")) for n, message_id in enumerate(ids)],
