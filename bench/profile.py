@@ -85,7 +85,6 @@ def main(argv: list[str] | None = None) -> int:
     from bench.run import Stack
     from config.settings import load_settings
     from gateway.app import create_app
-    from gateway.jobs.runner import set_runtime
     from gateway.models import Job, Message
     from gateway.runtime import Runtime
     from gateway.worker import run_worker
@@ -121,7 +120,6 @@ def main(argv: list[str] | None = None) -> int:
         n = len(requests)
         ack_sql = statements.take()
         depth = runtime.queue.depth() if runtime.queue else 0
-        set_runtime(runtime)
         by_kind = _account_cpu_by_kind()
 
         def work() -> None:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import delete
 
-from gateway.jobs.scheduler import periodic
 from gateway.models import DeliveryReceipt, utcnow
 
 if TYPE_CHECKING:
@@ -42,6 +41,5 @@ def delete_old_receipts(runtime: Runtime) -> int:
     return int(deleted or 0)
 
 
-@periodic("receipt_cleanup", INTERVAL)
-def _receipt_cleanup_task(runtime: Runtime) -> None:
+def receipt_cleanup_task(runtime: Runtime) -> None:
     delete_old_receipts(runtime)

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
 from conversations.settings import load_yaml
-from gateway.jobs.scheduler import periodic
 from gateway.models import Ticket, TicketEvent
 
 if TYPE_CHECKING:
@@ -156,8 +155,7 @@ def learned_weight() -> float:
         return DEFAULT_WEIGHT
 
 
-@periodic("routing.retrain", 24 * 3600)
-def _retrain_daily(runtime: Runtime) -> None:
+def retrain_daily(runtime: Runtime) -> None:
     learned = retrain(runtime)
     if learned is not None:
         log.info(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from rq import SimpleWorker
-from rq.serializers import JSONSerializer
 from sqlalchemy import func, select
 
+from gateway.jobs.runner import JobRunner
 from gateway.jobs.scheduler import enqueue_due, reconcile
 from gateway.models import Job
+from gateway.worker import LaporWorker
 
 
 def pending_due(runtime: Any) -> int:
@@ -24,7 +24,8 @@ def pending_due(runtime: Any) -> int:
 
 
 def drain_jobs(runtime: Any, rounds: int = 30, wait_delayed: float = 0.0) -> None:
-    """Work the queue in burst mode until no due job is left.
+    """Work the queue in burst mode until no due job is left (the worker's own rq worker class,
+    which hands ``runtime`` to the jobs; one thread, no send threads).
 
     ``wait_delayed`` seconds: also wait for jobs scheduled a little later (retries).
     """
@@ -32,10 +33,11 @@ def drain_jobs(runtime: Any, rounds: int = 30, wait_delayed: float = 0.0) -> Non
     for _ in range(rounds):
         enqueue_due(runtime)
         reconcile(runtime)
-        worker = SimpleWorker(
-            [runtime.queue.queue], connection=runtime.queue.redis, serializer=JSONSerializer
-        )
-        worker.work(burst=True, logging_level="ERROR")
+        jobs = JobRunner(runtime)
+        try:
+            LaporWorker.for_jobs(jobs, runtime.queue.redis).work(burst=True, logging_level="ERROR")
+        finally:
+            jobs.close()
         if pending_due(runtime) == 0:
             if time.time() >= deadline:
                 return

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from conversations import lifecycle as lc
-from gateway.jobs.scheduler import periodic
 from gateway.models import AuditEntry, Ticket, TicketEvent, utcnow
 from gateway.tickets import policy
 
@@ -36,7 +35,6 @@ BATCH = 500
 WATCHED = (lc.UNVERIFIED, lc.DISPATCHED, lc.IN_PROGRESS)
 
 
-@periodic("deadline_sweep", SWEEP_INTERVAL)
 def deadline_sweep(runtime: Runtime) -> None:
     counts = sweep(runtime)
     if any(counts.values()):
