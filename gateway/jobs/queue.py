@@ -32,6 +32,8 @@ RESULT_TTL = 0
 FAILURE_TTL = 3600
 # The handler's own deadline; sends time out much earlier (provider timeouts).
 JOB_TIMEOUT = 300
+# Seconds rq keeps the hash of a job taken off the queue by `forget_many`.
+FORGOTTEN_TTL = 1
 LIVE_STATUSES = frozenset({"queued", "started", "deferred", "scheduled"})
 
 
@@ -100,17 +102,21 @@ class JobQueue:
             return False
 
     def forget_many(self, job_ids: Iterable[int]) -> None:
-        """Delete rq's jobs of rows a worker claimed together with another (see the runner's
-        batches), so that rq does not deliver them again for nothing. Best effort: a copy left
-        behind is skipped at its claim."""
+        """Take the rq jobs of rows a worker claimed together with another off the queue (see the
+        runner's batches), so that rq does not deliver them again for nothing. Best effort: a copy
+        left behind is skipped at its claim.
+
+        rq's own calls, in one pipeline: `Queue.remove` takes the id off the queue and
+        `Job.cleanup` lets its hash expire (`FORGOTTEN_TTL`). Not `Job.delete`: it fetches each
+        job and reads its status first, 40 times the cost, on the worker's hot path. Only rows
+        already claimed are forgotten: until the hash expires `exists` still says "queued",
+        which the reconciler asks of pending rows only."""
         try:
-            found = RqJob.fetch_many(
-                [rq_job_id(job_id) for job_id in job_ids], connection=self.redis, serializer=JSONSerializer
-            )
             with self.redis.pipeline(transaction=False) as pipe:
-                for job in found:
-                    if job is not None:
-                        job.delete(pipeline=pipe)
+                for job_id in job_ids:
+                    job = RqJob(rq_job_id(job_id), connection=self.redis, serializer=JSONSerializer)
+                    self.queue.remove(job, pipeline=pipe)
+                    job.cleanup(ttl=FORGOTTEN_TTL, pipeline=pipe)
                 pipe.execute()
         except Exception:  # Redis down: the copies are skipped when they come up
             log.debug("claimed jobs not removed from Redis", exc_info=True)

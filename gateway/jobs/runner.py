@@ -162,8 +162,9 @@ class JobRunner:
         """A send rq delivered, with as many other due sends as there are free send threads.
 
         One rq delivery, one read, one claim and one mark for the batch (`local_batch.run_batch`)
-        instead of one each; the other sends' rq jobs are deleted, so rq does not deliver them
-        again for nothing (a copy that is left is skipped at its claim)."""
+        instead of one each; the rq jobs of the other sends claimed are then taken off the queue,
+        so rq does not deliver them again for nothing (a copy that is left is skipped at its
+        claim)."""
         pool = self.pool
         assert pool is not None
         free = pool.reserve(pool.threads, gather=GATHER_SECONDS)
@@ -172,8 +173,6 @@ class JobRunner:
             if free > 1:
                 with self.runtime.db.session(write=False) as session:
                     ids += list(session.scalars(_due_of_kind(kind, job_id, utcnow(), free - 1)))
-                if len(ids) > 1 and self.runtime.queue is not None:
-                    self.runtime.queue.forget_many(ids[1:])
         except BaseException:
             pool.unreserve(free)
             raise
@@ -181,6 +180,9 @@ class JobRunner:
         alone = local_batch.run_batch(self.runtime, ids, pool, self.heartbeats)
         for other in alone:
             pool.run_reserved(self._run_alone, other)
+        claimed = [other for other in ids[1:] if other not in alone]
+        if claimed and self.runtime.queue is not None:
+            self.runtime.queue.forget_many(claimed)
         return f"batch of {len(ids)} sends"
 
     def _run_alone(self, job_id: int) -> None:
