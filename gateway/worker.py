@@ -115,8 +115,6 @@ def run_worker(
     runtime = runtime or Runtime(load_settings())
     if runtime.queue is None:
         raise SystemExit("REDIS_URL is not set: the worker needs Redis (or use `lapor-gateway run`)")
-    import gateway.tasks  # noqa: F401  (registers job handlers)
-
     metrics = serve_worker_metrics(runtime.settings.env)
     log.info(
         "worker started",

@@ -167,8 +167,6 @@ def runtime(settings: Settings) -> Iterator[Any]:
     from gateway.runtime import Runtime
 
     runtime = Runtime(settings)
-    import gateway.tasks  # noqa: F401
-
     sync_agencies(runtime)
     yield runtime
     runtime.close()

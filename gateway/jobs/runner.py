@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
 
-from gateway.jobs import local_batch
+from gateway.jobs import kinds, local_batch
 from gateway.jobs.attempts import (
     Heartbeats,
     backoff_delay,
@@ -57,8 +57,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Imported by job handlers and the scheduler from here; they live in `gateway.jobs.attempts`.
+# Imported from here by older callers; they live in `gateway.jobs.attempts`.
 __all__ = ["backoff_delay", "claim_values", "due_by", "finish_statement", "guarded", "heartbeat_key"]
+# Every kind this runner can run (the import registers their handlers).
+KINDS = kinds.KINDS
 
 # Job kinds that run on the send threads: they wait on a provider, not on the CPU.
 CONCURRENT_KINDS = frozenset({"send_message"})

@@ -35,8 +35,8 @@ from conversations.state import CONFIRMING, ConversationState
 from conversations.tracking import new_tracking_number
 from gateway.db import insert_ignoring
 from gateway.jobs import RetryLater, record_job, transactional_handler
+from gateway.jobs.attempts import backoff_delay
 from gateway.jobs.outbox import JobSpec, record_jobs
-from gateway.jobs.runner import backoff_delay
 from gateway.models import Contact, Conversation, IncompleteDraft, Message, Ticket, utcnow
 from gateway.outbound import OutboundRow, queue_message_ids
 from gateway.runtime import Runtime

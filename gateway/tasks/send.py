@@ -37,8 +37,8 @@ from sqlalchemy.orm import Session
 from adapters.base import Button, ChannelAdapter, OutboundMessage, SendError, SendResult, Template
 from gateway.inbound import apply_status_to_message
 from gateway.jobs import RetryLater
+from gateway.jobs.attempts import backoff_delay
 from gateway.jobs.registry import GiveUp, StagedHandler, staged_handler
-from gateway.jobs.runner import backoff_delay
 from gateway.metrics import record_send
 from gateway.models import Contact, ContactAddress, DeliveryReceipt, Job, Message, utcnow
 from gateway.outbound_media import media_url

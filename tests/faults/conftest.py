@@ -58,8 +58,6 @@ def fault_runtime(fault_settings: Settings) -> Iterator[Any]:
     from gateway.runtime import Runtime
 
     runtime = Runtime(fault_settings)
-    import gateway.tasks  # noqa: F401
-
     sync_agencies(runtime)
     yield runtime
     runtime.close()
