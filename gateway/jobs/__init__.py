@@ -2,9 +2,9 @@
 
 Write work with `record_job(session, kind, payload)` inside the transaction that
 creates what the job stands for; it reaches Redis only after that transaction
-commits. Register handlers with `@handler("kind")`, or `@transactional_handler("kind")` for
-work that only touches the database (it then commits together with the job's end).
-See docs/operations.md.
+commits. A handler is declared with `@handler("kind")`, or `@transactional_handler("kind")` for
+work that only touches the database (it then commits together with the job's end), and runs
+only once its kind is listed in `gateway.jobs.kinds`. See docs/operations.md, "Jobs and rq".
 """
 
 from gateway.jobs.outbox import record_job
