@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -13,12 +14,14 @@ from gateway.models import Job
 from gateway.worker import LaporWorker
 
 
-def pending_due(runtime: Any) -> int:
+def pending_due(runtime: Any, within: float = 0.0) -> int:
+    """Pending jobs due now, or within ``within`` seconds."""
     from gateway.models import utcnow
 
+    due_by = utcnow() + timedelta(seconds=within)
     with runtime.db.session() as session:
         return int(
-            session.scalar(select(func.count(Job.id)).where(Job.status == "pending", Job.run_at <= utcnow()))
+            session.scalar(select(func.count(Job.id)).where(Job.status == "pending", Job.run_at <= due_by))
             or 0
         )
 
@@ -27,7 +30,9 @@ def drain_jobs(runtime: Any, rounds: int = 30, wait_delayed: float = 0.0) -> Non
     """Work the queue in burst mode until no due job is left (the worker's own rq worker class,
     which hands ``runtime`` to the jobs; one thread, no send threads).
 
-    ``wait_delayed`` seconds: also wait for jobs scheduled a little later (retries).
+    ``wait_delayed`` seconds: also wait that long for jobs scheduled a little later (retries),
+    and for any job due within that many seconds of the last round (a retry scheduled late in
+    the drain, on a slow machine, is still waited for).
     """
     deadline = time.time() + wait_delayed
     for _ in range(rounds):
@@ -39,6 +44,6 @@ def drain_jobs(runtime: Any, rounds: int = 30, wait_delayed: float = 0.0) -> Non
         finally:
             jobs.close()
         if pending_due(runtime) == 0:
-            if time.time() >= deadline:
+            if time.time() >= deadline and pending_due(runtime, within=wait_delayed) == 0:
                 return
             time.sleep(0.2)
