@@ -92,7 +92,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         n = settings.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
 
-    import gateway.tasks  # noqa: F401  (job handlers, so the web process can run jobs inline in tests)
     from gateway import inbox, open311, webform
     from gateway.api import api_bp
     from gateway.health import health_bp

@@ -1,22 +1,21 @@
-"""Periodic tasks run by the scheduler thread of one worker at a time.
+"""Every periodic task, in one list: the worker's scheduler runs these and nothing else.
 
-Each area registers its own with `gateway.jobs.scheduler.periodic`; importing
-this module imports those areas so that their registrations happen.
+A task is added here, by name, not registered by importing its module: what runs is what
+this list says, whatever the process happened to import first.
 """
 
 from __future__ import annotations
 
-import importlib
+from gateway import receipt_cleanup, retention, routing_learn, sms_budget
+from gateway.inbox import digest
+from gateway.jobs.scheduler import Periodic
+from gateway.tickets import sweep
 
-for _module in (
-    "gateway.tickets.sweep",
-    "gateway.retention",
-    "gateway.receipt_cleanup",
-    "gateway.routing_learn",
-    "gateway.inbox.digest",
-):
-    try:
-        importlib.import_module(_module)
-    except ModuleNotFoundError as exc:
-        if exc.name != _module:
-            raise
+TASKS: tuple[Periodic, ...] = (
+    Periodic("deadline_sweep", sweep.SWEEP_INTERVAL, sweep.deadline_sweep),
+    Periodic("retention", retention.INTERVAL, retention.retention_task),
+    Periodic("receipt_cleanup", receipt_cleanup.INTERVAL, receipt_cleanup.receipt_cleanup_task),
+    Periodic("routing.retrain", 24 * 3600, routing_learn.retrain_daily),
+    Periodic("overdue_digest", digest.CHECK_INTERVAL, digest.digest_task),
+    Periodic("sms_budget", sms_budget.RELEASE_INTERVAL, sms_budget.release_held_task),
+)

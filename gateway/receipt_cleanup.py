@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete
 
 from gateway.db import rowcount
-from gateway.jobs.scheduler import periodic
 from gateway.models import DeliveryReceipt, utcnow
 
 if TYPE_CHECKING:
@@ -44,6 +43,5 @@ def delete_old_receipts(runtime: Runtime) -> int:
     return deleted
 
 
-@periodic("receipt_cleanup", INTERVAL)
-def _receipt_cleanup_task(runtime: Runtime) -> None:
+def receipt_cleanup_task(runtime: Runtime) -> None:
     delete_old_receipts(runtime)

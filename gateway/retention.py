@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
-from gateway.jobs.scheduler import periodic
 from gateway.media_store import detach_contact_media, media_backend, remove_unreferenced
 from gateway.models import AuditEntry, Contact, Message, Ticket, utcnow
 from gateway.privacy_requests import anonymize_contact
@@ -86,6 +85,5 @@ def apply_retention(runtime: Runtime) -> int:
     return done
 
 
-@periodic("retention", INTERVAL)
-def _retention_task(runtime: Runtime) -> None:
+def retention_task(runtime: Runtime) -> None:
     apply_retention(runtime)

@@ -27,7 +27,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
-from gateway.jobs.scheduler import periodic
 from gateway.models import Ticket, TicketEvent
 
 if TYPE_CHECKING:
@@ -156,8 +155,7 @@ def learned_weight(runtime: Runtime) -> float:
         return DEFAULT_WEIGHT
 
 
-@periodic("routing.retrain", 24 * 3600)
-def _retrain_daily(runtime: Runtime) -> None:
+def retrain_daily(runtime: Runtime) -> None:
     learned = retrain(runtime)
     if learned is not None:
         log.info(

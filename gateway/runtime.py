@@ -19,7 +19,8 @@ from config.settings import Settings, load_settings
 from conversations.snapshot import ConfigSnapshot
 from gateway.config_snapshot import ConfigSource
 from gateway.db import Database
-from gateway.jobs.queue import JobQueue, set_current_queue
+from gateway.jobs.outbox import push_commits_to
+from gateway.jobs.queue import JobQueue
 
 
 class Runtime:
@@ -29,7 +30,7 @@ class Runtime:
         self.settings = settings or load_settings()
         self.db = Database(self.settings.database_url)
         self.queue: JobQueue | None = JobQueue(self.settings.redis_url) if self.settings.redis_url else None
-        set_current_queue(self.queue)
+        push_commits_to(self.db, self.queue)
         self._adapters: dict[str, ChannelAdapter | None] = {}
         self._lock = threading.Lock()
         self._config = ConfigSource(self.settings.env)

@@ -175,16 +175,11 @@ def settings(tmp_path: Path, database_url: str, redis_url: str, providers: dict[
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Any]:
     from gateway.demo import sync_agencies
-    from gateway.jobs.runner import set_runtime
     from gateway.runtime import Runtime
 
     runtime = Runtime(settings)
-    import gateway.tasks  # noqa: F401
-
-    set_runtime(runtime)
     sync_agencies(runtime)
     yield runtime
-    set_runtime(None)
     runtime.close()
 
 

@@ -2,12 +2,12 @@
 
 Write work with `record_job(session, kind, payload)` inside the transaction that
 creates what the job stands for; it reaches Redis only after that transaction
-commits. Every kind has one handler protocol, in batches (`gateway.jobs.registry.Handler`):
-register a class with `@handler_class("kind")`, or a plain function that opens its own
-transactions with `@handler("kind")`. See docs/jobs.md.
+commits. Every kind has one handler protocol, in batches (`gateway.jobs.registry.Handler`),
+and runs only once its handler is listed in `gateway.jobs.kinds.KINDS`. See docs/jobs.md and
+docs/operations.md, "Jobs and rq".
 """
 
 from gateway.jobs.outbox import record_job
-from gateway.jobs.registry import Handler, RetryLater, handler, handler_class
+from gateway.jobs.registry import FunctionHandler, Handler, RetryLater
 
-__all__ = ["Handler", "RetryLater", "handler", "handler_class", "record_job"]
+__all__ = ["FunctionHandler", "Handler", "RetryLater", "record_job"]

@@ -1,4 +1,8 @@
-"""Job kinds and their handlers: one protocol, in batches, for every kind.
+"""Job handlers: one protocol, in batches, for every kind.
+
+Which kinds exist, and which handler object runs each, is one explicit list:
+`gateway.jobs.kinds.KINDS`. This module holds no registry: the `JobRunner` builds its lookup
+from the list it is handed (tests hand it the list plus kinds of their own).
 
 Every handler has the same five steps, and every step takes a list: a single job is a batch
 of one, so there is no second, single-row form of any step to keep equal by hand.
@@ -104,34 +108,3 @@ class FunctionHandler(Handler):
 
     def act(self, runtime: Any, state: tuple[dict[str, Any], Any]) -> None:
         self.fn(runtime, state[0])
-
-
-HANDLERS: dict[str, Handler] = {}
-
-
-def handler(
-    kind: str,
-) -> Callable[[Callable[[Any, dict[str, Any]], None]], Callable[[Any, dict[str, Any]], None]]:
-    """Register function ``fn(runtime, payload)`` as the handler of job ``kind`` (`FunctionHandler`)."""
-
-    def add(fn: Callable[[Any, dict[str, Any]], None]) -> Callable[[Any, dict[str, Any]], None]:
-        known = HANDLERS.get(kind)
-        if known is not None and not (isinstance(known, FunctionHandler) and known.fn is fn):
-            raise ValueError(f"job kind {kind!r} registered twice")
-        HANDLERS[kind] = FunctionHandler(fn)
-        return fn
-
-    return add
-
-
-def handler_class(kind: str) -> Callable[[type[Handler]], type[Handler]]:
-    """Register a `Handler` class (instantiated once) for job ``kind``."""
-
-    def add(cls: type[Handler]) -> type[Handler]:
-        known = HANDLERS.get(kind)
-        if known is not None and type(known).__qualname__ != cls.__qualname__:
-            raise ValueError(f"job kind {kind!r} registered twice")
-        HANDLERS[kind] = cls()
-        return cls
-
-    return add

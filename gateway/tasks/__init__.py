@@ -1,8 +1,4 @@
-"""Job handlers. Importing this package registers every job kind.
+"""Job handlers: the inbound turn, timeouts, sends, media fetches.
 
-The ticket package registers `forward_ticket` (and the deadline sweep), so a
-worker always has every handler whatever it imported first.
+Every job kind is listed in `gateway.jobs.kinds`; importing this package registers nothing.
 """
-
-import gateway.tickets  # noqa: F401
-from gateway.tasks import inbound, media, send  # noqa: F401

@@ -39,9 +39,9 @@ from conversations.events import MessageReceived, TimeoutFired
 from conversations.state import CONFIRMING, ConversationState
 from gateway.db import insert_ignoring
 from gateway.jobs import registry
+from gateway.jobs.attempts import backoff_delay
 from gateway.jobs.outbox import JobSpec, record_jobs
-from gateway.jobs.registry import AGAIN, Handler, Result, RetryLater, handler_class
-from gateway.jobs.runner import backoff_delay
+from gateway.jobs.registry import AGAIN, Handler, Result, RetryLater
 from gateway.logging_setup import request_context
 from gateway.models import Contact, Conversation, IncompleteDraft, Message, Ticket, utcnow
 from gateway.outbound import OutboundRow, queue_message_ids
@@ -507,7 +507,6 @@ def _request_id(payload: dict[str, Any]) -> str | None:
     return str(value) if value else None
 
 
-@handler_class("process_inbound")
 class ProcessInbound(Handler):
     """Run the conversation over a contact's new messages: the work happens in ``end``, in the
     transaction that marks the job done, so a turn is written exactly with its job's end.
@@ -579,7 +578,6 @@ def _process_locked(runtime: Runtime, session: Session, payload: dict[str, Any])
     return None
 
 
-@handler_class("conversation_timeout")
 class ConversationTimeout(Handler):
     """A reminder or an expiry the conversation scheduled: one engine step with the
     conversation locked, in the transaction that ends the job; a stale one does nothing."""

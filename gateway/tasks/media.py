@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.base import Attachment, SendError
-from gateway.jobs import RetryLater, handler
+from gateway.jobs import RetryLater
 from gateway.media_store import media_backend, names_in, remove_unreferenced, store
 from gateway.models import Message
 from gateway.runtime import Runtime
@@ -19,7 +19,6 @@ from gateway.runtime import Runtime
 MAX_MEDIA_BYTES = 16 * 1024 * 1024
 
 
-@handler("fetch_media")
 def fetch_media(runtime: Runtime, payload: dict[str, Any]) -> None:
     message_id = int(payload["message_id"])
     with runtime.db.session() as session:

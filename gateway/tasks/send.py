@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session
 
 from adapters.base import Button, ChannelAdapter, OutboundMessage, SendError, SendResult, Template
 from gateway.inbound import apply_status_to_message
-from gateway.jobs.registry import GiveUp, Handler, Result, RetryLater, handler_class
-from gateway.jobs.runner import backoff_delay
+from gateway.jobs.attempts import backoff_delay
+from gateway.jobs.registry import GiveUp, Handler, Result, RetryLater
 from gateway.metrics import record_send
 from gateway.models import Contact, ContactAddress, DeliveryReceipt, Job, Message, Ticket, utcnow
 from gateway.outbound_media import media_url
@@ -388,11 +388,10 @@ def _decide_send(runtime: Runtime, session: Session, message_id: int, message: A
     return _Decision(status, send=send)
 
 
-@handler_class("send_message")
 class SendMessage(Handler):
     """Read and decide (no write lock); claim (one commit); mark the calls as starting; call the
     provider; record the results (one commit). Every step takes the whole batch: the sends a
-    worker's own jobs recorded together (`gateway.jobs.local_batch`), or one job from rq."""
+    worker claims together when rq delivers one of them (`gateway.jobs.local_batch`), or one job."""
 
     def read(
         self, runtime: Runtime, session: Session, payloads: list[dict[str, Any]]

@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from conversations import lifecycle as lc
 from conversations.tracking import format_tracking
-from gateway.jobs.scheduler import periodic
 from gateway.models import AuditEntry, Ticket, TicketEvent, utcnow
 from gateway.tickets import policy
 
@@ -37,7 +36,6 @@ BATCH = 500
 WATCHED = (lc.UNVERIFIED, lc.DISPATCHED, lc.IN_PROGRESS)
 
 
-@periodic("deadline_sweep", SWEEP_INTERVAL)
 def deadline_sweep(runtime: Runtime) -> None:
     counts = sweep(runtime)
     if any(counts.values()):

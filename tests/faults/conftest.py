@@ -55,16 +55,11 @@ def fault_settings(settings: Settings, own_redis: EmbeddedRedis) -> Settings:
 @pytest.fixture
 def fault_runtime(fault_settings: Settings) -> Iterator[Any]:
     from gateway.demo import sync_agencies
-    from gateway.jobs.runner import set_runtime
     from gateway.runtime import Runtime
 
     runtime = Runtime(fault_settings)
-    import gateway.tasks  # noqa: F401
-
-    set_runtime(runtime)
     sync_agencies(runtime)
     yield runtime
-    set_runtime(None)
     runtime.close()
 
 

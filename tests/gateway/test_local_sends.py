@@ -1,4 +1,4 @@
-"""A worker with send threads claims its own replies together and records them together.
+"""A worker with send threads claims the replies rq delivers together and records them together.
 
 Runs the real worker loop (`run_worker`, burst mode, rq's SimpleWorker) in this process
 against the loopback SMS aggregator; the stand-in answers slowly, so the replies are in
@@ -145,12 +145,14 @@ def test_no_more_sends_are_claimed_than_free_threads_call_at_once(
     sms.delay = 0.3
     watcher = threading.Thread(target=watch)
     watcher.start()
-    pool = runner.ConcurrentJobs(frozenset({"send_message"}), 2)
+    worker = runner.JobRunner(runtime, send_threads=2)
     try:
-        pool.run_local(runtime, job_ids)
-        pool.drain()
+        for job_id in job_ids:  # as rq delivers them, one at a time
+            runner.run_job(worker, job_id)
+        assert worker.pool is not None
+        worker.pool.drain()
     finally:
-        pool.shutdown()
+        worker.close()
         sms.delay = 0.0
         done.set()
         watcher.join()
@@ -193,11 +195,14 @@ def test_a_send_rq_delivers_is_claimed_only_once_a_thread_is_free(runtime: Any) 
         with runtime.db.session(write=False) as session:
             return session.scalar(select(Message.delivery_status).where(Message.id == message_id))
 
-    pool = runner.ConcurrentJobs(frozenset({"send_message"}), 1)
-    runner.set_concurrent(pool)
+    worker = runner.JobRunner(runtime, send_threads=2)
+    pool = worker.pool
+    assert pool is not None
     slow_call = threading.Event()
-    pool.submit(slow_call.wait)  # the only send thread is taken (a slow provider call, say)
-    rq_loop = threading.Thread(target=runner.run_job, args=(runtime, job_id))
+    for _ in range(2):  # every send thread is taken (slow provider calls, say)
+        pool.reserve()
+        pool.run_reserved(slow_call.wait)
+    rq_loop = threading.Thread(target=runner.run_job, args=(worker, job_id))
     try:
         rq_loop.start()
         time.sleep(0.5)
@@ -207,6 +212,5 @@ def test_a_send_rq_delivers_is_claimed_only_once_a_thread_is_free(runtime: Any) 
         pool.drain()
     finally:
         slow_call.set()
-        runner.set_concurrent(None)
-        pool.shutdown()
+        worker.close()
     assert status() == "sent"

@@ -19,8 +19,11 @@ from sqlalchemy import select, update
 
 from adapters.base import OutboundMessage
 from gateway.jobs import local_batch, runner
+from gateway.jobs.kinds import KINDS, handlers_of
 from gateway.models import Contact, ContactAddress, Job, Message, utcnow
 from gateway.tasks.send import SendMessage, ambiguous_policy
+
+HANDLERS = handlers_of(KINDS)
 
 
 def _contact(session: Any, *, opted_out: bool = False) -> int:
@@ -183,19 +186,21 @@ def test_a_batch_claim_ends_each_message_in_its_own_state(runtime: Any) -> None:
     assert rows[ids["interrupted"]].status_at is not None and rows[ids["interrupted"]].failure_reason
 
 
-def test_the_local_path_sends_the_batch_once_and_records_every_outcome(
+def test_the_batch_path_sends_each_once_and_records_every_outcome(
     runtime: Any, providers: dict[str, Any]
 ) -> None:
     ids = _mixed(runtime)
     del ids["changed"]
     with runtime.db.session() as session:
         jobs = dict(zip(ids, _jobs(session, list(ids.values())), strict=True))
-    pool = runner.ConcurrentJobs(frozenset({"send_message"}), 4)
+    worker = runner.JobRunner(runtime, send_threads=4)
     try:
-        pool.run_local(runtime, list(jobs.values()))
-        pool.drain()
+        for job_id in jobs.values():  # as rq delivers them: each takes as many due sends as threads are free
+            runner.run_job(worker, job_id)
+        assert worker.pool is not None
+        worker.pool.drain()
     finally:
-        pool.shutdown()
+        worker.close()
 
     rows = _rows(runtime, list(ids.values()))
     status = {name: rows[mid].delivery_status for name, mid in ids.items()}
@@ -235,7 +240,7 @@ def test_a_message_is_claimed_once_within_a_batch_and_across_claimers(runtime: A
 
     def claim(job_ids: list[int]) -> None:
         gate.wait()
-        started, _finished, alone = local_batch._claim(runtime, job_ids)
+        started, _finished, alone = local_batch._claim(runtime, HANDLERS, job_ids)
         assert alone == []
         results.append(started)
 
@@ -264,12 +269,12 @@ def test_a_message_another_job_is_sending_is_left_alone_not_marked_interrupted(r
         first, second = _jobs(session, [message, message])
     stage = SendMessage()
     # The first job is at the provider: claimed (running) and the message marked sending.
-    claimed, _finished, _alone = local_batch._claim(runtime, [first])
+    claimed, _finished, _alone = local_batch._claim(runtime, HANDLERS, [first])
     assert [item.state.message_id for item in claimed] == [message]
 
     with runtime.db.session(write=False) as session:
         assert stage.read(runtime, session, [{"message_id": message}]) == [None]
-    started, finished, _alone = local_batch._claim(runtime, [second])
+    started, finished, _alone = local_batch._claim(runtime, HANDLERS, [second])
     assert started == [] and finished == [second]  # nothing to do: the first one sends it
     assert _rows(runtime, [message])[message].delivery_status == "sending"
 
@@ -369,7 +374,7 @@ def test_a_twilio_send_cut_off_during_its_call_is_looked_up_at_twilio(
     posts_before = sum(1 for r in twilio.requests if r.method == "POST")
 
     for job_id in jobs.values():
-        assert runner.run_job(runtime, job_id, hand_off=False) == "done"
+        assert runner.run_job(runner.JobRunner(runtime), job_id, hand_off=False) == "done"
 
     rows = _rows(runtime, list(ids.values()))
     reached, lost = rows[ids["reached"]], rows[ids["lost"]]
