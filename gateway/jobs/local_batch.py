@@ -171,15 +171,15 @@ def _claim(
         by_kind: dict[str, list[Any]] = {}
         for row in claimed:
             by_kind.setdefault(row[1], []).append(row)
-        for kind, jobs in by_kind.items():
+        for kind, group in by_kind.items():
             # All of a kind in one call (one conditional UPDATE for a batch of sends). No
             # savepoint: if a first step fails, the whole claim rolls back and every job takes
             # the one-job path (see run_batch).
             stage = handlers[kind]
             states = stage.begin(
-                runtime, session, [(dict(payload or {}), seen[job_id]) for job_id, _, payload, _, _ in jobs]
+                runtime, session, [(dict(payload or {}), seen[job_id]) for job_id, _, payload, _, _ in group]
             )
-            for (job_id, _, payload, attempts, max_attempts), state in zip(jobs, states, strict=True):
+            for (job_id, _, payload, attempts, max_attempts), state in zip(group, states, strict=True):
                 if state is None:
                     nothing_to_do.append(job_id)
                 else:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
 
+from gateway.db import rowcount
 from gateway.jobs.attempts import heartbeat_key
 from gateway.models import Job, utcnow
 from gateway.outage import OutageReport, is_storage_outage
@@ -124,12 +125,14 @@ def reconcile(runtime: Runtime, suspects: set[int] | None = None) -> dict[str, i
         with runtime.db.session() as session:
             # A job that killed its worker every time (out of memory, a crash in C code)
             # stops at max_attempts instead of taking down every worker in turn.
-            counts["failed"] = session.execute(
+            counts["failed"] = rowcount(
+                session,
                 update(Job)
                 .where(Job.id.in_(dead), Job.status == "running", Job.attempts >= Job.max_attempts)
-                .values(status="failed", finished_at=now, last_error="worker lost while running, every time")
-            ).rowcount
-            counts["stuck"] = session.execute(
+                .values(status="failed", finished_at=now, last_error="worker lost while running, every time"),
+            )
+            counts["stuck"] = rowcount(
+                session,
                 update(Job)
                 .where(Job.id.in_(dead), Job.status == "running")
                 .values(
@@ -137,8 +140,8 @@ def reconcile(runtime: Runtime, suspects: set[int] | None = None) -> dict[str, i
                     run_at=now,
                     enqueued_at=None,
                     last_error="worker lost while running; retried",
-                )
-            ).rowcount
+                ),
+            )
     if runtime.queue is None:
         return counts
     lost_after = timedelta(
@@ -202,7 +205,7 @@ class Scheduler:
         try:
             token = f"{id(self)}"
             held = queue.redis.get(LOCK_KEY)
-            if held is not None and held.decode() == token:
+            if held is not None and (held.decode() if isinstance(held, bytes) else held) == token:
                 queue.redis.pexpire(LOCK_KEY, int(self.tick * 3000) + 1000)
                 return True
             return bool(queue.redis.set(LOCK_KEY, token, nx=True, px=int(self.tick * 3000) + 1000))

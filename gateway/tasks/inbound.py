@@ -37,7 +37,7 @@ from conversations.effects import (
 from conversations.engine import step
 from conversations.events import MessageReceived, TimeoutFired
 from conversations.state import CONFIRMING, ConversationState
-from gateway.db import insert_ignoring
+from gateway.db import insert_ignoring, rowcount
 from gateway.jobs import registry
 from gateway.jobs.attempts import backoff_delay
 from gateway.jobs.outbox import JobSpec, record_jobs
@@ -381,22 +381,24 @@ def _write_plans(runtime: Runtime, session: Session, plans: list[_Plan]) -> None
             raise _Stale("a conversation was created meanwhile")
     known = [plan for plan in plans if plan.version is not None]
     if known:
-        moved = session.execute(
+        moved = rowcount(
+            session,
             _MOVE_CONVERSATION,
             [
                 {"cid": plan.contact_id, "seen": plan.version, **_conversation_values(plan, now)}
                 for plan in known
             ],
-        ).rowcount
+        )
         if moved != len(known):
             raise _Stale("a conversation moved on meanwhile")
     message_ids = [mid for plan in plans for mid in plan.message_ids]
-    taken = session.execute(
+    taken = rowcount(
+        session,
         update(Message)
         .where(Message.id.in_(message_ids), Message.processed_at.is_(None))
         .values(processed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if taken != len(message_ids):
         raise _Stale("a message was processed meanwhile")
     apply_effects(
