@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from config.settings import load_settings
+from gateway.cli_settings import settings_or_exit as _settings_or_exit
 
 # Replies waiting on providers at once per worker (see gateway.worker); the worker's one CPU
 # thread runs everything else.
@@ -80,18 +81,6 @@ def db_current() -> None:
     if pending:
         click.echo("run `lapor-gateway db upgrade`")
         sys.exit(1)
-
-
-def _settings_or_exit() -> Any:
-    """load_settings, or the ConfigError's lines and exit status 2 (never a traceback)."""
-    from config.problems import ConfigError
-
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(2)
 
 
 def _catalog_or_exit(runtime: Any) -> Any:

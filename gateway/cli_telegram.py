@@ -33,11 +33,11 @@ def telegram_poll(delete_webhook: bool, timeout: int, once: bool) -> None:
 
     Updates are stored and processed exactly as POST /webhooks/telegram would; run a worker too.
     """
-    from gateway.cli import _settings_or_exit
+    from gateway.cli_settings import settings_or_exit
     from gateway.runtime import Runtime
     from gateway.telegram_poll import PollRefused, poll
 
-    runtime = Runtime(_settings_or_exit())
+    runtime = Runtime(settings_or_exit())
     stop = threading.Event()
 
     def _stop(signum: int, frame: Any) -> None:

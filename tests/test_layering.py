@@ -78,13 +78,21 @@ KNOWN_CYCLES: tuple[frozenset[str], ...] = (
     frozenset({"config.loader", "config.schema"}),
     frozenset({"conversations.categorize", "conversations.routing_score"}),
     frozenset({"gateway.cli", "gateway.devserver"}),
+    # Grown on main by the citizens' voice (issue 20: notify -> voice -> satisfaction/supporters
+    # -> service) and the ombudsman step before this test met them; still one knot to untie.
     frozenset(
         {
             "gateway.tasks.inbound",
             "gateway.tasks.unprocessable",
             "gateway.tickets.forwarding",
+            "gateway.tickets.notify",
+            "gateway.tickets.ombudsman",
+            "gateway.tickets.reply_budget",
+            "gateway.tickets.satisfaction",
             "gateway.tickets.service",
+            "gateway.tickets.supporters",
             "gateway.tickets.threads",
+            "gateway.tickets.voice",
         }
     ),
     # A Flask blueprint package: its __init__ imports the views, which import the blueprint.
@@ -101,6 +109,7 @@ KNOWN_CYCLES: tuple[frozenset[str], ...] = (
             "gateway.inbox.views_list",
             "gateway.inbox.views_notices",
             "gateway.inbox.views_ticket",
+            "gateway.inbox.views_voice",
         }
     ),
 )
