@@ -333,7 +333,8 @@ class _Turn:
         draft.location = message.location
         draft.location_text = form.place.strip()
         if form.privacy in PRIVACY_CHOICES:
-            draft.privacy = form.privacy
+            # The citizen picked it on the form they reviewed and sent: their own choice.
+            draft.privacy, draft.privacy_chosen = form.privacy, True
         self.mark_emergency(draft)  # RAHASIA for self-harm and violence unless the citizen chose
         self.add_description(draft, text)
         if form.category and (self.config.category(form.category) or form.category == self.other_category()):
