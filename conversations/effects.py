@@ -46,6 +46,9 @@ class CreateTicket:
     #: once from the turn's configuration: the ticket is due by these, so a config edit between
     #: the reply and the ticket's creation cannot make the two disagree.
     deadlines: Mapping[str, int] = field(default_factory=dict)
+    # The citizen answered the privacy question (not a default or a rule). Defaults to the safe
+    # side: a ticket nobody chose is anonymous, never public (ARCHITECTURE.md).
+    privacy_chosen: bool = False
 
 
 @dataclass(frozen=True)

@@ -364,7 +364,8 @@ class _Turn:
         draft.location = message.location
         draft.location_text = form.place.strip()
         if form.privacy in PRIVACY_CHOICES:
-            draft.privacy = form.privacy
+            # The citizen picked it on the form they reviewed and sent: their own choice.
+            draft.privacy, draft.privacy_chosen = form.privacy, True
         self.mark_emergency(draft)  # RAHASIA for self-harm and violence unless the citizen chose
         self.add_description(draft, text)
         if form.category and (self.config.category(form.category) or form.category == self.other_category()):
@@ -835,6 +836,7 @@ class _Turn:
             return False
         if kind == "privacy" and value in PRIVACY_CHOICES:
             draft.privacy = value
+            draft.privacy_chosen = True
             if draft.edit_field == "privacy":
                 draft.edit_field = None
             return False
@@ -891,6 +893,7 @@ class _Turn:
                     self.notes.append(self.t("ack.privacy_default"))
             if privacy:
                 draft.privacy = privacy
+                draft.privacy_chosen = self.chose_privacy(text)
                 if draft.edit_field == "privacy":
                     draft.edit_field = None
         elif stage == CONFIRMING:
@@ -927,6 +930,11 @@ class _Turn:
         """The answer says "other" or "I do not know" ("yang lain", "tidak tahu")."""
         words = [str(w) for w in self.settings.get("other_category_words") or ()]
         return self.keywords.lookup_word(text, {"other": words}) == "other"
+
+    def chose_privacy(self, text: str) -> bool:
+        """Whether ``text`` names a privacy level itself: LEWATI (skip) and an answer that is
+        none of them leave the choice to the default, which is not the citizen's choice."""
+        return not self.keywords.is_keyword(text, "skip") and self.privacy_from_text(text) is not None
 
     def privacy_from_text(self, text: str) -> str | None:
         if self.keywords.is_keyword(text, "skip"):
@@ -975,6 +983,7 @@ class _Turn:
             draft.category_inferred = False
         elif field_name == "privacy":
             draft.privacy = None
+            draft.privacy_chosen = False
         self.state.stage = CONFIRMING  # leave the edit menu; advance() finds the field to ask
         self.advance()
         self.ask()
@@ -999,6 +1008,7 @@ class _Turn:
                 language=self.lang,
                 message_ids=tuple(draft.message_ids),
                 deadlines=days,
+                privacy_chosen=draft.privacy_chosen and draft.privacy is not None,
             )
         )
         kind = state.emergency or (self.emergency.kind if self.emergency else None)

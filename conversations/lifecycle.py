@@ -331,10 +331,15 @@ DEFAULT_PRIVACY: Final = "anonymous"
 
 
 def normalize_privacy(value: str | None, chosen: bool) -> str:
-    """The privacy a new ticket gets: the citizen's choice, else anonymous (ARCHITECTURE.md)."""
-    if chosen and value in PRIVACY_LEVELS:
+    """The privacy a new ticket gets: the citizen's choice, else anonymous (ARCHITECTURE.md).
+
+    A value the citizen did not choose may only be tighter than anonymous (a rule, such as an
+    emergency filed RAHASIA, may tighten as a coordinator may); never looser without them."""
+    if value not in PRIVACY_LEVELS:
+        return DEFAULT_PRIVACY
+    if chosen:
         return value
-    return DEFAULT_PRIVACY
+    return max(value, DEFAULT_PRIVACY, key=PRIVACY_LEVELS.index)
 
 
 def plan_privacy_change(current: str, wanted: str, role: str, *, citizen_consent: bool = False) -> str:

@@ -58,6 +58,10 @@ class Draft:
     category: str | None = None
     category_inferred: bool = False
     privacy: str | None = None
+    # Whether ``privacy`` is the citizen's own answer; False when a default or a rule (an
+    # emergency filed RAHASIA) set it. The ticket keeps it: ARCHITECTURE.md treats a ticket
+    # whose citizen did not choose differently (anonymous, or tighter by a rule).
+    privacy_chosen: bool = False
     attachments: list[Attachment] = field(default_factory=list)
     message_ids: list[str] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)

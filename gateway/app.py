@@ -92,7 +92,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None,
         n = settings.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
 
-    import gateway.work.handlers  # noqa: F401  (job handlers, so the web process can run jobs inline in tests)
     from gateway.ops.metrics import metrics_bp
     from gateway.web import inbox, open311, webform
     from gateway.web.api import api_bp

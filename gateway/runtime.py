@@ -19,7 +19,8 @@ from config.settings import Settings, load_settings
 from conversations.snapshot import ConfigSnapshot
 from gateway.config_snapshot import ConfigSource
 from gateway.store.db import DEFAULT_POOL_SIZE, Database
-from gateway.work.queue import JobQueue, set_current_queue
+from gateway.work.outbox import push_commits_to
+from gateway.work.queue import JobQueue
 
 
 class Runtime:
@@ -36,7 +37,7 @@ class Runtime:
             prepare_threshold=self.settings.db_prepare_threshold,
         )
         self.queue: JobQueue | None = JobQueue(self.settings.redis_url) if self.settings.redis_url else None
-        set_current_queue(self.queue)
+        push_commits_to(self.db, self.queue)
         self._adapters: dict[str, ChannelAdapter | None] = {}
         self._lock = threading.Lock()
         self._config = ConfigSource(self.settings.env)

@@ -176,15 +176,10 @@ def settings(tmp_path: Path, database_url: str, redis_url: str, providers: dict[
 def runtime(settings: Settings) -> Iterator[Any]:
     from gateway.devtools.demo import sync_agencies
     from gateway.runtime import Runtime
-    from gateway.work.runner import set_runtime
 
     runtime = Runtime(settings)
-    import gateway.work.handlers  # noqa: F401
-
-    set_runtime(runtime)
     sync_agencies(runtime)
     yield runtime
-    set_runtime(None)
     runtime.close()
 
 

@@ -19,7 +19,6 @@ from sqlalchemy import delete
 
 from gateway.store.db import rowcount
 from gateway.store.models import DeliveryReceipt, utcnow
-from gateway.work.scheduler import periodic
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -44,6 +43,5 @@ def delete_old_receipts(runtime: Runtime) -> int:
     return deleted
 
 
-@periodic("receipt_cleanup", INTERVAL)
-def _receipt_cleanup_task(runtime: Runtime) -> None:
+def receipt_cleanup_task(runtime: Runtime) -> None:
     delete_old_receipts(runtime)

@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 from adapters.sms.segments import split_segments
 from gateway.store.models import AuditEntry, ContactAddress, Message, utcnow
 from gateway.work.outbox import record_job
-from gateway.work.scheduler import periodic
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +273,6 @@ def release_held(runtime: Any, session: Session) -> int:
     return released
 
 
-@periodic("sms_budget", RELEASE_INTERVAL)
-def _every_minute(runtime: Any) -> None:
+def release_held_task(runtime: Any) -> None:
     with runtime.db.session() as session:
         release_held(runtime, session)

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from gateway.attachments.store import detach_contact_media, media_backend, remove_unreferenced
 from gateway.privacy.requests import anonymize_contact
 from gateway.store.models import AuditEntry, Contact, Message, Ticket, utcnow
-from gateway.work.scheduler import periodic
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -86,6 +85,5 @@ def apply_retention(runtime: Runtime) -> int:
     return done
 
 
-@periodic("retention", INTERVAL)
-def _retention_task(runtime: Runtime) -> None:
+def retention_task(runtime: Runtime) -> None:
     apply_retention(runtime)

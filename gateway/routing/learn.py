@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
 from gateway.store.models import Ticket, TicketEvent
-from gateway.work.scheduler import periodic
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -156,8 +155,7 @@ def learned_weight(runtime: Runtime) -> float:
         return DEFAULT_WEIGHT
 
 
-@periodic("routing.retrain", 24 * 3600)
-def _retrain_daily(runtime: Runtime) -> None:
+def retrain_daily(runtime: Runtime) -> None:
     learned = retrain(runtime)
     if learned is not None:
         log.info(

@@ -47,13 +47,14 @@ def insert_ignoring(dialect_name: str, table: Any, *columns: str) -> Any:
     return dialect.insert(table).on_conflict_do_nothing(index_elements=list(columns))
 
 
-def rowcount(session: Session, statement: UpdateBase) -> int:
-    """The number of rows an UPDATE or DELETE matched.
+def rowcount(session: Session, statement: UpdateBase, params: Any = None) -> int:
+    """The number of rows an UPDATE or DELETE matched (``params``: a list of parameter sets runs
+    it once per set, executemany, and counts them all).
 
     `Session.execute` is typed to return a plain `Result`, which has no ``rowcount``; a
     DML statement's result is a `CursorResult`, which has it. The cast lives here once.
     """
-    result = cast("CursorResult[Any]", session.execute(statement))
+    result = cast("CursorResult[Any]", session.execute(statement, params))
     return int(result.rowcount or 0)
 
 

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from gateway.attachments.links import signed_url
 from gateway.attachments.store import names_in, ticket_files
 from gateway.store.models import Agency, Contact, Message, Ticket, TicketEvent, TicketForward, utcnow
-from gateway.work import RetryLater, handler, record_job
+from gateway.work import RetryLater, record_job
 from gateway.work.registry import GiveUp
 
 if TYPE_CHECKING:
@@ -370,7 +370,6 @@ def retry_delay(attempts: int) -> float:
     return RETRY_FIRST if attempts <= 1 else RETRY_EVERY
 
 
-@handler("forward_ticket")
 def forward_ticket(runtime: Runtime, payload: dict[str, Any]) -> None:
     """Deliver the pending external forwards of one (ticket, agency). Safe to run twice."""
     ticket_id, agency_id = int(payload["ticket_id"]), int(payload["agency_id"])
@@ -525,7 +524,6 @@ def _already_sent(ticket: Ticket) -> set[str]:
     return sent
 
 
-@handler("forward_media")
 def forward_media(runtime: Runtime, payload: dict[str, Any]) -> None:
     """POST the files of one later message to the ticket's agency's webhook, signed, once."""
     ticket_id, message_id = int(payload["ticket_id"]), int(payload["message_id"])

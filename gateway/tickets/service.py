@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from conversations import lifecycle as lc
@@ -290,11 +290,19 @@ def _require_operator(actor: Actor, ticket: Ticket, what: Literal["reply", "note
         raise TransitionRefused("forbidden", "the ticket is not with your agency", key="not_your_agency")
 
 
-def unique_tracking(session: Session) -> str:
-    while True:
-        number = new_tracking_number()
-        if session.scalar(select(Ticket.id).where(Ticket.tracking == number)) is None:
-            return number
+_TRACKINGS_TAKEN = select(Ticket.tracking).where(Ticket.tracking.in_(bindparam("numbers", expanding=True)))
+
+
+def unique_trackings(session: Session, count: int) -> list[str]:
+    """``count`` distinct tracking numbers no ticket has, checked in one query per round.
+
+    The one place that picks a new ticket's number: a form's ticket takes one, a batch of
+    conversation turns reserves one for each turn (the turn that files a draft needs it)."""
+    numbers: set[str] = set()
+    while len(numbers) < count:
+        fresh = {new_tracking_number() for _ in range(count - len(numbers))} - numbers
+        numbers |= fresh - set(session.scalars(_TRACKINGS_TAKEN, {"numbers": list(fresh)}))
+    return list(numbers)
 
 
 def route_ticket(
@@ -454,7 +462,7 @@ def create_ticket(
     owner = _agency_by_code(session, runtime, decision.agency_code) or coordinator_agency(session, runtime)
     now = utcnow()
     ticket = Ticket(
-        tracking=tracking or unique_tracking(session),
+        tracking=tracking or unique_trackings(session, 1)[0],
         contact_id=contact.id if contact is not None else None,
         status=lc.UNVERIFIED,
         agency=owner,

@@ -20,7 +20,6 @@ from conversations import lifecycle as lc
 from conversations.tracking import format_tracking
 from gateway.store.models import AuditEntry, Ticket, TicketEvent, utcnow
 from gateway.tickets import policy
-from gateway.work.scheduler import periodic
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -37,7 +36,6 @@ BATCH = 500
 WATCHED = (lc.UNVERIFIED, lc.DISPATCHED, lc.IN_PROGRESS)
 
 
-@periodic("deadline_sweep", SWEEP_INTERVAL)
 def deadline_sweep(runtime: Runtime) -> None:
     counts = sweep(runtime)
     if any(counts.values()):

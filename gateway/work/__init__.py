@@ -2,12 +2,12 @@
 
 Write work with `record_job(session, kind, payload)` inside the transaction that
 creates what the job stands for; it reaches Redis only after that transaction
-commits. Register handlers with `@handler("kind")`, or `@transactional_handler("kind")` for
-work that only touches the database (it then commits together with the job's end).
-See docs/operations.md.
+commits. Every kind has one handler protocol, in batches (`gateway.work.registry.Handler`),
+and runs only once its handler is listed in `gateway.work.kinds.KINDS`. See docs/jobs.md and
+docs/operations.md, "Jobs and rq".
 """
 
 from gateway.work.outbox import record_job
-from gateway.work.registry import RetryLater, handler, transactional_handler
+from gateway.work.registry import FunctionHandler, Handler, RetryLater
 
-__all__ = ["RetryLater", "handler", "record_job", "transactional_handler"]
+__all__ = ["FunctionHandler", "Handler", "RetryLater", "record_job"]

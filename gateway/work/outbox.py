@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.orm import Session
@@ -15,23 +14,23 @@ from gateway.ops.logging_setup import current_request_id
 from gateway.store.db import insert_ignoring
 from gateway.store.models import Job, utcnow
 
+if TYPE_CHECKING:
+    from gateway.store.db import Database
+    from gateway.work.queue import JobQueue
+
 log = logging.getLogger(__name__)
 
 _PENDING_KEY = "lapor_pending_jobs"
-_LOCAL_KEY = "lapor_local_jobs"
-
-# A worker with send threads runs the sends its own jobs record itself, without the round
-# trip through Redis (rq's bookkeeping costs more CPU than a small job). The row is the
-# same outbox row and is marked enqueued, so if this process dies before running it the
-# reconciler finds it missing from Redis and pushes it; the claim makes it run once.
-_LOCAL_KINDS: frozenset[str] = frozenset()
-_LOCAL_DISPATCH: Callable[[list[int]], None] | None = None
+# The queue a session pushes its committed jobs to: handed to the sessions of a database by
+# `push_commits_to`, not looked up in a global, so two runtimes in one process (tests, the
+# benchmark) each push to their own Redis.
+_QUEUE_KEY = "lapor_job_queue"
 
 
-def set_local_dispatch(kinds: frozenset[str], dispatch: Callable[[list[int]], None] | None) -> None:
-    """Run jobs of ``kinds`` recorded in this process through ``dispatch`` after the commit."""
-    global _LOCAL_KINDS, _LOCAL_DISPATCH
-    _LOCAL_KINDS, _LOCAL_DISPATCH = (kinds, dispatch) if dispatch is not None else (frozenset(), None)
+def push_commits_to(db: Database, queue: JobQueue | None) -> None:
+    """Make every session of ``db`` push the jobs it commits to ``queue`` (None: no push; the
+    scheduler finds them)."""
+    db.sessionmaker.configure(info={_QUEUE_KEY: queue})
 
 
 def record_job(
@@ -126,11 +125,10 @@ def job_values(
 
 
 def enqueue_when_due(session: Session, kind: str, values: dict[str, Any], job_ids: list[int]) -> None:
-    """Remember jobs due now, to push (or run here) after the commit; later ones wait for the
-    scheduler. For jobs inserted with `job_values` outside `record_job` (the webhook's)."""
+    """Remember jobs due now, to push after the commit; later ones wait for the scheduler.
+    For jobs inserted with `job_values` outside `record_job` (the webhook's)."""
     if values["enqueued_at"] is not None:
-        key = _LOCAL_KEY if kind in _LOCAL_KINDS else _PENDING_KEY
-        session.info.setdefault(key, []).extend(job_ids)
+        session.info.setdefault(_PENDING_KEY, []).extend(job_ids)
 
 
 _STATEMENTS: dict[str, dict[str, Any]] = {}
@@ -158,24 +156,12 @@ def _enqueue_after_commit(session: Session) -> None:
         # A savepoint released (SQLAlchemy calls after_commit for those too): the rows are not
         # committed yet, so a worker would not find them.
         return
-    ids = session.info.pop(_PENDING_KEY, None) or []
-    local = session.info.pop(_LOCAL_KEY, None)
-    if local:
-        dispatch = _LOCAL_DISPATCH
-        try:
-            if dispatch is None:
-                raise RuntimeError("local dispatch was switched off")
-            dispatch(local)
-        except Exception:  # shutting down: Redis carries them instead
-            ids = ids + local
+    ids = session.info.pop(_PENDING_KEY, None)
     if not ids:
         return
-    # Imported here: the queue needs the running app's Redis, which models do not.
-    from gateway.work.queue import current_queue
-
-    queue = current_queue()
+    queue: JobQueue | None = session.info.get(_QUEUE_KEY)
     if queue is None:
-        return  # no Redis configured in this process: the scheduler will find them
+        return  # no Redis configured for this database: the scheduler will find them
     queue.push_many(ids)
 
 
@@ -186,4 +172,3 @@ def _forget_on_rollback(session: Session) -> None:
         # recorded inside it are kept too, and harmless: a claim of a missing row does nothing.
         return
     session.info.pop(_PENDING_KEY, None)
-    session.info.pop(_LOCAL_KEY, None)

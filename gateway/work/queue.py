@@ -1,33 +1,23 @@
-"""The rq side of the outbox: push job ids to Redis, with the JSON serializer.
+"""The rq side of the outbox: enqueue job ids through rq's own API, with the JSON serializer.
 
-`JobQueue.push_many` writes rq's records itself rather than calling
-``Queue.enqueue_call`` per job: every job is the same call with one integer
-argument, and rq's generic path (a `Job` object, its dependency checks, its
-``to_dict``, two HSETs) was the largest single cost of a webhook ack. What lands
-in Redis is what rq writes (same hash fields and values, same queue list, same
-queue set), so rq's workers, `Job.fetch` and the dashboards see ordinary rq jobs;
-a test compares the two field by field against the installed rq.
-
-The records of a batch are written by one Lua script: one command and one reply
-instead of a MULTI/EXEC of several (half the client CPU), and just as atomic. A
-Redis that refuses scripts gets the same records through MULTI/EXEC.
+Every job is the same call, ``execute(job_id)``, under an rq job id we choose
+(`rq_job_id`): pushing the same outbox row twice (the after-commit push, then the
+reconciler after a Redis restart) writes the same rq job again instead of a second one,
+and the claim in the database makes a second delivery a no-op. rq writes its own
+records (`Queue.enqueue_many`): what it stores is its business, so an rq upgrade
+cannot leave jobs its workers cannot read.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
-import re
 import threading
 import time
-import zlib
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from redis import Redis
-from redis.exceptions import ResponseError
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job as RqJob
@@ -42,79 +32,14 @@ RESULT_TTL = 0
 FAILURE_TTL = 3600
 # The handler's own deadline; sends time out much earlier (provider timeouts).
 JOB_TIMEOUT = 300
+# Seconds rq keeps the hash of a job taken off the queue by `forget_many`.
+FORGOTTEN_TTL = 1
 LIVE_STATUSES = frozenset({"queued", "started", "deferred", "scheduled"})
-
-# rq's key layout and timestamp format (rq.job.Job, rq.queue.Queue, rq.utils.utcformat).
-_JOB_KEY_PREFIX = RqJob.redis_job_namespace_prefix
-_QUEUE_KEY = Queue.redis_queue_namespace_prefix + QUEUE_NAME
-_QUEUES_KEY = Queue.redis_queues_keys
-_RQ_TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def rq_job_id(job_id: int) -> str:
-    return f"lapor-job-{job_id}"
-
-
-# The fields of rq's job hash that are the same for every job of ours: the callbacks and
-# run-time fields rq writes empty, the queue, the deadlines and the status.
-_STATIC_FIELDS: dict[str, str | int] = {
-    "success_callback_name": "",
-    "failure_callback_name": "",
-    "stopped_callback_name": "",
-    "started_at": "",
-    "ended_at": "",
-    "last_heartbeat": "",
-    "worker_name": "",
-    "group_id": "",
-    "origin": QUEUE_NAME,
-    "timeout": JOB_TIMEOUT,
-    "result_ttl": RESULT_TTL,
-    "failure_ttl": FAILURE_TTL,
-    "status": "queued",
-}
-
-
-def _job_data(job_id: int) -> bytes:
-    """rq's ``data`` field: the JSON serializer's (function, instance, args, kwargs), zlib-compressed."""
-    return zlib.compress(json.dumps([ENTRYPOINT, None, [job_id], {}]).encode())
-
-
-def _description(job_id: int) -> str:
-    return f"{ENTRYPOINT}({job_id!r})"  # rq's get_call_string
-
-
-def rq_job_fields(job_id: int, stamp: str) -> dict[str, str | int | bytes]:
-    """The hash rq's ``Job.save`` writes for ``execute(job_id)`` enqueued at ``stamp``."""
-    job_id = int(job_id)  # an int, never text: it is formatted into the payload and the key
-    return {
-        "created_at": stamp,
-        "enqueued_at": stamp,
-        "data": _job_data(job_id),
-        "description": _description(job_id),
-        **_STATIC_FIELDS,
-    }
-
-
-def _lua_literal(value: str | int) -> str:
-    text = str(value)
-    if not re.fullmatch(r"[\w.:-]*", text):
-        raise ValueError(f"not a plain constant: {text!r}")
-    return f"'{text}'"
-
-
-# KEYS: rq's set of queues, our queue's list, then the hash key of each job.
-# ARGV: the timestamp, then for each job its rq id, its data and its description.
-_PUSH_SCRIPT = f"""
-redis.call('SADD', KEYS[1], KEYS[2])
-for i = 3, #KEYS do
-  local a = 2 + (i - 3) * 3
-  redis.call('HSET', KEYS[i], 'created_at', ARGV[1], 'enqueued_at', ARGV[1],
-    'data', ARGV[a + 1], 'description', ARGV[a + 2],
-    {", ".join(f"{_lua_literal(k)}, {_lua_literal(v)}" for k, v in _STATIC_FIELDS.items())})
-  redis.call('RPUSH', KEYS[2], ARGV[a])
-end
-return #KEYS - 2
-"""
+    """The rq job id of outbox row ``job_id``: the same row is always the same rq job."""
+    return f"lapor-job-{int(job_id)}"
 
 
 class JobQueue:
@@ -126,9 +51,6 @@ class JobQueue:
             redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=30
         )
         self.queue = Queue(QUEUE_NAME, connection=self.redis, serializer=JSONSerializer)
-        # redis-py loads the script on first use and again after a Redis restart (NOSCRIPT).
-        self._push_script = self.redis.register_script(_PUSH_SCRIPT)
-        self.scripting = True
         self._background: BackgroundPusher | None = None
 
     def push_in_background(self) -> None:
@@ -154,22 +76,24 @@ class JobQueue:
         if not ids:
             return True
         try:
-            stamp = datetime.now(UTC).strftime(_RQ_TIMESTAMP)
-            # All of a batch or none of it (a script runs whole, as MULTI/EXEC does): a hash
-            # without its queue entry would look "queued" to `exists` forever, so the
-            # reconciler would never push it again.
-            if self.scripting:
-                try:
-                    self._push_by_script(ids, stamp)
-                    return True
-                except ResponseError as exc:  # scripting off (ACL, managed Redis): MULTI/EXEC
-                    self._push_by_transaction(ids, stamp)
-                    self.scripting = False
-                    log.warning(
-                        "Redis refused the enqueue script, using MULTI/EXEC", extra={"error": str(exc)}
-                    )
-                    return True
-            self._push_by_transaction(ids, stamp)
+            # All of a batch or none of it (MULTI/EXEC): a job hash without its queue entry would
+            # look "queued" to `exists` forever, so the reconciler would never push it again.
+            with self.redis.pipeline(transaction=True) as pipe:
+                self.queue.enqueue_many(
+                    [
+                        Queue.prepare_data(
+                            ENTRYPOINT,
+                            args=(int(job_id),),
+                            job_id=rq_job_id(job_id),
+                            timeout=JOB_TIMEOUT,
+                            result_ttl=RESULT_TTL,
+                            failure_ttl=FAILURE_TTL,
+                        )
+                        for job_id in dict.fromkeys(ids)  # rq refuses one id twice in a batch
+                    ],
+                    pipeline=pipe,
+                )
+                pipe.execute()
             return True
         except Exception as exc:  # Redis down: the database still has the work
             log.warning(
@@ -178,37 +102,24 @@ class JobQueue:
             return False
 
     def forget_many(self, job_ids: Iterable[int]) -> None:
-        """Take jobs out of the queue (a worker claimed them with another; see the runner's
-        batches). Best effort: a copy left behind is skipped at its claim, and a worker that
-        pops an id whose hash is gone moves on (rq skips it)."""
+        """Take the rq jobs of rows a worker claimed together with another off the queue (see the
+        runner's batches), so that rq does not deliver them again for nothing. Best effort: a copy
+        left behind is skipped at its claim.
+
+        rq's own calls, in one pipeline: `Queue.remove` takes the id off the queue and
+        `Job.cleanup` lets its hash expire (`FORGOTTEN_TTL`). Not `Job.delete`: it fetches each
+        job and reads its status first, 40 times the cost, on the worker's hot path. Only rows
+        already claimed are forgotten: until the hash expires `exists` still says "queued",
+        which the reconciler asks of pending rows only."""
         try:
             with self.redis.pipeline(transaction=False) as pipe:
                 for job_id in job_ids:
-                    key = rq_job_id(job_id)
-                    pipe.lrem(_QUEUE_KEY, 1, key)
-                    pipe.delete(_JOB_KEY_PREFIX + key)
+                    job = RqJob(rq_job_id(job_id), connection=self.redis, serializer=JSONSerializer)
+                    self.queue.remove(job, pipeline=pipe)
+                    job.cleanup(ttl=FORGOTTEN_TTL, pipeline=pipe)
                 pipe.execute()
         except Exception:  # Redis down: the copies are skipped when they come up
             log.debug("claimed jobs not removed from Redis", exc_info=True)
-
-    def _push_by_script(self, ids: list[int], stamp: str) -> None:
-        keys = [_QUEUES_KEY, _QUEUE_KEY]
-        args: list[str | bytes] = [stamp]
-        for job_id in ids:
-            job_id = int(job_id)
-            key = rq_job_id(job_id)
-            keys.append(_JOB_KEY_PREFIX + key)
-            args += (key, _job_data(job_id), _description(job_id))
-        self._push_script(keys=keys, args=args)
-
-    def _push_by_transaction(self, ids: list[int], stamp: str) -> None:
-        keys = [rq_job_id(job_id) for job_id in ids]
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.sadd(_QUEUES_KEY, _QUEUE_KEY)
-            for job_id, key in zip(ids, keys, strict=True):
-                pipe.hset(_JOB_KEY_PREFIX + key, mapping=rq_job_fields(job_id, stamp))
-            pipe.rpush(_QUEUE_KEY, *keys)
-            pipe.execute()
 
     def exists(self, job_id: int) -> bool:
         """Whether rq still holds this job and will still run it (queued, scheduled or running).
@@ -235,7 +146,7 @@ class BackgroundPusher:
 
     A webhook's answer then waits for its commit only, not for the Redis round trip after it,
     and under load the ids that gather while one push runs go together in the next (one
-    script call for many). Nothing is lost that the synchronous push would keep: the job's
+    push for many). Nothing is lost that the synchronous push would keep: the job's
     row is committed first either way, and if the process dies before the push, or Redis
     does not answer, the reconciler finds the row missing from Redis and pushes it again
     (as after any failed push). At exit the thread is given a moment to finish.
@@ -288,16 +199,3 @@ class BackgroundPusher:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
-
-
-_CURRENT: JobQueue | None = None
-
-
-def set_current_queue(queue: JobQueue | None) -> None:
-    """Set the process's queue; commits in this process enqueue through it."""
-    global _CURRENT
-    _CURRENT = queue
-
-
-def current_queue() -> JobQueue | None:
-    return _CURRENT

@@ -1,98 +1,54 @@
-"""The rq entrypoint: claim an outbox row, run its handler, record the outcome.
+"""The rq entrypoint: claim outbox rows, run their handlers, record the outcomes.
 
 Claiming is a conditional UPDATE (pending -> running), so when rq delivers the
 same id twice (a re-enqueue after a Redis restart, two schedulers racing) only
-one worker runs it.
+one worker runs it. Every kind goes through the one handler protocol of
+`gateway.work.registry` (read, begin, start, act, end over lists; see docs/jobs.md).
+
+rq calls `execute(job_id)`; the worker hands its `JobRunner` (runtime, the handlers of the
+kinds in `gateway.work.kinds`, heartbeats, send threads) in around each job (`serving`), so
+nothing here is a module-level setting.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
-import random
 import threading
 import time
-import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import datetime, timedelta
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
 
 from gateway.ops.logging_setup import request_context
 from gateway.store.models import Job, utcnow
-from gateway.work.registry import (
-    BATCH_SIZES,
-    HANDLERS,
-    STAGED,
-    TRANSACTIONAL,
-    TRANSACTIONAL_MANY,
-    TRANSACTIONAL_READ_MANY,
-    TRANSACTIONAL_READS,
-    GiveUp,
-    ManyFn,
-    RetryLater,
-    StagedHandler,
+from gateway.work import local_batch
+from gateway.work.attempts import (
+    Heartbeats,
+    claim_values,
+    count_retry,
+    due_by,
+    finish_statement,
+    record_failure,
+    request_id_of,
+    reschedule_statement,
 )
+from gateway.work.kinds import KINDS, Kinds, handlers_of
+from gateway.work.registry import AGAIN, GiveUp, Handler, Result, RetryLater
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-_RUNTIME: Runtime | None = None
-
-# Backoff for failed attempts, in seconds: base * 2**attempt, capped, with jitter.
-BACKOFF_BASE = 2.0
-BACKOFF_CAP = 600.0
-
-# While a job runs, its worker refreshes a Redis key every HEARTBEAT_INTERVAL seconds that
-# lives HEARTBEAT_TTL seconds. A "running" row without that key belongs to a dead worker
-# (SIGKILL, OOM, lost machine), so the reconciler can recover it in well under two minutes
-# instead of waiting for `job_stuck_after`.
-HEARTBEAT_INTERVAL = 1.0
-HEARTBEAT_TTL = 10.0
-_RUNNING: set[int] = set()
-_RUNNING_LOCK = threading.Lock()
-_HEARTBEAT: threading.Thread | None = None
-
-
-def heartbeat_key(job_id: int) -> str:
-    return f"lapor:job-alive:{job_id}"
-
-
-def _beat(runtime: Runtime, ids: list[int]) -> None:
-    queue = runtime.queue
-    if queue is None or not ids:
-        return
-    try:
-        with queue.redis.pipeline() as pipe:
-            for job_id in ids:
-                pipe.set(heartbeat_key(job_id), "1", px=int(HEARTBEAT_TTL * 1000))
-            pipe.execute()
-    except Exception:  # Redis down: the reconciler falls back to job_stuck_after
-        log.debug("heartbeat not written", exc_info=True)
-
-
-def _heartbeat_loop() -> None:
-    while True:
-        runtime = _RUNTIME
-        with _RUNNING_LOCK:
-            ids = list(_RUNNING)
-        if runtime is not None:
-            _beat(runtime, ids)
-        threading.Event().wait(HEARTBEAT_INTERVAL)
-
-
-def _ensure_heartbeat() -> None:
-    global _HEARTBEAT
-    if _HEARTBEAT is None or not _HEARTBEAT.is_alive():
-        _HEARTBEAT = threading.Thread(target=_heartbeat_loop, name="lapor-heartbeat", daemon=True)
-        _HEARTBEAT.start()
-
-
-# How long the dispatcher of local sends waits for more free threads once one is free.
+# Job kinds that run on the send threads: they wait on a provider, not on the CPU.
+CONCURRENT_KINDS = frozenset({"send_message"})
+# How long a worker that rq handed a send waits for more free send threads once one is free.
 GATHER_SECONDS = 0.002
 
 
@@ -106,25 +62,21 @@ class ConcurrentJobs:
     the pool holds one of ``threads`` slots, reserved *before* the claim (`reserve`). A claimed
     send never waits in a queue for a thread, so a worker killed at any moment leaves as few
     claimed-but-not-called sends as the design allows (see gateway/work/handlers/send.py for how those
-    are recovered). rq still delivers jobs one at a time: `run_job` reserves a slot before it
-    claims a job of these kinds (rq's loop waits there while every thread is busy: no more
-    jobs are taken than can run) and hands the handler to the pool. The sends this process
-    records itself (`run_local`) wait, unclaimed, for the dispatcher thread, which claims as
-    many of them as there are free slots. A job's row stays ``running`` (with its heartbeat)
-    until its handler has finished, so a SIGKILL mid-send is recovered as before.
+    are recovered). rq delivers jobs one at a time: when it delivers a send, the worker reserves
+    the free slots (rq's loop waits there while every thread is busy: no more jobs are taken
+    than can run) and claims that many due sends together (`JobRunner.run_sends`). A job's row
+    stays ``running`` (with its heartbeat) until its handler has finished, so a SIGKILL
+    mid-send is recovered as before.
     """
 
     def __init__(self, kinds: frozenset[str], threads: int) -> None:
         self.kinds = kinds
         self.threads = threads
+        self.recorder = local_batch.Recorder()
         self._slots = threading.BoundedSemaphore(threads)
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="lapor-job")
         self._outstanding = 0
         self._idle = threading.Condition()
-        self._batches: queue.SimpleQueue[tuple[Runtime, list[int]] | None] = queue.SimpleQueue()
-        self._dispatcher: threading.Thread | None = None
-        self._dispatcher_lock = threading.Lock()
-        self._stopping = False
 
     def _count(self, delta: int) -> None:
         with self._idle:
@@ -167,119 +119,81 @@ class ConcurrentJobs:
 
         future.add_done_callback(done)
 
-    def submit(self, fn: Callable[[], None], *, reserved: bool = False) -> None:
-        """Run ``fn`` on the pool; waits for a free slot unless one was reserved for it."""
-        if not reserved:
-            self.reserve()
-        self.run_reserved(fn)
-
-    def run_local(self, runtime: Runtime, job_ids: list[int]) -> None:
-        """Run jobs this process recorded itself (see `gateway.work.outbox.set_local_dispatch`)."""
-        # Queued jobs get the heartbeat of running ones, so the reconciler does not take them
-        # for lost while they wait here for a thread, yet recovers them if this process dies.
-        with _RUNNING_LOCK:
-            _RUNNING.update(job_ids)
-        _ensure_heartbeat()
-        self._count(1)
-        self._batches.put((runtime, list(job_ids)))
-        with self._dispatcher_lock:
-            if self._dispatcher is None or not self._dispatcher.is_alive():
-                self._dispatcher = threading.Thread(
-                    target=self._dispatch_loop, name="lapor-send-dispatch", daemon=True
-                )
-                self._dispatcher.start()
-
-    def _dispatch_loop(self) -> None:
-        """Claim the locally recorded jobs as threads become free, as many at a time as are free."""
-        from gateway.work.local_batch import run_batch
-
-        while True:
-            item = self._batches.get()
-            if item is None:
-                return
-            runtime, job_ids = item
-            try:
-                while job_ids and not self._stopping:
-                    # Sends end in groups (their results are committed together), so a moment's
-                    # wait gathers the threads a group frees into one claim, not one claim each.
-                    free = self.reserve(len(job_ids), gather=GATHER_SECONDS)
-                    if self._stopping:
-                        self.unreserve(free)
-                        break
-                    taken, job_ids = job_ids[:free], job_ids[free:]
-                    try:
-                        run_batch(runtime, taken, self)
-                    except Exception:  # its jobs stay pending or running: the reconciler sees them
-                        log.exception("local sends not started", extra={"jobs": len(taken)})
-            finally:
-                if job_ids:  # dropped at shutdown: pending rows the reconciler pushes to Redis
-                    release_claims(job_ids)
-                self._count(-1)
-
     def drain(self) -> None:
-        """Wait until no handed-off job is queued or running (a burst worker does before it exits)."""
+        """Wait until no handed-off job is running (a burst worker does before it exits)."""
         with self._idle:
             self._idle.wait_for(lambda: self._outstanding == 0)
 
     def shutdown(self) -> None:
-        """Wait for the jobs in flight: a warm shutdown (SIGTERM) lets each finish and record its end.
-
-        Local jobs not claimed yet are dropped here; their rows stay pending and the
-        reconciler pushes them to another worker.
-        """
-        self._stopping = True
-        self._batches.put(None)
+        """Wait for the jobs in flight: a warm shutdown (SIGTERM) lets each finish and record its end."""
         self._executor.shutdown(wait=True, cancel_futures=True)
-        dispatcher = self._dispatcher
-        if dispatcher is not None:
-            dispatcher.join(timeout=5)
 
 
-def run_local_job(runtime: Runtime, job_id: int) -> None:
-    """One job this process recorded, on the one-job path (claim, run, record)."""
+class JobRunner:
+    """What one worker's jobs share: the runtime, the handler of each kind (from ``kinds``, the
+    one list in `gateway.work.kinds`; a test hands its own kinds with it), the heartbeats of the
+    jobs it holds, and its send threads (none with ``send_threads`` 1: every job runs on rq's own
+    thread)."""
+
+    def __init__(self, runtime: Runtime, send_threads: int = 1, kinds: Kinds = KINDS) -> None:
+        self.runtime = runtime
+        self.handlers = handlers_of(kinds)
+        self.heartbeats = Heartbeats(runtime.queue)
+        self.pool = ConcurrentJobs(CONCURRENT_KINDS, send_threads) if send_threads > 1 else None
+
+    def close(self) -> None:
+        """Let the sends in flight finish and record their ends, then stop the heartbeats."""
+        if self.pool is not None:
+            self.pool.shutdown()
+        self.heartbeats.stop()
+
+    def run_sends(self, kind: str, job_id: int) -> str:
+        """A send rq delivered, with as many other due sends as there are free send threads.
+
+        One rq delivery, one read, one claim and one mark for the batch (`local_batch.run_batch`)
+        instead of one each; the rq jobs of the other sends claimed are then taken off the queue,
+        so rq does not deliver them again for nothing (a copy that is left is skipped at its
+        claim)."""
+        pool = self.pool
+        assert pool is not None
+        free = pool.reserve(pool.threads, gather=GATHER_SECONDS)
+        try:
+            ids = [job_id]
+            if free > 1:
+                with self.runtime.db.session(write=False) as session:
+                    ids += list(session.scalars(_due_of_kind(kind, job_id, utcnow(), free - 1)))
+        except BaseException:
+            pool.unreserve(free)
+            raise
+        pool.unreserve(free - len(ids))
+        alone = local_batch.run_batch(self.runtime, self.handlers, ids, pool, self.heartbeats)
+        for other in alone:
+            pool.run_reserved(self._run_alone, other)
+        claimed = [other for other in ids[1:] if other not in alone]
+        if claimed and self.runtime.queue is not None:
+            self.runtime.queue.forget_many(claimed)
+        return f"batch of {len(ids)} sends"
+
+    def _run_alone(self, job_id: int) -> None:
+        """A job of the batch that takes the one-job path (claim, run, record) on its send thread."""
+        try:
+            run_job(self, job_id, hand_off=False)
+        except Exception:  # the database failed: the row is still pending or running, the reconciler sees it
+            log.exception("job failed to run", extra={"job_id": job_id})
+
+
+# The worker's `JobRunner` while rq runs a job (see `serving`); unset outside a job.
+_SERVING: ContextVar[JobRunner] = ContextVar("lapor_job_runner")
+
+
+@contextmanager
+def serving(jobs: JobRunner) -> Iterator[None]:
+    """Hand ``jobs`` to `execute` for what runs inside (the rq worker wraps each job in it)."""
+    token = _SERVING.set(jobs)
     try:
-        run_job(runtime, job_id, hand_off=False)
-    except Exception:  # the database failed: the row is still pending or running, the reconciler sees it
-        log.exception("local job failed to run", extra={"job_id": job_id})
+        yield
     finally:
-        with _RUNNING_LOCK:
-            _RUNNING.discard(job_id)  # also when the claim found it taken (run elsewhere)
-
-
-_CONCURRENT: ConcurrentJobs | None = None
-
-
-def set_concurrent(pool: ConcurrentJobs | None) -> None:
-    """The worker sets this when started with more than one send thread."""
-    global _CONCURRENT
-    _CONCURRENT = pool
-
-
-def set_runtime(runtime: Runtime | None) -> None:
-    """The worker sets its runtime once at start; tests set theirs."""
-    global _RUNTIME
-    _RUNTIME = runtime
-
-
-def get_runtime() -> Runtime:
-    global _RUNTIME
-    if _RUNTIME is None:
-        from gateway.runtime import Runtime
-
-        _RUNTIME = Runtime()
-        _import_handlers()
-    return _RUNTIME
-
-
-def _import_handlers() -> None:
-    """Import the modules whose @handler decorators fill the registry."""
-    import gateway.work.handlers  # noqa: F401
-
-
-def backoff_delay(attempt: int) -> float:
-    """Exponential backoff with full jitter, so retries of many jobs do not stampede."""
-    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempt - 1)))
-    return random.uniform(ceiling / 2, ceiling)
+        _SERVING.reset(token)
 
 
 def execute(job_id: int) -> str:
@@ -291,10 +205,13 @@ def execute(job_id: int) -> str:
     it again. Raised to rq, it put the job in rq's failed registry with an ERROR traceback
     although the outbox then ran it to the end; `rq info` must list real failures only.
     """
-    runtime = get_runtime()
-    _import_handlers()
+    jobs = _SERVING.get(None)
+    if jobs is None:  # a plain `rq worker`: it has no runtime to hand in
+        raise RuntimeError(
+            "lapor jobs run in `lapor-gateway worker` (gateway.work.worker), not a plain rq worker"
+        )
     try:
-        return run_job(runtime, job_id)
+        return run_job(jobs, job_id)
     except Exception as exc:
         log.warning(
             "job not run: the database failed around it; the reconciler pushes it again",
@@ -303,18 +220,7 @@ def execute(job_id: int) -> str:
         return "deferred"
 
 
-Claimed = tuple[int, dict[str, object], int, int]  # id, payload, attempts, max_attempts
 _LOOK = select(Job.kind, Job.status, Job.payload).where(Job.id == bindparam("id"))
-
-
-def claim_values(now: datetime) -> dict[str, Any]:
-    """What a claim writes: running since ``now``, one more attempt."""
-    return {"status": "running", "started_at": now, "attempts": Job.attempts + 1}
-
-
-def due_by(now: datetime) -> Any:
-    """A job the claim may take: pending and due (a second's slack for clocks and rounding)."""
-    return (Job.status == "pending") & (Job.run_at <= now + timedelta(seconds=1))
 
 
 def _claim_statement(job_id: int, now: datetime) -> Any:
@@ -323,21 +229,20 @@ def _claim_statement(job_id: int, now: datetime) -> Any:
         update(Job)
         .where(Job.id == job_id, due_by(now))
         .values(**claim_values(now))
-        .returning(Job.kind, Job.payload, Job.attempts, Job.max_attempts)
+        .returning(Job.id, Job.payload, Job.attempts, Job.max_attempts)
     )
+
+
+def _due_of_kind(kind: str, job_id: int, now: datetime, limit: int) -> Any:
+    """Due jobs of ``kind`` besides ``job_id``, oldest first."""
+    return select(Job.id).where(Job.kind == kind, due_by(now), Job.id != job_id).order_by(Job.id).limit(limit)
 
 
 def _claim_more_statement(kind: str, job_id: int, now: datetime, limit: int) -> Any:
-    """Due jobs of ``kind`` besides ``job_id``, oldest first; rows another worker is claiming
-    right now are skipped on PostgreSQL (SKIP LOCKED), and the status is checked again on the
-    row itself, so a job is never claimed twice."""
-    due = (
-        select(Job.id)
-        .where(Job.kind == kind, due_by(now), Job.id != job_id)
-        .order_by(Job.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+    """Claim due jobs of ``kind`` besides ``job_id``, oldest first; rows another worker is
+    claiming right now are skipped on PostgreSQL (SKIP LOCKED), and the status is checked again
+    on the row itself, so a job is never claimed twice."""
+    due = _due_of_kind(kind, job_id, now, limit).with_for_update(skip_locked=True)
     return (
         update(Job)
         .where(Job.id.in_(due.scalar_subquery()), Job.status == "pending")
@@ -346,428 +251,238 @@ def _claim_more_statement(kind: str, job_id: int, now: datetime, limit: int) -> 
     )
 
 
-def run_job(runtime: Runtime, job_id: int, hand_off: bool = True) -> str:
-    """Claim job ``job_id`` and run it; for a batched kind, also claim and run other due jobs of it.
+@dataclass
+class _Claimed:
+    """A claimed job on its way through the handler's steps."""
 
-    Heartbeats: the claimed ids join `_RUNNING`, which the heartbeat thread refreshes every
-    second; the reconciler only suspects a running row older than its grace period (15 s),
-    so no heartbeat needs writing per job here.
-    """
-    begin_error: BaseException | None = None
+    job_id: int
+    payload: dict[str, Any]
+    attempts: int
+    max_attempts: int
     seen: Any = None
-    # A first look without the write lock: a job already taken costs no write transaction, and a
-    # staged handler reads and decides here, leaving only conditional writes for the claim.
+    state: Any = None
+    outcome: Any = None
+
+
+def run_job(jobs: JobRunner, job_id: int, hand_off: bool = True) -> str:
+    """Read, claim, act on and end job ``job_id`` (see `gateway.work.registry`); for a kind with
+    a ``batch`` above one, other due jobs of it go through the same steps with it.
+
+    ``hand_off``: a send goes to the send threads with the other due sends (`JobRunner.run_sends`);
+    False runs it here (a job of such a batch that took the one-job path).
+
+    Heartbeats: the claimed ids are held by the worker's `Heartbeats`, refreshed every second;
+    the reconciler only suspects a running row older than its grace period (15 s), so no
+    heartbeat needs writing per job here.
+    """
+    runtime = jobs.runtime
+    read_error: BaseException | None = None
+    seen: Any = None
+    # The first look, without the write lock: a job already taken costs no write transaction,
+    # and a kind claimed one job at a time reads and decides here, leaving only conditional
+    # writes for the claim.
     with runtime.db.session(write=False) as session:
         row = session.execute(_LOOK, {"id": job_id}).first()
         if row is None or row[1] != "pending":
             return "skipped"
-        stage = STAGED.get(str(row[0]))
-        if stage is not None:
+        kind = str(row[0])
+        handler = jobs.handlers.get(kind)
+        to_pool = hand_off and handler is not None and jobs.pool is not None and kind in jobs.pool.kinds
+        if handler is None:
+            read_error = GiveUp(f"no handler for job kind {kind!r}")
+        elif handler.batch == 1 and not to_pool:
             try:
-                seen = stage.read(runtime, session, dict(row[2] or {}))
+                [seen] = handler.read(runtime, session, [dict(row[2] or {})])
             except Exception as exc:
-                begin_error = exc
-    slot = _Slot.for_kind(str(row[0]) if hand_off else "")
-    try:
-        return _claim_and_run(runtime, job_id, hand_off, seen, begin_error, slot)
-    finally:
-        slot.release()
-
-
-class _Slot:
-    """A thread of the send pool reserved for one job before its claim (see `ConcurrentJobs`):
-    handed to the pool with the job, or given back if the job does not go there."""
-
-    def __init__(self, pool: ConcurrentJobs | None) -> None:
-        self.pool = pool
-        if pool is not None:
-            pool.reserve()
-
-    @classmethod
-    def for_kind(cls, kind: str) -> _Slot:
-        pool = _CONCURRENT
-        return cls(pool if pool is not None and kind in pool.kinds else None)
-
-    def hand_over(self) -> bool:
-        """True (once) if a slot is held: the pool's task takes it over."""
-        held, self.pool = self.pool is not None, None
-        return held
-
-    def release(self) -> None:
-        if self.pool is not None:
-            self.pool.unreserve()
-            self.pool = None
+                read_error = exc
+    if to_pool:
+        return jobs.run_sends(kind, job_id)
+    return _claim_and_run(jobs, job_id, kind, handler, seen, read_error)
 
 
 def _claim_and_run(
-    runtime: Runtime, job_id: int, hand_off: bool, seen: Any, begin_error: BaseException | None, slot: _Slot
+    jobs: JobRunner, job_id: int, kind: str, handler: Handler | None, seen: Any, error: BaseException | None
 ) -> str:
-    state: Any = None
+    """Claim the job (for a batched kind, with up to ``batch - 1`` more due jobs of it) and
+    ``begin`` them; then ``start``, ``act`` and ``end`` them here.
+
+    A kind claimed one job at a time was read before the claim, and its ``begin`` runs in the
+    claim's transaction (in a savepoint: when it fails, the claim stays and the failure is
+    recorded against this attempt like any other). A batched kind is claimed first, so that two
+    workers draining one backlog never read the same jobs, and read after the claim."""
+    runtime = jobs.runtime
     now = utcnow()
     with runtime.db.session() as session:
-        claimed = session.execute(_claim_statement(job_id, now)).first()
-        if claimed is None:
+        first = session.execute(_claim_statement(job_id, now)).first()
+        if first is None:
             return "skipped"
-        kind = str(claimed[0])
-        batch: list[Claimed] = [(job_id, dict(claimed[1] or {}), int(claimed[2]), int(claimed[3]))]
-        size = BATCH_SIZES.get(kind, 1)
-        if size > 1:
-            batch += [
-                (int(r[0]), dict(r[1] or {}), int(r[2]), int(r[3]))
-                for r in session.execute(_claim_more_statement(kind, job_id, now, size - 1))
-            ]
-        stage = STAGED.get(kind)
-        if stage is not None and begin_error is None:
-            state, begin_error = _begin_stage(runtime, session, stage, job_id, batch[0][1], seen)
-    if stage is not None:
-        return _run_staged(runtime, job_id, kind, stage, state, begin_error, batch[0], hand_off, slot)
-    ids = [job[0] for job in batch]
-    with _RUNNING_LOCK:
-        _RUNNING.update(ids)
-    _ensure_heartbeat()
-    if len(ids) > 1 and runtime.queue is not None:
-        runtime.queue.forget_many(ids[1:])
-    if kind in TRANSACTIONAL:
-        try:
-            if len(batch) == 1:
-                return _run_transactional(runtime, kind, *batch[0])
-            outcomes = _run_transactional_batch(runtime, kind, batch)
-        finally:
-            release_claims(ids)
-        return f"batch of {len(outcomes)}: " + ", ".join(outcomes)
-    _, payload, attempts, max_attempts = batch[0]
-    return _run_here_or_on_a_send_thread(
-        job_id,
-        kind,
-        lambda: _run_claimed(runtime, job_id, kind, payload, attempts, max_attempts),
-        hand_off,
-        slot,
-    )
-
-
-def _run_here_or_on_a_send_thread(
-    job_id: int, kind: str, run: Callable[[], str], hand_off: bool, slot: _Slot | None = None
-) -> str:
-    """Run a claimed job now, or on the pool when it is a kind the pool takes (in the ``slot``
-    reserved before its claim); either way its heartbeat stops when it ends."""
-    pool = _CONCURRENT
-    if hand_off and pool is not None and kind in pool.kinds:
-
-        def run_in_pool() -> None:
-            try:
-                run()
-            except Exception:  # the database failed while recording the outcome
-                log.exception("job outcome not recorded", extra={"job_id": job_id, "kind": kind})
-            finally:
-                release_claim(job_id)
-
-        try:
-            pool.submit(run_in_pool, reserved=slot is not None and slot.hand_over())
-        except BaseException:
-            release_claim(job_id)
-            raise
-        return "handed to a send thread"
+        rows = [first]
+        if handler is not None and handler.batch > 1:
+            rows += session.execute(_claim_more_statement(kind, job_id, now, handler.batch - 1)).all()
+        batch = [_Claimed(int(r[0]), dict(r[1] or {}), int(r[2]), int(r[3]), seen=seen) for r in rows]
+        if handler is not None and handler.batch == 1 and error is None:
+            error = _begin(runtime, session, handler, batch)
+    if len(batch) > 1 and runtime.queue is not None:
+        runtime.queue.forget_many([c.job_id for c in batch[1:]])  # claimed here: rq need not deliver them
+    if handler is not None and handler.batch > 1 and error is None:
+        error = _read_and_begin(runtime, handler, batch)
+    if error is None:
+        batch = [c for c in batch if c.state is not None]
+    if not batch:
+        return "done"
+    ids = [c.job_id for c in batch]
+    jobs.heartbeats.hold(ids)
     try:
-        return run()
+        return _act_and_end(runtime, kind, handler, batch, error)
     finally:
-        release_claim(job_id)
+        jobs.heartbeats.release(ids)
 
 
-_NOTHING_TO_DO = object()
-
-
-def _begin_stage(
-    runtime: Runtime, session: Any, stage: StagedHandler, job_id: int, payload: dict[str, object], seen: Any
-) -> tuple[Any, BaseException | None]:
-    """A staged handler's first step, in the claim's transaction. A savepoint keeps the claim
-    when it fails, so the failure is recorded against this attempt like any other."""
+def _begin(runtime: Runtime, session: Any, handler: Handler, batch: list[_Claimed]) -> BaseException | None:
+    """The handler's ``begin`` for the claimed jobs, in a savepoint of ``session``; the jobs with
+    nothing left to do are done in it. Returns the error that undid it, if any."""
     try:
         with session.begin_nested():
-            state = stage.begin(runtime, session, payload, seen)
-            if state is None:
-                session.execute(finish_statement(job_id, "done", None))
-                return _NOTHING_TO_DO, None
-            return state, None
+            states = handler.begin(runtime, session, [(c.payload, c.seen) for c in batch])
+            if len(states) != len(batch):
+                raise ValueError(f"begin answered {len(states)} results for {len(batch)} jobs")
+            nothing = [c.job_id for c, state in zip(batch, states, strict=True) if state is None]
+            if nothing:
+                session.execute(finish_statement(nothing, "done", None))
     except Exception as exc:
-        return None, exc
+        return exc
+    for c, state in zip(batch, states, strict=True):
+        c.state = state
+    return None
 
 
-def _run_staged(
-    runtime: Runtime,
-    job_id: int,
-    kind: str,
-    stage: StagedHandler,
-    state: Any,
-    begin_error: BaseException | None,
-    claimed: Claimed,
-    hand_off: bool,
-    slot: _Slot | None = None,
-) -> str:
-    _, _payload, attempts, max_attempts = claimed
-    if begin_error is None and state is _NOTHING_TO_DO:
-        return "done"
-
-    def body() -> None:
-        if begin_error is not None:
-            raise begin_error
-        stage.start_many(runtime, [state])
-        outcome = stage.act(runtime, state)
-        with runtime.db.session() as session:
-            stage.end(runtime, session, state, outcome)
-            session.execute(finish_statement(job_id, "done", None))
-
-    def run() -> str:  # on whichever thread runs it, with the request id of the job's webhook
-        with request_context(_request_id(_payload)):
-            return guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
-
-    with _RUNNING_LOCK:
-        _RUNNING.add(job_id)
-    _ensure_heartbeat()
-    return _run_here_or_on_a_send_thread(
-        job_id,
-        kind,
-        run,
-        hand_off and begin_error is None,
-        slot,
-    )
-
-
-def guarded(
-    runtime: Runtime,
-    job_id: int,
-    kind: str,
-    attempts: int,
-    max_attempts: int,
-    body: Callable[[], None],
-    *,
-    finished: bool = False,
-) -> str:
-    """Run ``body`` and record what became of the job: retry, failed, or (unless ``body``
-    recorded it itself: ``finished``) done."""
-    try:
-        body()
-    except Exception as exc:  # RetryLater and GiveUp included
-        return _record_failure(runtime, job_id, kind, exc, attempts, max_attempts)
-    if not finished:
-        with runtime.db.session() as session:
-            session.execute(finish_statement(job_id, "done", None))
-    return "done"
-
-
-def _run_transactional(
-    runtime: Runtime, kind: str, job_id: int, payload: dict[str, object], attempts: int, max_attempts: int
-) -> str:
-    """The handler's work and the job's end in one transaction; failures as in `_run_claimed`."""
-    fn = TRANSACTIONAL[kind]
-    seen = _read_ahead(runtime, kind, [(job_id, payload)]).get(job_id)
-    later: RetryLater | None = None
-
-    def body() -> None:
-        nonlocal later
-        with runtime.db.session() as session:
-            later = fn(runtime, session, payload, seen)
-            _end_in(session, job_id, later)
-
-    with request_context(_request_id(payload)):
-        outcome = guarded(runtime, job_id, kind, attempts, max_attempts, body, finished=True)
-    if outcome == "done" and later is not None:
-        _count_retry(kind)
-        return "retry"
-    return outcome
-
-
-def _read_ahead(runtime: Runtime, kind: str, jobs: list[tuple[int, dict[str, object]]]) -> dict[int, Any]:
-    """The kind's read-only look for each job (see `TRANSACTIONAL_READS`), in one read-only
-    transaction; empty when the kind has none or the look fails (the handlers then do the
-    work themselves, in their transactions)."""
-    read = TRANSACTIONAL_READS.get(kind)
-    read_many = TRANSACTIONAL_READ_MANY.get(kind)
-    if read is None and read_many is None:
-        return {}
+def _read_and_begin(runtime: Runtime, handler: Handler, batch: list[_Claimed]) -> BaseException | None:
+    """A batched kind's ``read`` after its claim (read-only), then its ``begin``, in a write
+    transaction of its own only if the kind has a ``begin`` of its own (the default writes
+    nothing)."""
     try:
         with runtime.db.session(write=False) as session:
-            if read_many is not None and (len(jobs) > 1 or read is None):
-                seen = read_many(runtime, session, [payload for _job_id, payload in jobs])
-                return dict(zip([job_id for job_id, _payload in jobs], seen, strict=True))
-            assert read is not None
-            return {job_id: read(runtime, session, payload) for job_id, payload in jobs}
-    except Exception:
-        log.debug("read-only look failed", exc_info=True, extra={"kind": kind})
-        return {}
+            seen = handler.read(runtime, session, [c.payload for c in batch])
+            if len(seen) != len(batch):
+                raise ValueError(f"read answered {len(seen)} results for {len(batch)} jobs")
+            for c, looked in zip(batch, seen, strict=True):
+                c.seen = looked
+            if type(handler).begin is Handler.begin:  # the default writes nothing: no write transaction
+                states = handler.begin(runtime, session, [(c.payload, c.seen) for c in batch])
+                for c, state in zip(batch, states, strict=True):
+                    c.state = state
+                return None
+    except Exception as exc:
+        return exc
+    with runtime.db.session() as session:
+        return _begin(runtime, session, handler, batch)
 
 
-def _end_in(session: Any, job_id: int, later: RetryLater | None) -> None:
-    """The job's end, in the transaction of its work: done, or again later when it asked."""
-    if later is None:
-        session.execute(finish_statement(job_id, "done", None))
-    else:
-        session.execute(_reschedule_statement(job_id, later.delay, later.reason, refund=not later.counts))
-
-
-# How long one transaction of a batch may run before it commits and the next one starts: on
-# SQLite it holds the single write lock, and the webhooks' acks wait behind it.
-BATCH_TRANSACTION_SECONDS = 0.01
-
-
-def _run_transactional_batch(runtime: Runtime, kind: str, batch: list[Claimed]) -> list[str]:
-    """Several claimed jobs of a transactional kind in one write transaction, each in a savepoint.
-
-    One commit (and on SQLite one turn of the write lock) for the batch instead of one per job,
-    and the sends they record reach the send threads together. A job whose handler fails is
-    rolled back to its savepoint alone and recorded after the commit, as `_run_transactional`
-    would. If the batch cannot commit at all, each job runs again on its own.
-    """
-    fn = TRANSACTIONAL[kind]
-    seen = _read_ahead(runtime, kind, [(job[0], job[1]) for job in batch])
+def _act_and_end(
+    runtime: Runtime, kind: str, handler: Handler | None, batch: list[_Claimed], error: BaseException | None
+) -> str:
+    """``start`` the batch, ``act`` on each job, ``end`` those that acted; each job's failure is
+    recorded against it alone. Returns a word for rq's log."""
     outcomes: dict[int, str] = {}
-    waiting = list(batch)
-    many = TRANSACTIONAL_MANY.get(kind) if seen else None
+    if handler is not None and error is None:
+        try:
+            handler.start(runtime, [c.state for c in batch])
+        except Exception as exc:
+            error = exc
+    if handler is None or error is not None:
+        for c in batch:
+            with request_context(request_id_of(c.payload)):
+                outcomes[c.job_id] = record_failure(
+                    runtime, c.job_id, kind, error or RuntimeError("no handler"), c.attempts, c.max_attempts
+                )
+        return _summary(batch, outcomes)
+    acted: list[_Claimed] = []
+    for c in batch:
+        with request_context(request_id_of(c.payload)):
+            try:
+                c.outcome = handler.act(runtime, c.state)
+            except Exception as exc:  # RetryLater and GiveUp included
+                outcomes[c.job_id] = record_failure(runtime, c.job_id, kind, exc, c.attempts, c.max_attempts)
+            else:
+                acted.append(c)
+    outcomes.update(end_jobs(runtime, kind, handler, acted))
+    return _summary(batch, outcomes)
+
+
+def _summary(batch: list[_Claimed], outcomes: dict[int, str]) -> str:
+    if len(batch) == 1:
+        return outcomes[batch[0].job_id]
+    return f"batch of {len(batch)}: " + ", ".join(outcomes[c.job_id] for c in batch)
+
+
+def end_jobs(runtime: Runtime, kind: str, handler: Handler, acted: list[_Claimed]) -> dict[int, str]:
+    """The handler's ``end`` for jobs that acted, and each job's end in the same transaction:
+    done, again later (a `RetryLater` result), or, after the commit, a failed attempt (an
+    exception result). Jobs ``end`` answers `AGAIN` for go on in the next transaction. If the
+    transaction cannot commit at all, each job is ended on its own, so one bad job costs the
+    others nothing."""
+    outcomes: dict[int, str] = {}
+    waiting = list(acted)
     while waiting:
-        chunk: list[Claimed] = []
-        failed: list[tuple[Claimed, BaseException]] = []
+        failed: list[tuple[_Claimed, BaseException]] = []
+        again: list[_Claimed] = []
         retries = 0
         try:
             with runtime.db.session() as session:
-                began = time.monotonic()
-                if many is not None:
-                    done = _run_many(runtime, session, many, waiting, seen)
-                    many = None
-                    outcomes.update((job_id, "done") for job_id in done)
-                    waiting = [job for job in waiting if job[0] not in done]
-                while waiting and (not chunk or time.monotonic() - began < BATCH_TRANSACTION_SECONDS):
-                    job = waiting.pop(0)
-                    chunk.append(job)
-                    job_id, payload = job[0], job[1]
-                    try:
-                        with session.begin_nested(), request_context(_request_id(payload)):
-                            later = fn(runtime, session, payload, seen.get(job_id))
-                            _end_in(session, job_id, later)
-                        outcomes[job_id] = "done" if later is None else "retry"
-                        retries += later is not None
-                    except Exception as exc:  # this job only; the others go on
-                        failed.append((job, exc))
-        except Exception:
-            log.warning("batch not committed; running its jobs one by one", exc_info=True)
-            for job in chunk:
-                outcomes[job[0]] = _run_transactional(runtime, kind, *job)
-            continue
+                with request_context(request_id_of(waiting[0].payload) if len(waiting) == 1 else None):
+                    results = handler.end(runtime, session, [(c.state, c.outcome) for c in waiting])
+                _settle(session, waiting, results, outcomes, failed, again)
+                retries = sum(1 for r in results if isinstance(r, RetryLater))
+        except Exception as exc:
+            if len(waiting) == 1:
+                c = waiting[0]
+                with request_context(request_id_of(c.payload)):
+                    outcomes[c.job_id] = record_failure(
+                        runtime, c.job_id, kind, exc, c.attempts, c.max_attempts
+                    )
+                return outcomes
+            log.warning("batch not ended together; ending its jobs one by one", exc_info=True)
+            for c in waiting:
+                outcomes.update(end_jobs(runtime, kind, handler, [c]))
+            return outcomes
         for _ in range(retries):
-            _count_retry(kind)
-        for (job_id, _payload, attempts, max_attempts), exc in failed:
-            outcomes[job_id] = _record_failure(runtime, job_id, kind, exc, attempts, max_attempts)
-    return [outcomes[job[0]] for job in batch]
+            count_retry(kind)
+        for c, error in failed:
+            with request_context(request_id_of(c.payload)):
+                outcomes[c.job_id] = record_failure(
+                    runtime, c.job_id, kind, error, c.attempts, c.max_attempts
+                )
+        waiting = again
+    return outcomes
 
 
-def _run_many(
-    runtime: Runtime, session: Any, many: ManyFn, jobs: list[Claimed], seen: dict[int, Any]
-) -> set[int]:
-    """The kind's whole-batch form (see `TRANSACTIONAL_MANY`) in a savepoint, and the ends of the
-    jobs it did in one statement; on any error nothing of it stays and every job runs alone."""
-    try:
-        with session.begin_nested():
-            done = many(runtime, session, [(job[0], job[1], seen.get(job[0])) for job in jobs])
-            if done:
-                session.execute(finish_statement(list(done), "done", None))
-    except Exception:
-        log.debug("batch form failed; the jobs run one by one", exc_info=True)
-        return set()
-    return set(done)
-
-
-def _record_failure(
-    runtime: Runtime, job_id: int, kind: str, exc: BaseException, attempts: int, max_attempts: int
-) -> str:
-    if isinstance(exc, RetryLater):
-        _count_retry(kind)
-        _reschedule(runtime, job_id, exc.delay, exc.reason, refund=not exc.counts)
-        return "retry"
-    if isinstance(exc, GiveUp):
-        _fail(runtime, job_id, kind, str(exc))
-        return "failed"
-    assert isinstance(exc, Exception)
-    return _failed_attempt(runtime, job_id, kind, exc, attempts, max_attempts)
-
-
-def _failed_attempt(
-    runtime: Runtime, job_id: int, kind: str, exc: Exception, attempts: int, max_attempts: int
-) -> str:
-    log.error("job failed", exc_info=exc, extra={"job_id": job_id, "kind": kind})
-    reason = f"{type(exc).__name__}: {exc}"
-    if attempts >= max_attempts:
-        trace = "".join(traceback.format_exception(exc, limit=5))
-        _fail(runtime, job_id, kind, reason + "\n" + trace)
-        return "failed"
-    _count_retry(kind)
-    _reschedule(runtime, job_id, backoff_delay(attempts), reason)
-    return "retry"
-
-
-def release_claim(job_id: int) -> None:
-    """Stop the heartbeat of a job that ended (or could not start). Its key expires by itself;
-    the reconciler only looks for heartbeats of rows still running."""
-    with _RUNNING_LOCK:
-        _RUNNING.discard(job_id)
-
-
-def release_claims(job_ids: list[int]) -> None:
-    with _RUNNING_LOCK:
-        _RUNNING.difference_update(job_ids)
-
-
-def _run_claimed(
-    runtime: Runtime, job_id: int, kind: str, payload: dict[str, object], attempts: int, max_attempts: int
-) -> str:
-    fn = HANDLERS.get(kind)
-    if fn is None:
-        _fail(runtime, job_id, kind, f"no handler for job kind {kind!r}")
-        return "failed"
-    with request_context(_request_id(payload)):
-        return guarded(runtime, job_id, kind, attempts, max_attempts, lambda: fn(runtime, payload))
-
-
-def _request_id(payload: dict[str, object]) -> str | None:
-    """The request id a job's payload carries (the webhook it came from), for its log lines."""
-    value = payload.get("request_id")
-    return str(value) if value else None
-
-
-def _count_retry(kind: str) -> None:
-    from gateway.ops.metrics import record_job_retry
-
-    record_job_retry(kind)
-
-
-def _fail(runtime: Runtime, job_id: int, kind: str, error: str) -> None:
-    from gateway.ops.metrics import record_job_failure
-
-    record_job_failure(kind)
-    with runtime.db.session() as session:
-        session.execute(finish_statement(job_id, "failed", error))
-
-
-def finish_statement(job_id: int | list[int], status: str, error: str | None) -> Any:
-    """End one job, or several (a list of ids), with ``status``."""
-    which = Job.id.in_(job_id) if isinstance(job_id, list) else Job.id == job_id
-    return (
-        update(Job)
-        .where(which)
-        .values(status=status, finished_at=utcnow(), last_error=error)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _reschedule_statement(job_id: int, delay: float, reason: str, *, refund: bool = False) -> Any:
-    values: dict[str, object] = {
-        "status": "pending",
-        "run_at": utcnow() + timedelta(seconds=max(0.0, delay)),
-        "last_error": reason,
-        "enqueued_at": None,
-    }
-    if refund:
-        values["attempts"] = Job.attempts - 1
-    return update(Job).where(Job.id == job_id).values(**values)
-
-
-def _reschedule(runtime: Runtime, job_id: int, delay: float, reason: str, *, refund: bool = False) -> None:
-    with runtime.db.session() as session:
-        session.execute(_reschedule_statement(job_id, delay, reason, refund=refund))
+def _settle(
+    session: Any,
+    jobs: list[_Claimed],
+    results: list[Result],
+    outcomes: dict[int, str],
+    failed: list[tuple[_Claimed, BaseException]],
+    again: list[_Claimed],
+) -> None:
+    """Write each job's end as its ``end`` result says, in the transaction of its work."""
+    if len(results) != len(jobs):
+        raise ValueError(f"end answered {len(results)} results for {len(jobs)} jobs")
+    done: list[int] = []
+    for c, result in zip(jobs, results, strict=True):
+        if result is None:
+            done.append(c.job_id)
+            outcomes[c.job_id] = "done"
+        elif isinstance(result, RetryLater):
+            session.execute(
+                reschedule_statement(c.job_id, result.delay, result.reason, refund=not result.counts)
+            )
+            outcomes[c.job_id] = "retry"
+        elif result is AGAIN:
+            again.append(c)
+        else:
+            assert isinstance(result, BaseException)
+            failed.append((c, result))
+    if len(again) == len(jobs):
+        raise RuntimeError("end answered AGAIN for every job: it must end at least one")
+    if done:
+        session.execute(finish_statement(done, "done", None))

@@ -4,8 +4,8 @@ Every ``tick`` seconds it pushes pending jobs that became due. Every
 ``reconcile_interval`` seconds it finds work the database holds but Redis lost
 (a restart without persistence, a push that failed while Redis was down) and
 jobs whose worker died mid-run, and enqueues them again. It also runs the
-periodic tasks registered with `periodic`. A Redis lock lets one worker at a
-time do this, however many run.
+periodic tasks it is given (the worker gives it `gateway.work.periodic.TASKS`). A Redis
+lock lets one worker at a time do this, however many run.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select, update
 
 from gateway.ops.outage import OutageReport, is_storage_outage
+from gateway.store.db import rowcount
 from gateway.store.models import Job, utcnow
-from gateway.work.runner import heartbeat_key
+from gateway.work.attempts import heartbeat_key
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -37,25 +38,13 @@ HEARTBEAT_GRACE = 15.0
 BATCH = 500
 
 
-@dataclass
+@dataclass(frozen=True)
 class Periodic:
+    """``fn(runtime)``, run about every ``interval`` seconds by the scheduler (gateway/work/periodic.py)."""
+
     name: str
     interval: float
-    fn: Callable[[Runtime], None]
-    last_run: float = 0.0
-
-
-PERIODIC: dict[str, Periodic] = {}
-
-
-def periodic(name: str, interval: float) -> Callable[[Callable[[Runtime], None]], Callable[[Runtime], None]]:
-    """Register ``fn(runtime)`` to run about every ``interval`` seconds in the scheduler."""
-
-    def register(fn: Callable[[Runtime], None]) -> Callable[[Runtime], None]:
-        PERIODIC[name] = Periodic(name, interval, fn)
-        return fn
-
-    return register
+    fn: Callable[[Runtime], object]
 
 
 def enqueue_due(runtime: Runtime) -> int:
@@ -81,16 +70,13 @@ def enqueue_due(runtime: Runtime) -> int:
     return len(ids)
 
 
-# Running rows whose heartbeat was missing at the previous pass; recovered when still
-# missing at this one, so a Redis restart that wiped live heartbeats for an instant
-# does not make the reconciler re-run a job that is still running.
-_SUSPECTS: set[int] = set()
-
-
-def _abandoned(runtime: Runtime, rows: list[tuple[int, datetime | None]], now: datetime) -> list[int]:
+def _abandoned(
+    runtime: Runtime, rows: list[tuple[int, datetime | None]], now: datetime, suspects: set[int]
+) -> list[int]:
     """Running jobs whose worker is gone: no heartbeat twice in a row (or past job_stuck_after
-    when Redis cannot tell)."""
-    global _SUSPECTS
+    when Redis cannot tell). ``suspects`` holds, from one pass to the next, the rows whose
+    heartbeat was missing at the previous pass: a Redis restart that wiped live heartbeats
+    for an instant then does not make the reconciler re-run a job that is still running."""
     stuck_before = now - timedelta(seconds=runtime.settings.job_stuck_after)
     grace_before = now - timedelta(seconds=min(runtime.settings.job_stuck_after, HEARTBEAT_GRACE))
     alive: dict[int, bool | None] = {}
@@ -108,18 +94,23 @@ def _abandoned(runtime: Runtime, rows: list[tuple[int, datetime | None]], now: d
         for job_id, started in rows
         if alive[job_id] is False and (started is None or started < grace_before)
     }
-    dead = [job_id for job_id in missing if job_id in _SUSPECTS]
+    dead = [job_id for job_id in missing if job_id in suspects]
     dead += [
         job_id
         for job_id, started in rows
         if alive[job_id] is None and (started is None or started < stuck_before)
     ]
-    _SUSPECTS = missing - set(dead)
+    suspects.clear()
+    suspects.update(missing - set(dead))
     return dead
 
 
-def reconcile(runtime: Runtime) -> dict[str, int]:
-    """Re-enqueue work the database holds but no worker will run. Idempotent."""
+def reconcile(runtime: Runtime, suspects: set[int] | None = None) -> dict[str, int]:
+    """Re-enqueue work the database holds but no worker will run. Idempotent.
+
+    ``suspects``: the set the previous pass left (see `_abandoned`); the scheduler keeps one.
+    Without it, a running job whose heartbeat is missing is only suspected, never recovered
+    (unless Redis cannot tell and it is older than ``job_stuck_after``)."""
     now = utcnow()
     counts = {"stuck": 0, "lost": 0, "failed": 0}
     with runtime.db.session(write=False) as session:
@@ -129,17 +120,19 @@ def reconcile(runtime: Runtime) -> dict[str, int]:
                 select(Job.id, Job.started_at).where(Job.status == "running").limit(BATCH)
             )
         ]
-    dead = _abandoned(runtime, rows, now) if rows else []
+    dead = _abandoned(runtime, rows, now, set() if suspects is None else suspects) if rows else []
     if dead:
         with runtime.db.session() as session:
             # A job that killed its worker every time (out of memory, a crash in C code)
             # stops at max_attempts instead of taking down every worker in turn.
-            counts["failed"] = session.execute(
+            counts["failed"] = rowcount(
+                session,
                 update(Job)
                 .where(Job.id.in_(dead), Job.status == "running", Job.attempts >= Job.max_attempts)
-                .values(status="failed", finished_at=now, last_error="worker lost while running, every time")
-            ).rowcount
-            counts["stuck"] = session.execute(
+                .values(status="failed", finished_at=now, last_error="worker lost while running, every time"),
+            )
+            counts["stuck"] = rowcount(
+                session,
                 update(Job)
                 .where(Job.id.in_(dead), Job.status == "running")
                 .values(
@@ -147,8 +140,8 @@ def reconcile(runtime: Runtime) -> dict[str, int]:
                     run_at=now,
                     enqueued_at=None,
                     last_error="worker lost while running; retried",
-                )
-            ).rowcount
+                ),
+            )
     if runtime.queue is None:
         return counts
     lost_after = timedelta(
@@ -185,9 +178,12 @@ def reconcile(runtime: Runtime) -> dict[str, int]:
 class Scheduler:
     """Runs `enqueue_due`, `reconcile` and periodic tasks in a background thread."""
 
-    def __init__(self, runtime: Runtime, tick: float = 1.0) -> None:
+    def __init__(self, runtime: Runtime, tick: float = 1.0, tasks: tuple[Periodic, ...] = ()) -> None:
         self.runtime = runtime
         self.tick = tick
+        self.tasks = tasks
+        self._last_runs: dict[str, float] = {}
+        self._suspects: set[int] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_reconcile = 0.0
@@ -209,7 +205,7 @@ class Scheduler:
         try:
             token = f"{id(self)}"
             held = queue.redis.get(LOCK_KEY)
-            if held is not None and held.decode() == token:
+            if held is not None and (held.decode() if isinstance(held, bytes) else held) == token:
                 queue.redis.pexpire(LOCK_KEY, int(self.tick * 3000) + 1000)
                 return True
             return bool(queue.redis.set(LOCK_KEY, token, nx=True, px=int(self.tick * 3000) + 1000))
@@ -222,10 +218,11 @@ class Scheduler:
         now = time.monotonic()
         if force_reconcile or now - self._last_reconcile >= self.runtime.settings.reconcile_interval:
             self._last_reconcile = now
-            reconcile(self.runtime)
-        for task in PERIODIC.values():
-            if now - task.last_run >= task.interval:
-                task.last_run = now
+            reconcile(self.runtime, self._suspects)
+        for task in self.tasks:
+            last = self._last_runs.get(task.name)
+            if last is None or now - last >= task.interval:
+                self._last_runs[task.name] = now
                 try:
                     task.fn(self.runtime)
                 except Exception as exc:

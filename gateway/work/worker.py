@@ -10,6 +10,9 @@ With ``send_threads`` above 1, `send_message` jobs run on that many threads of t
 process (see `gateway.work.runner.ConcurrentJobs`): a reply waiting for its provider no
 longer holds the whole worker. A warm shutdown waits for the sends in flight.
 
+The worker hands its `JobRunner` (runtime, heartbeats, send threads) to every job it runs
+(`LaporWorker.execute_job`): rq's entrypoint finds nothing in a module-level setting.
+
 rq's work loop gives up ("quitting") on some Redis errors, for example when
 Redis restarts and the worker's own keys vanish under it. The worker then
 starts a fresh rq worker after a pause instead of exiting, so a Redis restart
@@ -34,15 +37,12 @@ from gateway.config_snapshot import reload_on_sighup
 from gateway.ops.logging_setup import configure_logging
 from gateway.ops.metrics import serve_worker_metrics
 from gateway.runtime import Runtime
-from gateway.work.outbox import set_local_dispatch
+from gateway.work.periodic import TASKS
 from gateway.work.queue import QUEUE_NAME
-from gateway.work.runner import ConcurrentJobs, set_concurrent, set_runtime
+from gateway.work.runner import JobRunner, serving
 from gateway.work.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
-
-# Job kinds that run on the send threads: they wait on a provider, not on the CPU.
-CONCURRENT_KINDS = frozenset({"send_message"})
 
 # Seconds between attempts to start a new rq worker after the previous one quit on a Redis error.
 RESTART_PAUSE = 1.0
@@ -84,9 +84,24 @@ def wait_for_redis(url: str, stop: threading.Event, retry_max: float = REDIS_RET
 
 
 class LaporWorker(SimpleWorker):
-    """SimpleWorker that remembers whether a stop (SIGTERM/SIGINT) was asked for."""
+    """SimpleWorker that hands its `JobRunner` to the jobs it runs, and remembers whether a stop
+    (SIGTERM/SIGINT) was asked for."""
 
+    jobs: JobRunner
     stop_event: threading.Event
+
+    @classmethod
+    def for_jobs(cls, jobs: JobRunner, connection: Redis, stop: threading.Event | None = None) -> LaporWorker:
+        """A worker on the gateway's queue over ``connection`` that runs its jobs with ``jobs``."""
+        queue = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
+        worker = cls([queue], connection=connection, serializer=JSONSerializer)
+        worker.jobs = jobs
+        worker.stop_event = stop or threading.Event()
+        return worker
+
+    def execute_job(self, job: Any, queue: Queue) -> Any:
+        with serving(self.jobs):
+            return super().execute_job(job, queue)
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         self.stop_event.set()
@@ -102,8 +117,6 @@ def run_worker(
     runtime = runtime or Runtime(load_settings(), threads=send_threads + 2)
     if runtime.queue is None:
         raise SystemExit("REDIS_URL is not set: the worker needs Redis (or use `lapor-gateway run`)")
-
-    set_runtime(runtime)
     if owned:  # the process's own runtime: `kill -HUP` rebuilds its configuration snapshot
         reload_on_sighup(runtime.request_config_reload)
     metrics = serve_worker_metrics(runtime.settings.env)
@@ -116,18 +129,14 @@ def run_worker(
             "metrics_port": metrics.server_address[1] if metrics is not None else None,
         },
     )
-    pool = ConcurrentJobs(CONCURRENT_KINDS, send_threads) if send_threads > 1 else None
-    set_concurrent(pool)
-    if pool is not None:
-        # Replies recorded by this worker's own jobs go straight to its send threads.
-        local_pool, local_runtime = pool, runtime
-        set_local_dispatch(CONCURRENT_KINDS, lambda ids: local_pool.run_local(local_runtime, ids))
+    jobs = JobRunner(runtime, send_threads)
+    pool = jobs.pool
     stop = threading.Event()
     sched = None
     try:
         if not wait_for_redis(runtime.queue.redis_url, stop):
             return
-        sched = Scheduler(runtime).start() if scheduler else None
+        sched = Scheduler(runtime, tasks=TASKS).start() if scheduler else None
         if sched is not None and burst:
             sched.run_once(force_reconcile=True)
         while True:
@@ -138,9 +147,7 @@ def run_worker(
                 runtime.queue.redis_url, socket_connect_timeout=2, health_check_interval=30
             )
             try:
-                queue = Queue(QUEUE_NAME, connection=connection, serializer=JSONSerializer)
-                worker = LaporWorker([queue], connection=connection, serializer=JSONSerializer)
-                worker.stop_event = stop
+                worker = LaporWorker.for_jobs(jobs, connection, stop)
                 worker.work(burst=burst, logging_level="WARNING", with_scheduler=False)
             except Exception as exc:  # Redis vanished during start-up or teardown
                 log.warning("rq worker stopped on an error", extra={"error": type(exc).__name__})
@@ -157,10 +164,7 @@ def run_worker(
             if stop.wait(RESTART_PAUSE) or not wait_for_redis(runtime.queue.redis_url, stop):
                 break
     finally:
-        if pool is not None:
-            set_local_dispatch(frozenset(), None)
-            pool.shutdown()
-            set_concurrent(None)
+        jobs.close()
         if sched is not None:
             sched.stop()
         if owned:

@@ -34,11 +34,12 @@ PHONE = {
 def worker(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The job runner in a thread (rq's worker wants the main thread for its signals): every due
     job is claimed and run by `gateway.work.runner.run_job`, as a worker process would."""
-    from gateway.work.runner import run_job
+    from gateway.work.runner import JobRunner, run_job
 
     # A browser fills the form in milliseconds; the minimum time is tested in tests/webform.
     monkeypatch.setitem(runtime.settings.env, "LAPOR_WEBFORM_MIN_SECONDS", "0")
     stop = threading.Event()
+    jobs = JobRunner(runtime)
 
     def loop() -> None:
         while not stop.is_set():
@@ -47,7 +48,7 @@ def worker(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
                     select(Job.id).where(Job.status == "pending", Job.run_at <= utcnow()).order_by(Job.id)
                 ).all()
             for job_id in due:
-                run_job(runtime, job_id, hand_off=False)
+                run_job(jobs, job_id, hand_off=False)
             stop.wait(0.1)
 
     thread = threading.Thread(target=loop, name="test-worker", daemon=True)
@@ -57,6 +58,7 @@ def worker(runtime: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     finally:
         stop.set()
         thread.join(timeout=10)
+        jobs.close()
 
 
 def _ticket(runtime: Any, tracking: str) -> Ticket:

@@ -213,6 +213,7 @@ def test_self_harm_and_violence_are_filed_confidential_unless_the_citizen_choose
         filed = _send(state, "YA", SMS)
         created = [e for e in filed.effects if isinstance(e, CreateTicket)]
         assert created and created[0].privacy == "confidential"
+        assert created[0].privacy_chosen is False  # the rule chose, not the citizen
 
 
 def test_violence_reported_at_the_privacy_question_moves_on_to_a_confidential_summary() -> None:

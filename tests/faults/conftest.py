@@ -56,15 +56,10 @@ def fault_settings(settings: Settings, own_redis: EmbeddedRedis) -> Settings:
 def fault_runtime(fault_settings: Settings) -> Iterator[Any]:
     from gateway.devtools.demo import sync_agencies
     from gateway.runtime import Runtime
-    from gateway.work.runner import set_runtime
 
     runtime = Runtime(fault_settings)
-    import gateway.work.handlers  # noqa: F401
-
-    set_runtime(runtime)
     sync_agencies(runtime)
     yield runtime
-    set_runtime(None)
     runtime.close()
 
 

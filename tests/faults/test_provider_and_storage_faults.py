@@ -77,10 +77,8 @@ def test_after_the_retries_the_message_is_failed_and_visible(
 ) -> None:
     from gateway.app import create_app
     from gateway.runtime import Runtime
-    from gateway.work.runner import set_runtime
 
     runtime = Runtime(replace(settings, env=dict(settings.env) | {"LAPOR_SEND_MAX_ATTEMPTS": "2"}))
-    set_runtime(runtime)
     try:
         sms = providers["sms"]
         sms.fail_next(
@@ -101,7 +99,6 @@ def test_after_the_retries_the_message_is_failed_and_visible(
             failed = session.scalars(select(Message).where(Message.delivery_status == "failed")).all()
             assert [m.id for m in failed] == [reply.id]
     finally:
-        set_runtime(None)
         runtime.close()
 
 
@@ -129,9 +126,6 @@ def test_database_down_never_acknowledges_then_recovers(
         assert down.get("/readyz").status_code == 503
     finally:
         broken.close()
-    from gateway.work.queue import set_current_queue
-
-    set_current_queue(runtime.queue)  # the broken runtime replaced the process's queue
     # The database is back: the provider's next retry is stored once and answered once.
     for _ in range(2):
         assert (
@@ -175,10 +169,8 @@ def test_same_message_on_two_web_processes_at_once_is_stored_once(
 ) -> None:
     from gateway.app import create_app
     from gateway.runtime import Runtime
-    from gateway.work.queue import set_current_queue
 
     second = Runtime(settings)  # another process's pool of connections
-    set_current_queue(runtime.queue)
     try:
         apps = [create_app(runtime=runtime), create_app(runtime=second)]
         adapter = SmsAdapter.from_env(settings.env)

@@ -33,29 +33,28 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 def test_the_filed_reply_and_the_ticket_agree_on_the_deadline_after_a_config_edit(
-    tmp_path: Path, settings: Settings, drain: Any
+    tmp_path: Path, settings: Settings
 ) -> None:
     from gateway.app import create_app
     from gateway.devtools.demo import sync_agencies
     from gateway.runtime import Runtime
     from gateway.tickets import policy
-    from gateway.work.runner import set_runtime
+    from tests.helpers import drain_jobs
 
     folder = deploy_folder(tmp_path)
     env = {**settings.env, "LAPOR_CONFIG_DIR": str(folder)}
     runtime = Runtime(replace(settings, env=env, config_dir=str(folder)))
-    set_runtime(runtime)
     try:
         sync_agencies(runtime)
         client = create_app(runtime=runtime, WTF_CSRF_ENABLED=False).test_client()
         adapter = SmsAdapter.from_env(runtime.settings.env)
         _post(client, adapter, "LAPOR#jalan#Jl. Merdeka#Lubang besar di tengah jalan dekat pasar", "m-1")
-        drain()
+        drain_jobs(runtime)
         # The deployer gives the coordinator more time while the citizen is at the summary.
         _edit(folder / "lifecycle.yaml", "verify: 3 ", "verify: 7 ")
         runtime.reload_config()  # as SIGHUP does; a file watch would find it within a second
         _post(client, adapter, "YA", "m-2")
-        drain()
+        drain_jobs(runtime)
         with runtime.db.session() as session:
             ticket = session.scalars(select(Ticket)).one()
             texts = [m.text for m in session.scalars(select(Message).where(Message.direction == "out"))]
@@ -65,7 +64,6 @@ def test_the_filed_reply_and_the_ticket_agree_on_the_deadline_after_a_config_edi
             assert promised == 7
             assert ticket.deadline == policy.calendar(runtime).deadline(start, "verify", {"verify": promised})
     finally:
-        set_runtime(None)
         runtime.close()
 
 

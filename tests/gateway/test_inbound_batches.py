@@ -1,9 +1,10 @@
-"""A batch of inbound jobs writes its usual turns together, or not at all.
+"""A batch of inbound jobs writes its usual turns together, or contact by contact.
 
-`process_inbound_many` writes the turns `_look` worked out for a whole batch with one
+`ProcessInbound.end` writes the turns `_look` worked out for a whole batch with one
 statement per kind of row (conversations, processed marks, replies, their send jobs, the
-timeouts). If any contact moved on since the look, the savepoint undoes all of it and every
-job takes the one-job way, so a turn is never written twice or from a stale state. These
+timeouts). If any contact moved on since the look, the savepoint undoes all of it, the
+contacts' turns are written one by one, and a contact that moved takes the locked path, so a
+turn is never written twice or from a stale state. These
 tests drive the real webhook and the real rq worker; the statement counts come from
 SQLAlchemy's own event.
 """
@@ -17,8 +18,7 @@ from sqlalchemy import event, func, select, update
 
 from adapters import adapter_class
 from gateway.store.models import Contact, Conversation, Job, Message
-from gateway.work.handlers.turn import process_inbound_many
-from gateway.work.runner import _read_ahead, _run_many
+from gateway.work.handlers.turn import ProcessInbound, _written_ahead
 
 
 def _post(client: Any, runtime: Any, sender: str, text: str) -> None:
@@ -101,7 +101,7 @@ def _jobs_of(runtime: Any) -> list[tuple[int, dict[str, Any], int, int]]:
     return [(int(r[0]), dict(r[1]), int(r[2]), int(r[3])) for r in rows]
 
 
-def test_one_contact_moving_on_sends_the_whole_batch_the_one_job_way(
+def test_one_contact_moving_on_leaves_only_its_turn_to_the_locked_path(
     client: Any, runtime: Any, drain: Any
 ) -> None:
     senders = ["081234500001", "081234500002", "081234500003"]
@@ -114,8 +114,10 @@ def test_one_contact_moving_on_sends_the_whole_batch_the_one_job_way(
     before = _replies_per_contact(runtime)
     jobs = _jobs_of(runtime)
     assert len(jobs) == 3
-    seen = _read_ahead(runtime, "process_inbound", [(job[0], job[1]) for job in jobs])
-    assert all(plan is not None for plan in seen.values())
+    items = [job[1] for job in jobs]
+    with runtime.db.session(write=False) as session:
+        seen = ProcessInbound().read(runtime, session, items)
+    assert all(plan is not None for plan in seen)
 
     # Another worker moves one conversation on between the look and the write.
     moved = jobs[1][1]["contact_id"]
@@ -126,13 +128,15 @@ def test_one_contact_moving_on_sends_the_whole_batch_the_one_job_way(
             .values(version=Conversation.version + 1)
         )
     with runtime.db.session() as session:
-        assert _run_many(runtime, session, process_inbound_many, jobs, seen) == set()
-    # Nothing of the batch was written: not the two other contacts' turns either.
-    assert _count(runtime, Message, Message.direction == "out") == replies_before
-    assert _count(runtime, Message, Message.direction == "in", Message.processed_at.is_(None)) == 3
+        done = _written_ahead(runtime, session, list(zip(items, seen, strict=True)))
+    # The batch could not be written together; the two other contacts' turns were, each alone,
+    # and nothing of the moved contact's turn (its message is still unprocessed).
+    assert done == {0, 2}
+    assert _count(runtime, Message, Message.direction == "out") > replies_before
+    assert _count(runtime, Message, Message.direction == "in", Message.processed_at.is_(None)) == 1
     assert _count(runtime, Job, Job.kind == "process_inbound", Job.status == "done") == 3  # the first turns
 
-    drain()  # the jobs run one by one, the moved contact's with its conversation locked
+    drain()  # the moved contact's job with its conversation locked; the others find their turns done
     assert _count(runtime, Message, Message.direction == "in", Message.processed_at.is_(None)) == 0
     assert _count(runtime, Job, Job.kind == "process_inbound", Job.status != "done") == 0
     after = _replies_per_contact(runtime)

@@ -1,6 +1,6 @@
 """process_inbound works a turn out without the write lock, then writes it only if nothing moved.
 
-`_look` reads and runs the engine in a read-only transaction; the handler writes the result
+`read` (`_look`) reads and runs the engine in a read-only transaction; ``end`` writes the result
 where the conversation's version and the messages' processed mark are still as seen, and
 otherwise does the turn again with the conversation locked. These tests drive the real
 webhook, worker and handler; the "concurrent worker" is the real rq worker draining first.
@@ -14,7 +14,21 @@ from sqlalchemy import func, select
 
 from adapters import adapter_class
 from gateway.store.models import Contact, Conversation, Job, Message
-from gateway.work.handlers.turn import _look, process_inbound
+from gateway.work.handlers.turn import ProcessInbound, _Plan
+
+HANDLER = ProcessInbound()
+
+
+def _look(runtime: Any, session: Any, payload: dict[str, Any]) -> _Plan | None:
+    """The handler's ``read`` for a batch of one."""
+    [plan] = HANDLER.read(runtime, session, [payload])
+    return plan
+
+
+def process_inbound(runtime: Any, session: Any, payload: dict[str, Any], seen: _Plan | None) -> Any:
+    """The handler's ``end`` (where the turns are written) for a batch of one."""
+    [result] = HANDLER.end(runtime, session, [((payload, seen), None)])
+    return result
 
 
 def _post(client: Any, runtime: Any, sender: str, text: str) -> None:

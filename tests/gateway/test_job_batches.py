@@ -1,8 +1,8 @@
-"""Batched transactional jobs: one worker claims several, runs them in one transaction with a
-savepoint each, and a failing job is rolled back and retried alone.
+"""Batched jobs: one worker claims several, ends them in one transaction, and a failing job is
+rolled back and retried alone.
 
-A job kind registered here through the public registry (`transactional_handler`) records a
-marker row in its transaction; the real rq worker runs the batch.
+A job kind of this test (a `Handler`, handed to the worker with the listed kinds) does its
+work in ``end`` and records a marker row there; the real rq worker runs the batch.
 """
 
 from __future__ import annotations
@@ -13,21 +13,37 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.store.models import Job, utcnow
-from gateway.work import RetryLater, record_job, transactional_handler
+from gateway.work import Handler, RetryLater, record_job
+from gateway.work.kinds import KINDS
+from gateway.work.registry import AGAIN, Result
 from tests.helpers import drain_jobs
 
 KIND = "test_batched_marker"
 MARKER = "test_batched_marker_written"
 
 
-@transactional_handler(KIND, batch=10)
-def _write_marker(runtime: Any, session: Any, payload: dict[str, Any], seen: Any) -> RetryLater | None:
-    record_job(session, MARKER, {"n": payload["n"]}, run_at=utcnow() + timedelta(days=30))
-    if payload.get("fail"):
-        raise ValueError(f"job {payload['n']} fails")
-    if payload.get("later"):
-        return RetryLater("not yet", 3600, counts=False)
-    return None
+class _WriteMarker(Handler):
+    batch = 10
+
+    def end(self, runtime: Any, session: Any, done: list[tuple[Any, Any]]) -> list[Result]:
+        results: list[Result] = []
+        for (payload, _seen), _outcome in done:
+            if payload.get("again") and not any(r is None for r in results):
+                results.append(AGAIN)  # not in this transaction: the runner hands it back
+                continue
+            try:
+                with session.begin_nested():
+                    record_job(session, MARKER, {"n": payload["n"]}, run_at=utcnow() + timedelta(days=30))
+                    if payload.get("fail"):
+                        raise ValueError(f"job {payload['n']} fails")
+            except ValueError as exc:
+                results.append(exc)
+                continue
+            results.append(RetryLater("not yet", 3600, counts=False) if payload.get("later") else None)
+        return results
+
+
+TEST_KINDS = (*KINDS, (KIND, _WriteMarker()))
 
 
 def _jobs(runtime: Any, kind: str) -> list[Job]:
@@ -38,8 +54,8 @@ def _jobs(runtime: Any, kind: str) -> list[Job]:
 def test_a_batch_commits_together_and_a_failing_job_alone_is_retried(runtime: Any) -> None:
     with runtime.db.session() as session:
         for n in range(6):
-            record_job(session, KIND, {"n": n, "fail": n == 2, "later": n == 4})
-    drain_jobs(runtime)
+            record_job(session, KIND, {"n": n, "fail": n == 2, "later": n == 4, "again": n == 5})
+    drain_jobs(runtime, kinds=TEST_KINDS)
 
     jobs = {job.payload["n"]: job for job in _jobs(runtime, KIND)}
     assert {n: j.status for n, j in jobs.items()} == {

@@ -1,4 +1,4 @@
-"""A worker with send threads claims its own replies together and records them together.
+"""A worker with send threads claims the replies rq delivers together and records them together.
 
 Runs the real worker loop (`run_worker`, burst mode, rq's SimpleWorker) in this process
 against the loopback SMS aggregator; the stand-in answers slowly, so the replies are in
@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from adapters import adapter_class
 from gateway.store.models import Job, Message
-from gateway.work import runner
+from gateway.work import registry, runner
 from gateway.work.worker import run_worker
 
 
@@ -25,7 +25,7 @@ def test_replies_of_a_batch_are_claimed_together_and_each_sent_once(
 ) -> None:
     # Normally a batch commits every 10 ms so that webhooks need not wait; here the whole batch
     # shares one transaction, so its replies reach the send threads as one list.
-    monkeypatch.setattr(runner, "BATCH_TRANSACTION_SECONDS", 30.0)
+    monkeypatch.setattr(registry, "BATCH_TRANSACTION_SECONDS", 30.0)
     adapter = adapter_class("sms").from_env(runtime.settings.env)
     senders = [f"08124440{n:04d}" for n in range(12)]
     for sender in senders:
@@ -82,7 +82,7 @@ def test_results_recorded_together_apply_receipts_that_came_first(runtime: Any) 
         return _Send(message_id, "sms", to, None, outbound, 0, to, "sms", None)
 
     with runtime.db.session() as session:
-        SendMessage().end_many(
+        SendMessage().end(
             runtime,
             session,
             [(state(message_id, n), SendResult(f"P-{n}", status="sent")) for n, message_id in enumerate(ids)],
@@ -145,12 +145,14 @@ def test_no_more_sends_are_claimed_than_free_threads_call_at_once(
     sms.delay = 0.3
     watcher = threading.Thread(target=watch)
     watcher.start()
-    pool = runner.ConcurrentJobs(frozenset({"send_message"}), 2)
+    worker = runner.JobRunner(runtime, send_threads=2)
     try:
-        pool.run_local(runtime, job_ids)
-        pool.drain()
+        for job_id in job_ids:  # as rq delivers them, one at a time
+            runner.run_job(worker, job_id)
+        assert worker.pool is not None
+        worker.pool.drain()
     finally:
-        pool.shutdown()
+        worker.close()
         sms.delay = 0.0
         done.set()
         watcher.join()
@@ -193,11 +195,14 @@ def test_a_send_rq_delivers_is_claimed_only_once_a_thread_is_free(runtime: Any) 
         with runtime.db.session(write=False) as session:
             return session.scalar(select(Message.delivery_status).where(Message.id == message_id))
 
-    pool = runner.ConcurrentJobs(frozenset({"send_message"}), 1)
-    runner.set_concurrent(pool)
+    worker = runner.JobRunner(runtime, send_threads=2)
+    pool = worker.pool
+    assert pool is not None
     slow_call = threading.Event()
-    pool.submit(slow_call.wait)  # the only send thread is taken (a slow provider call, say)
-    rq_loop = threading.Thread(target=runner.run_job, args=(runtime, job_id))
+    for _ in range(2):  # every send thread is taken (slow provider calls, say)
+        pool.reserve()
+        pool.run_reserved(slow_call.wait)
+    rq_loop = threading.Thread(target=runner.run_job, args=(worker, job_id))
     try:
         rq_loop.start()
         time.sleep(0.5)
@@ -207,6 +212,5 @@ def test_a_send_rq_delivers_is_claimed_only_once_a_thread_is_free(runtime: Any) 
         pool.drain()
     finally:
         slow_call.set()
-        runner.set_concurrent(None)
-        pool.shutdown()
+        worker.close()
     assert status() == "sent"

@@ -99,5 +99,8 @@ def test_jobs_that_retry_then_end_leave_rqs_failed_registry_empty(
         run_worker(burst=True, runtime=runtime, send_threads=4)
     with runtime.db.session() as session:
         retried = session.scalars(select(Job.id).where(Job.last_error.is_not(None))).all()
-    assert retried  # RetryLater happened ...
+    calls = [r for r in providers["sms"].requests if r.path == "/sms/json"]
+    # RetryLater happened: a job still waits with its error, or one already ran again to its end
+    # (its error cleared; the provider was called more often than there are messages) ...
+    assert retried or len(calls) > 5
     assert FailedJobRegistry(queue=runtime.queue.queue).count == 0  # ... and rq was not told of it

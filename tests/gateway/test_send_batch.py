@@ -1,5 +1,5 @@
 """The sends of a batch are read with one statement and claimed with one conditional UPDATE
-(`SendMessage.read_many` / `begin_many`, used by `gateway.work.local_batch`); each message must
+(`SendMessage.read` / `begin` of a batch, used by `gateway.work.local_batch`); each message must
 end exactly as if it had been read and begun alone, and no message may be claimed twice.
 
 Real database and Redis; the messages and their jobs are rows written here, the sends go to
@@ -21,6 +21,9 @@ from adapters.base import OutboundMessage
 from gateway.store.models import Contact, ContactAddress, Job, Message, utcnow
 from gateway.work import local_batch, runner
 from gateway.work.handlers.send import SendMessage, ambiguous_policy
+from gateway.work.kinds import KINDS, handlers_of
+
+HANDLERS = handlers_of(KINDS)
 
 
 def _contact(session: Any, *, opted_out: bool = False) -> int:
@@ -130,8 +133,8 @@ def test_a_batch_is_read_as_each_message_alone_would_be(runtime: Any) -> None:
     payloads += [{"message_id": 10**9}, {"message_id": ids["pending"]}]  # a gone message; a repeat
     stage = SendMessage()
     with runtime.db.session(write=False) as session:
-        alone = [stage.read(runtime, session, dict(p)) for p in payloads]
-        together = stage.read_many(runtime, session, [dict(p) for p in payloads])
+        alone = [stage.read(runtime, session, [dict(p)])[0] for p in payloads]
+        together = stage.read(runtime, session, [dict(p) for p in payloads])
     assert together == alone
     decided = dict(zip([*ids, "gone", "repeat"], together, strict=True))
     assert decided["sent"] is None and decided["inbound"] is None and decided["gone"] is None
@@ -146,12 +149,12 @@ def test_a_batch_claim_ends_each_message_in_its_own_state(runtime: Any) -> None:
     stage = SendMessage()
     payloads = [{"message_id": ids[name]} for name in names]
     with runtime.db.session(write=False) as session:
-        seen = stage.read_many(runtime, session, payloads)
+        seen = stage.read(runtime, session, payloads)
     # Between the look and the claim another worker took one of them.
     with runtime.db.session() as session:
         session.execute(update(Message).where(Message.id == ids["changed"]).values(delivery_status="sending"))
     with runtime.db.session() as session:
-        started = stage.begin_many(runtime, session, list(zip(payloads, seen, strict=True)))
+        started = stage.begin(runtime, session, list(zip(payloads, seen, strict=True)))
     result = dict(zip(names, started, strict=True))
     assert {name for name, state in result.items() if state is not None} == {
         "pending",
@@ -183,19 +186,21 @@ def test_a_batch_claim_ends_each_message_in_its_own_state(runtime: Any) -> None:
     assert rows[ids["interrupted"]].status_at is not None and rows[ids["interrupted"]].failure_reason
 
 
-def test_the_local_path_sends_the_batch_once_and_records_every_outcome(
+def test_the_batch_path_sends_each_once_and_records_every_outcome(
     runtime: Any, providers: dict[str, Any]
 ) -> None:
     ids = _mixed(runtime)
     del ids["changed"]
     with runtime.db.session() as session:
         jobs = dict(zip(ids, _jobs(session, list(ids.values())), strict=True))
-    pool = runner.ConcurrentJobs(frozenset({"send_message"}), 4)
+    worker = runner.JobRunner(runtime, send_threads=4)
     try:
-        pool.run_local(runtime, list(jobs.values()))
-        pool.drain()
+        for job_id in jobs.values():  # as rq delivers them: each takes as many due sends as threads are free
+            runner.run_job(worker, job_id)
+        assert worker.pool is not None
+        worker.pool.drain()
     finally:
-        pool.shutdown()
+        worker.close()
 
     rows = _rows(runtime, list(ids.values()))
     status = {name: rows[mid].delivery_status for name, mid in ids.items()}
@@ -235,7 +240,7 @@ def test_a_message_is_claimed_once_within_a_batch_and_across_claimers(runtime: A
 
     def claim(job_ids: list[int]) -> None:
         gate.wait()
-        started, _finished, alone = local_batch._claim(runtime, job_ids)
+        started, _finished, alone = local_batch._claim(runtime, HANDLERS, job_ids)
         assert alone == []
         results.append(started)
 
@@ -264,13 +269,12 @@ def test_a_message_another_job_is_sending_is_left_alone_not_marked_interrupted(r
         first, second = _jobs(session, [message, message])
     stage = SendMessage()
     # The first job is at the provider: claimed (running) and the message marked sending.
-    claimed, _finished, _alone = local_batch._claim(runtime, [first])
+    claimed, _finished, _alone = local_batch._claim(runtime, HANDLERS, [first])
     assert [item.state.message_id for item in claimed] == [message]
 
     with runtime.db.session(write=False) as session:
-        assert stage.read(runtime, session, {"message_id": message}) is None
-        assert stage.read_many(runtime, session, [{"message_id": message}]) == [None]
-    started, finished, _alone = local_batch._claim(runtime, [second])
+        assert stage.read(runtime, session, [{"message_id": message}]) == [None]
+    started, finished, _alone = local_batch._claim(runtime, HANDLERS, [second])
     assert started == [] and finished == [second]  # nothing to do: the first one sends it
     assert _rows(runtime, [message])[message].delivery_status == "sending"
 
@@ -280,15 +284,15 @@ def test_a_message_another_job_is_sending_is_left_alone_not_marked_interrupted(r
     with runtime.db.session() as session:
         session.execute(update(Job).where(Job.id == first).values(status="pending"))
     with runtime.db.session(write=False) as session:
-        decision = stage.read(runtime, session, {"message_id": message})
+        [decision] = stage.read(runtime, session, [{"message_id": message}])
     assert decision is not None and decision.send is not None and decision.code is None
 
     # Had the call started (marked ``calling``), the provider may have the message: SMS cannot
     # be asked, so by default it is held for operators as interrupted.
-    stage.start_many(runtime, [item.state for item in claimed])
+    stage.start(runtime, [item.state for item in claimed])
     assert _rows(runtime, [message])[message].delivery_status == "calling"
     with runtime.db.session(write=False) as session:
-        decision = stage.read(runtime, session, {"message_id": message})
+        [decision] = stage.read(runtime, session, [{"message_id": message}])
     assert decision is not None and decision.code == "interrupted"
 
 
@@ -304,13 +308,13 @@ def test_a_dead_workers_claim_is_taken_over_by_one_job_only(runtime: Any) -> Non
     stage = SendMessage()
     payload = {"message_id": message}
     with runtime.db.session(write=False) as session:
-        one, two = stage.read(runtime, session, payload), stage.read(runtime, session, payload)
+        one, two = stage.read(runtime, session, [payload]) + stage.read(runtime, session, [payload])
     assert one is not None and one.send is not None
     with runtime.db.session() as session:
-        first = stage.begin_many(runtime, session, [(payload, one)])
+        first = stage.begin(runtime, session, [(payload, one)])
     with runtime.db.session() as session:
-        second = stage.begin(runtime, session, payload, two)
-    assert first[0] is not None and second is None
+        second = stage.begin(runtime, session, [(payload, two)])
+    assert first[0] is not None and second == [None]
     assert _rows(runtime, [message])[message].attempts == 2
 
 
@@ -336,7 +340,7 @@ def test_a_send_cut_off_during_its_call_follows_the_channels_policy(
             session, contact_id=citizen, address="tel:+6281200000013", delivery_status="calling", attempts=1
         )
     with runtime.db.session(write=False) as session:
-        decision = SendMessage().read(runtime, session, {"message_id": message})
+        [decision] = SendMessage().read(runtime, session, [{"message_id": message}])
     assert decision is not None
     assert (decision.code == "interrupted") is held
     assert (decision.send is not None) is not held
@@ -370,7 +374,7 @@ def test_a_twilio_send_cut_off_during_its_call_is_looked_up_at_twilio(
     posts_before = sum(1 for r in twilio.requests if r.method == "POST")
 
     for job_id in jobs.values():
-        assert runner.run_job(runtime, job_id, hand_off=False) == "done"
+        assert runner.run_job(runner.JobRunner(runtime), job_id, hand_off=False) == "done"
 
     rows = _rows(runtime, list(ids.values()))
     reached, lost = rows[ids["reached"]], rows[ids["lost"]]
@@ -391,9 +395,9 @@ def test_the_test_only_pause_before_a_call_needs_the_testing_flag(
     stage = SendMessage()
     monkeypatch.setattr(runtime, "settings", replace(runtime.settings, testing=False))
     began = time.monotonic()
-    stage.start_many(runtime, [])
+    stage.start(runtime, [])
     assert time.monotonic() - began < 0.25
     monkeypatch.setitem(runtime.settings.env, "LAPOR_TESTING", "1")
     began = time.monotonic()
-    stage.start_many(runtime, [])
+    stage.start(runtime, [])
     assert time.monotonic() - began >= 0.5

@@ -19,7 +19,7 @@ from gateway.messages.sms_budget import CAP_SETTING, release_held
 from gateway.runtime import Runtime
 from gateway.store.models import AuditEntry, Contact, ContactAddress, Message, Ticket, utcnow
 from gateway.tickets import service
-from gateway.work.runner import set_runtime
+from tests.helpers import drain_jobs
 from tests.inbox.conftest import login, make_operator
 
 PHONE = "tel:+6281234500001"
@@ -130,16 +130,14 @@ def test_operator_reply_is_held_at_the_cap_and_released_when_it_is_raised(
     # The cap is raised (a new setting, as after a restart): released and sent.
     raised = Runtime(replace(settings, env={**settings.env, CAP_SETTING: str(CAP * 10)}))
     try:
-        set_runtime(raised)
         with raised.db.session() as session:
             held_now = session.scalars(select(Message.id).where(Message.delivery_status == "held")).all()
             assert held.id in held_now  # with the ticket's own notice to the citizen, held alike
             assert release_held(raised, session) == len(held_now)
-        drain()
+        drain_jobs(raised)
         (sent,) = _operator_messages(raised)
         assert sent.delivery_status in ("sent", "queued", "delivered") and sent.error_code is None
     finally:
-        set_runtime(runtime)
         raised.close()
 
 

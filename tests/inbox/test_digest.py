@@ -83,7 +83,7 @@ def test_each_agency_gets_its_own_overdue_tickets_once_a_day(runtime: Any, world
     assert "inspektorat@pemkot.example.id" in mails
     # The scheduler's run later the same day sends nothing again.
     smtp.received.clear()
-    digest._digest_task(runtime)
+    digest.digest_task(runtime)
     assert smtp.received == []
     with runtime.db.session() as session:
         assert len(session.scalars(select(AuditEntry).where(AuditEntry.action == "digest.sent")).all()) == 3
@@ -92,10 +92,10 @@ def test_each_agency_gets_its_own_overdue_tickets_once_a_day(runtime: Any, world
 def test_the_scheduler_sends_when_enabled_and_not_when_off(runtime: Any, world: World, smtp: Inbox) -> None:
     _overdue(runtime, world.dpupr_ticket)
     runtime.settings.env["LAPOR_DIGEST_ENABLED"] = "0"
-    digest._digest_task(runtime)
+    digest.digest_task(runtime)
     assert smtp.received == []
     runtime.settings.env["LAPOR_DIGEST_ENABLED"] = "1"
-    digest._digest_task(runtime)
+    digest.digest_task(runtime)
     assert "pu@example.id" in _by_recipient(smtp)
 
 

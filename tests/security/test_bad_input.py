@@ -126,10 +126,8 @@ def test_flooding_sender_is_throttled_with_one_polite_reply_and_nothing_dropped(
 ) -> None:
     from gateway.app import create_app
     from gateway.runtime import Runtime
-    from gateway.work.runner import set_runtime
 
     runtime = Runtime(replace(settings, sender_rate_per_minute=5))
-    set_runtime(runtime)
     try:
         client = create_app(runtime=runtime).test_client()
         adapter = SmsAdapter.from_env(settings.env)
@@ -152,5 +150,4 @@ def test_flooding_sender_is_throttled_with_one_polite_reply_and_nothing_dropped(
         texts = [r.form()["text"] for r in sends]
         assert sum("simpan" in t for t in texts) == 1
     finally:
-        set_runtime(None)
         runtime.close()

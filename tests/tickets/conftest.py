@@ -125,7 +125,6 @@ def runtime_with(settings: Settings) -> Iterator[Callable[..., Any]]:
     """Build a runtime over the shared test database with extra environment (a config dir, secrets)."""
     from gateway.runtime import Runtime
     from gateway.tickets.seed import sync_agencies
-    from gateway.work.runner import set_runtime
 
     built: list[Any] = []
 
@@ -133,7 +132,6 @@ def runtime_with(settings: Settings) -> Iterator[Callable[..., Any]]:
         runtime = Runtime(load_settings({**settings.env, **env}, testing=True))
         with runtime.db.session() as session:
             sync_agencies(session, runtime.catalog)
-        set_runtime(runtime)
         built.append(runtime)
         return runtime
 

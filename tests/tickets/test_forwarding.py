@@ -18,7 +18,7 @@ from gateway.devtools.loopback.webhook_receiver import WebhookReceiver
 from gateway.store.models import Contact, Job, Ticket, TicketForward, utcnow
 from gateway.tickets import forwarding
 from gateway.tickets.service import Actor, create_ticket, transition
-from gateway.work.runner import run_job
+from gateway.work.runner import JobRunner, run_job
 from tests.tickets.conftest import config_dir
 
 API_KEY = "kunci-open311-dpupr"
@@ -142,7 +142,7 @@ def test_open311_delivery_once(runtime: Any, open311: Open311StandIn) -> None:
     rows = forwards(runtime, ticket_id)
     assert (rows["inbox"].status, rows["open311"].status) == ("delivered", "pending")
     [job_id] = forward_jobs(runtime)
-    assert run_job(runtime, job_id) == "done"
+    assert run_job(JobRunner(runtime), job_id) == "done"
     [request] = open311.requests
     form = request.form()
     with runtime.db.session() as session:
@@ -160,7 +160,7 @@ def test_open311_delivery_once(runtime: Any, open311: Open311StandIn) -> None:
     row = forwards(runtime, ticket_id)["open311"]
     assert (row.status, row.external_id, row.attempts) == ("delivered", "SR-00001", 1)
     # Running the job again, or disposing to the same agency again, sends nothing more.
-    assert run_job(runtime, job_id) == "skipped"
+    assert run_job(JobRunner(runtime), job_id) == "skipped"
     with runtime.db.session() as session:
         ticket = session.get(Ticket, ticket_id)
         assert ticket is not None
@@ -178,7 +178,7 @@ def test_open311_delivery_once(runtime: Any, open311: Open311StandIn) -> None:
 def test_open311_address_when_no_point(runtime: Any, open311: Open311StandIn) -> None:
     ticket_id = dispatched_ticket(runtime, "dpupr", latitude=None, longitude=None, attachments=[])
     [job_id] = forward_jobs(runtime)
-    assert run_job(runtime, job_id) == "done"
+    assert run_job(JobRunner(runtime), job_id) == "done"
     form = open311.requests[0].form()
     assert form["address_string"] == "Jl. Merdeka No. 5"
     assert "lat" not in form and "media_url" not in form
@@ -189,14 +189,14 @@ def test_retries_back_off_then_deliver_exactly_once(runtime: Any, open311: Open3
     ticket_id = dispatched_ticket(runtime, "dpupr")
     [job_id] = forward_jobs(runtime)
     open311.fail_next(Reply(503, "maintenance"), Reply(429, [{"code": 429, "description": "slow down"}]))
-    assert run_job(runtime, job_id) == "retry"
+    assert run_job(JobRunner(runtime), job_id) == "retry"
     row = forwards(runtime, ticket_id)["open311"]
     assert (row.status, row.attempts) == ("pending", 1) and row.last_error.startswith("HTTP 503")
-    assert run_job(runtime, job_id) == "skipped"  # not due yet
+    assert run_job(JobRunner(runtime), job_id) == "skipped"  # not due yet
     assert 290 <= make_due(runtime, job_id) <= 300  # retried after 5 minutes
-    assert run_job(runtime, job_id) == "retry"
+    assert run_job(JobRunner(runtime), job_id) == "retry"
     assert 1790 <= make_due(runtime, job_id) <= 1800  # then every 30 minutes
-    assert run_job(runtime, job_id) == "done"
+    assert run_job(JobRunner(runtime), job_id) == "done"
     assert len(open311.requests) == 3
     assert len(open311.created) == 1
     keys = {r.headers["idempotency-key"] for r in open311.requests}
@@ -209,7 +209,7 @@ def test_a_lost_answer_is_not_a_second_ticket(runtime: Any, open311: Open311Stan
     """The worker dies after the target stored the ticket, before we recorded it: the retry is recognised."""
     ticket_id = dispatched_ticket(runtime, "dpupr")
     [job_id] = forward_jobs(runtime)
-    assert run_job(runtime, job_id) == "done"
+    assert run_job(JobRunner(runtime), job_id) == "done"
     with runtime.db.session() as session:
         session.execute(
             update(TicketForward)
@@ -217,7 +217,7 @@ def test_a_lost_answer_is_not_a_second_ticket(runtime: Any, open311: Open311Stan
             .values(status="pending", delivered_at=None, external_id=None)
         )
         session.execute(update(Job).where(Job.id == job_id).values(status="pending", run_at=utcnow()))
-    assert run_job(runtime, job_id) == "done"
+    assert run_job(JobRunner(runtime), job_id) == "done"
     assert len(open311.requests) == 2
     assert len(open311.created) == 1
     assert forwards(runtime, ticket_id)["open311"].external_id == "SR-00001"
@@ -227,11 +227,11 @@ def test_gives_up_after_24_hours_and_the_ticket_shows_it(runtime: Any, open311: 
     ticket_id = dispatched_ticket(runtime, "dpupr")
     [job_id] = forward_jobs(runtime)
     open311.fail_next(*[Reply(500, "boom")] * 3)
-    assert run_job(runtime, job_id) == "retry"
+    assert run_job(JobRunner(runtime), job_id) == "retry"
     make_due(runtime, job_id, since=(utcnow() - timedelta(hours=23, minutes=59)).isoformat())
-    assert run_job(runtime, job_id) == "retry"  # still inside the 24 hours
+    assert run_job(JobRunner(runtime), job_id) == "retry"  # still inside the 24 hours
     make_due(runtime, job_id, since=(utcnow() - timedelta(hours=24, minutes=1)).isoformat())
-    assert run_job(runtime, job_id) == "failed"
+    assert run_job(JobRunner(runtime), job_id) == "failed"
     row = forwards(runtime, ticket_id)["open311"]
     assert (row.status, row.attempts) == ("failed", 3)
     with runtime.db.session() as session:
@@ -244,7 +244,7 @@ def test_gives_up_after_24_hours_and_the_ticket_shows_it(runtime: Any, open311: 
         assert forwarding.retry_failed(session, ticket, row.agency_id) == 1
     retry_job = forward_jobs(runtime)[-1]
     assert retry_job != job_id
-    assert run_job(runtime, retry_job) == "done"
+    assert run_job(JobRunner(runtime), retry_job) == "done"
     assert len(open311.created) == 1
 
 
@@ -252,9 +252,9 @@ def test_webhook_is_signed_and_delivered_once(runtime: Any, receiver: WebhookRec
     ticket_id = dispatched_ticket(runtime, "dlh", category="sampah", privacy="public", privacy_chosen=True)
     [job_id] = forward_jobs(runtime)
     receiver.fail_next(Reply(502, "bad gateway"))
-    assert run_job(runtime, job_id) == "retry"
+    assert run_job(JobRunner(runtime), job_id) == "retry"
     make_due(runtime, job_id)
-    assert run_job(runtime, job_id) == "done"
+    assert run_job(JobRunner(runtime), job_id) == "done"
     assert len(receiver.requests) == 2 and receiver.duplicates == 0
     [(key, document)] = receiver.delivered.items()
     request = receiver.requests[-1]
@@ -272,7 +272,7 @@ def test_webhook_is_signed_and_delivered_once(runtime: Any, receiver: WebhookRec
 def test_webhook_hides_anonymous_reporter(runtime: Any, receiver: WebhookReceiver) -> None:
     dispatched_ticket(runtime, "dlh", category="sampah")
     [job_id] = forward_jobs(runtime)
-    assert run_job(runtime, job_id) == "done"
+    assert run_job(JobRunner(runtime), job_id) == "done"
     [document] = receiver.delivered.values()
     assert document["ticket"]["reporter"] is None
     assert "Budi" not in receiver.requests[0].body.decode()
@@ -286,12 +286,12 @@ def test_wrong_or_missing_secret_is_retried_not_lost(
     wrong = runtime_with(LAPOR_CONFIG_DIR=str(folder), DLH_WEBHOOK_SECRET="not-the-secret")
     ticket_id = dispatched_ticket(wrong, "dlh", category="sampah")
     [job_id] = forward_jobs(wrong)
-    assert run_job(wrong, job_id) == "retry"
+    assert run_job(JobRunner(wrong), job_id) == "retry"
     assert forwards(wrong, ticket_id)["webhook"].last_error.startswith("HTTP 401")
     assert receiver.delivered == {}
     unset = runtime_with(LAPOR_CONFIG_DIR=str(folder))
     make_due(unset, job_id)
-    assert run_job(unset, job_id) == "retry"
+    assert run_job(JobRunner(unset), job_id) == "retry"
     assert "DLH_WEBHOOK_SECRET" in (forwards(unset, ticket_id)["webhook"].last_error or "")
     assert len(receiver.requests) == 1  # an unsigned body is never sent
 

@@ -206,6 +206,9 @@ def test_new_ticket_privacy_defaults_to_anonymous() -> None:
     assert lc.normalize_privacy("public", chosen=False) == "anonymous"
     assert lc.normalize_privacy(None, chosen=True) == "anonymous"
     assert lc.normalize_privacy("confidential", chosen=True) == "confidential"
+    # Not chosen: a rule may tighten (an emergency filed RAHASIA), never loosen.
+    assert lc.normalize_privacy("confidential", chosen=False) == "confidential"
+    assert lc.normalize_privacy("anonymous", chosen=False) == "anonymous"
 
 
 @pytest.mark.parametrize(

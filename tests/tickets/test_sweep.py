@@ -11,7 +11,7 @@ from gateway.store.models import AuditEntry, Message
 from gateway.tickets import policy
 from gateway.tickets.service import Actor, add_citizen_message, is_overdue, transition
 from gateway.tickets.sweep import sweep
-from gateway.work.scheduler import PERIODIC
+from gateway.work.periodic import TASKS
 from tests.tickets.conftest import TicketFactory, load
 
 
@@ -124,7 +124,7 @@ def test_resolved_ticket_closes_after_the_window_and_stays_closed(
 
 def test_registered_as_periodic(runtime: Any, make_ticket: TicketFactory) -> None:
     make_ticket()
-    task = PERIODIC["deadline_sweep"]
+    (task,) = [t for t in TASKS if t.name == "deadline_sweep"]
     assert task.interval == 300
     task.fn(runtime)  # today: the fresh ticket is not due, nothing changes
     with runtime.db.session() as session:

@@ -1,7 +1,7 @@
 """The overdue digest: one email a day per agency listing its tickets past their deadline.
 
 Optional: on when ``LAPOR_DIGEST_ENABLED=1`` and ``SMTP_HOST`` is set. The
-scheduler (`gateway.work.scheduler.periodic`) checks every few minutes and sends
+scheduler (a task of `gateway.work.periodic.TASKS`) checks every few minutes and sends
 once the agencies' local hour reaches ``LAPOR_DIGEST_HOUR`` (default 7);
 ``lapor-gateway digest send`` sends now (``--dry-run`` prints instead).
 
@@ -41,7 +41,6 @@ from gateway.store.models import Agency, AuditEntry, Operator, Ticket, utcnow
 from gateway.tickets import policy, service, visibility
 from gateway.web.inbox.filters import tab_condition
 from gateway.web.inbox.i18n import translate_in
-from gateway.work.scheduler import periodic
 
 log = logging.getLogger(__name__)
 
@@ -194,8 +193,7 @@ def send(runtime: Runtime, *, day: date | None = None, force: bool = False) -> i
     return sent
 
 
-@periodic("overdue_digest", CHECK_INTERVAL)
-def _digest_task(runtime: Runtime) -> None:
+def digest_task(runtime: Runtime) -> None:
     if not enabled(runtime):
         return
     try:

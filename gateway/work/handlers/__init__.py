@@ -1,7 +1,6 @@
-"""Job handlers. Importing this package registers every job kind.
+"""Job handlers: the inbound turn, timeouts, sends, media fetches.
 
-The ticket package registers `forward_ticket` (and the deadline sweep), so a
-worker always has every handler whatever it imported first.
+Every job kind is listed in `gateway.work.kinds`; importing this package registers nothing.
 """
 
 import gateway.tickets  # noqa: F401

@@ -14,12 +14,11 @@ from adapters.base import Attachment, SendError
 from gateway.attachments.store import media_backend, names_in, remove_unreferenced, store
 from gateway.runtime import Runtime
 from gateway.store.models import Message
-from gateway.work import RetryLater, handler
+from gateway.work import RetryLater
 
 MAX_MEDIA_BYTES = 16 * 1024 * 1024
 
 
-@handler("fetch_media")
 def fetch_media(runtime: Runtime, payload: dict[str, Any]) -> None:
     message_id = int(payload["message_id"])
     with runtime.db.session() as session:

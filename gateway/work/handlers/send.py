@@ -3,7 +3,7 @@
 Idempotent: only a message still ``pending`` is sent. Its life around the provider call:
 
 * ``sending``: claimed (a conditional UPDATE, committed), the call not started yet;
-* ``calling``: written right before the call (`SendMessage.start_many`, one statement for
+* ``calling``: written right before the call (`SendMessage.start`, one statement for
   all the sends whose calls start together), so the call may have reached the provider;
 * then ``queued``/``sent`` with the provider's id, or back to ``pending`` for a retry, or
   ``failed``.
@@ -41,11 +41,11 @@ from gateway.messages.sms_budget import HELD_CODE, HELD_REASON
 from gateway.messages.sms_budget import check as check_sms_budget
 from gateway.ops.metrics import record_send
 from gateway.runtime import Runtime
-from gateway.store.models import Contact, ContactAddress, DeliveryReceipt, Job, Message, utcnow
+from gateway.store.models import Contact, ContactAddress, DeliveryReceipt, Job, Message, Ticket, utcnow
 from gateway.web.webform.delivery import NO_ADDRESS_REASON, carrier, shown_on_page
 from gateway.work import RetryLater
-from gateway.work.registry import GiveUp, StagedHandler, staged_handler
-from gateway.work.runner import backoff_delay
+from gateway.work.attempts import backoff_delay
+from gateway.work.registry import GiveUp, Handler, Result
 
 log = logging.getLogger(__name__)
 
@@ -181,17 +181,10 @@ _DECIDED_ON = (
     ContactAddress.last_inbound_at,
     ContactAddress.unreachable,
 )
-# Everything a send decides on, in one statement: the message, its contact's STOP and its
-# address's window and reachability (contact_addresses.address is unique: one row at most).
+# Everything a batch of sends decides on, in one statement: each message, its contact's STOP
+# and its address's window and reachability (contact_addresses.address is unique: one row at
+# most per message), with the id to tell the rows apart.
 _READ = (
-    select(*_DECIDED_ON)
-    .select_from(Message)
-    .outerjoin(Contact, Contact.id == Message.contact_id)
-    .outerjoin(ContactAddress, ContactAddress.address == Message.address)
-    .where(Message.id == bindparam("id"))
-)
-# The same for a batch of messages (`SendMessage.read_many`), with the id to tell the rows apart.
-_READ_MANY = (
     select(Message.id, *_DECIDED_ON)
     .select_from(Message)
     .outerjoin(Contact, Contact.id == Message.contact_id)
@@ -202,18 +195,28 @@ _READ_MANY = (
 _IN_CHUNK = 500
 
 _MESSAGES = Message.__table__
-# The claim of a batch of sends (`SendMessage.begin_many`): each message moves to ``sending``
-# only if it is still in the status it was seen in; RETURNING names the ones that moved.
-_CLAIM_MANY = (
-    update(_MESSAGES)
-    .where(
+
+
+def _claim_statement(seen_status: str, attempts: int | None, to: str) -> Any:
+    """The claim of a batch of sends (`SendMessage.begin`): each message moves to ``to`` only if
+    it is still in the status it was seen in (and, for a claim recovered from a dead worker,
+    which stays in its status, still at the attempts seen: of two recovering jobs only the
+    first moves it on); RETURNING names the ones that moved."""
+    unchanged = [
         _MESSAGES.c.id.in_(bindparam("ids", expanding=True)),
-        _MESSAGES.c.delivery_status == bindparam("seen"),
+        _MESSAGES.c.delivery_status == seen_status,
+    ]
+    if attempts is not None:
+        unchanged.append(_MESSAGES.c.attempts == attempts)
+    return (
+        update(_MESSAGES)
+        .where(*unchanged)
+        .values(delivery_status=to, attempts=_MESSAGES.c.attempts + 1)
+        .returning(_MESSAGES.c.id)
     )
-    .values(delivery_status=CLAIMED, attempts=_MESSAGES.c.attempts + 1)
-    .returning(_MESSAGES.c.id)
-)
-# Right before the calls of a batch (`SendMessage.start_many`): the claimed messages are marked
+
+
+# Right before the calls of a batch (`SendMessage.start`): the claimed messages are marked
 # as possibly at the provider, with the time the calls start (what the provider is asked about).
 _MARK_CALLING = (
     update(Message)
@@ -228,16 +231,6 @@ _RECORD_SENT = (
     .values(
         provider_message_id=bindparam("pid"), delivery_status=bindparam("status"), sent_at=bindparam("at")
     )
-)
-
-_EARLY_RECEIPT = (
-    select(DeliveryReceipt.id)
-    .where(
-        DeliveryReceipt.channel == bindparam("channel"),
-        DeliveryReceipt.provider_message_id == bindparam("pid"),
-        DeliveryReceipt.applied.is_(False),
-    )
-    .limit(1)
 )
 
 
@@ -296,7 +289,7 @@ def _send_in_flight(session: Session, message_id: int) -> bool:
 
 def _decide(runtime: Runtime, session: Session, message_id: int, message: Any) -> _Decision | None:
     """What to do with message ``message_id``, given its row of `_READ` (None when it is gone):
-    shared by `SendMessage.read` and `SendMessage.read_many`, so both decide alike."""
+    the one rule `SendMessage.read` applies to each message of a batch."""
     if message is None or message.direction != "out":
         return None
     status = message.delivery_status or ""
@@ -396,100 +389,61 @@ def _decide_send(runtime: Runtime, session: Session, message_id: int, message: A
     return _Decision(status, send=send)
 
 
-@staged_handler("send_message")
-class SendMessage(StagedHandler):
-    """Read and decide (no write lock); claim (one commit); call the provider; record the result
-    (one commit)."""
+class SendMessage(Handler):
+    """Read and decide (no write lock); claim (one commit); mark the calls as starting; call the
+    provider; record the results (one commit). Every step takes the whole batch: the sends a
+    worker claims together when rq delivers one of them (`gateway.work.local_batch`), or one job."""
 
-    def read(self, runtime: Runtime, session: Session, payload: dict[str, Any]) -> _Decision | None:
-        message_id = int(payload["message_id"])
-        # The message, its contact's STOP, its address's window and reachability.
-        return _decide(runtime, session, message_id, session.execute(_READ, {"id": message_id}).first())
-
-    def read_many(
+    def read(
         self, runtime: Runtime, session: Session, payloads: list[dict[str, Any]]
     ) -> list[_Decision | None]:
-        """`read` for a batch of sends with one SELECT (the same joined columns as `_READ`) instead
-        of one per message; each message is decided by the same `_decide`."""
+        """One SELECT for the batch (the message, its contact's STOP, its address's window and
+        reachability); each message decided by `_decide`."""
         message_ids = [int(payload["message_id"]) for payload in payloads]
         rows: dict[int, Any] = {}
         unique = list(dict.fromkeys(message_ids))
         for start in range(0, len(unique), _IN_CHUNK):
-            for row in session.execute(_READ_MANY, {"ids": unique[start : start + _IN_CHUNK]}):
+            for row in session.execute(_READ, {"ids": unique[start : start + _IN_CHUNK]}):
                 rows[row.id] = row
         return [_decide(runtime, session, message_id, rows.get(message_id)) for message_id in message_ids]
 
     def begin(
-        self, runtime: Runtime, session: Session, payload: dict[str, Any], seen: _Decision | None
-    ) -> _Send | None:
-        """Apply the decision if the message is still as it was seen; the conditional update also
-        makes sure that of two workers only one claims it."""
-        if seen is None:
-            return None
-        message_id = int(payload["message_id"])
-        unchanged: tuple[Any, ...] = (Message.id == message_id, Message.delivery_status == seen.seen_status)
-        if seen.send is None:
-            values: dict[str, Any] = {"delivery_status": seen.status, "failure_reason": seen.reason}
-            if seen.status == "failed":
-                values |= {"error_code": seen.code, "status_at": utcnow()}
-            elif seen.code is not None:  # held: budget
-                values["error_code"] = seen.code
-            session.execute(update(Message).where(*unchanged).values(**values))
-            if seen.code == INTERRUPTED:
-                log.warning("send interrupted earlier; marked failed", extra={"message_id": message_id})
-            return None
-        if seen.seen_status != "pending":
-            # A recovered claim: it stays what it is, so the attempts tell two recovering jobs
-            # apart (only the first moves them on).
-            unchanged += (Message.attempts == seen.send.attempts,)
-        claimed = session.execute(
-            update(Message)
-            .where(*unchanged)
-            .values(
-                delivery_status=CALLING if seen.send.ask_since is not None else CLAIMED,
-                attempts=Message.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if not claimed:
-            return None
-        return seen.send
-
-    def begin_many(
-        self, runtime: Runtime, session: Session, items: list[tuple[dict[str, Any], _Decision | None]]
+        self, runtime: Runtime, session: Session, jobs: list[tuple[dict[str, Any], _Decision | None]]
     ) -> list[_Send | None]:
-        """`begin` for a batch: the sends are claimed with one conditional UPDATE per status they
-        were seen in (always ``pending`` today) whose RETURNING says which rows moved, so a
-        message another worker claimed (or that changed) since the read is not started, exactly
-        as `begin`'s rowcount check does. The rare ones (status changes: interrupted, opted
-        out, waiting...; sends recovered after a worker died) go through `begin` one by one."""
-        results: list[_Send | None] = [None] * len(items)
-        sends: dict[str, list[int]] = {}  # seen status -> indexes of the items to claim
-        for index, (payload, seen) in enumerate(items):
+        """Apply the decisions where the messages are still as they were seen. The sends are
+        claimed with one conditional UPDATE per status they were seen in (nearly always
+        ``pending``: one for the batch) whose RETURNING says which rows moved, so that of two
+        workers (or two jobs of one message) only one starts a message. A decision to set a
+        status (interrupted, opted out, waiting...) is one conditional UPDATE of its own."""
+        results: list[_Send | None] = [None] * len(jobs)
+        claims: dict[tuple[str, int | None, str], list[int]] = {}  # how to claim -> indexes
+        for index, (payload, seen) in enumerate(jobs):
             if seen is None:
                 continue
-            if seen.send is None or seen.seen_status != "pending":
-                results[index] = self.begin(runtime, session, payload, seen)
-            else:
-                sends.setdefault(seen.seen_status, []).append(index)
-        for seen_status, indexes in sends.items():
-            wanted = list(dict.fromkeys(int(items[i][0]["message_id"]) for i in indexes))
+            message_id = int(payload["message_id"])
+            if seen.send is None:
+                _set_status(session, message_id, seen)
+                continue
+            recovered = seen.seen_status != "pending"
+            to = CALLING if seen.send.ask_since is not None else CLAIMED
+            claims.setdefault((seen.seen_status, seen.send.attempts if recovered else None, to), []).append(
+                index
+            )
+        for (seen_status, attempts, to), indexes in claims.items():
+            wanted = list(dict.fromkeys(int(jobs[i][0]["message_id"]) for i in indexes))
+            statement = _claim_statement(seen_status, attempts, to)
             moved: set[int] = set()
             for start in range(0, len(wanted), _IN_CHUNK):
-                moved.update(
-                    session.scalars(
-                        _CLAIM_MANY, {"ids": wanted[start : start + _IN_CHUNK], "seen": seen_status}
-                    )
-                )
+                moved.update(session.scalars(statement, {"ids": wanted[start : start + _IN_CHUNK]}))
             for index in indexes:
-                payload, seen = items[index]
+                payload, seen = jobs[index]
                 message_id = int(payload["message_id"])
                 if message_id in moved and seen is not None:
                     moved.discard(message_id)  # two jobs of one message: only the first starts
                     results[index] = seen.send
         return results
 
-    def start_many(self, runtime: Runtime, states: list[_Send]) -> None:
+    def start(self, runtime: Runtime, states: list[_Send]) -> None:
         """Mark the claimed messages ``calling`` (one statement for the batch), right before
         their calls: until then a dead worker's claim means "never attempted"."""
         _pause_before_call(runtime)
@@ -518,107 +472,109 @@ class SendMessage(StagedHandler):
         record_send(state.channel, "sent", time.monotonic() - started)
         return result
 
-    def end_many(self, runtime: Runtime, session: Session, done: list[tuple[_Send, SendResult]]) -> None:
-        """Many sends recorded with one lookup and one batched UPDATE; the unusual ones (a
-        fallback channel, a template, an operator's answer, a receipt that came first) one by one."""
-        plain = [
-            (state, result)
-            for state, result in done
-            if state.channel == state.row_channel
-            and state.template is None
-            and state.operator_reply_ticket is None
-            and result.provider_message_id
-        ]
+    def end(self, runtime: Runtime, session: Session, done: list[tuple[_Send, SendResult]]) -> list[Result]:
+        """The sends recorded with one lookup of early receipts, one batched UPDATE of the
+        messages and one of their tickets' first response; the unusual ones (a fallback
+        channel, a template, a receipt that came first) one by one, with their rows loaded."""
+        plain = [(s, r) for s, r in done if s.channel == s.row_channel and s.template is None]
         others = [pair for pair in done if pair not in plain]
-        if plain:
-            early = set(
-                session.execute(
+        with_id = [(s, r) for s, r in plain if r.provider_message_id]
+        early: set[tuple[str, str]] = set()
+        if with_id:
+            early = {
+                (str(channel), str(pid))
+                for channel, pid in session.execute(
                     select(DeliveryReceipt.channel, DeliveryReceipt.provider_message_id).where(
                         # Both columns of ix_receipts_lookup, so the lookup uses it.
-                        DeliveryReceipt.channel.in_({s.channel for s, _ in plain}),
-                        DeliveryReceipt.provider_message_id.in_([r.provider_message_id for _, r in plain]),
+                        DeliveryReceipt.channel.in_({s.channel for s, _ in with_id}),
+                        DeliveryReceipt.provider_message_id.in_([r.provider_message_id for _, r in with_id]),
                         DeliveryReceipt.applied.is_(False),
                     )
-                ).all()
-            )
-            simple = [(s, r) for s, r in plain if (s.channel, r.provider_message_id) not in early]
-            others += [(s, r) for s, r in plain if (s.channel, r.provider_message_id) in early]
-            if simple:
-                now = utcnow()
-                session.execute(
-                    _RECORD_SENT,
-                    [
-                        {
-                            "mid": state.message_id,
-                            "pid": result.provider_message_id,
-                            "status": result.status if result.status in ("queued", "sent") else "sent",
-                            "at": now,
-                        }
-                        for state, result in simple
-                    ],
                 )
-        for state, result in others:
-            self.end(runtime, session, state, result)
-
-    def end(self, runtime: Runtime, session: Session, state: _Send, result: SendResult) -> None:
-        status = result.status if result.status in ("queued", "sent") else "sent"
+            }
+        simple = [(s, r) for s, r in plain if (s.channel, r.provider_message_id) not in early]
+        others += [(s, r) for s, r in plain if (s.channel, r.provider_message_id) in early]
         now = utcnow()
-        if state.channel == state.row_channel and state.template is None:
-            # The usual case, in two or three statements and no ORM object (this transaction
-            # holds SQLite's write lock): unless a receipt beat us here, which the full path applies.
-            early = session.execute(
-                _EARLY_RECEIPT, {"channel": state.channel, "pid": result.provider_message_id}
-            ).first()
-            if early is None:
+        if simple:
+            session.execute(
+                _RECORD_SENT,
+                [
+                    {
+                        "mid": state.message_id,
+                        "pid": result.provider_message_id,
+                        "status": _sent(result),
+                        "at": now,
+                    }
+                    for state, result in simple
+                ],
+            )
+            answered = [s.operator_reply_ticket for s, _ in simple if s.operator_reply_ticket is not None]
+            if answered:
                 session.execute(
-                    update(Message)
-                    .where(Message.id == state.message_id)
-                    .values(
-                        provider_message_id=result.provider_message_id, delivery_status=status, sent_at=now
-                    )
+                    update(Ticket)
+                    .where(Ticket.id.in_(answered), Ticket.first_response_at.is_(None))
+                    .values(first_response_at=now)
                     .execution_options(synchronize_session=False)
                 )
-                if state.operator_reply_ticket is not None:
-                    from gateway.store.models import Ticket
+        for state, result in others:
+            _record_unusual(session, state, result)
+        return [None] * len(done)
 
-                    session.execute(
-                        update(Ticket)
-                        .where(Ticket.id == state.operator_reply_ticket, Ticket.first_response_at.is_(None))
-                        .values(first_response_at=now)
-                        .execution_options(synchronize_session=False)
-                    )
-                return
-        row = session.get(Message, state.message_id)
-        assert row is not None
-        channel, address, template = state.channel, state.address, state.template
-        row.provider_message_id = result.provider_message_id
-        row.delivery_status = result.status if result.status in ("queued", "sent") else "sent"
-        row.sent_at = utcnow()
-        if channel != row.channel:
-            row.payload = dict(row.payload or {}) | {"fallback": {"channel": channel, "address": address}}
-            row.channel = channel
-        if template is not None:
-            row.payload = dict(row.payload or {}) | {"template": template.name}
-        # Receipts that beat us here (the provider answered the status webhook first).
-        for receipt in session.scalars(
-            select(DeliveryReceipt)
-            .where(
-                DeliveryReceipt.channel == channel,
-                DeliveryReceipt.provider_message_id == result.provider_message_id,
-                DeliveryReceipt.applied.is_(False),
-            )
-            .order_by(DeliveryReceipt.id)
-        ):
-            apply_status_to_message(
-                session, row, receipt.status, receipt.error_code, receipt.raw.get("error_message")
-            )
-            receipt.applied = True
-        if row.ticket_id and row.author == "operator":
-            from gateway.store.models import Ticket
 
-            ticket = session.get(Ticket, row.ticket_id)
-            if ticket is not None and ticket.first_response_at is None:
-                ticket.first_response_at = utcnow()
+def _sent(result: SendResult) -> str:
+    """The message's status once the provider took it."""
+    return result.status if result.status in ("queued", "sent") else "sent"
+
+
+def _set_status(session: Session, message_id: int, seen: _Decision) -> None:
+    """What the look decided instead of a send, if the message is still as it was seen."""
+    values: dict[str, Any] = {"delivery_status": seen.status, "failure_reason": seen.reason}
+    if seen.status == "failed":
+        values |= {"error_code": seen.code, "status_at": utcnow()}
+    elif seen.code is not None:  # held: budget
+        values["error_code"] = seen.code
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.delivery_status == seen.seen_status)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if seen.code == INTERRUPTED:
+        log.warning("send interrupted earlier; marked failed", extra={"message_id": message_id})
+
+
+def _record_unusual(session: Session, state: _Send, result: SendResult) -> None:
+    """A send recorded with its row loaded: sent by a fallback channel or as a template (kept in
+    its payload), or answered by a receipt that came before the provider's answer."""
+    row = session.get(Message, state.message_id)
+    assert row is not None
+    channel, address, template = state.channel, state.address, state.template
+    row.provider_message_id = result.provider_message_id
+    row.delivery_status = _sent(result)
+    row.sent_at = utcnow()
+    if channel != row.channel:
+        row.payload = dict(row.payload or {}) | {"fallback": {"channel": channel, "address": address}}
+        row.channel = channel
+    if template is not None:
+        row.payload = dict(row.payload or {}) | {"template": template.name}
+    # Receipts that beat us here (the provider answered the status webhook first).
+    for receipt in session.scalars(
+        select(DeliveryReceipt)
+        .where(
+            DeliveryReceipt.channel == channel,
+            DeliveryReceipt.provider_message_id == result.provider_message_id,
+            DeliveryReceipt.applied.is_(False),
+        )
+        .order_by(DeliveryReceipt.id)
+    ):
+        apply_status_to_message(
+            session, row, receipt.status, receipt.error_code, receipt.raw.get("error_message")
+        )
+        receipt.applied = True
+    if row.ticket_id and row.author == "operator":
+        ticket = session.get(Ticket, row.ticket_id)
+        if ticket is not None and ticket.first_response_at is None:
+            ticket.first_response_at = utcnow()
 
 
 def _ask_provider(runtime: Runtime, adapter: ChannelAdapter, state: _Send) -> SendResult | None:

@@ -10,6 +10,8 @@ marked processed in the same transaction as its effects.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -36,15 +38,17 @@ from conversations.effects import (
 from conversations.engine import step
 from conversations.events import MessageReceived, TimeoutFired
 from conversations.state import CONFIRMING, ConversationState
-from conversations.tracking import new_tracking_number
 from gateway.messages.outgoing import OutboundRow, queue_message_ids
+from gateway.ops.logging_setup import request_context
 from gateway.runtime import Runtime
-from gateway.store.db import insert_ignoring
+from gateway.store.db import insert_ignoring, rowcount
 from gateway.store.models import Contact, Conversation, IncompleteDraft, Message, Ticket, utcnow
-from gateway.work import RetryLater, record_job, transactional_handler
+from gateway.tickets.service import unique_trackings
+from gateway.work import RetryLater, registry
+from gateway.work.attempts import backoff_delay
 from gateway.work.handlers import unprocessable
 from gateway.work.outbox import JobSpec, record_jobs
-from gateway.work.runner import backoff_delay
+from gateway.work.registry import AGAIN, Handler, Result
 
 log = logging.getLogger(__name__)
 
@@ -103,17 +107,6 @@ def lock_conversation(session: Session, contact_id: int) -> Conversation:
     return conv
 
 
-_TRACKING_TAKEN = select(Ticket.__table__.c.id).where(Ticket.__table__.c.tracking == bindparam("number"))
-_HAS_TICKETS = select(Ticket.__table__.c.id).where(Ticket.__table__.c.contact_id == bindparam("cid")).limit(1)
-
-
-def _unique_tracking(session: Session) -> str:
-    while True:
-        number = new_tracking_number()
-        if session.execute(_TRACKING_TAKEN, {"number": number}).first() is None:
-            return number
-
-
 def last_public_update(ticket: Ticket) -> str | None:
     """The latest note the citizen may read (status notes, not internal ones)."""
     for event in reversed(ticket.events):
@@ -122,30 +115,43 @@ def last_public_update(ticket: Ticket) -> str | None:
     return None
 
 
-def _ticket_infos(session: Session, contact_id: int) -> tuple[TicketInfo, ...]:
-    if session.execute(_HAS_TICKETS, {"cid": contact_id}).first() is None:
-        return ()  # most turns: a citizen's first complaint (one indexed lookup, no ORM load)
-    tickets = session.scalars(
-        select(Ticket).where(Ticket.contact_id == contact_id).order_by(Ticket.id.desc()).limit(20)
-    ).all()
+_WITH_TICKETS = (
+    select(Ticket.__table__.c.contact_id)
+    .where(Ticket.__table__.c.contact_id.in_(bindparam("cids", expanding=True)))
+    .distinct()
+)
+
+
+def _ticket_infos(session: Session, contact_ids: list[int]) -> dict[int, tuple[TicketInfo, ...]]:
+    """The latest tickets of each contact that has any, for status questions. One indexed
+    lookup finds which contacts have tickets (few do: most turns are a first complaint); only
+    theirs are loaded."""
+    with_tickets = list(session.scalars(_WITH_TICKETS, {"cids": contact_ids})) if contact_ids else []
+    infos: dict[int, tuple[TicketInfo, ...]] = {}
     from gateway.tickets.satisfaction import open_questions
 
-    asked = open_questions(session, [t.id for t in tickets if t.status == "resolved"])
-    return tuple(
-        TicketInfo(
-            tracking=t.tracking,
-            status=t.status,
-            updated_at=t.updated_at,
-            last_update=last_public_update(t),
-            agency_name=t.agency.name if t.agency else None,
-            rating_asked_at=asked.get(t.id),
+    for contact_id in with_tickets:
+        tickets = session.scalars(
+            select(Ticket).where(Ticket.contact_id == contact_id).order_by(Ticket.id.desc()).limit(20)
+        ).all()
+        asked = open_questions(session, [t.id for t in tickets if t.status == "resolved"])
+        infos[contact_id] = tuple(
+            TicketInfo(
+                tracking=t.tracking,
+                status=t.status,
+                updated_at=t.updated_at,
+                last_update=last_public_update(t),
+                agency_name=t.agency.name if t.agency else None,
+                rating_asked_at=asked.get(t.id),
+            )
+            for t in tickets
         )
-        for t in tickets
-    )
+    return infos
 
 
 def build_context(runtime: Runtime, session: Session, contact_id: int, channel: str) -> Context:
-    return _context(runtime, channel, _ticket_infos(session, contact_id), _unique_tracking(session))
+    tickets = _ticket_infos(session, [contact_id]).get(contact_id, ())
+    return _context(runtime, channel, tickets, unique_trackings(session, 1)[0])
 
 
 def _context(runtime: Runtime, channel: str, tickets: tuple[TicketInfo, ...], tracking: str) -> Context:
@@ -160,20 +166,6 @@ def _context(runtime: Runtime, channel: str, tickets: tuple[TicketInfo, ...], tr
         retention_months=runtime.settings.retention_months,
         config=runtime.config,
     )
-
-
-_TRACKINGS_TAKEN = select(Ticket.__table__.c.tracking).where(
-    Ticket.__table__.c.tracking.in_(bindparam("numbers", expanding=True))
-)
-
-
-def _unique_trackings(session: Session, count: int) -> list[str]:
-    """``count`` distinct tracking numbers no ticket has, checked in one query per round."""
-    numbers: set[str] = set()
-    while len(numbers) < count:
-        fresh = {new_tracking_number() for _ in range(count - len(numbers))} - numbers
-        numbers |= fresh - set(session.scalars(_TRACKINGS_TAKEN, {"numbers": list(fresh)}))
-    return list(numbers)
 
 
 def _ready_segments(session: Session, row: Message, concat_timeout: float) -> list[Message] | None:
@@ -278,40 +270,44 @@ _CONTACTS_AND_CONVERSATIONS = (
     .outerjoin(Conversation.__table__, Conversation.__table__.c.contact_id == Contact.__table__.c.id)
     .where(Contact.__table__.c.id.in_(bindparam("cids", expanding=True)))
 )
-_WITH_TICKETS = (
-    select(Ticket.__table__.c.contact_id)
-    .where(Ticket.__table__.c.contact_id.in_(bindparam("cids", expanding=True)))
-    .distinct()
-)
 
 
-def _look(runtime: Runtime, session: Session, payload: dict[str, Any]) -> _Plan | None:
-    """The usual turn without SQLite's write lock: read the conversation, the pending messages and
-    the context, and run the engine. None sends the job down the locked path."""
-    return _look_many(runtime, session, [payload])[0]
+def _look(runtime: Runtime, session: Session, payloads: list[dict[str, Any]]) -> list[_Plan | None]:
+    """The usual turns worked out without SQLite's write lock, for a batch of jobs: read the
+    contacts and their conversations, the pending messages and the context with one query per
+    kind of row for all of them, and run the engine. None for a job sends it down the locked
+    path, which also handles (or reports) whatever the look could not: a look that fails for
+    any reason is not a failed job, so the turn's own failure handling still applies. Two jobs
+    of one contact get the same plan."""
+    try:
+        return _look_or_raise(runtime, session, payloads)
+    except Exception:
+        log.debug("inbound look failed; the locked path does the turns", exc_info=True)
+        return [None] * len(payloads)
 
 
-def _look_many(runtime: Runtime, session: Session, payloads: list[dict[str, Any]]) -> list[_Plan | None]:
-    """`_look` for a batch of jobs, with one query per kind of row for all their contacts (the
-    contact and its conversation, the pending messages, whether it has tickets, fresh tracking
-    numbers) instead of four per job. Two jobs of one contact get the same plan."""
+def _look_or_raise(runtime: Runtime, session: Session, payloads: list[dict[str, Any]]) -> list[_Plan | None]:
     contact_ids = list(dict.fromkeys(int(p["contact_id"]) for p in payloads))
     found = {row.id: row for row in session.execute(_CONTACTS_AND_CONVERSATIONS, {"cids": contact_ids})}
     pending: dict[int, list[Any]] = {}
     if found:
         for row in session.execute(_PENDING, {"cids": list(found)}):
             pending.setdefault(row.contact_id, []).append(row)
-    # Contacts with a ticket need its list for status questions (rare among first messages).
-    with_tickets = set(session.scalars(_WITH_TICKETS, {"cids": list(pending)})) if pending else set()
-    trackings = _unique_trackings(session, sum(len(rows) for rows in pending.values()))
+    tickets = _ticket_infos(session, list(pending))
+    trackings = unique_trackings(session, sum(len(rows) for rows in pending.values()))
     plans: dict[int, _Plan | None] = {}
     for contact_id in contact_ids:
         rows = pending.get(contact_id)
         if contact_id not in found or not rows or any(row.segment_ref for row in rows):
             plans[contact_id] = None  # the locked path handles (or reports) these
             continue
-        tickets = _ticket_infos(session, contact_id) if contact_id in with_tickets else ()
-        plans[contact_id] = _turns(runtime, contact_id, found[contact_id], rows, tickets, trackings)
+        try:
+            plans[contact_id] = _turns(
+                runtime, contact_id, found[contact_id], rows, tickets.get(contact_id, ()), trackings
+            )
+        except Exception:  # a turn that fails is handled (and counted) on the locked path
+            log.debug("turn not worked out ahead", exc_info=True, extra={"contact_id": contact_id})
+            plans[contact_id] = None
     return [plans[int(p["contact_id"])] for p in payloads]
 
 
@@ -366,7 +362,7 @@ _MOVE_CONVERSATION = (
 )
 
 
-def _write_plans(session: Session, plans: list[_Plan]) -> None:
+def _write_plans(runtime: Runtime, session: Session, plans: list[_Plan]) -> None:
     """Write what `_look` worked out for one or more contacts, if their conversations and
     messages are as it saw them: a conversation only where its version is unchanged (or, for a
     new one, where none was created meanwhile), the messages only where still unprocessed.
@@ -386,70 +382,52 @@ def _write_plans(session: Session, plans: list[_Plan]) -> None:
             raise _Stale("a conversation was created meanwhile")
     known = [plan for plan in plans if plan.version is not None]
     if known:
-        moved = session.execute(
+        moved = rowcount(
+            session,
             _MOVE_CONVERSATION,
             [
                 {"cid": plan.contact_id, "seen": plan.version, **_conversation_values(plan, now)}
                 for plan in known
             ],
-        ).rowcount
+        )
         if moved != len(known):
             raise _Stale("a conversation moved on meanwhile")
     message_ids = [mid for plan in plans for mid in plan.message_ids]
-    taken = session.execute(
+    taken = rowcount(
+        session,
         update(Message)
         .where(Message.id.in_(message_ids), Message.processed_at.is_(None))
         .values(processed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+        .execution_options(synchronize_session=False),
+    )
     if taken != len(message_ids):
         raise _Stale("a message was processed meanwhile")
-    replies: list[OutboundRow] = []
-    timeouts: list[JobSpec] = []
-    for plan in plans:
-        for row, effects, language in plan.turns:
-            for index, effect in enumerate(effects):
-                if isinstance(effect, Reply):
-                    replies.append(
-                        _reply_row(
-                            effect,
-                            f"reply:m{row.id}:{index}",
-                            row.channel,
-                            row.address,
-                            plan.contact_id,
-                            language,
-                            row.ticket_id,
-                        )
-                    )
-                else:
-                    timeouts.append(_timeout_job(plan.contact_id, effect))
-    queue_message_ids(session, replies)
-    record_jobs(session, timeouts)
+    apply_effects(
+        runtime,
+        session,
+        [
+            Turn(plan.contact_id, effects, row.channel, row.address, f"m{row.id}", language, row)
+            for plan in plans
+            for row, effects, language in plan.turns
+        ],
+    )
 
 
-def _reply_row(
-    effect: Reply,
-    dedupe_key: str,
-    channel: str,
-    address: str,
-    contact_id: int,
-    language: str,
-    ticket_id: int | None,
-) -> OutboundRow:
+def _reply_row(effect: Reply, dedupe_key: str, turn: Turn) -> OutboundRow:
     """The engine's reply as an outbound message (stored, with its send job, once per
     ``dedupe_key``)."""
     return OutboundRow(
-        channel=channel,
-        address=address,
+        channel=turn.channel,
+        address=turn.address,
         text=effect.text,
-        contact_id=contact_id,
+        contact_id=turn.contact_id,
         dedupe_key=dedupe_key,
         buttons=[
             {"payload": b.payload, "title": b.title, "description": b.description} for b in effect.buttons
         ],
         menu_title=effect.menu_title,
-        language=language,
-        ticket_id=ticket_id,
+        language=turn.language,
+        ticket_id=turn.source.ticket_id if turn.source is not None else None,
     )
 
 
@@ -462,50 +440,101 @@ def _timeout_job(contact_id: int, effect: ScheduleTimeout) -> JobSpec:
     )
 
 
-def process_inbound_many(
-    runtime: Runtime, session: Session, jobs: list[tuple[int, dict[str, Any], Any]]
-) -> list[int]:
-    """The batch's usual turns written together (see `_write_plans`); returns the ids of the jobs
-    done. The runner calls this in a savepoint and undoes it all on any error; the jobs not
-    returned (no look, or a look the contact's first job in the batch does not cover) take the
-    one-job way."""
-    plans: dict[int, tuple[int, _Plan]] = {}
-    covered: list[int] = []
-    for job_id, _payload, seen in jobs:
+def _written_ahead(runtime: Runtime, session: Session, items: list[tuple[dict[str, Any], Any]]) -> set[int]:
+    """The batch's usual turns, as `_look` worked them out, written together (see `_write_plans`);
+    the indexes of the jobs done. If anything moved since the look, the contacts' turns are
+    tried one by one, and the jobs of a contact that moved take the locked path. A second job
+    of a contact that saw no message the first did not is done by the first's turns."""
+    plans: dict[int, _Plan] = {}  # contact -> the plan of its first job in the batch
+    jobs_of: dict[int, list[int]] = {}  # contact -> the indexes its plan does
+    for index, (_payload, seen) in enumerate(items):
         if not isinstance(seen, _Plan):
             continue
         first = plans.get(seen.contact_id)
         if first is None:
-            plans[seen.contact_id] = (job_id, seen)
-        elif set(seen.message_ids) <= set(first[1].message_ids):
-            # A second job of the contact (one per message) that saw no message the first did
-            # not: the first job's turns, written below, are this one's work too.
-            covered.append(job_id)
-    if len(plans) < 2:
-        return []
-    _write_plans(session, [plan for _job_id, plan in plans.values()])
-    waiting = session.execute(_ANY_WAITING, {"cids": list(plans)}).scalars().all()
-    for contact_id in waiting:
-        flush_waiting_notifications(session, contact_id)
-    return [job_id for job_id, _plan in plans.values()] + covered
+            plans[seen.contact_id] = seen
+            jobs_of[seen.contact_id] = [index]
+        elif set(seen.message_ids) <= set(first.message_ids):
+            jobs_of[seen.contact_id].append(index)
+    if not plans:
+        return set()
+    written = list(plans) if _write_in_savepoint(runtime, session, list(plans.values())) else []
+    if not written and len(plans) > 1:
+        written = [cid for cid, plan in plans.items() if _write_in_savepoint(runtime, session, [plan])]
+    flush_waiting_notifications(session, written)
+    return {index for contact_id in written for index in jobs_of[contact_id]}
 
 
-@transactional_handler(
-    "process_inbound", batch=INBOUND_BATCH, read=_look, read_many=_look_many, many=process_inbound_many
-)
-def process_inbound(
-    runtime: Runtime, session: Session, payload: dict[str, Any], seen: _Plan | None = None
-) -> RetryLater | None:
-    contact_id = int(payload["contact_id"])
-    if seen is not None:
+def _write_in_savepoint(runtime: Runtime, session: Session, plans: list[_Plan]) -> bool:
+    """`_write_plans` in a savepoint: True if written, False if nothing of it stays."""
+    try:
+        with session.begin_nested():
+            _write_plans(runtime, session, plans)
+    except _Stale as exc:
+        log.debug("looked-ahead turns not written: %s", exc)
+        return False
+    except Exception:  # the locked path does these turns (and handles a turn that fails)
+        log.warning("looked-ahead turns not written", exc_info=True)
+        return False
+    return True
+
+
+def _each(
+    session: Session,
+    items: list[tuple[dict[str, Any], Any]],
+    skip: set[int],
+    work: Callable[[dict[str, Any]], RetryLater | None],
+) -> list[Result]:
+    """``work`` for each job not in ``skip``, in a savepoint of its own (a job that raises is
+    undone alone, its result is the exception), until the transaction has run its time
+    (`BATCH_TRANSACTION_SECONDS`); the jobs not reached are `AGAIN`."""
+    results: list[Result] = [None if index in skip else AGAIN for index in range(len(items))]
+    began = time.monotonic()
+    ran = 0
+    for index, (payload, _seen) in enumerate(items):
+        if index in skip:
+            continue
+        if ran and time.monotonic() - began >= registry.BATCH_TRANSACTION_SECONDS:
+            break
+        ran += 1
         try:
-            with session.begin_nested():
-                _write_plans(session, [seen])
-        except _Stale:
-            pass  # done again below, with the conversation locked
-        else:
-            flush_waiting_notifications(session, contact_id)
-            return None
+            with session.begin_nested(), request_context(_request_id(payload)):
+                results[index] = work(payload)
+        except Exception as exc:  # this job only; the others go on
+            results[index] = exc
+    return results
+
+
+def _request_id(payload: dict[str, Any]) -> str | None:
+    value = payload.get("request_id")
+    return str(value) if value else None
+
+
+class ProcessInbound(Handler):
+    """Run the conversation over a contact's new messages: the work happens in ``end``, in the
+    transaction that marks the job done, so a turn is written exactly with its job's end.
+
+    ``read`` works the usual turns out ahead without the write lock (`_look`); ``end`` writes
+    them together where nothing moved since (`_written_ahead`) and does every other job with
+    the contact's conversation locked (`_process_locked`)."""
+
+    batch = INBOUND_BATCH
+
+    def read(self, runtime: Runtime, session: Session, payloads: list[dict[str, Any]]) -> list[_Plan | None]:
+        return _look(runtime, session, payloads)
+
+    def end(self, runtime: Runtime, session: Session, done: list[tuple[Any, Any]]) -> list[Result]:
+        items: list[tuple[dict[str, Any], Any]] = [state for state, _outcome in done]
+        ahead = _written_ahead(runtime, session, items)
+        return _each(session, items, ahead, lambda payload: _process_locked(runtime, session, payload))
+
+
+def _process_locked(runtime: Runtime, session: Session, payload: dict[str, Any]) -> RetryLater | None:
+    """A contact's pending messages, each turn with the conversation locked (FOR UPDATE on
+    PostgreSQL; SQLite's BEGIN IMMEDIATE serializes writers): the path for whatever the look
+    left (a ticket, STOP, a multipart SMS, a conversation that moved on). A turn that fails is
+    retried, then handed to a person (`gateway.work.handlers.unprocessable`)."""
+    contact_id = int(payload["contact_id"])
     wait_for_segments: float | None = None
     conv = lock_conversation(session, contact_id)
     contact = session.get(Contact, contact_id)
@@ -540,22 +569,28 @@ def process_inbound(
             log.warning("turn failed", exc_info=True, extra={"message_id": row.id, "attempts": attempts})
             if attempts < unprocessable.TURN_ATTEMPTS:
                 # The later messages wait behind this one, so their order holds.
-                flush_waiting_notifications(session, contact_id)
+                flush_waiting_notifications(session, [contact_id])
                 return RetryLater(f"turn failed: {unprocessable.describe(exc)}", backoff_delay(attempts))
             with session.begin_nested():
                 unprocessable.hand_to_person(
                     runtime, session, conv, contact, group, unprocessable.describe(exc)
                 )
-    flush_waiting_notifications(session, contact_id)
+    flush_waiting_notifications(session, [contact_id])
     if wait_for_segments is not None:
         return RetryLater("waiting for the rest of a multipart SMS", wait_for_segments / 4, counts=False)
     return None
 
 
-@transactional_handler("conversation_timeout")
-def conversation_timeout(
-    runtime: Runtime, session: Session, payload: dict[str, Any], seen: Any = None
-) -> None:
+class ConversationTimeout(Handler):
+    """A reminder or an expiry the conversation scheduled: one engine step with the
+    conversation locked, in the transaction that ends the job; a stale one does nothing."""
+
+    def end(self, runtime: Runtime, session: Session, done: list[tuple[Any, Any]]) -> list[Result]:
+        items: list[tuple[dict[str, Any], Any]] = [state for state, _outcome in done]
+        return _each(session, items, set(), lambda payload: _time_out(runtime, session, payload))
+
+
+def _time_out(runtime: Runtime, session: Session, payload: dict[str, Any]) -> None:
     contact_id = int(payload["contact_id"])
     conv = lock_conversation(session, contact_id)
     contact = session.get(Contact, contact_id)
@@ -604,99 +639,143 @@ def run_engine(
     if source is not None:
         conv.channel, conv.address = channel, address
     key = f"m{source.id}" if source is not None else f"t{conv.id}:{event.kind}:{event.version}"
-    apply_effects(
-        runtime,
-        session,
-        contact,
-        conv,
-        result.effects,
+    turn = Turn(
+        contact.id,
+        list(result.effects),
         channel,
         address,
         key,
-        source,
         new_state.language,
+        source,
         told_dispatch=ctx.dispatch_to is not None,
     )
+    apply_effects(runtime, session, [turn])
 
 
-def apply_effects(
-    runtime: Runtime,
-    session: Session,
-    contact: Contact,
-    conv: Conversation,
-    effects: list[Any],
-    channel: str,
-    address: str,
-    key: str,
-    source: Message | None,
-    language: str,
-    told_dispatch: bool = False,
-) -> None:
-    """Carry out the engine's effects; ``told_dispatch``: its confirmation of a filed ticket
-    already named the agency it goes to at once, so no separate notice follows it."""
-    for index, effect in enumerate(effects):
-        if isinstance(effect, Reply):
-            ticket_id = source.ticket_id if source is not None else None
-            reply = f"reply:{key}:{index}"
-            queue_message_ids(
-                session, [_reply_row(effect, reply, channel, address, contact.id, language, ticket_id)]
-            )
-        elif isinstance(effect, CreateTicket):
-            from gateway.tickets import service as tickets
+@dataclass(frozen=True)
+class Turn:
+    """One engine step's effects and where they go.
 
-            ticket = tickets.create_ticket(
-                session,
-                runtime,
-                contact=contact,
-                tracking=effect.tracking,
-                description=effect.description,
-                category=effect.category,
-                location_text=effect.location_text,
-                latitude=effect.location.latitude if effect.location else None,
-                longitude=effect.location.longitude if effect.location else None,
-                privacy=effect.privacy,
-                privacy_chosen=getattr(effect, "privacy_chosen", True),
-                channel=channel,
-                address=address,
-                language=effect.language,
-                source="message",
-                attachments=[a.__dict__ for a in effect.attachments],
-                message_ids=_own_message_rows(session, contact.id, effect.message_ids),
-                notify_dispatch=not told_dispatch,
-                deadlines=effect.deadlines,
-            )
-            _link_messages(session, contact.id, ticket.id)
-        elif isinstance(effect, AppendToTicket):
-            # Only the citizen's own ticket: whatever the state names, a follow-up never
-            # lands in another citizen's thread.
-            ticket = session.scalar(
-                select(Ticket).where(Ticket.tracking == effect.tracking, Ticket.contact_id == contact.id)
-            )
-            if ticket is not None and source is not None:
-                from gateway.tickets import service as tickets
+    ``key`` names the step in the dedupe keys of its replies (``m<message id>``, or the timeout
+    that fired), so a step written twice sends each reply once. ``source`` is the message it
+    answered (a `Message` or a plain row of its columns), None for a timeout.
+    ``told_dispatch``: its confirmation of a filed ticket already named the agency it goes to
+    at once, so no separate notice follows it."""
 
-                source.ticket_id = ticket.id
-                tickets.add_citizen_message(session, runtime, ticket, source)
-        elif isinstance(effect, ScheduleTimeout):
-            record_jobs(session, [_timeout_job(contact.id, effect)])
-        elif isinstance(effect, SetOptOut):
-            contact.opted_out = effect.opted_out
-        elif isinstance(effect, SetLanguage):
-            contact.language = effect.language
-        elif isinstance(effect, DraftExpired):
-            session.add(IncompleteDraft(contact_id=contact.id, channel=channel, data=dict(effect.draft)))
-        elif isinstance(effect, RateTicket | CommentRating | JoinTicket | FollowTicket):
-            from gateway.tickets import voice
+    contact_id: int
+    effects: list[Any]
+    channel: str
+    address: str
+    key: str
+    language: str
+    source: Any = None
+    told_dispatch: bool = False
 
-            voice.apply(
-                runtime, session, contact, effect, channel, address, language, source, f"{key}:{index}"
-            )
-        elif isinstance(effect, FlagEmergency):
-            flagged = session.scalar(select(Ticket).where(Ticket.tracking == effect.tracking))
-            if flagged is not None:
-                from gateway.tickets import emergency
 
-                emergency.flag(flagged, effect.kind)
+def apply_effects(runtime: Runtime, session: Session, turns: list[Turn]) -> None:
+    """Carry out the engine's effects of one or more turns, in order, inside the caller's
+    transaction: the one writer of a turn's effects, for the turns worked out ahead and for
+    the locked path alike.
+
+    Replies and timeouts are gathered and written with one statement each (a batch of turns
+    costs the same few statements as one); anything else (a ticket, STOP, a language...) writes
+    what was gathered first, so the rows keep the order of the effects."""
+    replies: list[OutboundRow] = []
+    timeouts: list[JobSpec] = []
+
+    def write_gathered() -> None:
+        queue_message_ids(session, replies)
+        record_jobs(session, timeouts)
+        replies.clear()
+        timeouts.clear()
+
+    for turn in turns:
+        for index, effect in enumerate(turn.effects):
+            if isinstance(effect, Reply):
+                replies.append(_reply_row(effect, f"reply:{turn.key}:{index}", turn))
+            elif isinstance(effect, ScheduleTimeout):
+                timeouts.append(_timeout_job(turn.contact_id, effect))
+            else:
+                write_gathered()
+                _apply_other(runtime, session, turn, index, effect)
+    write_gathered()
+
+
+def _apply_other(runtime: Runtime, session: Session, turn: Turn, index: int, effect: Any) -> None:
+    """An effect that changes more than the outbox (rare: a few per complaint); ``index`` is
+    its place among the turn's effects, for the dedupe keys of what it sends."""
+    from gateway.tickets import service as tickets
+
+    contact = session.get(Contact, turn.contact_id)
+    assert contact is not None
+    if isinstance(effect, CreateTicket):
+        ticket = tickets.create_ticket(
+            session,
+            runtime,
+            contact=contact,
+            tracking=effect.tracking,
+            description=effect.description,
+            category=effect.category,
+            location_text=effect.location_text,
+            latitude=effect.location.latitude if effect.location else None,
+            longitude=effect.location.longitude if effect.location else None,
+            privacy=effect.privacy,
+            privacy_chosen=effect.privacy_chosen,
+            channel=turn.channel,
+            address=turn.address,
+            language=effect.language,
+            source="message",
+            attachments=[a.__dict__ for a in effect.attachments],
+            message_ids=_own_message_rows(session, contact.id, effect.message_ids),
+            notify_dispatch=not turn.told_dispatch,
+            deadlines=effect.deadlines,
+        )
+        _link_messages(session, contact.id, ticket.id)
+    elif isinstance(effect, AppendToTicket):
+        # Only the citizen's own ticket: whatever the state names, a follow-up never
+        # lands in another citizen's thread.
+        own = session.scalar(
+            select(Ticket).where(Ticket.tracking == effect.tracking, Ticket.contact_id == contact.id)
+        )
+        row = _source_message(session, turn)
+        if own is not None and row is not None:
+            row.ticket_id = own.id
+            tickets.add_citizen_message(session, runtime, own, row)
+    elif isinstance(effect, SetOptOut):
+        contact.opted_out = effect.opted_out
+    elif isinstance(effect, SetLanguage):
+        contact.language = effect.language
+    elif isinstance(effect, DraftExpired):
+        session.add(IncompleteDraft(contact_id=contact.id, channel=turn.channel, data=dict(effect.draft)))
+    elif isinstance(effect, RateTicket | CommentRating | JoinTicket | FollowTicket):
+        from gateway.tickets import voice
+
+        voice.apply(
+            runtime,
+            session,
+            contact,
+            effect,
+            turn.channel,
+            turn.address,
+            turn.language,
+            _source_message(session, turn),
+            f"{turn.key}:{index}",
+        )
+    elif isinstance(effect, FlagEmergency):
+        flagged = session.scalar(select(Ticket).where(Ticket.tracking == effect.tracking))
+        if flagged is not None:
+            from gateway.tickets import emergency
+
+            emergency.flag(flagged, effect.kind)
+
+
+def _source_message(session: Session, turn: Turn) -> Message | None:
+    """The message the turn answered as an ORM row (the look-ahead hands a plain row of its
+    columns), for effects that link it to a ticket; None for a timeout."""
+    source = turn.source
+    if source is None or isinstance(source, Message):
+        return source
+    return session.get(Message, source.id)
 
 
 def _own_message_rows(session: Session, contact_id: int, provider_ids: Any) -> list[int]:
@@ -743,24 +822,26 @@ _ANY_WAITING = (
     )
     .distinct()
 )
-_WAITING = select(Message.__table__.c.id).where(
-    Message.__table__.c.contact_id == bindparam("cid"),
-    Message.__table__.c.direction == "out",
-    Message.__table__.c.delivery_status == "waiting",
-)
 
 
-def flush_waiting_notifications(session: Session, contact_id: int) -> None:
+def flush_waiting_notifications(session: Session, contact_ids: list[int]) -> None:
     """Updates held back by a closed WhatsApp window go out now that the citizen wrote."""
-    if session.execute(_WAITING.limit(1), {"cid": contact_id}).first() is None:
+    waiting_for = list(session.scalars(_ANY_WAITING, {"cids": contact_ids})) if contact_ids else []
+    if not waiting_for:
         return  # nearly always: one indexed lookup, no ORM load
     waiting = session.scalars(
         select(Message).where(
-            Message.contact_id == contact_id, Message.direction == "out", Message.delivery_status == "waiting"
+            Message.contact_id.in_(waiting_for),
+            Message.direction == "out",
+            Message.delivery_status == "waiting",
         )
     ).all()
     for row in waiting:
         row.delivery_status = "pending"
-        record_job(
-            session, "send_message", {"message_id": row.id}, dedupe_key=f"send:{row.id}:retry{row.attempts}"
-        )
+    record_jobs(
+        session,
+        [
+            JobSpec("send_message", {"message_id": row.id}, f"send:{row.id}:retry{row.attempts}")
+            for row in waiting
+        ],
+    )
