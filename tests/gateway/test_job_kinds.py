@@ -36,7 +36,7 @@ def test_a_kind_listed_twice_is_refused() -> None:
 def test_no_module_level_registry_of_kinds() -> None:
     """Nothing fills a registry by being imported: the registry module holds no table of kinds,
     and no module decorates a handler into one."""
-    source = (ROOT / "gateway" / "jobs" / "registry.py").read_text(encoding="utf-8")
+    source = (ROOT / "gateway" / "work" / "registry.py").read_text(encoding="utf-8")
     tree = ast.parse(source)
     tables = [
         ast.unparse(node)
