@@ -43,7 +43,7 @@ def test_contacts_are_created_only_by_new_address() -> None:
     # The ack's prepared statements: "contact" (run only by `_new_address`) and "address"
     # (`insert_ignoring`, run only by `_new_address` too).
     assert found == ["gateway/messages/ingest.py: contacts.insert()"], found
-    source = (ROOT / "inbound.py").read_text(encoding="utf-8")
+    source = (ROOT / "messages" / "ingest.py").read_text(encoding="utf-8")
     callers = [
         node.name
         for node in ast.walk(ast.parse(source))
