@@ -10,6 +10,7 @@ citizen whose 24-hour window has closed.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -33,6 +34,60 @@ def max_length(runtime: Runtime, channel: str | None) -> int:
     return int(getattr(adapter, "max_text_length", 0) or DEFAULT_MAX_LEN)
 
 
+def opted_out(session: Session, contact_id: int | None) -> bool:
+    """Whether the contact sent STOP: they get no updates, on any ticket, in any role."""
+    contact = session.get(Contact, contact_id) if contact_id is not None else None
+    return bool(contact is not None and contact.opted_out)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who hears a ticket's updates: its reporter, or one of its supporters or followers."""
+
+    channel: str | None
+    address: str | None
+    contact_id: int | None
+    language: str | None
+
+
+def queue_status_update(
+    session: Session,
+    runtime: Runtime,
+    ticket: Ticket,
+    kind: str,
+    note: str | None,
+    to: Recipient,
+    *,
+    dedupe_key: str,
+) -> Message | None:
+    """The one way a status update reaches one person: rendered in their language within their
+    channel's length, queued once per ``dedupe_key``; None when they have no address or sent STOP."""
+    if not to.channel or not to.address or opted_out(session, to.contact_id):
+        return None
+    agency_name = ticket.agency.name if ticket.agency is not None else None
+    text = render_status_update(
+        runtime.config,
+        ticket.tracking,
+        kind,
+        note,
+        agency_name,
+        to.language or "id",
+        max_length(runtime, to.channel),
+    )
+    return queue_message(
+        session,
+        channel=to.channel,
+        address=to.address,
+        text=text,
+        contact_id=to.contact_id,
+        dedupe_key=dedupe_key,
+        ticket_id=ticket.id,
+        author="system",
+        purpose="notification",
+        language=to.language,
+    )
+
+
 def notify_citizen(
     session: Session, runtime: Runtime, ticket: Ticket, event: TicketEvent, kind: str, note: str | None = None
 ) -> Message | None:
@@ -45,35 +100,18 @@ def notify_citizen(
     from gateway.tickets import voice
 
     voice.tell_supporters(session, runtime, ticket, event, kind, note)
-    if not ticket.channel or not ticket.address or is_page_address(ticket.address):
+    if not ticket.channel or is_page_address(ticket.address or ""):
         return None  # no address, or a web citizen who left no number (they follow it at /lacak)
-    if ticket.contact_id is not None:
-        contact = session.get(Contact, ticket.contact_id)
-        if contact is not None and contact.opted_out:
-            return None
-    agency_name = ticket.agency.name if ticket.agency is not None else None
-    text = render_status_update(
-        runtime.config,
-        ticket.tracking,
+    message = queue_status_update(
+        session,
+        runtime,
+        ticket,
         kind,
         note,
-        agency_name,
-        ticket.language or "id",
-        max_length(runtime, ticket.channel),
-    )
-    message = queue_message(
-        session,
-        channel=ticket.channel,
-        address=ticket.address,
-        text=text,
-        contact_id=ticket.contact_id,
+        Recipient(ticket.channel, ticket.address, ticket.contact_id, ticket.language),
         dedupe_key=f"notify:{event.id}",
-        ticket_id=ticket.id,
-        author="system",
-        purpose="notification",
-        language=ticket.language,
     )
-    from gateway.tickets import voice
-
+    if message is None:
+        return None
     voice.after_update(session, runtime, ticket, kind)  # the rating question follows a resolution
     return message

@@ -25,10 +25,9 @@ from sqlalchemy.orm import Session
 from conversations import lifecycle as lc
 from conversations import texts
 from conversations.duplicates import Candidate, Place, Settings, rank
-from conversations.notify import render_status_update
 from gateway.messages.outgoing import queue_message
 from gateway.store.models import Contact, Message, Ticket, TicketEvent, TicketSupporter, utcnow
-from gateway.tickets.citizen_updates import max_length
+from gateway.tickets.citizen_updates import Recipient, max_length, opted_out, queue_status_update
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -293,7 +292,7 @@ def merge(
         session, original, actor.label or "Koordinator", {"merged": duplicate.tracking, "supporters": total}
     )
     original.has_unread = True
-    if duplicate.channel and duplicate.address and not _opted_out(session, duplicate.contact_id):
+    if duplicate.channel and duplicate.address and not opted_out(session, duplicate.contact_id):
         language = duplicate.language or "id"
         text = texts.fit(
             runtime.config,
@@ -316,11 +315,6 @@ def merge(
             language=language,
         )
     return row
-
-
-def _opted_out(session: Session, contact_id: int | None) -> bool:
-    contact = session.get(Contact, contact_id) if contact_id is not None else None
-    return bool(contact is not None and contact.opted_out)
 
 
 def _recent_joins(session: Session, contact_id: int) -> int:
@@ -431,31 +425,11 @@ def tell_supporters(
     their channel."""
     rows = session.scalars(select(TicketSupporter).where(TicketSupporter.ticket_id == ticket.id)).all()
     sent = 0
-    agency_name = ticket.agency.name if ticket.agency is not None else None
     for row in rows:
-        if not row.channel or not row.address or _opted_out(session, row.contact_id):
+        to = Recipient(row.channel, row.address, row.contact_id, row.language)
+        key = f"notify:{event.id}:s{row.id}"
+        if queue_status_update(session, runtime, ticket, kind, note, to, dedupe_key=key) is None:
             continue
-        text = render_status_update(
-            runtime.config,
-            ticket.tracking,
-            kind,
-            note,
-            agency_name,
-            row.language or "id",
-            max_length(runtime, row.channel),
-        )
-        queue_message(
-            session,
-            channel=row.channel,
-            address=row.address,
-            text=text,
-            contact_id=row.contact_id,
-            dedupe_key=f"notify:{event.id}:s{row.id}",
-            ticket_id=ticket.id,
-            author="system",
-            purpose="notification",
-            language=row.language,
-        )
         sent += 1
     return sent
 
